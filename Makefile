@@ -1,0 +1,47 @@
+# sslrec: `make run` trains and pushes on MovieLens-100K; `make test` runs the test suite.
+# Both create .venv with Python 3.10 when it is missing (TFX 1.16 supports Python 3.9-3.10 only).
+
+VENV      ?= .venv
+PY        := $(VENV)/bin/python
+DATA      ?= data/movielens-100k
+OUTPUT    ?= output
+RUN_ARGS  ?=
+PYTEST_ARGS ?=
+export TF_USE_LEGACY_KERAS := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: run test venv data clean bench
+
+# Find a Python 3.10: python3.10 on PATH, else a pyenv-installed 3.10.x.
+define find_python310
+for c in python3.10 $$(pyenv root 2>/dev/null)/versions/3.10.*/bin/python3.10 /usr/bin/python3.10 /usr/local/bin/python3.10; do \
+  if [ -x "$$(command -v $$c 2>/dev/null)" ] && PYENV_VERSION=$$(basename $$(dirname $$(dirname $$c)) 2>/dev/null) $$c -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null; then echo $$c; exit 0; fi; \
+  if PYENV_VERSION=3.10.13 $$c -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null; then echo "env PYENV_VERSION=3.10.13 $$c"; exit 0; fi; \
+done; exit 1
+endef
+
+$(VENV)/.installed: setup.py requirements.lock
+	@if [ ! -x $(PY) ]; then \
+	  PY310=$$($(find_python310)) || { echo "error: Python 3.10 is required (TFX 1.16 and its ml-metadata wheels support Python 3.9-3.10 only); install it, e.g. 'pyenv install 3.10.13'." >&2; exit 1; }; \
+	  echo "creating $(VENV) with $$PY310"; $$PY310 -m venv $(VENV); \
+	fi
+	$(PY) -m pip install --quiet --upgrade "pip<26" setuptools wheel
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+data: venv
+	@[ -f $(DATA)/items/items.csv ] || $(VENV)/bin/sslrec data movielens-100k --out $(DATA)
+
+run: venv data
+	$(VENV)/bin/sslrec run --data $(DATA) --output $(OUTPUT) $(RUN_ARGS)
+
+test: venv
+	$(PY) -m pytest -q $(PYTEST_ARGS) tests components models pipeline
+
+bench: venv
+	$(PY) bench/recall.py --output $(OUTPUT)
+
+clean:
+	rm -rf $(OUTPUT) .pytest_cache

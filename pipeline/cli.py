@@ -1,0 +1,50 @@
+"""`sslrec` command line: one sub-command per module under pipeline/commands/."""
+import argparse
+import importlib
+import logging
+import os
+import sys
+from typing import List, Optional
+
+# Each module has `register(subparsers)`, which adds its parser and sets
+# `func(args) -> int` as the parser default.
+_COMMAND_MODULES = (
+    'data',
+    'run',
+)
+
+
+class UserError(Exception):
+  """A problem with the user's input: printed as one message, no traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(
+      prog='sslrec',
+      description='Two-tower retrieval with self-supervised item-tower '
+      'learning, as a TFX pipeline.')
+  parser.add_argument('-v', '--verbose', action='store_true',
+                      help='debug logging')
+  subparsers = parser.add_subparsers(dest='command', metavar='COMMAND')
+  subparsers.required = True
+  for name in _COMMAND_MODULES:
+    importlib.import_module(f'pipeline.commands.{name}').register(subparsers)
+  return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+  os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  args = build_parser().parse_args(argv)
+  logging.basicConfig(
+      level=logging.DEBUG if args.verbose else logging.INFO,
+      format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+  try:
+    return int(args.func(args) or 0)
+  except (UserError, ValueError, FileNotFoundError) as e:
+    print(f'sslrec {args.command}: error: {e}', file=sys.stderr)
+    return 2
+
+
+if __name__ == '__main__':
+  sys.exit(main())
