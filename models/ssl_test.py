@@ -1,0 +1,240 @@
+"""Tests for models/ssl.py: InfoNCE, uniform corpus sampling, shared gradients."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from models import augmentation
+from models import features as features_lib
+from models import ssl
+
+F = features_lib.Feature
+CONFIG = features_lib.FeatureConfig(item_features=(
+    F('item_id', 'id', 'string'), F('title', 'text', 'string'),
+    F('year', 'numeric', 'float'), F('genres', 'multi_valued', 'string')),
+    query_features=(F('user_id', 'id', 'string'),))
+
+
+# ----------------------------------------------------------------- InfoNCE
+
+
+def test_info_nce_hand_computed():
+  # z1 = [[1, 0], [0, 1]], z2 = [[1, 0], [1, 1]] -> normalized z2_1 = [a, a],
+  # a = 1/sqrt(2) = 0.707107. temperature 1, cosine logits:
+  #   row 0: [1, a]      -log(e^1 / (e^1 + e^a)) = log(1 + e^(a-1))
+  #                      = log(1 + e^-0.292893) = log(1.746116) = 0.557386
+  #   row 1: [0, a]      -log(e^a / (e^0 + e^a)) = log(1 + e^-a)
+  #                      = log(1 + 0.493069) = 0.400834
+  #   mean = (0.557386 + 0.400834) / 2 = 0.479110
+  z1 = tf.constant([[1.0, 0.0], [0.0, 1.0]])
+  z2 = tf.constant([[1.0, 0.0], [1.0, 1.0]])
+  assert float(ssl.info_nce(z1, z2, 1.0)) == pytest.approx(0.479110, abs=1e-5)
+  # Cosine: scaling the embeddings changes nothing.
+  assert float(ssl.info_nce(3 * z1, 0.5 * z2, 1.0)) == pytest.approx(
+      0.479110, abs=1e-5)
+  # Temperature 0.5 doubles every logit:
+  #   row 0: log(1 + e^(2a-2)) = log(1 + e^-0.585786) = log(1.556660) = 0.442540
+  #   row 1: log(1 + e^-2a)    = log(1 + e^-1.414214) = log(1.243117) = 0.217624
+  #   mean = 0.330082
+  assert float(ssl.info_nce(z1, z2, 0.5)) == pytest.approx(0.330082, abs=1e-5)
+
+
+def test_info_nce_is_a_mean_not_a_sum():
+  # z1 = z2 = I_2, t = 1: logits [[1, 0], [0, 1]], each row
+  # log(1 + e^-1) = 0.313262; the mean is 0.313262 (a sum would be 0.626523).
+  z = tf.constant([[1.0, 0.0], [0.0, 1.0]])
+  assert float(ssl.info_nce(z, z, 1.0)) == pytest.approx(0.313262, abs=1e-5)
+
+
+def test_info_nce_removes_duplicate_items_from_negatives():
+  # Items [5, 5, 7], both views z = [[1, 0], [1, 0], [0, 1]], t = 1.
+  # Without ids, row 0 sees its own duplicate as a negative: logits [1, 1, 0],
+  #   loss log((e + e + 1) / e) = log(2 + e^-1) = 0.861995.
+  # With ids, row 0 and row 1 drop each other: logits [1, 0] -> log(1 + e^-1)
+  #   = 0.313262 each; row 2: logits [0, 0, 1] -> log(1 + 2 e^-1) = 0.551445.
+  #   mean = (2 * 0.313262 + 0.551445) / 3 = 0.392656
+  z = tf.constant([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+  ids = tf.constant([5, 5, 7], tf.int64)
+  assert float(ssl.info_nce(z, z, 1.0, ids)) == pytest.approx(0.392656, abs=1e-5)
+  no_ids = float(ssl.info_nce(z, z, 1.0))
+  # row 2 is unchanged, rows 0 and 1 each 0.861995.
+  assert no_ids == pytest.approx((2 * 0.861995 + 0.551445) / 3, abs=1e-5)
+
+
+def test_info_nce_rejects_bad_temperature():
+  with pytest.raises(ValueError, match='temperature'):
+    ssl.info_nce(tf.ones([2, 2]), tf.ones([2, 2]), 0.0)
+
+
+# ----------------------------------------------------------------- sampling
+
+
+def test_uniform_item_sampler_shapes_range_and_reproducibility():
+  ds = ssl.uniform_item_sampler(7, 5, seed=3)
+  batches = [b.numpy() for b in ds.take(4)]
+  assert all(b.shape == (5,) and b.dtype == np.int64 for b in batches)
+  assert all(((b >= 0) & (b < 7)).all() for b in batches)
+  again = [b.numpy() for b in ssl.uniform_item_sampler(7, 5, seed=3).take(4)]
+  np.testing.assert_array_equal(batches, again)
+  other = [b.numpy() for b in ssl.uniform_item_sampler(7, 5, seed=4).take(4)]
+  assert not np.array_equal(batches, other)
+  with pytest.raises(ValueError, match='empty'):
+    ssl.uniform_item_sampler(0, 5, seed=0)
+
+
+def _chi_square_uniform(counts):
+  expected = counts.sum() / len(counts)
+  return float(((counts - expected) ** 2 / expected).sum())
+
+
+def test_ssl_items_are_uniform_even_when_the_log_is_skewed():
+  num_items, batch, steps = 50, 64, 200
+  rng = np.random.default_rng(0)
+  # A Zipf-like log: item i is drawn with probability proportional to 1/(i+1)^1.5.
+  p = 1.0 / np.arange(1, num_items + 1) ** 1.5
+  log_items = rng.choice(num_items, size=batch * steps, p=p / p.sum())
+  main = tf.data.Dataset.from_tensor_slices(
+      {'item_id': log_items.astype(np.int64)}).batch(batch)
+  corpus = {
+      'item_id': tf.range(100, 100 + num_items, dtype=tf.int64),  # row r -> id r+100
+      'genres': tf.ragged.constant([[r % 3] * (r % 4) for r in range(num_items)],
+                                   dtype=tf.int64),
+  }
+  zipped = tf.data.Dataset.zip((main, ssl.ssl_item_dataset(corpus, batch, 1)))
+
+  main_counts = np.zeros(num_items)
+  ssl_counts = np.zeros(num_items)
+  for main_batch, (idx, items) in zipped:
+    np.add.at(main_counts, main_batch['item_id'].numpy(), 1)
+    np.testing.assert_array_equal(items['item_id'].numpy(), idx.numpy() + 100)
+    assert items['genres'].row_lengths().numpy().tolist() == [
+        i % 4 for i in idx.numpy()]
+    np.add.at(ssl_counts, items['item_id'].numpy() - 100, 1)
+  assert ssl_counts.sum() == batch * steps
+  # chi-square with 49 dof: 85.35 is the p = 0.001 critical value.
+  assert _chi_square_uniform(ssl_counts) < 85.35
+  # The same bound rejects the log itself, so the check can tell them apart.
+  assert _chi_square_uniform(main_counts) > 85.35 * 10
+
+
+def test_corpus_table_concatenates_dense_ragged_and_sparse_batches():
+  rows = {'item_id': np.array([[0], [1], [2]], np.int64),
+          'year': np.array([5, 6, 7], np.int64)}
+
+  def gen():
+    yield {'item_id': rows['item_id'][:2], 'year': rows['year'][:2],
+           'genres': tf.ragged.constant([[1, 2], []], dtype=tf.int64),
+           'title': tf.sparse.from_dense(tf.constant([[3, 0], [4, 5]], tf.int64))}
+    yield {'item_id': rows['item_id'][2:], 'year': rows['year'][2:],
+           'genres': tf.ragged.constant([[3]], dtype=tf.int64),
+           'title': tf.sparse.from_dense(tf.constant([[6, 0]], tf.int64))}
+
+  table = ssl.corpus_table(list(gen()))
+  assert table['item_id'].numpy().tolist() == [0, 1, 2]
+  assert table['year'].numpy().tolist() == [5, 6, 7]
+  assert table['genres'].to_list() == [[1, 2], [], [3]]
+  assert table['title'].to_list() == [[3], [4, 5], [6]]
+  with pytest.raises(ValueError, match='empty'):
+    ssl.corpus_table([])
+  # The same from a batched tf.data pipeline.
+  ds = tf.data.Dataset.from_tensor_slices({
+      'item_id': rows['item_id'],
+      'genres': tf.ragged.constant([[1, 2], [], [3]], dtype=tf.int64)}).batch(2)
+  table = ssl.corpus_table(ds)
+  assert table['item_id'].numpy().tolist() == [0, 1, 2]
+  assert table['genres'].to_list() == [[1, 2], [], [3]]
+
+
+# ------------------------------------------------- a tower following the contract
+
+
+class TinyItemTower(tf.keras.Model):
+  """Embedding per feature (+ mean pooling), default embeddings, Dense.
+
+  Follows the item tower contract: `tower(features, mask)` with mask bool [k]
+  in FeatureConfig order, True = that feature's embedding replaced by its
+  learned default embedding.
+  """
+
+  def __init__(self, feature_config, vocab=16, dim=4, out=3):
+    super().__init__()
+    self._features = feature_config.item_features
+    self.tables = [tf.keras.layers.Embedding(vocab, dim, name=f'emb_{f.name}')
+                   for f in self._features]
+    self.defaults = self.add_weight(
+        name='default_embeddings', shape=[len(self._features), dim],
+        initializer='random_normal')
+    self.dense = tf.keras.layers.Dense(out, name='mlp')
+
+  def feature_embeddings(self, features, mask=None):
+    """List of k float [batch, dim]."""
+    out = []
+    for i, (f, table) in enumerate(zip(self._features, self.tables)):
+      x = features[f.name]
+      if isinstance(x, tf.RaggedTensor):
+        e = tf.reduce_sum(table(x), axis=1) / tf.maximum(
+            tf.cast(x.row_lengths(), tf.float32), 1.0)[:, tf.newaxis]
+      else:
+        e = table(x)
+      if mask is not None:
+        e = tf.where(mask[i], tf.broadcast_to(self.defaults[i], tf.shape(e)), e)
+      out.append(e)
+    return out
+
+  def call(self, features, mask=None):
+    x = tf.concat(self.feature_embeddings(features, mask), axis=1)
+    return tf.math.l2_normalize(self.dense(x), axis=1)
+
+
+def _items():
+  return {'item_id': tf.constant([0, 1, 2, 3], tf.int64),
+          'title': tf.ragged.constant([[1, 2, 3], [4], [5, 6], []], dtype=tf.int64),
+          'year': tf.constant([1, 2, 3, 1], tf.int64),
+          'genres': tf.ragged.constant([[1, 2], [3], [], [1]], dtype=tf.int64)}
+
+
+def test_masked_feature_yields_exactly_its_default_embedding():
+  tower = TinyItemTower(CONFIG)
+  mask = tf.constant([True, False, True, False])
+  masked = tower.feature_embeddings(_items(), mask)
+  plain = tower.feature_embeddings(_items())
+  for i in range(4):
+    if mask[i]:
+      np.testing.assert_array_equal(
+          masked[i].numpy(), np.tile(tower.defaults[i].numpy(), (4, 1)))
+    else:
+      np.testing.assert_array_equal(masked[i].numpy(), plain[i].numpy())
+
+
+def _nonzero_grads(tape, loss, variables):
+  grads = tape.gradient(loss, variables)
+  return {v.name for v, g in zip(variables, grads)
+          if g is not None and float(tf.reduce_sum(tf.abs(tf.convert_to_tensor(g)))) > 0}
+
+
+@pytest.mark.parametrize('variant', ['rfm', 'cfm'])
+def test_ssl_loss_reaches_the_variables_the_main_loss_uses(variant):
+  tower = TinyItemTower(CONFIG)
+  query = tf.keras.layers.Embedding(8, 3)
+  items = _items()
+  users = tf.constant([0, 1, 2, 3], tf.int64)
+  tower(items)
+  query(users)
+  variables = tower.trainable_variables
+
+  with tf.GradientTape(persistent=True) as tape:
+    main_loss = ssl.info_nce(query(users), tower(items), 0.1)  # in-batch softmax
+    mi = np.array([[1.0, 0.1, 0.2, 0.3], [0.1, 1.0, 0.4, 0.5],
+                   [0.2, 0.4, 1.0, 0.6], [0.3, 0.5, 0.6, 1.0]])
+    v1, v2 = augmentation.two_views(items, CONFIG, variant, 0.3, [0, 1],
+                                    augmentation.cfm_mask_table(mi))
+    ssl_loss = ssl.info_nce(tower(v1.features, v1.mask),
+                            tower(v2.features, v2.mask), 0.1)
+  main_vars = _nonzero_grads(tape, main_loss, variables)
+  ssl_vars = _nonzero_grads(tape, ssl_loss, variables)
+  # The main task uses every embedding table and the MLP, not the defaults.
+  assert main_vars == {v.name for v in variables if 'default' not in v.name}
+  # Complementary masks: each table is unmasked in one view, so the SSL loss
+  # reaches every table, the MLP kernel and bias, and the default embeddings.
+  assert main_vars <= ssl_vars
+  assert any('default' in name for name in ssl_vars)
+  assert any('mlp' in name and 'kernel' in name for name in ssl_vars)
