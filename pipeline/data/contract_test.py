@@ -1,0 +1,151 @@
+"""Tests for pipeline/data/contract.py (split, history, atomic writing)."""
+import csv
+import json
+import os
+
+import pytest
+
+from pipeline.data import contract
+
+E = contract.Event
+
+
+def _ids(split):
+  return [(e.user_id, e.item_id, e.timestamp, h) for e, h in split]
+
+
+def test_split_orders_by_time_then_user_then_item_and_builds_history():
+  events = [E('2', 'b', 20), E('1', 'a', 10), E('10', 'c', 20), E('1', 'b', 30),
+            E('2', 'a', 20), E('1', 'c', 40), E('2', 'c', 50),
+            E('1', 'd', 60), E('1', 'e', 70), E('2', 'd', 80)]
+  train, evaluation = contract.temporal_split(events, 0.2, history_length=2)
+  # Ties at t=20 go by user id (numeric: 2 before 10), then item id.
+  assert _ids(train) == [
+      ('1', 'a', 10, ''), ('2', 'a', 20, ''), ('2', 'b', 20, 'a'),
+      ('10', 'c', 20, ''), ('1', 'b', 30, 'a'), ('1', 'c', 40, 'b|a'),
+      ('2', 'c', 50, 'b|a'), ('1', 'd', 60, 'c|b')]
+  # Eval = last 20% of 10 events; history spans train and is capped at 2.
+  assert _ids(evaluation) == [('1', 'e', 70, 'd|c'), ('2', 'd', 80, 'c|b')]
+
+
+def test_split_history_length_zero_gives_empty_history():
+  events = [E('1', str(i), i) for i in range(10)]
+  train, evaluation = contract.temporal_split(events, 0.1, history_length=0)
+  assert {h for _, h in train + evaluation} == {''}
+  assert len(evaluation) == 1
+
+
+def test_split_rounds_the_eval_count():
+  events = [E('1', str(i), i) for i in range(100)]
+  _, evaluation = contract.temporal_split(events, 0.29, 5)
+  assert len(evaluation) == 29  # 100 * 0.29 = 28.999999999999996
+
+
+@pytest.mark.parametrize('fraction', [0.0, 1.0, -0.1, 1.5])
+def test_split_rejects_bad_fraction(fraction):
+  with pytest.raises(ValueError, match='eval_fraction'):
+    contract.temporal_split([E('1', 'a', 1)], fraction, 5)
+
+
+def test_split_needs_an_event_in_each_split():
+  with pytest.raises(ValueError, match='both splits'):
+    contract.temporal_split([E('1', 'a', 1), E('1', 'b', 2)], 0.1, 5)
+
+
+@pytest.mark.parametrize('full, expected', [
+    ('Toy Story (1995)', ('Toy Story', '1995')),
+    ('Scream of Stone (Schrei aus Stein) (1991)',
+     ('Scream of Stone (Schrei aus Stein)', '1991')),
+    ('Land Before Time III: The Time (1995) (V)',
+     ('Land Before Time III: The Time (V)', '1995')),
+    ('unknown', ('unknown', '')),
+    ('  Heat (1995)  ', ('Heat', '1995')),
+    ('1984 (1984)', ('1984', '1984')),
+    ('Se7en', ('Se7en', '')),
+])
+def test_split_title_year(full, expected):
+  assert contract.split_title_year(full) == expected
+
+
+# -------------------------------------------------------------- writing
+
+ITEMS = [{'item_id': '2', 'title': 'B, the "sequel"', 'year': '', 'genres': ''},
+         {'item_id': '1', 'title': 'A', 'year': '1995',
+          'genres': 'Action|Drama'}]
+USERS = {'7': {'age': '24', 'gender': 'M', 'occupation': 'writer',
+               'zip_prefix': '857'}}
+EVENTS = [E('7', '1', 100), E('7', '2', 200), E('7', '1', 300)]
+
+
+def _write(out, **kwargs):
+  args = dict(name='toy', schemas_name='movielens-100k', items=ITEMS,
+              users=USERS, events=EVENTS, eval_fraction=0.34)
+  args.update(kwargs)
+  return contract.write_dataset(str(out), **args)
+
+
+def _read(path):
+  with open(path, encoding='utf-8', newline='') as f:
+    return list(csv.reader(f))
+
+
+def test_write_dataset_writes_the_contract_files(tmp_path):
+  out = tmp_path / 'ds'
+  info = _write(out)
+  assert info == {'name': 'toy', 'schemas': 'movielens-100k', 'num_items': 2,
+                  'num_users': 1, 'num_train_events': 2, 'num_eval_events': 1,
+                  'eval_fraction': 0.34, 'history_length': 50}
+  assert json.loads((out / 'dataset.json').read_text()) == info
+  items = _read(out / contract.ITEMS_CSV)
+  assert items == [['item_id', 'title', 'year', 'genres'],
+                   ['1', 'A', '1995', 'Action|Drama'],
+                   ['2', 'B, the "sequel"', '', '']]
+  header = ['user_id', 'item_id', 'timestamp', 'age', 'gender', 'occupation',
+            'zip_prefix', 'history']
+  assert _read(out / contract.TRAIN_CSV) == [
+      header, ['7', '1', '100', '24', 'M', 'writer', '857', ''],
+      ['7', '2', '200', '24', 'M', 'writer', '857', '1']]
+  assert _read(out / contract.EVAL_CSV) == [
+      header, ['7', '1', '300', '24', 'M', 'writer', '857', '2|1']]
+  assert sorted(os.listdir(tmp_path)) == ['ds']  # no temp folder left
+
+
+def test_write_dataset_refuses_a_non_empty_out_unless_forced(tmp_path):
+  out = tmp_path / 'ds'
+  out.mkdir()
+  (out / 'keep.txt').write_text('mine')
+  with pytest.raises(ValueError, match='not empty.*--force'):
+    _write(out)
+  assert os.listdir(out) == ['keep.txt']
+  _write(out, force=True)
+  assert sorted(os.listdir(out)) == ['dataset.json', 'interactions', 'items']
+  assert sorted(os.listdir(tmp_path)) == ['ds']
+
+
+def test_write_dataset_accepts_an_empty_out(tmp_path):
+  (tmp_path / 'ds').mkdir()
+  _write(tmp_path / 'ds')
+  assert (tmp_path / 'ds' / 'dataset.json').exists()
+
+
+def test_write_dataset_names_the_event_origin_and_leaves_nothing(tmp_path):
+  out = tmp_path / 'ds'
+  out.mkdir()
+  (out / 'old.txt').write_text('old')
+  events = EVENTS + [E('8', '1', 400, origin='u.data line 4')]
+  with pytest.raises(ValueError, match="u.data line 4: user_id '8'"):
+    _write(out, events=events, force=True)
+  assert os.listdir(out) == ['old.txt']  # the old folder is untouched
+  assert sorted(os.listdir(tmp_path)) == ['ds']
+
+
+def test_write_dataset_rejects_unknown_item_and_wrong_columns(tmp_path):
+  with pytest.raises(ValueError, match="item_id '9' has no item row"):
+    _write(tmp_path / 'a', events=EVENTS + [E('7', '9', 400)])
+  bad_items = [dict(ITEMS[0], rating='5')]
+  with pytest.raises(ValueError, match='item row has columns'):
+    _write(tmp_path / 'b', items=bad_items, events=[E('7', '2', 1),
+                                                    E('7', '2', 2)])
+  with pytest.raises(ValueError, match='duplicate item_id'):
+    _write(tmp_path / 'c', items=ITEMS + ITEMS[:1])
+  assert not os.listdir(tmp_path)
