@@ -7,7 +7,11 @@ the batch away (Yao et al., CIKM'21; docs/ssl.md).
 """
 from typing import Any, Dict, Iterable, Mapping, Optional
 
+import numpy as np
 import tensorflow as tf
+
+from models import augmentation
+from models import features as features_lib
 
 
 def info_nce(z1: tf.Tensor, z2: tf.Tensor, temperature: float,
@@ -123,3 +127,81 @@ def corpus_table(dataset: Iterable[Mapping[str, Any]]) -> Dict[str, Any]:
   if not parts:
     raise ValueError('the item corpus is empty: no rows to sample SSL items from')
   return {name: tf.concat(values, axis=0) for name, values in parts.items()}
+
+
+class ItemContrastiveTask(tf.Module):
+  """The SSL loss of one batch of corpus items: two views, shared tower, InfoNCE.
+
+  Holds its own random generator (seeded), so each call draws a new mask pair
+  and new dropout, also inside `tf.function`.
+  """
+
+  def __init__(self, feature_config: features_lib.FeatureConfig, variant: str,
+               temperature: float, dropout_rate: float,
+               cfm_table: Optional[np.ndarray] = None, seed: int = 0):
+    """Creates the task.
+
+    Args:
+      feature_config: item features in tower order.
+      variant: 'dropout', 'rfm' or 'cfm'.
+      temperature: InfoNCE temperature (TrainingConfig.ssl_temperature).
+      dropout_rate: stage-2 value dropout rate.
+      cfm_table: bool [k, k] from augmentation.cfm_mask_table; 'cfm' only.
+      seed: seed of the task's generator.
+    """
+    super().__init__(name='item_contrastive_task')
+    if variant not in ('dropout', 'rfm', 'cfm'):
+      raise ValueError(f"ssl variant must be 'dropout', 'rfm' or 'cfm', got "
+                       f'{variant!r}')
+    if variant == 'cfm' and cfm_table is None:
+      raise ValueError("ssl='cfm' needs the CFM mask table")
+    if temperature <= 0:
+      raise ValueError(f'ssl temperature must be > 0, got {temperature}')
+    self.feature_config = feature_config
+    self.variant = variant
+    self.temperature = temperature
+    self.dropout_rate = dropout_rate
+    self.cfm_table = None if cfm_table is None else np.asarray(cfm_table, bool)
+    self.generator = tf.random.Generator.from_seed(seed)
+
+  @classmethod
+  def from_config(cls, feature_config: features_lib.FeatureConfig, config,
+                  mutual_information: Optional[Mapping[str, Any]] = None
+                  ) -> Optional['ItemContrastiveTask']:
+    """The task for a TrainingConfig, or None when `config.ssl == 'none'`.
+
+    Args:
+      feature_config: item features in tower order.
+      config: models.config.TrainingConfig.
+      mutual_information: the parsed mutual_information.json; needed for 'cfm'.
+    """
+    if config.ssl == 'none':
+      return None
+    table = None
+    if config.ssl == 'cfm':
+      if mutual_information is None:
+        raise ValueError(
+            "ssl='cfm' needs the MutualInformation artifact: wire the mutual "
+            "information component into the Trainer, or choose ssl 'rfm', "
+            "'dropout' or 'none'")
+      table = augmentation.cfm_mask_table(augmentation.mi_matrix(
+          mutual_information, feature_config.item_feature_names,
+          config.mi_measure))
+    return cls(feature_config, config.ssl, config.ssl_temperature,
+               config.dropout_rate, table, seed=config.seed)
+
+  def __call__(self, item_tower, features: Mapping[str, Any],
+               ids: Optional[tf.Tensor] = None) -> tf.Tensor:
+    """Scalar SSL loss.
+
+    Args:
+      item_tower: callable `item_tower(features, mask=None) -> [B, d]`.
+      features: item tower inputs of B items (dense [B] / ragged [B, None]).
+      ids: optional [B] item ids (corpus rows); duplicates are not negatives.
+    """
+    view1, view2 = augmentation.two_views(
+        features, self.feature_config, self.variant, self.dropout_rate,
+        self.generator, self.cfm_table)
+    z1 = item_tower(view1.features, mask=view1.mask)
+    z2 = item_tower(view2.features, mask=view2.mask)
+    return info_nce(z1, z2, self.temperature, ids)
