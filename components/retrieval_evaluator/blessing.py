@@ -1,0 +1,88 @@
+"""Blessing decision from metrics.json dicts (pure).
+
+A candidate is blessed when
+  1. its overall Recall@K >= `min_recall`, and
+  2. when a baseline (the last blessed model) exists, its overall Recall@K is
+     not below the baseline's by more than `max_overall_drop`, and its tail
+     Recall@K is not below the baseline's by more than `max_tail_drop`.
+Drops are absolute (recall points, e.g. 0.01 = one point). The first run, with
+no baseline, is judged on the threshold alone. A tail check is skipped (and
+the reason says so) when either model has no tail eval event.
+
+Defaults: K = 50, min_recall = 0.05 (random ranking on MovieLens-100K's 1682
+items gives 50/1682 = 0.03), max_overall_drop = max_tail_drop = 0.01.
+"""
+import dataclasses
+import math
+from typing import List, Mapping, Optional, Tuple
+
+from components.retrieval_evaluator import metrics
+
+
+@dataclasses.dataclass(frozen=True)
+class BlessingConfig:
+  k: int = 50
+  min_recall: float = 0.05
+  max_overall_drop: float = 0.01
+  max_tail_drop: float = 0.01
+
+  def __post_init__(self):
+    if not isinstance(self.k, int) or self.k < 1:
+      raise ValueError(f'blessing k must be a positive int, got {self.k!r}')
+    for name in ('min_recall', 'max_overall_drop', 'max_tail_drop'):
+      value = getattr(self, name)
+      if not isinstance(value, (int, float)) or math.isnan(value) or value < 0:
+        raise ValueError(f'{name} must be a number >= 0, got {value!r}')
+
+
+def _recall(m: Mapping, k: int, slice_name: str, who: str) -> Optional[float]:
+  key = metrics.recall_key(k)
+  if key not in m:
+    raise ValueError(f'{who} metrics have no {key!r} (blessing k={k} must be '
+                     f'one of the evaluated ks); keys: {sorted(m)}')
+  return m[key].get(slice_name)
+
+
+def decide(candidate: Mapping, baseline: Optional[Mapping],
+           config: BlessingConfig = BlessingConfig()) -> Tuple[bool, str]:
+  """Returns (blessed, reason): one sentence per check, failures first.
+
+  Args:
+    candidate: metrics dict of the candidate (metrics.summarize output).
+    baseline: the same for the last blessed model, or None on a first run.
+    config: thresholds.
+  """
+  k = config.k
+  failures: List[str] = []
+  passes: List[str] = []
+  overall = _recall(candidate, k, metrics.OVERALL, 'candidate')
+  if overall is None or overall < config.min_recall:
+    failures.append(f'overall recall@{k} {_fmt(overall)} is below the '
+                    f'threshold {config.min_recall:g}')
+  else:
+    passes.append(f'overall recall@{k} {_fmt(overall)} >= threshold '
+                  f'{config.min_recall:g}')
+  if baseline is None:
+    passes.append('no blessed baseline yet: regression checks skipped')
+  else:
+    for slice_name, max_drop in ((metrics.OVERALL, config.max_overall_drop),
+                                 (metrics.TAIL, config.max_tail_drop)):
+      cand = _recall(candidate, k, slice_name, 'candidate')
+      base = _recall(baseline, k, slice_name, 'baseline')
+      if cand is None or base is None:
+        passes.append(f'{slice_name} recall@{k} not compared (no '
+                      f'{slice_name} eval events)')
+      elif base - cand > max_drop + 1e-12:
+        failures.append(f'{slice_name} recall@{k} {_fmt(cand)} dropped by '
+                        f'{base - cand:.4f} from the baseline {_fmt(base)} '
+                        f'(tolerance {max_drop:g})')
+      else:
+        passes.append(f'{slice_name} recall@{k} {_fmt(cand)} vs baseline '
+                      f'{_fmt(base)} (tolerance {max_drop:g})')
+  blessed = not failures
+  verdict = 'blessed' if blessed else 'NOT blessed'
+  return blessed, f'{verdict}: ' + '; '.join(failures + passes)
+
+
+def _fmt(value: Optional[float]) -> str:
+  return 'n/a' if value is None else f'{value:.4f}'

@@ -1,0 +1,70 @@
+"""Blessing logic: threshold, regression against the baseline, first run."""
+import pytest
+
+from components.retrieval_evaluator import blessing
+
+
+def _metrics(overall, tail, k=50):
+  return {f'recall@{k}': {'overall': overall, 'head': 0.5, 'tail': tail,
+                          'cold': 0.0}}
+
+
+CONFIG = blessing.BlessingConfig(k=50, min_recall=0.1, max_overall_drop=0.02,
+                                 max_tail_drop=0.01)
+
+
+def test_first_run_is_judged_on_the_threshold_alone():
+  ok, reason = blessing.decide(_metrics(0.10, 0.0), None, CONFIG)
+  assert ok
+  assert reason.startswith('blessed: ')
+  assert 'no blessed baseline yet' in reason
+  ok, reason = blessing.decide(_metrics(0.0999, 0.3), None, CONFIG)
+  assert not ok
+  assert 'overall recall@50 0.0999 is below the threshold 0.1' in reason
+
+
+def test_regression_within_tolerance_is_blessed():
+  ok, reason = blessing.decide(_metrics(0.28, 0.05), _metrics(0.30, 0.06),
+                               CONFIG)
+  assert ok, reason
+  assert 'tail recall@50 0.0500 vs baseline 0.0600' in reason
+
+
+def test_overall_regression_beyond_tolerance_is_not_blessed():
+  ok, reason = blessing.decide(_metrics(0.27, 0.06), _metrics(0.30, 0.06),
+                               CONFIG)
+  assert not ok
+  assert 'overall recall@50 0.2700 dropped by 0.0300' in reason
+
+
+def test_tail_regression_is_not_blessed_even_when_overall_improves():
+  ok, reason = blessing.decide(_metrics(0.40, 0.04), _metrics(0.30, 0.06),
+                               CONFIG)
+  assert not ok
+  assert reason.startswith('NOT blessed: tail recall@50 0.0400 dropped')
+
+
+def test_missing_tail_slice_is_reported_not_compared():
+  ok, reason = blessing.decide(_metrics(0.30, None), _metrics(0.30, 0.06),
+                               CONFIG)
+  assert ok
+  assert 'tail recall@50 not compared' in reason
+
+
+def test_blessing_k_must_be_evaluated():
+  with pytest.raises(ValueError, match="no 'recall@20'"):
+    blessing.decide(_metrics(0.3, 0.1), None,
+                    blessing.BlessingConfig(k=20))
+
+
+@pytest.mark.parametrize('kwargs', [{'k': 0}, {'min_recall': -0.1},
+                                    {'max_tail_drop': float('nan')}])
+def test_bad_config_is_rejected(kwargs):
+  with pytest.raises(ValueError):
+    blessing.BlessingConfig(**kwargs)
+
+
+def test_defaults_are_the_documented_ones():
+  config = blessing.BlessingConfig()
+  assert (config.k, config.min_recall, config.max_overall_drop,
+          config.max_tail_drop) == (50, 0.05, 0.01, 0.01)

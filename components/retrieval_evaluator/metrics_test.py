@@ -1,0 +1,143 @@
+"""Metric math on hand-made cases: a corpus of 5 items with known rankings."""
+import numpy as np
+import pytest
+
+from components.retrieval_evaluator import metrics
+
+# Item embeddings = identity, so query q scores item j with q[j].
+ITEMS = np.eye(5, dtype=np.float32)
+QUERIES = np.array([
+    [0.9, 0.1, 0.5, 0.3, 0.7],  # ranking i0 i4 i2 i3 i1; target i2 -> rank 3
+    [0.2, 0.8, 0.6, 0.4, 0.0],  # ranking i1 i2 i3 i0 i4; target i4 -> rank 5
+    [0.1, 0.2, 0.3, 0.4, 0.5],  # ranking i4 i3 i2 i1 i0; target i4 -> rank 1
+    [0.9, 0.1, 0.5, 0.3, 0.7],  # as q0, but i0 and i4 were seen: i2 -> rank 1
+], dtype=np.float32)
+TARGETS = np.array([2, 4, 4, 2])
+
+
+def _exclusions():
+  return metrics.Exclusions.from_seen(
+      ['u0', 'u1', 'u2', 'u3'],
+      {'u3': np.array([0, 4]), 'u1': np.array([4, 1])},  # u1's target kept
+      TARGETS)
+
+
+@pytest.mark.parametrize('batch_size', [5, 2, 1])
+def test_ranks_on_five_items_streamed_in_batches(batch_size):
+  batches = [ITEMS[i:i + batch_size] for i in range(0, 5, batch_size)]
+  ranks = metrics.rank_targets(QUERIES, batches, TARGETS, depth=5,
+                               exclusions=_exclusions(), query_block=3)
+  # q1: i1 is excluded (seen), i4 is its own target and stays: i2 i3 i0 i4.
+  assert list(ranks) == [3, 4, 1, 1]
+
+
+def test_recall_and_map_written_out():
+  ranks = metrics.rank_targets(QUERIES, [ITEMS], TARGETS, depth=5)
+  assert list(ranks) == [3, 5, 1, 3]  # nothing excluded: q3 ranks like q0
+  assert metrics.recall_at_k(ranks, 1) == pytest.approx(1 / 4)
+  assert metrics.recall_at_k(ranks, 3) == pytest.approx(3 / 4)
+  # MAP@3 = (1/3 + 0 + 1 + 1/3) / 4; MAP@5 = (1/3 + 1/5 + 1 + 1/3) / 4.
+  assert metrics.map_at_k(ranks, 3) == pytest.approx(0.4166667)
+  assert metrics.map_at_k(ranks, 5) == pytest.approx(0.4666667)
+  # With the seen items excluded the ranks are [3, 4, 1, 1]:
+  # Recall@1 = 2/4; MAP@5 = (1/3 + 1/4 + 1 + 1) / 4.
+  ranks = metrics.rank_targets(QUERIES, [ITEMS], TARGETS, depth=5,
+                               exclusions=_exclusions())
+  assert metrics.recall_at_k(ranks, 1) == pytest.approx(2 / 4)
+  assert metrics.map_at_k(ranks, 5) == pytest.approx(0.6458333)
+  assert metrics.recall_at_k(np.array([]), 3) is None
+
+
+def test_rank_beyond_depth_is_a_miss():
+  ranks = metrics.rank_targets(QUERIES, [ITEMS[:3], ITEMS[3:]], TARGETS,
+                               depth=2)
+  assert list(ranks) == [0, 0, 1, 0]
+
+
+def test_ties_are_broken_by_corpus_order_across_batches():
+  queries = np.array([[0.5] * 5, [0.5] * 5], np.float32)
+  for batch_size in (5, 2, 1):
+    top = metrics.TopK(queries, k=3)
+    for i in range(0, 5, batch_size):
+      top.add(ITEMS[i:i + batch_size])
+    assert top.indices.tolist() == [[0, 1, 2], [0, 1, 2]]
+  ranks = metrics.rank_targets(queries, [ITEMS], np.array([3, 1]), depth=3)
+  assert list(ranks) == [0, 2]
+
+
+def test_batch_top_k_redoes_rows_with_a_tie_at_the_kth_place():
+  scores = np.array([[1.0, 0.5, 0.5, 0.5, 0.5, 0.0]], np.float32)
+  values, indices = metrics.batch_top_k(scores, 3, offset=10)
+  assert indices.tolist() == [[10, 11, 12]]
+  assert values.tolist() == [[1.0, 0.5, 0.5]]
+
+
+def test_streamed_top_k_equals_full_sort_with_random_exclusions():
+  rng = np.random.default_rng(7)
+  queries = rng.normal(size=[37, 4]).astype(np.float32)
+  items = rng.normal(size=[103, 4]).astype(np.float32)
+  items[50] = items[20]  # an exact tie
+  rows = rng.integers(0, 37, size=200)
+  cols = rng.integers(0, 103, size=200)
+  top = metrics.TopK(queries, k=9, exclusions=metrics.Exclusions(rows, cols),
+                     query_block=8)
+  for i in range(0, 103, 16):
+    top.add(items[i:i + 16])
+  scores = queries @ items.T
+  scores[rows, cols] = -np.inf
+  expected = np.array([np.lexsort((np.arange(103), -s))[:9] for s in scores])
+  np.testing.assert_array_equal(top.indices, expected)
+  np.testing.assert_allclose(
+      top.scores, np.take_along_axis(scores, expected, 1), rtol=1e-6)
+
+
+def test_popularity_slices_and_deciles():
+  # Seen items by count: i0 (10), i2 (3), i3 (3, after i2 by corpus order),
+  # i4 (1); head = ceil(10% of 4) = 1 item; i1 is cold.
+  pop = metrics.popularity(np.array([10, 0, 3, 3, 1]))
+  assert list(pop.slice_of_item) == ['head', 'cold', 'tail', 'tail', 'tail']
+  # Decile of the p-th most popular of n seen items = p * 10 // n.
+  assert list(pop.decile_of_item) == [0, -1, 2, 5, 7]
+
+
+def test_summarize_by_slice_written_out():
+  pop = metrics.popularity(np.array([10, 0, 3, 3, 1]))
+  targets = np.array([2, 4, 4, 2, 0, 1, 3])
+  ranks = np.array([3, 5, 1, 1, 2, 0, 0])
+  out = metrics.summarize(ranks, targets, pop, ks=[3, 1])
+  assert list(out) == ['recall@1', 'map@1', 'recall@3', 'map@3',
+                       'recall@50_by_decile', 'num_eval_events',
+                       'num_eval_events_by_slice']
+  approx = pytest.approx
+  assert out['recall@1'] == {'overall': approx(2 / 7), 'head': 0.0,
+                             'tail': approx(2 / 5), 'cold': 0.0}
+  assert out['recall@3'] == {'overall': approx(4 / 7), 'head': 1.0,
+                             'tail': approx(3 / 5), 'cold': 0.0}
+  # overall: (1/3 + 1 + 1 + 1/2) / 7; head: 1/2; tail: (1/3 + 1 + 1) / 5.
+  assert out['map@3'] == {'overall': approx(0.4047619), 'head': 0.5,
+                          'tail': approx(0.4666667), 'cold': 0.0}
+  assert out['recall@50_by_decile'] == [1.0, None, 1.0, None, None, 0.0,
+                                        None, 1.0, None, None]
+  assert out['num_eval_events'] == 7
+  assert out['num_eval_events_by_slice'] == {'overall': 7, 'head': 1,
+                                             'tail': 5, 'cold': 1}
+
+
+def test_slice_without_events_is_none():
+  pop = metrics.popularity(np.array([4, 2]))
+  out = metrics.summarize(np.array([1]), np.array([0]), pop, ks=[10])
+  assert out['recall@10']['cold'] is None
+  assert out['recall@10']['tail'] is None
+  assert out['recall@10']['head'] == 1.0
+
+
+@pytest.mark.parametrize('ks', [[], [0, 10], [10, 10], [2.5]])
+def test_bad_ks_are_rejected(ks):
+  with pytest.raises(ValueError, match='ks'):
+    metrics.check_ks(ks)
+
+
+def test_item_embeddings_of_the_wrong_width_are_rejected():
+  top = metrics.TopK(QUERIES, k=2)
+  with pytest.raises(ValueError, match=r'\[batch, 5\]'):
+    top.add(np.ones([3, 4], np.float32))
