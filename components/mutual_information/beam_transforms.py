@@ -1,0 +1,216 @@
+"""The Beam computation of pairwise mutual information (no TFX imports).
+
+Shared by the component's executor, `sslrec mi` and bench/. Input: a
+PCollection of Arrow record batches (TFXIO `BeamSource` output or CSV blocks).
+
+  record batches --ParseValues--> parsed batches (values split, weights set)
+    pass 1: --CountValues (CombineFn)--> per-feature value mass / quantile
+            sketch --BuildEncoders--> top-k vocabularies, bucket boundaries
+    pass 2: --EncodeValues (encoders as side input)--> dense codes
+            --CountPairs (CombineFn over the count tables)--> summed tables
+    --ComputeMI--> the mutual_information.json dict (one element)
+
+Every accumulator is a dense numpy array or an Arrow array, merged vectorized.
+"""
+import json
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+import uuid
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+import numpy as np
+import pyarrow as pa
+
+from components.mutual_information import counting
+from components.mutual_information import values as values_lib
+from models import features as features_lib
+
+CORPUS, LOG = 'corpus', 'log'
+WEIGHTINGS = (CORPUS, LOG)
+OUTPUT_FILE = 'mutual_information.json'
+
+
+class _StatsCombineFn(beam.CombineFn):
+  """Pass 1: value mass per categorical value, sketches of numeric values."""
+
+  def __init__(self, features: Sequence[Tuple[str, str]]):
+    self._features = list(features)
+
+  def create_accumulator(self) -> values_lib.Stats:
+    return values_lib.new_stats(self._features)
+
+  def add_input(self, stats, batch: values_lib.ParsedBatch):
+    return values_lib.add_to_stats(stats, batch)
+
+  def merge_accumulators(self, accumulators):
+    return values_lib.merge_stats(list(accumulators))
+
+  def extract_output(self, stats):
+    return stats
+
+
+class _CountsCombineFn(beam.CombineFn):
+  """Pass 2: sums the joint count tables of all feature pairs."""
+
+  def create_accumulator(self) -> Optional[counting.Counts]:
+    return None  # sized by the first batch (cardinalities come with it)
+
+  def add_input(self, counts, batch: counting.EncodedBatch):
+    return counting.add_batch(counts, batch)
+
+  def merge_accumulators(self, accumulators):
+    return counting.merge_counts(list(accumulators))
+
+  def extract_output(self, counts):
+    return counts
+
+
+class _IdCountsCombineFn(beam.CombineFn):
+  """Interactions per item id (for `log` weighting)."""
+
+  def create_accumulator(self) -> values_lib.ValueCounts:
+    return values_lib.ValueCounts()
+
+  def add_input(self, acc, record_batch: pa.RecordBatch):
+    return acc.merge(values_lib.count_ids(record_batch, features_lib.ITEM_ID),
+                     max_distinct=2**62)
+
+  def merge_accumulators(self, accumulators):
+    accumulators = list(accumulators)
+    for other in accumulators[1:]:
+      accumulators[0].merge(other, max_distinct=2**62)
+    return accumulators[0]
+
+  def extract_output(self, acc):
+    return acc
+
+
+def _parse_values(record_batch: pa.RecordBatch,
+                  features: Sequence[Tuple[str, str]],
+                  id_counts: Optional[values_lib.ValueCounts] = None
+                  ) -> values_lib.ParsedBatch:
+  weights = None
+  if id_counts is not None:
+    weights = values_lib.lookup_weights(record_batch, features_lib.ITEM_ID,
+                                        id_counts)
+  return values_lib.parse_batch(record_batch, features, weights)
+
+
+def _build_encoders(stats: values_lib.Stats,
+                    features: Sequence[Tuple[str, str]], top_k: int,
+                    num_buckets: int) -> List[values_lib.Encoder]:
+  return values_lib.build_encoders(stats, features, top_k, num_buckets)
+
+
+def _compute_mi(counts: Optional[counting.Counts], names: Sequence[str],
+                id_name: Optional[str], params: Dict[str, Any]):
+  if counts is None:
+    raise values_lib.DataError('the item corpus is empty: no items to '
+                               'compute mutual information on')
+  params = dict(params)
+  if params.get('weighting') == LOG:
+    params['total_weight'] = counts.total_weight
+  return counting.result(counts, names, id_name, params)
+
+
+class ComputeMutualInformation(beam.PTransform):
+  """Record batches of items -> one mutual_information.json dict.
+
+  Args:
+    features: (name, kind) of the features, in output order; an `id` kind
+      feature is the item id (not counted, see counting.result; checked
+      present). Kinds: values.COUNTED_KINDS or id.
+    top_k: categorical values kept per feature (the rest are one OOV value).
+    num_buckets: quantile buckets per numeric feature.
+    weighting: 'corpus' (each item counts once) or 'log' (each item counts
+      its number of rows in `interactions`).
+    interactions: record batches of interactions with an `item_id` column;
+      required for 'log'.
+    params: extra entries for the output's "params".
+  """
+
+  def __init__(self, features: Sequence[Tuple[str, str]], top_k: int = 100,
+               num_buckets: int = 10, weighting: str = CORPUS,
+               interactions: Optional[beam.PCollection] = None,
+               params: Optional[Dict[str, Any]] = None):
+    super().__init__()
+    check_params(features, top_k, num_buckets, weighting,
+                 interactions is not None)
+    self._features = [(name, kind) for name, kind in features]
+    self._top_k, self._num_buckets = top_k, num_buckets
+    self._weighting = weighting
+    self._interactions = interactions
+    self._params = {
+        'weighting': weighting, 'top_k': top_k, 'num_buckets': num_buckets,
+        'kinds': {name: kind for name, kind in self._features},
+        **(params or {})}
+
+  def expand(self, record_batches):
+    ids = [n for n, k in self._features if k == features_lib.ID]
+    counted = [(n, k) for n, k in self._features if k != features_lib.ID]
+    id_counts = None
+    if self._weighting == LOG:
+      id_counts = beam.pvalue.AsSingleton(
+          self._interactions
+          | 'CountInteractions' >> beam.CombineGlobally(_IdCountsCombineFn()))
+    parsed = record_batches | 'ParseValues' >> beam.Map(
+        _parse_values, self._features, id_counts)
+    encoders = (
+        parsed
+        | 'CountValues' >> beam.CombineGlobally(
+            _StatsCombineFn(self._features))
+        | 'BuildEncoders' >> beam.Map(_build_encoders, self._features,
+                                      self._top_k, self._num_buckets))
+    return (
+        parsed
+        | 'EncodeValues' >> beam.Map(counting.encode_batch,
+                                     beam.pvalue.AsSingleton(encoders))
+        | 'CountPairs' >> beam.CombineGlobally(_CountsCombineFn())
+        | 'ComputeMI' >> beam.Map(_compute_mi, [n for n, _ in counted],
+                                  ids[0] if ids else None, self._params))
+
+
+def check_params(features: Sequence[Tuple[str, str]], top_k: int,
+                 num_buckets: int, weighting: str,
+                 has_interactions: bool) -> None:
+  """Raises ValueError naming the bad parameter."""
+  if not features:
+    raise ValueError('no item features to compute mutual information on')
+  names = [n for n, _ in features]
+  if len(set(names)) != len(names):
+    raise ValueError(f'features listed twice: {names}')
+  for name, kind in features:
+    if kind not in values_lib.COUNTED_KINDS + (features_lib.ID,):
+      raise ValueError(f'feature {name!r} has kind {kind!r}; mutual '
+                       f'information counts {list(values_lib.COUNTED_KINDS)}'
+                       f' and the id')
+  if sum(k == features_lib.ID for _, k in features) > 1:
+    raise ValueError('at most one id feature')
+  if not isinstance(top_k, int) or top_k < 1:
+    raise ValueError(f'top_k must be an integer >= 1, got {top_k!r}')
+  if not isinstance(num_buckets, int) or num_buckets < 2:
+    raise ValueError(f'num_buckets must be an integer >= 2, got '
+                     f'{num_buckets!r}')
+  if weighting not in WEIGHTINGS:
+    raise ValueError(f'weighting must be one of {list(WEIGHTINGS)}, got '
+                     f'{weighting!r}')
+  if weighting == LOG and not has_interactions:
+    raise ValueError("weighting 'log' needs the interactions input")
+
+
+def write_json(result: Dict[str, Any], path: str) -> str:
+  """Writes `result` to a temporary file beside `path`, then renames it."""
+  tmp = f'{path}.tmp-{uuid.uuid4().hex}'
+  with FileSystems.create(tmp) as f:
+    f.write(json.dumps(result, indent=1).encode('utf-8'))
+  FileSystems.rename([tmp], [path])
+  return path
+
+
+def ranked_pairs(result: Dict[str, Any]) -> List[Tuple[str, str, float, float]]:
+  """(feature a, feature b, normalized MI, MI) of every pair, best first."""
+  names = result['features']
+  nmi, mi = np.array(result['normalized_mi']), np.array(result['mi'])
+  pairs = [(names[i], names[j], float(nmi[i, j]), float(mi[i, j]))
+           for i in range(len(names)) for j in range(i + 1, len(names))]
+  return sorted(pairs, key=lambda p: (-p[2], -p[3], p[0], p[1]))

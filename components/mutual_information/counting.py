@@ -1,0 +1,295 @@
+"""Joint value counts of item feature pairs and the mutual information math.
+
+Pure numpy, no TFX. A batch of encoded features (dense codes per value, see
+values.Encoder) is counted into one dense table per feature pair with
+`np.bincount` over combined codes `code_i * cardinality_j + code_j`; tables of
+different batches add up. MI and entropies come out of the summed tables.
+
+Mass model (see values.py): an item of weight w with values A of feature i and
+B of feature j adds w / (|A| |B|) to every pair (a, b) in A x B, so each item's
+mass stays w whatever the number of values; the marginals of a pair table are
+the features' own value distributions, which keeps 0 <= MI <= min(H_i, H_j).
+"""
+import dataclasses
+import itertools
+import math
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from components.mutual_information import values as values_lib
+
+
+@dataclasses.dataclass
+class EncodedColumn:
+  """Codes of one feature in one batch; every row has at least one value.
+
+  codes: int64 [num_values] in [0, cardinality); an empty row has one MISSING.
+  lengths: int64 [num_rows] values per row (>= 1), or None when every row has
+    exactly one value (then codes[n] is row n's value).
+  """
+  codes: np.ndarray
+  lengths: Optional[np.ndarray]
+  cardinality: int
+
+
+@dataclasses.dataclass
+class EncodedBatch:
+  num_rows: int
+  columns: List[EncodedColumn]  # feature order
+  weights: Optional[np.ndarray]  # float64 [num_rows], None = all 1
+
+
+def encode_batch(batch: values_lib.ParsedBatch,
+                 encoders: Sequence[values_lib.Encoder]) -> EncodedBatch:
+  """Encodes every feature of a parsed batch (absent column = all missing)."""
+  columns = []
+  n = batch.num_rows
+  for encoder in encoders:
+    column = batch.columns.get(encoder.name)
+    if column is None:
+      columns.append(EncodedColumn(np.full(n, encoder.missing, np.int64),
+                                   None, encoder.cardinality))
+      continue
+    present = encoder.encode(column)
+    lengths = column.lengths
+    if len(present) == n and (n == 0 or lengths.min() == 1):
+      columns.append(EncodedColumn(present, None, encoder.cardinality))
+      continue
+    filled = np.maximum(lengths, 1)
+    codes = np.full(int(filled.sum()), encoder.missing, np.int64)
+    # Position of each present value in the filled layout: its row's start
+    # plus its rank within the row.
+    rank = np.arange(len(present)) - np.repeat(np.cumsum(lengths) - lengths,
+                                               lengths)
+    codes[np.repeat(np.cumsum(filled) - filled, lengths) + rank] = present
+    columns.append(EncodedColumn(
+        codes, None if filled.max(initial=1) == 1 else filled,
+        encoder.cardinality))
+  return EncodedBatch(n, columns, batch.weights)
+
+
+@dataclasses.dataclass
+class Counts:
+  """Summed tables over batches (mergeable by addition).
+
+  joint: float64, the tables of all pairs (i < j, itertools.combinations
+    order) flattened and concatenated; table (i, j) is [card_i, card_j].
+  marginal: float64, each feature's value mass, concatenated.
+  cond_entropy: float64 [num_features], sum over items of weight x entropy of
+    the item's own values (H(feature | item) x total weight; 0 if
+    single-valued).
+  """
+  cardinalities: Tuple[int, ...]
+  joint: np.ndarray
+  marginal: np.ndarray
+  cond_entropy: np.ndarray
+  num_items: int = 0
+  total_weight: float = 0.0
+  sum_w_log_w: float = 0.0
+
+  @property
+  def pairs(self) -> List[Tuple[int, int]]:
+    return list(itertools.combinations(range(len(self.cardinalities)), 2))
+
+  def pair_offsets(self) -> List[int]:
+    sizes = [self.cardinalities[i] * self.cardinalities[j]
+             for i, j in self.pairs]
+    return list(np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]))
+
+  def marginal_offsets(self) -> List[int]:
+    return list(np.concatenate([[0], np.cumsum(self.cardinalities,
+                                               dtype=np.int64)]))
+
+  def pair_table(self, i: int, j: int) -> np.ndarray:
+    k = self.pairs.index((i, j))
+    offsets = self.pair_offsets()
+    return self.joint[offsets[k]:offsets[k + 1]].reshape(
+        self.cardinalities[i], self.cardinalities[j])
+
+  def marginal_table(self, i: int) -> np.ndarray:
+    offsets = self.marginal_offsets()
+    return self.marginal[offsets[i]:offsets[i + 1]]
+
+
+def new_counts(cardinalities: Sequence[int]) -> Counts:
+  cards = tuple(int(c) for c in cardinalities)
+  size = sum(a * b for a, b in itertools.combinations(cards, 2))
+  return Counts(cards, np.zeros(size), np.zeros(sum(cards)),
+                np.zeros(len(cards)))
+
+
+class _Expanded:
+  """Per-value row index and mass of one column (computed once per batch)."""
+
+  def __init__(self, column: EncodedColumn, weights: Optional[np.ndarray],
+               num_rows: int):
+    self.codes = column.codes
+    self.lengths = column.lengths
+    self.single = column.lengths is None
+    if self.single:
+      self.mass = weights
+      return
+    self.starts = np.cumsum(self.lengths) - self.lengths
+    self.parent = np.repeat(np.arange(num_rows), self.lengths)
+    w = 1.0 if weights is None else weights
+    self.mass = np.repeat(w / self.lengths, self.lengths)
+
+
+def _pair_codes(a: _Expanded, b: _Expanded, card_b: int,
+                weights: Optional[np.ndarray], num_rows: int):
+  """Combined codes a * card_b + b of every value pair, and their mass."""
+  if a.single and b.single:
+    return a.codes * card_b + b.codes, a.mass
+  if a.single:
+    return a.codes[b.parent] * card_b + b.codes, b.mass
+  if b.single:
+    return a.codes * card_b + b.codes[a.parent], a.mass
+  # Both multi-valued: row n contributes len_a[n] * len_b[n] pairs, pair k of
+  # the row joins a-value k // len_b[n] with b-value k % len_b[n].
+  per_row = a.lengths * b.lengths
+  row = np.repeat(np.arange(num_rows), per_row)
+  k = np.arange(len(row)) - np.repeat(np.cumsum(per_row) - per_row, per_row)
+  len_b = b.lengths[row]
+  codes = (a.codes[a.starts[row] + k // len_b] * card_b +
+           b.codes[b.starts[row] + k % len_b])
+  w = 1.0 if weights is None else weights
+  return codes, np.repeat(w / per_row, per_row)
+
+
+def _bincount(codes: np.ndarray, mass: Optional[np.ndarray],
+              size: int) -> np.ndarray:
+  return np.bincount(codes, weights=mass, minlength=size)
+
+
+def _row_entropy_sum(col: _Expanded, cardinality: int,
+                     weights: Optional[np.ndarray], num_rows: int) -> float:
+  """Sum over rows of weight x entropy of the row's value distribution."""
+  if col.single:
+    return 0.0
+  keys, repeats = np.unique(col.parent * cardinality + col.codes,
+                            return_counts=True)
+  row = keys // cardinality
+  p = repeats / col.lengths[row]
+  per_row = np.bincount(row, weights=-p * np.log(p), minlength=num_rows)
+  w = np.ones(num_rows) if weights is None else weights
+  return float(np.dot(w, per_row))
+
+
+def add_batch(counts: Optional[Counts], batch: EncodedBatch) -> Counts:
+  """Adds one encoded batch to `counts` (in place; allocates when None)."""
+  cards = [c.cardinality for c in batch.columns]
+  if counts is None:
+    counts = new_counts(cards)
+  elif tuple(cards) != counts.cardinalities:
+    raise ValueError(f'batch cardinalities {cards} differ from the table '
+                     f'{counts.cardinalities}')
+  n, weights = batch.num_rows, batch.weights
+  counts.num_items += n
+  if weights is None:
+    counts.total_weight += n
+  else:
+    counts.total_weight += float(weights.sum())
+    positive = weights[weights > 0]
+    counts.sum_w_log_w += float(np.dot(positive, np.log(positive)))
+  cols = [_Expanded(c, weights, n) for c in batch.columns]
+  m_off = counts.marginal_offsets()
+  for i, col in enumerate(cols):
+    counts.marginal[m_off[i]:m_off[i + 1]] += _bincount(col.codes, col.mass,
+                                                        cards[i])
+    counts.cond_entropy[i] += _row_entropy_sum(col, cards[i], weights, n)
+  p_off = counts.pair_offsets()
+  for k, (i, j) in enumerate(counts.pairs):
+    size = cards[i] * cards[j]
+    codes, mass = _pair_codes(cols[i], cols[j], cards[j], weights, n)
+    counts.joint[p_off[k]:p_off[k + 1]] += _bincount(codes, mass, size)
+  return counts
+
+
+def merge_counts(accumulators: Sequence[Optional[Counts]]) -> Optional[Counts]:
+  """Sums tables into the first non-empty accumulator."""
+  present = [a for a in accumulators if a is not None]
+  if not present:
+    return None
+  first = present[0]
+  for other in present[1:]:
+    if other.cardinalities != first.cardinalities:
+      raise ValueError('cannot merge tables of different cardinalities')
+    first.joint += other.joint
+    first.marginal += other.marginal
+    first.cond_entropy += other.cond_entropy
+    first.num_items += other.num_items
+    first.total_weight += other.total_weight
+    first.sum_w_log_w += other.sum_w_log_w
+  return first
+
+
+# ---------------------------------------------------------------------------
+# Information theory on the summed tables (natural log, nats).
+
+
+def entropy(mass: np.ndarray) -> float:
+  """H of the distribution proportional to `mass` (any shape)."""
+  total = mass.sum()
+  if total <= 0:
+    return 0.0
+  p = mass[mass > 0] / total
+  return float(max(-np.dot(p, np.log(p)), 0.0))
+
+
+def mutual_information(table: np.ndarray) -> float:
+  """MI of the joint distribution proportional to a [a, b] mass table."""
+  total = table.sum()
+  if total <= 0:
+    return 0.0
+  rows = table.sum(axis=1)
+  cols = table.sum(axis=0)
+  i, j = np.nonzero(table)
+  p = table[i, j]
+  mi = np.dot(p, np.log(p) - np.log(rows[i]) - np.log(cols[j])) / total
+  mi += math.log(total)
+  return float(min(max(mi, 0.0), entropy(rows), entropy(cols)))
+
+
+def normalize(mi: np.ndarray, entropies: np.ndarray) -> np.ndarray:
+  """MI / sqrt(H_i H_j); 0 where an entropy is 0 (diagonal 1 if H > 0)."""
+  denom = np.sqrt(np.outer(entropies, entropies))
+  with np.errstate(divide='ignore', invalid='ignore'):
+    out = np.where(denom > 0, mi / np.where(denom > 0, denom, 1.0), 0.0)
+  return np.clip(out, 0.0, 1.0)
+
+
+def result(counts: Counts, names: Sequence[str], id_name: Optional[str] = None,
+           params: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+  """The mutual_information.json content.
+
+  `names` label the counted features (table order). With `id_name`, the item
+  id comes first: it identifies the item, so MI(id, f) = H(f) - H(f | item)
+  (= H(f) for single-valued f) and H(id) is the entropy of the item weights
+  (log N under corpus weighting); no table is counted for it.
+  """
+  k = len(names)
+  h = np.array([entropy(counts.marginal_table(i)) for i in range(k)])
+  mi = np.diag(h)
+  for i, j in counts.pairs:
+    mi[i, j] = mi[j, i] = min(mutual_information(counts.pair_table(i, j)),
+                              h[i], h[j])
+  out_names = list(names)
+  if id_name is not None:
+    w = counts.total_weight
+    h_id = max(math.log(w) - counts.sum_w_log_w / w, 0.0) if w > 0 else 0.0
+    with_id = np.zeros((k + 1, k + 1))
+    with_id[1:, 1:] = mi
+    with_id[0, 0] = h_id
+    given_item = counts.cond_entropy / w if w > 0 else np.zeros(k)
+    with_id[0, 1:] = with_id[1:, 0] = np.clip(h - given_item, 0.0, h)
+    mi, h = with_id, np.concatenate([[h_id], h])
+    out_names = [id_name] + out_names
+  return {
+      'features': out_names,
+      'mi': mi.tolist(),
+      'normalized_mi': normalize(mi, h).tolist(),
+      'entropy': h.tolist(),
+      'num_items': int(counts.num_items),
+      'params': dict(params or {}),
+  }
