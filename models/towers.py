@@ -1,0 +1,135 @@
+"""The query tower and the item tower.
+
+Both towers embed each feature, concatenate, run an MLP and L2-normalize, so
+the dot product of their outputs is a cosine similarity. Inputs are the
+transformed features (models/preprocessing.py), converted by
+`model_inputs` into dense int64 [batch] ids or tf.RaggedTensor [batch, None]
+ids for the list kinds (multi_valued, text, history).
+
+The item tower takes an optional `mask`, bool [k] in FeatureConfig order:
+a masked feature's embedding is replaced by a learned per-feature default
+embedding (correlated / random feature masking of the SSL task).
+"""
+from typing import Dict, List, Optional, Sequence
+
+import tensorflow as tf
+
+from models import features as F
+
+
+def pooled_lookup(table: tf.Variable, ids) -> tf.Tensor:
+  """Embeds ids: dense [batch] -> [batch, d]; ragged [batch, None] -> mean [batch, d].
+
+  An empty row (a missing multi-valued value, or all values dropped) pools to
+  the zero vector.
+  """
+  if isinstance(ids, tf.RaggedTensor):
+    values = tf.nn.embedding_lookup(table, ids.values)
+    summed = tf.math.unsorted_segment_sum(values, ids.value_rowids(),
+                                         num_segments=ids.nrows())
+    counts = tf.cast(ids.row_lengths(), summed.dtype)[:, None]
+    return summed / tf.maximum(counts, 1.0)
+  return tf.nn.embedding_lookup(table, ids)
+
+
+def _mlp(widths: Sequence[int], name: str) -> tf.keras.Sequential:
+  layers = [tf.keras.layers.Dense(w, activation='relu') for w in widths[:-1]]
+  layers.append(tf.keras.layers.Dense(widths[-1]))
+  return tf.keras.Sequential(layers, name=name)
+
+
+class _Tower(tf.keras.Model):
+  """Embeddings per feature -> concat -> MLP -> L2 normalize."""
+
+  def __init__(self, feature_names: List[str], table_sizes: Dict[str, int],
+               embedding_dim: int, layer_widths: Sequence[int], name: str):
+    super().__init__(name=name)
+    self.feature_names = list(feature_names)
+    self.embedding_dim = embedding_dim
+    init = tf.keras.initializers.TruncatedNormal(stddev=0.05)
+    self.tables = [
+        self.add_weight(name=f'{n}_embedding', shape=[table_sizes[n], embedding_dim],
+                        initializer=init, trainable=True)
+        for n in self.feature_names]
+    self.mlp = _mlp(layer_widths, name=f'{name}_mlp')
+
+  def _embed(self, features: Dict[str, tf.Tensor]) -> List[tf.Tensor]:
+    return [pooled_lookup(t, features[n])
+            for n, t in zip(self.feature_names, self.tables)]
+
+  def _head(self, parts: List[tf.Tensor]) -> tf.Tensor:
+    return tf.math.l2_normalize(self.mlp(tf.concat(parts, axis=1)), axis=1)
+
+
+class ItemTower(_Tower):
+  """Item features -> L2-normalized embedding [batch, d]."""
+
+  def __init__(self, feature_names, table_sizes, embedding_dim, layer_widths):
+    super().__init__(feature_names, table_sizes, embedding_dim, layer_widths,
+                     name='item_tower')
+    self.default_embeddings = self.add_weight(
+        name='default_embeddings',
+        shape=[len(self.feature_names), embedding_dim],
+        initializer=tf.keras.initializers.TruncatedNormal(stddev=0.05),
+        trainable=True)
+
+  def embed_features(self, features, mask: Optional[tf.Tensor] = None):
+    """Per-feature embeddings, masked ones replaced: list of k [batch, d]."""
+    parts = self._embed(features)
+    if mask is None:
+      return parts
+    mask = tf.convert_to_tensor(mask, tf.bool)
+    return [tf.where(mask[i], tf.broadcast_to(self.default_embeddings[i],
+                                              tf.shape(p)), p)
+            for i, p in enumerate(parts)]
+
+  def call(self, features, mask: Optional[tf.Tensor] = None, training=None):
+    return self._head(self.embed_features(features, mask))
+
+
+class QueryTower(_Tower):
+  """Query features (+ history of item keys) -> L2-normalized embedding.
+
+  History items are raw item keys (strings); they are looked up in the corpus
+  keys given at construction, so the exported tower is self-contained.
+  """
+
+  def __init__(self, feature_names, table_sizes, embedding_dim, layer_widths,
+               history_feature: Optional[str] = None,
+               item_keys: Optional[Sequence[str]] = None):
+    names = [n for n in feature_names if n != history_feature]
+    sizes = dict(table_sizes)
+    if history_feature:
+      sizes[history_feature] = len(item_keys) + 1  # + OOV
+      names.append(history_feature)
+    super().__init__(names, sizes, embedding_dim, layer_widths,
+                     name='query_tower')
+    self.history_feature = history_feature
+    if history_feature:
+      self.history_lookup = tf.keras.layers.StringLookup(
+          vocabulary=list(item_keys), num_oov_indices=1, mask_token=None,
+          name='history_lookup')
+
+  def call(self, features, training=None):
+    features = dict(features)
+    if self.history_feature:
+      history = features[self.history_feature]
+      features[self.history_feature] = tf.RaggedTensor.from_row_splits(
+          self.history_lookup(history.values), history.row_splits)
+    return self._head(self._embed(features))
+
+
+def model_inputs(transformed: Dict[str, tf.Tensor],
+                 features: Sequence[F.Feature]) -> Dict[str, tf.Tensor]:
+  """Transformed tensors -> tower inputs: dense [batch] or ragged [batch, None]."""
+  out = {}
+  for f in features:
+    x = transformed[f.name]
+    if f.is_list:
+      out[f.name] = (x if isinstance(x, tf.RaggedTensor)
+                     else tf.RaggedTensor.from_sparse(x))
+    else:
+      if isinstance(x, tf.SparseTensor):
+        x = tf.sparse.to_dense(x)
+      out[f.name] = tf.reshape(x, [-1])
+  return out

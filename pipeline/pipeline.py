@@ -1,0 +1,140 @@
+"""The sslrec TFX pipeline: one factory, no I/O at import or creation.
+
+  items CSV ──ExampleGen──StatisticsGen──ExampleValidator(schema)──Transform─┐
+  interactions CSV ──ExampleGen──StatisticsGen──ExampleValidator──Transform──┤
+                                                                             ├─ Trainer ─ Pushers
+  (ImportSchemaGen: the annotated schemas of schemas/<dataset>/)            ─┘
+"""
+import os
+from typing import Any, Dict, List, Optional, Sequence
+
+from tfx import v1 as tfx
+from tfx.proto import example_gen_pb2
+
+from components.strict_example_validator.component import StrictExampleValidator
+from components.trainer.component import TwoTowerTrainer
+from models import features as F
+from models.config import TrainingConfig
+
+ITEMS_DIR = 'items'
+INTERACTIONS_DIR = 'interactions'
+CORPUS_SPLIT = 'corpus'
+QUERY_TOWER = 'query_tower'
+ITEM_TOWER = 'item_tower'
+
+
+def _example_gen(input_base: str, splits: Dict[str, str], component_id: str):
+  """CSV ExampleGen with one output split per input pattern."""
+  input_config = example_gen_pb2.Input(splits=[
+      example_gen_pb2.Input.Split(name=name, pattern=pattern)
+      for name, pattern in splits.items()])
+  output_config = None
+  if len(splits) == 1:
+    output_config = example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(
+        splits=[example_gen_pb2.SplitConfig.Split(name=next(iter(splits)),
+                                                  hash_buckets=1)]))
+  return tfx.components.CsvExampleGen(
+      input_base=input_base, input_config=input_config,
+      output_config=output_config).with_id(component_id)
+
+
+def _validated_input(name: str, input_base: str, splits: Dict[str, str],
+                     schema_file: str):
+  """ExampleGen -> StatisticsGen, ImportSchemaGen -> StrictExampleValidator."""
+  example_gen = _example_gen(input_base, splits, f'{name}ExampleGen')
+  statistics_gen = tfx.components.StatisticsGen(
+      examples=example_gen.outputs['examples']).with_id(f'{name}StatisticsGen')
+  schema_gen = tfx.components.ImportSchemaGen(
+      schema_file=schema_file).with_id(f'{name}SchemaGen')
+  validator = StrictExampleValidator(
+      statistics=statistics_gen.outputs['statistics'],
+      schema=schema_gen.outputs['schema']).with_id(f'{name}ExampleValidator')
+  return [example_gen, statistics_gen, schema_gen, validator]
+
+
+def create_pipeline(
+    *,
+    pipeline_name: str,
+    pipeline_root: str,
+    data_root: str,
+    schema_dir: str,
+    serving_root: str,
+    feature_config: F.FeatureConfig,
+    training: TrainingConfig,
+    metadata_path: Optional[str] = None,
+    beam_pipeline_args: Sequence[str] = (),
+    enable_cache: bool = True,
+) -> tfx.dsl.Pipeline:
+  """Creates the pipeline.
+
+  Args:
+    pipeline_name: name of the pipeline (its MLMD context).
+    pipeline_root: root of every artifact URI.
+    data_root: the data contract folder (items/, interactions/train|eval/).
+    schema_dir: folder with the annotated items.pbtxt and interactions.pbtxt.
+    serving_root: push destination; towers go to <serving_root>/<tower>/<version>.
+    feature_config: the features read from `schema_dir` (features.load_feature_config).
+    training: the model and SSL hyperparameters.
+    metadata_path: MLMD sqlite file; None when the orchestrator supplies MLMD.
+    beam_pipeline_args: Beam arguments for every Beam-powered component.
+    enable_cache: reuse executions whose inputs and properties are unchanged.
+  """
+  items = _validated_input('Items', os.path.join(data_root, ITEMS_DIR),
+                           {CORPUS_SPLIT: '*.csv'},
+                           os.path.join(schema_dir, F.ITEMS_SCHEMA_FILE))
+  interactions = _validated_input(
+      'Interactions', os.path.join(data_root, INTERACTIONS_DIR),
+      {'train': 'train/*.csv', 'eval': 'eval/*.csv'},
+      os.path.join(schema_dir, F.INTERACTIONS_SCHEMA_FILE))
+  items_gen, _, items_schema, items_validator = items
+  inter_gen, _, inter_schema, inter_validator = interactions
+
+  custom_config = {'features': feature_config.to_dict(),
+                   'training': training.to_dict()}
+  items_transform = tfx.components.Transform(
+      examples=items_gen.outputs['examples'],
+      schema=items_schema.outputs['schema'],
+      preprocessing_fn='models.preprocessing.items_preprocessing_fn',
+      splits_config=tfx.proto.SplitsConfig(analyze=[CORPUS_SPLIT],
+                                           transform=[CORPUS_SPLIT]),
+      custom_config=custom_config).with_id('ItemsTransform')
+  inter_transform = tfx.components.Transform(
+      examples=inter_gen.outputs['examples'],
+      schema=inter_schema.outputs['schema'],
+      preprocessing_fn='models.preprocessing.interactions_preprocessing_fn',
+      splits_config=tfx.proto.SplitsConfig(analyze=['train'],
+                                           transform=['train', 'eval']),
+      custom_config=custom_config).with_id('InteractionsTransform')
+  # Data that breaks the schema stops the run before Transform.
+  for transform in (items_transform, inter_transform):
+    transform.add_upstream_node(items_validator)
+    transform.add_upstream_node(inter_validator)
+
+  trainer = TwoTowerTrainer(
+      examples=inter_transform.outputs['transformed_examples'],
+      transform_graph=inter_transform.outputs['transform_graph'],
+      item_examples=items_transform.outputs['transformed_examples'],
+      item_transform_graph=items_transform.outputs['transform_graph'],
+      features=feature_config.to_dict(),
+      training_config=training.to_dict())
+
+  pushers = [
+      tfx.components.Pusher(
+          model=trainer.outputs[key],
+          push_destination=tfx.proto.PushDestination(
+              filesystem=tfx.proto.PushDestination.Filesystem(
+                  base_directory=os.path.join(serving_root, tower)))
+      ).with_id(f'Push{"".join(w.title() for w in tower.split("_"))}')
+      for key, tower in (('query_model', QUERY_TOWER), ('item_model', ITEM_TOWER))]
+
+  components: List[Any] = items + interactions + [
+      items_transform, inter_transform, trainer] + pushers
+  return tfx.dsl.Pipeline(
+      pipeline_name=pipeline_name,
+      pipeline_root=pipeline_root,
+      components=components,
+      enable_cache=enable_cache,
+      metadata_connection_config=(
+          tfx.orchestration.metadata.sqlite_metadata_connection_config(
+              metadata_path) if metadata_path else None),
+      beam_pipeline_args=list(beam_pipeline_args))
