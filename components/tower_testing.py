@@ -122,8 +122,14 @@ def make_dataset(root: str, num_items: int = 30, num_users: int = 12,
   for u in range(num_users):
     picks = list(rng.choice(warm, size=events_per_user - 2, replace=False,
                             p=weights))
-    unseen = [i for i in range(num_items) if i not in picks]
-    picks += list(rng.choice(unseen, size=2, replace=False))
+    # Eval: one more warm item by popularity, one item of the whole corpus.
+    rest = np.array([w if i not in picks else 0.0 for i, w in enumerate(weights)])
+    picks.append(int(rng.choice(warm, p=rest / rest.sum())))
+    picks.append(int(rng.choice([i for i in range(num_items) if i not in picks])))
+    if u % 3 == 0:  # hold out the user's most popular item: a head eval event
+      top = min(picks[:-2])
+      picks.remove(top)
+      picks.insert(len(picks) - 1, top)
     history: List[str] = []
     for t, item in enumerate(picks):
       row = {'user_id': f'u{u}', 'item_id': f'i{item}',

@@ -1,0 +1,124 @@
+"""RetrievalEvaluator: Recall@K / MAP@K by popularity slice, and the blessing gate."""
+from typing import List, Optional
+
+from tfx import types
+from tfx.dsl.components.base import base_component
+from tfx.dsl.components.base import executor_spec
+from tfx.types import standard_artifacts
+from tfx.types.component_spec import ChannelParameter
+from tfx.types.component_spec import ExecutionParameter
+
+from components.retrieval_evaluator import blessing
+from components.retrieval_evaluator import executor
+from components.retrieval_evaluator import metrics
+
+# Input, output and parameter names (defined beside the executor that reads them).
+from components.retrieval_evaluator.executor import (  # pylint: disable=g-bad-import-order,g-multiple-import
+    BASELINE_MODEL_KEY, BLESSING_K_KEY, BLESSING_KEY, CORPUS_BATCH_SIZE_KEY,
+    EVALUATION_KEY, EXAMPLES_KEY, EXCLUDE_SEEN_KEY, ITEM_MODEL_KEY, ITEMS_KEY,
+    KS_KEY, MAX_OVERALL_DROP_KEY, MAX_TAIL_DROP_KEY, MIN_RECALL_KEY,
+    QUERY_BATCH_SIZE_KEY, QUERY_MODEL_KEY)
+
+
+class RetrievalEvaluatorSpec(types.ComponentSpec):
+  """Inputs, outputs and parameters of RetrievalEvaluator."""
+  PARAMETERS = {
+      KS_KEY: ExecutionParameter(type=List[int]),
+      BLESSING_K_KEY: ExecutionParameter(type=int),
+      MIN_RECALL_KEY: ExecutionParameter(type=float),
+      MAX_OVERALL_DROP_KEY: ExecutionParameter(type=float),
+      MAX_TAIL_DROP_KEY: ExecutionParameter(type=float),
+      EXCLUDE_SEEN_KEY: ExecutionParameter(type=int),
+      QUERY_BATCH_SIZE_KEY: ExecutionParameter(type=int),
+      CORPUS_BATCH_SIZE_KEY: ExecutionParameter(type=int),
+  }
+  INPUTS = {
+      QUERY_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
+      ITEM_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
+      EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
+      ITEMS_KEY: ChannelParameter(type=standard_artifacts.Examples),
+      BASELINE_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model,
+                                           optional=True),
+  }
+  OUTPUTS = {
+      EVALUATION_KEY: ChannelParameter(type=standard_artifacts.ModelEvaluation),
+      BLESSING_KEY: ChannelParameter(type=standard_artifacts.ModelBlessing),
+  }
+
+
+class RetrievalEvaluator(base_component.BaseComponent):
+  """Evaluates two towers over the whole corpus and blesses the query model.
+
+  Outputs:
+    evaluation: ModelEvaluation holding `metrics.json`.
+    blessing: ModelBlessing with int `blessed`, string `blessing_message`,
+      `current_model` / `current_model_id` (the query model, as the stock
+      Evaluator sets them, so LatestBlessedModelStrategy resolves it) and
+      `baseline_model` / `baseline_model_id` when a baseline was given.
+  """
+  SPEC_CLASS = RetrievalEvaluatorSpec
+  EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
+
+  def __init__(self,
+               query_model: types.BaseChannel,
+               item_model: types.BaseChannel,
+               examples: types.BaseChannel,
+               items: types.BaseChannel,
+               baseline_model: Optional[types.BaseChannel] = None,
+               ks: Optional[List[int]] = None,
+               blessing_k: int = blessing.BlessingConfig.k,
+               min_recall: float = blessing.BlessingConfig.min_recall,
+               max_overall_drop: float = blessing.BlessingConfig.max_overall_drop,
+               max_tail_drop: float = blessing.BlessingConfig.max_tail_drop,
+               exclude_seen: bool = True,
+               query_batch_size: int = 1024,
+               corpus_batch_size: int = 4096):
+    """Constructs the component.
+
+    Args:
+      query_model: Model channel of the query tower (Format-Serving SavedModel
+        with a string custom property `item_model_uri`).
+      item_model: Model channel of the item tower.
+      examples: raw interactions Examples with splits `train` (popularity,
+        seen items) and `eval` (the evaluated events).
+      items: raw items Examples with split `corpus` (the whole item corpus).
+      baseline_model: optional Model channel of the last blessed query model
+        (a LatestBlessedModelStrategy Resolver output); its item tower is found
+        through its `item_model_uri` property.
+      ks: cutoffs K of Recall@K and MAP@K; default [10, 50, 100].
+      blessing_k: the K of the blessing rule; must be one of `ks`.
+      min_recall: overall Recall@blessing_k needed for a blessing.
+      max_overall_drop: largest allowed drop of overall Recall@blessing_k
+        below the baseline's (absolute).
+      max_tail_drop: same for the tail slice.
+      exclude_seen: remove the user's train-split items (except the event's
+        own item) from the ranking.
+      query_batch_size: eval events embedded and scored at a time.
+      corpus_batch_size: corpus items embedded and scored at a time.
+    """
+    ks = metrics.check_ks(list(ks) if ks is not None else metrics.DEFAULT_KS)
+    if blessing_k not in ks:
+      raise ValueError(f'blessing_k={blessing_k} must be one of ks={ks}')
+    blessing.BlessingConfig(blessing_k, min_recall, max_overall_drop,
+                            max_tail_drop)
+    for name, value in ((QUERY_BATCH_SIZE_KEY, query_batch_size),
+                        (CORPUS_BATCH_SIZE_KEY, corpus_batch_size)):
+      if value < 1:
+        raise ValueError(f'{name} must be >= 1, got {value}')
+    spec = RetrievalEvaluatorSpec(
+        query_model=query_model,
+        item_model=item_model,
+        examples=examples,
+        items=items,
+        baseline_model=baseline_model,
+        ks=ks,
+        blessing_k=blessing_k,
+        min_recall=float(min_recall),
+        max_overall_drop=float(max_overall_drop),
+        max_tail_drop=float(max_tail_drop),
+        exclude_seen=int(bool(exclude_seen)),
+        query_batch_size=query_batch_size,
+        corpus_batch_size=corpus_batch_size,
+        evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
+        blessing=types.Channel(type=standard_artifacts.ModelBlessing))
+    super().__init__(spec=spec)

@@ -1,0 +1,159 @@
+"""Evaluates a (query tower, item tower) pair on the eval split over the whole corpus.
+
+Reads the raw Examples (items `corpus` split, interactions `train` and `eval`
+splits), embeds with the towers' serving signatures and computes the metrics of
+`metrics.py`. Memory: the corpus ids, the eval query embeddings
+[num_eval_events, d], the running top-k [num_eval_events, depth] and, with
+`exclude_seen`, one (event, item) pair per train item of the event's user; item
+embeddings are computed and scored one corpus batch at a time.
+"""
+import collections
+import dataclasses
+import logging
+from typing import Dict, Iterator, List, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from components import tower_io
+from components.retrieval_evaluator import metrics
+
+ITEM_ID = 'item_id'
+USER_ID = 'user_id'
+TRAIN_SPLIT, EVAL_SPLIT, CORPUS_SPLIT = 'train', 'eval', 'corpus'
+
+
+@dataclasses.dataclass
+class Corpus:
+  """The item corpus order and the train-split facts derived from it."""
+  items_uri: str
+  item_ids: np.ndarray  # [num_items] str, corpus order
+  index_of: Dict[str, int]
+  popularity: metrics.Popularity
+  seen_by_user: Dict[str, np.ndarray]  # user -> corpus indices in train
+
+
+def load_corpus(items_uri: str, examples_uri: str,
+                batch_size: int = 4096) -> Corpus:
+  """Reads the corpus ids and the train split's item counts and user histories."""
+  item_ids = tower_io.read_column(items_uri, CORPUS_SPLIT, ITEM_ID, batch_size)
+  if not len(item_ids):
+    raise ValueError(f'{items_uri}: split {CORPUS_SPLIT!r} has no items')
+  index_of: Dict[str, int] = {}
+  for i, item in enumerate(item_ids):
+    if item in index_of:
+      raise ValueError(f'{items_uri} split {CORPUS_SPLIT!r}: item_id {item!r} '
+                       f'occurs twice (rows {index_of[item]} and {i})')
+    if not item:
+      raise ValueError(f'{items_uri} split {CORPUS_SPLIT!r} row {i}: empty '
+                       f'{ITEM_ID}')
+    index_of[item] = i
+  counts = np.zeros(len(item_ids), np.int64)
+  seen = collections.defaultdict(set)
+  unknown = 0
+  for batch in tower_io.read_split(examples_uri, TRAIN_SPLIT,
+                                   {USER_ID: tf.string, ITEM_ID: tf.string},
+                                   batch_size):
+    for user, item in zip(batch[USER_ID], batch[ITEM_ID]):
+      index = index_of.get(item.decode('utf-8'))
+      if index is None:
+        unknown += 1
+        continue
+      counts[index] += 1
+      seen[user.decode('utf-8')].add(index)
+  if unknown:
+    logging.warning('%d train events have an item_id that is not in the '
+                    'corpus; they count for no item popularity.', unknown)
+  return Corpus(items_uri, item_ids, index_of, metrics.popularity(counts),
+                {u: np.array(sorted(s), np.int64) for u, s in seen.items()})
+
+
+def _item_embeddings(tower: tower_io.Tower, corpus: Corpus,
+                     batch_size: int) -> Iterator[np.ndarray]:
+  row = 0
+  columns = dict(tower.columns, **{ITEM_ID: tf.string})
+  for batch in tower_io.read_split(corpus.items_uri, CORPUS_SPLIT, columns,
+                                   batch_size):
+    ids = batch[ITEM_ID]
+    expected = corpus.item_ids[row:row + len(ids)]
+    if [i.decode('utf-8') for i in ids] != list(expected):
+      raise RuntimeError(f'{corpus.items_uri}: the corpus changed while read')
+    row += len(ids)
+    yield tower.embed(batch)
+
+
+@dataclasses.dataclass
+class EvalQueries:
+  embeddings: np.ndarray  # float32 [num_events, d]
+  targets: np.ndarray  # int64 [num_events] corpus index
+  users: List[str]
+
+
+def embed_eval_queries(tower: tower_io.Tower, examples_uri: str,
+                       corpus: Corpus, batch_size: int) -> EvalQueries:
+  """Embeds every eval event's query; maps its item to a corpus index."""
+  columns = dict(tower.columns, **{USER_ID: tf.string, ITEM_ID: tf.string})
+  embeddings = [np.zeros([0, tower.dim], np.float32)]
+  targets, users = [], []
+  row = 0
+  for batch in tower_io.read_split(examples_uri, EVAL_SPLIT, columns,
+                                   batch_size):
+    for item in batch[ITEM_ID]:
+      index = corpus.index_of.get(item.decode('utf-8'))
+      if index is None:
+        raise ValueError(
+            f'{examples_uri} split {EVAL_SPLIT!r} row {row}: item_id '
+            f'{item.decode("utf-8")!r} is not in the item corpus '
+            f'({corpus.items_uri}); every eval item must be a corpus item')
+      targets.append(index)
+      row += 1
+    users.extend(u.decode('utf-8') for u in batch[USER_ID])
+    embeddings.append(tower.embed(batch))
+  if not targets:
+    raise ValueError(f'{examples_uri}: split {EVAL_SPLIT!r} has no events')
+  return EvalQueries(np.concatenate(embeddings), np.array(targets, np.int64),
+                     users)
+
+
+def evaluate(query_tower: tower_io.Tower, item_tower: tower_io.Tower,
+             examples_uri: str, corpus: Corpus, ks: Sequence[int],
+             exclude_seen: bool = True, query_batch_size: int = 1024,
+             corpus_batch_size: int = 4096) -> Dict[str, object]:
+  """Returns the metrics dict (metrics.summarize) of one pair of towers."""
+  ks = metrics.check_ks(ks)
+  if query_tower.dim != item_tower.dim:
+    raise ValueError(f'query tower ({query_tower.model_dir}) embeds in '
+                     f'{query_tower.dim} dims, item tower '
+                     f'({item_tower.model_dir}) in {item_tower.dim}')
+  queries = embed_eval_queries(query_tower, examples_uri, corpus,
+                               query_batch_size)
+  exclusions = None
+  if exclude_seen:
+    exclusions = metrics.Exclusions.from_seen(
+        queries.users, corpus.seen_by_user, queries.targets)
+  ranks = metrics.rank_targets(
+      queries.embeddings,
+      _item_embeddings(item_tower, corpus, corpus_batch_size),
+      queries.targets, depth=max(max(ks), metrics.DECILE_K),
+      exclusions=exclusions, query_block=query_batch_size)
+  logging.info('Ranked %d eval events over %d corpus items (%d seen-item '
+               'exclusions).', len(ranks), len(corpus.item_ids),
+               len(exclusions) if exclusions is not None else 0)
+  return metrics.summarize(ranks, queries.targets, corpus.popularity, ks)
+
+
+def evaluate_models(query_model_uri: str, item_model_uri: str,
+                    examples_uri: str, corpus: Corpus, ks: Sequence[int],
+                    **kwargs) -> Dict[str, object]:
+  """`evaluate` on the towers of two Model artifact URIs."""
+  return evaluate(tower_io.load_tower(query_model_uri),
+                  tower_io.load_tower(item_model_uri), examples_uri, corpus,
+                  ks, **kwargs)
+
+
+def with_baseline(candidate: Dict[str, object],
+                  baseline: Optional[Dict[str, object]]) -> Dict[str, object]:
+  """The metrics.json content: candidate keys plus 'baseline' (dict or None)."""
+  out = dict(candidate)
+  out[metrics.BASELINE_KEY] = baseline
+  return out

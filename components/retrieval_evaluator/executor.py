@@ -1,0 +1,139 @@
+"""RetrievalEvaluator executor: evaluates, writes metrics.json and the blessing."""
+import json
+import logging
+import os
+import uuid
+from typing import Any, Dict, List
+
+from tfx import types
+from tfx.dsl.components.base import base_executor
+from tfx.dsl.io import fileio
+from tfx.types import artifact_utils
+
+from components import tower_io
+from components.retrieval_evaluator import blessing
+from components.retrieval_evaluator import evaluation
+from components.retrieval_evaluator import metrics
+
+QUERY_MODEL_KEY = 'query_model'
+ITEM_MODEL_KEY = 'item_model'
+EXAMPLES_KEY = 'examples'
+ITEMS_KEY = 'items'
+BASELINE_MODEL_KEY = 'baseline_model'
+EVALUATION_KEY = 'evaluation'
+BLESSING_KEY = 'blessing'
+KS_KEY = 'ks'
+BLESSING_K_KEY = 'blessing_k'
+MIN_RECALL_KEY = 'min_recall'
+MAX_OVERALL_DROP_KEY = 'max_overall_drop'
+MAX_TAIL_DROP_KEY = 'max_tail_drop'
+EXCLUDE_SEEN_KEY = 'exclude_seen'
+QUERY_BATCH_SIZE_KEY = 'query_batch_size'
+CORPUS_BATCH_SIZE_KEY = 'corpus_batch_size'
+
+METRICS_FILE = 'metrics.json'
+# ModelBlessing custom properties, named as the stock Evaluator names them.
+BLESSED_PROPERTY = 'blessed'
+MESSAGE_PROPERTY = 'blessing_message'
+CURRENT_MODEL_PROPERTY = 'current_model'
+CURRENT_MODEL_ID_PROPERTY = 'current_model_id'
+BASELINE_MODEL_PROPERTY = 'baseline_model'
+BASELINE_MODEL_ID_PROPERTY = 'baseline_model_id'
+BLESSED_FILE, NOT_BLESSED_FILE = 'BLESSED', 'NOT_BLESSED'
+
+
+def write_text_atomically(path: str, text: str) -> None:
+  """Writes a file through a temp file beside it and a rename."""
+  fileio.makedirs(os.path.dirname(path))
+  tmp = os.path.join(os.path.dirname(path),
+                     f'.{os.path.basename(path)}.{uuid.uuid4().hex}.tmp')
+  with fileio.open(tmp, 'w') as f:
+    f.write(text)
+  fileio.rename(tmp, path, overwrite=True)
+
+
+def baseline_item_model_uri(baseline: types.Artifact) -> str:
+  uri = baseline.get_string_custom_property(tower_io.ITEM_MODEL_URI_PROPERTY)
+  if not uri:
+    raise ValueError(
+        f'baseline query model {baseline.uri} (artifact id {baseline.id}) has '
+        f'no {tower_io.ITEM_MODEL_URI_PROPERTY!r} custom property: cannot find '
+        'its item tower')
+  return uri
+
+
+def _ks(value: Any) -> List[int]:
+  # A List[int] exec property reaches the executor as JSON text in pipelines.
+  return metrics.check_ks(json.loads(value) if isinstance(value, str)
+                          else list(value))
+
+
+class Executor(base_executor.BaseExecutor):
+  """Computes the metrics of the candidate (and baseline) and decides."""
+
+  def Do(self, input_dict: Dict[str, List[types.Artifact]],
+         output_dict: Dict[str, List[types.Artifact]],
+         exec_properties: Dict[str, Any]) -> None:
+    self._log_startup(input_dict, output_dict, exec_properties)
+    query_model = artifact_utils.get_single_instance(
+        input_dict[QUERY_MODEL_KEY])
+    item_model = artifact_utils.get_single_instance(input_dict[ITEM_MODEL_KEY])
+    examples = artifact_utils.get_single_instance(input_dict[EXAMPLES_KEY])
+    items = artifact_utils.get_single_instance(input_dict[ITEMS_KEY])
+    baselines = input_dict.get(BASELINE_MODEL_KEY) or []
+    evaluation_artifact = artifact_utils.get_single_instance(
+        output_dict[EVALUATION_KEY])
+    blessing_artifact = artifact_utils.get_single_instance(
+        output_dict[BLESSING_KEY])
+
+    ks = _ks(exec_properties[KS_KEY])
+    config = blessing.BlessingConfig(
+        k=int(exec_properties[BLESSING_K_KEY]),
+        min_recall=float(exec_properties[MIN_RECALL_KEY]),
+        max_overall_drop=float(exec_properties[MAX_OVERALL_DROP_KEY]),
+        max_tail_drop=float(exec_properties[MAX_TAIL_DROP_KEY]))
+    options = dict(
+        exclude_seen=bool(int(exec_properties[EXCLUDE_SEEN_KEY])),
+        query_batch_size=int(exec_properties[QUERY_BATCH_SIZE_KEY]),
+        corpus_batch_size=int(exec_properties[CORPUS_BATCH_SIZE_KEY]))
+
+    corpus = evaluation.load_corpus(items.uri, examples.uri)
+    candidate = evaluation.evaluate_models(
+        query_model.uri, item_model.uri, examples.uri, corpus, ks, **options)
+    baseline_metrics = None
+    if baselines:
+      baseline = baselines[0]
+      logging.info('Evaluating the baseline (last blessed) query model %s.',
+                   baseline.uri)
+      baseline_metrics = evaluation.evaluate_models(
+          baseline.uri, baseline_item_model_uri(baseline), examples.uri,
+          corpus, ks, **options)
+    content = evaluation.with_baseline(candidate, baseline_metrics)
+    write_text_atomically(os.path.join(evaluation_artifact.uri, METRICS_FILE),
+                          json.dumps(content, indent=2) + '\n')
+    for k in ks:
+      for key in (metrics.recall_key(k), metrics.map_key(k)):
+        value = candidate[key][metrics.OVERALL]
+        if value is not None:
+          evaluation_artifact.set_float_custom_property(key, value)
+
+    blessed, reason = blessing.decide(candidate, baseline_metrics, config)
+    blessing_artifact.set_int_custom_property(BLESSED_PROPERTY, int(blessed))
+    blessing_artifact.set_string_custom_property(MESSAGE_PROPERTY, reason)
+    blessing_artifact.set_string_custom_property(CURRENT_MODEL_PROPERTY,
+                                                 query_model.uri)
+    blessing_artifact.set_int_custom_property(CURRENT_MODEL_ID_PROPERTY,
+                                              query_model.id)
+    if baselines:
+      blessing_artifact.set_string_custom_property(BASELINE_MODEL_PROPERTY,
+                                                   baselines[0].uri)
+      blessing_artifact.set_int_custom_property(BASELINE_MODEL_ID_PROPERTY,
+                                                baselines[0].id)
+    write_text_atomically(
+        os.path.join(blessing_artifact.uri,
+                     BLESSED_FILE if blessed else NOT_BLESSED_FILE), reason)
+    if blessed:
+      logging.info('Query model %s %s', query_model.uri, reason)
+    else:
+      logging.warning('Query model %s %s; nothing will be pushed.',
+                      query_model.uri, reason)

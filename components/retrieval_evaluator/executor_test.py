@@ -1,0 +1,150 @@
+"""RetrievalEvaluator executor on real SavedModels and TFRecords, and the component spec."""
+import json
+import os
+
+import pytest
+from tfx.types import channel_utils
+from tfx.types import standard_artifacts
+
+from components import tower_testing
+from components.retrieval_evaluator import component
+from components.retrieval_evaluator import executor
+
+
+def _artifact(cls, uri, artifact_id):
+  a = cls()
+  a.uri = uri
+  a.id = artifact_id
+  return a
+
+
+@pytest.fixture(scope='module')
+def setup(tmp_path_factory):
+  root = str(tmp_path_factory.mktemp('evaluator'))
+  data = tower_testing.make_dataset(root)
+  cand = tower_testing.save_towers(os.path.join(root, 'cand'), seed=1)
+  base = tower_testing.save_towers(os.path.join(root, 'base'), seed=2)
+  return root, data, cand, base
+
+
+def _run(root, data, towers, name, baseline=None, **params):
+  exec_properties = {
+      'ks': json.dumps([10, 50]), 'blessing_k': 10, 'min_recall': 0.0,
+      'max_overall_drop': 0.01, 'max_tail_drop': 0.01, 'exclude_seen': 1,
+      'query_batch_size': 7, 'corpus_batch_size': 9}
+  exec_properties.update(params)
+  query = _artifact(standard_artifacts.Model, towers['query_model'], 11)
+  query.set_string_custom_property('item_model_uri', towers['item_model'])
+  inputs = {
+      'query_model': [query],
+      'item_model': [_artifact(standard_artifacts.Model, towers['item_model'],
+                               12)],
+      'examples': [_artifact(standard_artifacts.Examples,
+                             data['interactions'], 1)],
+      'items': [_artifact(standard_artifacts.Examples, data['items'], 2)],
+  }
+  if baseline is not None:
+    inputs['baseline_model'] = [baseline]
+  evaluation = _artifact(standard_artifacts.ModelEvaluation,
+                         os.path.join(root, name, 'evaluation'), 21)
+  blessing = _artifact(standard_artifacts.ModelBlessing,
+                       os.path.join(root, name, 'blessing'), 22)
+  executor.Executor().Do(inputs, {'evaluation': [evaluation],
+                                  'blessing': [blessing]}, exec_properties)
+  with open(os.path.join(evaluation.uri, 'metrics.json')) as f:
+    return json.load(f), evaluation, blessing
+
+
+def test_first_run_writes_metrics_json_and_blesses(setup):
+  root, data, cand, _ = setup
+  content, evaluation, blessing = _run(root, data, cand, 'first')
+  assert list(content) == [
+      'recall@10', 'map@10', 'recall@50', 'map@50', 'recall@50_by_decile',
+      'num_eval_events', 'num_eval_events_by_slice', 'baseline']
+  assert set(content['recall@50']) == {'overall', 'head', 'tail', 'cold'}
+  assert len(content['recall@50_by_decile']) == 10
+  assert content['num_eval_events'] == len(
+      tower_testing.all_rows(data['interactions'], 'eval')['item_id'])
+  assert content['baseline'] is None
+  assert evaluation.get_float_custom_property('recall@10') == pytest.approx(
+      content['recall@10']['overall'])
+  assert blessing.get_int_custom_property('blessed') == 1
+  assert blessing.get_int_custom_property('current_model_id') == 11
+  assert blessing.get_string_custom_property('current_model') == cand[
+      'query_model']
+  assert 'no blessed baseline yet' in blessing.get_string_custom_property(
+      'blessing_message')
+  assert os.path.exists(os.path.join(blessing.uri, 'BLESSED'))
+  assert not any(n.startswith('.') for n in os.listdir(evaluation.uri))
+
+
+def test_impossible_threshold_is_not_blessed_and_says_why(setup):
+  root, data, cand, _ = setup
+  _, _, blessing = _run(root, data, cand, 'strict', min_recall=1.01)
+  assert blessing.get_int_custom_property('blessed') == 0
+  message = blessing.get_string_custom_property('blessing_message')
+  assert message.startswith('NOT blessed: overall recall@10')
+  assert 'below the threshold 1.01' in message
+  assert os.path.exists(os.path.join(blessing.uri, 'NOT_BLESSED'))
+
+
+def test_baseline_is_evaluated_through_its_item_model_uri(setup):
+  root, data, cand, base = setup
+  baseline = _artifact(standard_artifacts.Model, base['query_model'], 5)
+  baseline.set_string_custom_property('item_model_uri', base['item_model'])
+  content, _, blessing = _run(root, data, cand, 'with_baseline',
+                              baseline=baseline, max_overall_drop=1.0,
+                              max_tail_drop=1.0)
+  base_alone, _, _ = _run(root, data, base, 'base_alone')
+  base_alone.pop('baseline')
+  assert content['baseline'] == base_alone
+  assert blessing.get_int_custom_property('baseline_model_id') == 5
+  assert blessing.get_int_custom_property('blessed') == 1
+  assert 'vs baseline' in blessing.get_string_custom_property(
+      'blessing_message')
+
+
+def test_regression_against_the_baseline_is_not_blessed(setup):
+  root, data, cand, base = setup
+  recall = {name: _run(root, data, towers, f'alone_{name}')[0]['recall@10'][
+      'overall'] for name, towers in (('cand', cand), ('base', base))}
+  assert recall['cand'] != recall['base']
+  worse, better = ((cand, base) if recall['cand'] < recall['base']
+                   else (base, cand))
+  baseline = _artifact(standard_artifacts.Model, better['query_model'], 5)
+  baseline.set_string_custom_property('item_model_uri', better['item_model'])
+  _, _, blessing = _run(root, data, worse, 'regressed', baseline=baseline,
+                        max_overall_drop=0.0, max_tail_drop=1.0)
+  assert blessing.get_int_custom_property('blessed') == 0
+  assert 'overall recall@10' in blessing.get_string_custom_property(
+      'blessing_message')
+  assert 'dropped by' in blessing.get_string_custom_property(
+      'blessing_message')
+
+
+def test_baseline_without_item_model_uri_fails_clearly(setup):
+  root, data, cand, base = setup
+  baseline = _artifact(standard_artifacts.Model, base['query_model'], 5)
+  with pytest.raises(ValueError, match="no 'item_model_uri' custom property"):
+    _run(root, data, cand, 'bad_baseline', baseline=baseline)
+
+
+def test_component_spec_and_defaults():
+  channel = lambda t: channel_utils.as_channel([t()])  # pylint: disable=unnecessary-lambda-assignment
+  c = component.RetrievalEvaluator(
+      query_model=channel(standard_artifacts.Model),
+      item_model=channel(standard_artifacts.Model),
+      examples=channel(standard_artifacts.Examples),
+      items=channel(standard_artifacts.Examples))
+  assert c.outputs['evaluation'].type is standard_artifacts.ModelEvaluation
+  assert c.outputs['blessing'].type is standard_artifacts.ModelBlessing
+  assert c.exec_properties['ks'] == [10, 50, 100]
+  assert c.exec_properties['blessing_k'] == 50
+  assert c.exec_properties['min_recall'] == 0.05
+  assert c.exec_properties['exclude_seen'] == 1
+  with pytest.raises(ValueError, match='blessing_k=20 must be one of ks'):
+    component.RetrievalEvaluator(
+        query_model=channel(standard_artifacts.Model),
+        item_model=channel(standard_artifacts.Model),
+        examples=channel(standard_artifacts.Examples),
+        items=channel(standard_artifacts.Examples), blessing_k=20)
