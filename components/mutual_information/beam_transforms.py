@@ -61,8 +61,11 @@ class _CountsCombineFn(beam.CombineFn):
   def merge_accumulators(self, accumulators):
     return counting.merge_counts(list(accumulators))
 
+  def compact(self, counts):
+    return counts.flush() if counts is not None else None
+
   def extract_output(self, counts):
-    return counts
+    return counts.flush() if counts is not None else None
 
 
 class _IdCountsCombineFn(beam.CombineFn):
@@ -99,7 +102,9 @@ def _parse_values(record_batch: pa.RecordBatch,
 def _build_encoders(stats: values_lib.Stats,
                     features: Sequence[Tuple[str, str]], top_k: int,
                     num_buckets: int) -> List[values_lib.Encoder]:
-  return values_lib.build_encoders(stats, features, top_k, num_buckets)
+  encoders = values_lib.build_encoders(stats, features, top_k, num_buckets)
+  counting.check_table_size(encoders)
+  return encoders
 
 
 def _compute_mi(counts: Optional[counting.Counts], names: Sequence[str],

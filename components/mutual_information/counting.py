@@ -18,6 +18,12 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from components.mutual_information import values as values_lib
+from models import features as features_lib
+
+# Pending pair codes counted at once (about 16 bytes each while waiting).
+FLUSH_SIZE = 1 << 22
+# Cells of all pair tables together (8 bytes each): 2**27 is 1 GiB.
+MAX_TABLE_CELLS = 1 << 27
 
 
 @dataclasses.dataclass
@@ -87,6 +93,12 @@ class Counts:
   num_items: int = 0
   total_weight: float = 0.0
   sum_w_log_w: float = 0.0
+  # Combined codes (offset into `joint`) not yet counted, with their mass
+  # (None = 1 each): counting waits for FLUSH_SIZE codes, so that the cost of
+  # the dense tables does not depend on the record batch size.
+  pending: List[Tuple[np.ndarray, Optional[np.ndarray]]] = dataclasses.field(
+      default_factory=list)
+  pending_size: int = 0
 
   @property
   def pairs(self) -> List[Tuple[int, int]]:
@@ -101,7 +113,23 @@ class Counts:
     return list(np.concatenate([[0], np.cumsum(self.cardinalities,
                                                dtype=np.int64)]))
 
+  def flush(self) -> 'Counts':
+    """Counts the pending codes into `joint`."""
+    unit = [codes for codes, mass in self.pending if mass is None]
+    weighted = [(codes, mass) for codes, mass in self.pending
+                if mass is not None]
+    size = len(self.joint)
+    if unit:
+      self.joint += np.bincount(np.concatenate(unit), minlength=size)
+    if weighted:
+      self.joint += np.bincount(
+          np.concatenate([c for c, _ in weighted]),
+          weights=np.concatenate([m for _, m in weighted]), minlength=size)
+    self.pending, self.pending_size = [], 0
+    return self
+
   def pair_table(self, i: int, j: int) -> np.ndarray:
+    self.flush()
     k = self.pairs.index((i, j))
     offsets = self.pair_offsets()
     return self.joint[offsets[k]:offsets[k + 1]].reshape(
@@ -112,9 +140,27 @@ class Counts:
     return self.marginal[offsets[i]:offsets[i + 1]]
 
 
+def table_cells(cardinalities: Sequence[int]) -> int:
+  return sum(a * b for a, b in itertools.combinations(cardinalities, 2))
+
+
+def check_table_size(encoders: Sequence[values_lib.Encoder],
+                     max_cells: int = MAX_TABLE_CELLS) -> None:
+  """Raises ValueError when the dense pair tables would not fit."""
+  cells = table_cells([e.cardinality for e in encoders])
+  if cells > max_cells:
+    largest = sorted(encoders, key=lambda e: -e.cardinality)[:3]
+    names = ', '.join(f'{e.name} {e.cardinality} values' for e in largest)
+    gib, limit = cells * 8 / 2**30, max_cells * 8 / 2**30
+    raise ValueError(
+        f'the pair count tables would hold {cells} cells ({gib:.1f} GiB, limit '
+        f'{limit:.1f} GiB); lower top_k or num_buckets, or count fewer '
+        f'features (largest: {names})')
+
+
 def new_counts(cardinalities: Sequence[int]) -> Counts:
   cards = tuple(int(c) for c in cardinalities)
-  size = sum(a * b for a, b in itertools.combinations(cards, 2))
+  size = table_cells(cards)
   return Counts(cards, np.zeros(size), np.zeros(sum(cards)),
                 np.zeros(len(cards)))
 
@@ -200,9 +246,12 @@ def add_batch(counts: Optional[Counts], batch: EncodedBatch) -> Counts:
     counts.cond_entropy[i] += _row_entropy_sum(col, cards[i], weights, n)
   p_off = counts.pair_offsets()
   for k, (i, j) in enumerate(counts.pairs):
-    size = cards[i] * cards[j]
     codes, mass = _pair_codes(cols[i], cols[j], cards[j], weights, n)
-    counts.joint[p_off[k]:p_off[k + 1]] += _bincount(codes, mass, size)
+    codes += p_off[k]
+    counts.pending.append((codes, mass))
+    counts.pending_size += len(codes)
+  if counts.pending_size >= FLUSH_SIZE:
+    counts.flush()
   return counts
 
 
@@ -211,8 +260,9 @@ def merge_counts(accumulators: Sequence[Optional[Counts]]) -> Optional[Counts]:
   present = [a for a in accumulators if a is not None]
   if not present:
     return None
-  first = present[0]
+  first = present[0].flush()
   for other in present[1:]:
+    other.flush()
     if other.cardinalities != first.cardinalities:
       raise ValueError('cannot merge tables of different cardinalities')
     first.joint += other.joint
@@ -268,6 +318,7 @@ def result(counts: Counts, names: Sequence[str], id_name: Optional[str] = None,
   (= H(f) for single-valued f) and H(id) is the entropy of the item weights
   (log N under corpus weighting); no table is counted for it.
   """
+  counts.flush()
   k = len(names)
   h = np.array([entropy(counts.marginal_table(i)) for i in range(k)])
   mi = np.diag(h)
@@ -293,3 +344,32 @@ def result(counts: Counts, names: Sequence[str], id_name: Optional[str] = None,
       'num_items': int(counts.num_items),
       'params': dict(params or {}),
   }
+
+
+def compute_local(record_batches, features: Sequence[Tuple[str, str]],
+                  top_k: int = 100, num_buckets: int = 10,
+                  weights: Optional[Sequence[np.ndarray]] = None,
+                  params: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+  """In one process, what beam_transforms.ComputeMutualInformation computes.
+
+  Args:
+    record_batches: list of pa.RecordBatch of items.
+    features: (name, kind), output order; an 'id' kind is the item id.
+    top_k, num_buckets: as in the Beam transform.
+    weights: one float64 [rows] array per record batch, or None (corpus).
+    params: the output's "params".
+  """
+  parsed = [values_lib.parse_batch(rb, features,
+                                   None if weights is None else weights[i])
+            for i, rb in enumerate(record_batches)]
+  stats = values_lib.new_stats(features)
+  for batch in parsed:
+    values_lib.add_to_stats(stats, batch)
+  encoders = values_lib.build_encoders(stats, features, top_k, num_buckets)
+  check_table_size(encoders)
+  counts = None
+  for batch in parsed:
+    counts = add_batch(counts, encode_batch(batch, encoders))
+  ids = [n for n, k in features if k == features_lib.ID]
+  return result(counts, [e.name for e in encoders], ids[0] if ids else None,
+                params)

@@ -1,0 +1,168 @@
+"""Tests of value parsing, pass-1 statistics and encoders (pure, no TFX)."""
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from components.mutual_information import counting
+from components.mutual_information import testdata
+from components.mutual_information import values
+
+
+def _values(column):
+  return [v.decode() if isinstance(v, bytes) else v
+          for v in (column.values.to_pylist()
+                    if isinstance(column.values, pa.Array)
+                    else column.values.tolist())]
+
+
+def test_multi_valued_splits_on_separator_and_drops_empty_parts():
+  col = testdata.list_column(['a|b', '', 'c||d|', None, '|'],
+                             pa.large_binary())
+  parsed = values.parse_column(col, 'genres', 'multi_valued')
+  assert _values(parsed) == ['a', 'b', 'c', 'd']
+  assert parsed.lengths.tolist() == [2, 0, 2, 0, 0]
+
+
+def test_text_is_lower_cased_whitespace_tokens():
+  col = testdata.list_column(['The  Cat\tsat', '   ', 'DOG'], pa.large_binary())
+  parsed = values.parse_column(col, 'title', 'text')
+  assert _values(parsed) == ['the', 'cat', 'sat', 'dog']
+  assert parsed.lengths.tolist() == [3, 0, 1]
+
+
+def test_flat_columns_as_read_from_csv():
+  # A CSV read as strings: null = empty cell.
+  parsed = values.parse_column(pa.array(['1.5', None, '', '2']), 'year',
+                               'numeric')
+  assert parsed.values.tolist() == [1.5, 2.0]
+  assert parsed.lengths.tolist() == [1, 0, 0, 1]
+  parsed = values.parse_column(pa.array(['x', None]), 'color', 'categorical')
+  assert _values(parsed) == ['x'] and parsed.lengths.tolist() == [1, 0]
+
+
+def test_numeric_nan_is_missing_and_ints_are_numbers():
+  col = pa.array([[1.0], [float('nan')], []], pa.large_list(pa.float32()))
+  parsed = values.parse_column(col, 'price', 'numeric')
+  assert parsed.values.tolist() == [1.0]
+  assert parsed.lengths.tolist() == [1, 0, 0]
+  col = pa.array([[3], [4]], pa.large_list(pa.int64()))
+  assert values.parse_column(col, 'n', 'numeric').values.dtype == np.float64
+
+
+def test_non_numeric_value_in_numeric_column_names_the_feature():
+  col = testdata.list_column(['1990', 'unknown'], pa.large_binary())
+  with pytest.raises(values.DataError, match=r"numeric feature 'year'.*"
+                     r"unknown"):
+    values.parse_column(col, 'year', 'numeric')
+
+
+def test_two_values_in_a_categorical_row_is_an_error():
+  col = pa.array([[b'a'], [b'b', b'c']], pa.large_list(pa.large_binary()))
+  with pytest.raises(values.DataError, match=r"'color' has 2 values in row "
+                     r"1.*multi_valued"):
+    values.parse_column(col, 'color', 'categorical')
+
+
+def test_null_typed_column_is_all_missing():
+  parsed = values.parse_column(pa.nulls(3), 'c', 'categorical')
+  assert len(parsed.values) == 0 and parsed.lengths.tolist() == [0, 0, 0]
+
+
+def test_top_k_oov_and_missing_codes():
+  cells = ['a'] * 5 + ['b'] * 3 + ['c'] * 2 + ['d'] + [None] * 2
+  feats = [('f', 'categorical')]
+  batch = values.parse_batch(testdata.record_batch({'f': cells}), feats)
+  stats = values.add_to_stats(values.new_stats(feats), batch)
+  (encoder,) = values.build_encoders(stats, feats, top_k=2, num_buckets=10)
+  assert [v.decode() for v in encoder.vocab.to_pylist()] == ['a', 'b']
+  assert encoder.cardinality == 4  # a, b, OOV, MISSING
+  (column,) = counting.encode_batch(batch, [encoder]).columns
+  assert column.lengths is None
+  assert column.codes.tolist() == [0] * 5 + [1] * 3 + [2] * 3 + [3] * 2
+
+
+def test_top_k_ties_break_by_value_and_weights_rank():
+  feats = [('f', 'categorical')]
+  rb = testdata.record_batch({'f': ['b', 'a', 'c', 'c']})
+  batch = values.parse_batch(rb, feats, weights=np.array([1., 1., 0., 0.]))
+  stats = values.add_to_stats(values.new_stats(feats), batch)
+  (encoder,) = values.build_encoders(stats, feats, top_k=5, num_buckets=10)
+  # c has weight 0 (never seen in the log): not in the vocabulary.
+  assert [v.decode() for v in encoder.vocab.to_pylist()] == ['a', 'b']
+
+
+def test_multi_valued_rows_get_missing_code_when_empty():
+  feats = [('g', 'multi_valued')]
+  batch = values.parse_batch(testdata.record_batch({'g': ['a|b', '', 'b']}),
+                             feats)
+  stats = values.add_to_stats(values.new_stats(feats), batch)
+  encoders = values.build_encoders(stats, feats, 10, 10)
+  (column,) = counting.encode_batch(batch, encoders).columns
+  # vocab by mass: b (1.5), a (.5); MISSING = 3.
+  assert column.codes.tolist() == [1, 0, 3, 0]
+  assert column.lengths.tolist() == [2, 1, 1]
+
+
+def test_quantile_boundaries_exact_for_few_values():
+  sketch = values.QuantileSketch().add(np.arange(1.0, 11.0), np.ones(10))
+  np.testing.assert_array_equal(sketch.boundaries(5), [3., 5., 7., 9.])
+  # Buckets hold two values each: [1,3) [3,5) [5,7) [7,9) [9,...).
+  buckets = np.searchsorted(sketch.boundaries(5), np.arange(1.0, 11.0),
+                            side='right')
+  assert np.bincount(buckets).tolist() == [2, 2, 2, 2, 2]
+  # Heavy values give repeated boundaries: deduplicated, no empty bucket.
+  sketch = values.QuantileSketch().add(np.array([1., 2.]), np.array([4., 4.]))
+  np.testing.assert_array_equal(sketch.boundaries(4), [2.])
+
+
+def test_quantile_sketch_compresses_with_small_error():
+  rng = np.random.default_rng(0)
+  data = rng.lognormal(size=50_000)
+  sketch = values.QuantileSketch()
+  for chunk in np.array_split(data, 25):
+    other = values.QuantileSketch().add(chunk, np.ones(len(chunk)), size=512)
+    sketch.merge(other, size=512)
+  assert len(sketch.values) <= 512
+  assert sketch.weights.sum() == pytest.approx(50_000)
+  bounds = sketch.boundaries(10)
+  share = np.bincount(np.searchsorted(bounds, data, side='right')) / len(data)
+  np.testing.assert_allclose(share, 0.1, atol=0.01)
+
+
+def test_value_counts_keep_the_heaviest_beyond_the_cap():
+  counts = values.ValueCounts()
+  counts.add(pa.array([b'a', b'b', b'c', b'a'], pa.large_binary()),
+             np.ones(4), max_distinct=2)
+  assert sorted(counts.values.to_pylist()) == [b'a', b'b']
+  assert sorted(counts.mass.tolist()) == [1.0, 2.0]
+
+
+def test_build_encoders_errors():
+  feats = [('item_id', 'id'), ('color', 'categorical')]
+  with pytest.raises(values.DataError, match='corpus is empty'):
+    values.build_encoders(values.new_stats(feats), feats, 10, 10)
+  batch = values.parse_batch(testdata.record_batch({'item_id': ['i1']}), feats)
+  stats = values.add_to_stats(values.new_stats(feats), batch)
+  with pytest.raises(values.DataError, match=r"\['color'\] missing from the "
+                     'data'):
+    values.build_encoders(stats, feats, 10, 10)
+
+
+def test_log_weights_look_up_interaction_counts():
+  interactions = testdata.record_batch({'item_id': ['b', 'a', 'b', 'z']})
+  counts = values.count_ids(interactions, 'item_id')
+  items = pa.RecordBatch.from_arrays(
+      [pa.array([[b'a'], [b'b'], [b'c']], pa.large_list(pa.large_binary()))],
+      ['item_id'])
+  np.testing.assert_array_equal(
+      values.lookup_weights(items, 'item_id', counts), [1., 2., 0.])
+  # Integer ids (a CSV reader may infer them) match their decimal text.
+  items = pa.RecordBatch.from_arrays(
+      [pa.array([[7]], pa.large_list(pa.int64()))], ['item_id'])
+  counts = values.count_ids(testdata.record_batch({'item_id': ['7', '7']}),
+                            'item_id')
+  np.testing.assert_array_equal(
+      values.lookup_weights(items, 'item_id', counts), [2.])
+  with pytest.raises(values.DataError, match='exactly one value'):
+    values.count_ids(testdata.record_batch({'item_id': ['a', None]}),
+                     'item_id')
