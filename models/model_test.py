@@ -1,0 +1,124 @@
+"""Training and export on real TF Transform output of tiny data."""
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from models import data
+from models import export
+from models import features as F
+from models import model as model_lib
+from models import preprocessing
+from models import testutil
+from models.config import TrainingConfig
+
+CONFIG = TrainingConfig(epochs=3, batch_size=16, embedding_dim=8,
+                        tower_layers=(16, 8), learning_rate=0.2,
+                        numeric_buckets=4, seed=1)
+
+
+@pytest.fixture(scope='module')
+def setup(tmp_path_factory):
+  root = tmp_path_factory.mktemp('model')
+  feature_config = F.load_feature_config(testutil.schema_dir())
+  custom_config = {'features': feature_config.to_dict(),
+                   'training': CONFIG.to_dict()}
+  items, interactions = testutil.tiny_rows()
+  item_tft = testutil.transform(
+      items, os.path.join(testutil.schema_dir(), F.ITEMS_SCHEMA_FILE),
+      preprocessing.items_preprocessing_fn, custom_config, str(root / 'items'))
+  query_tft = testutil.transform(
+      interactions,
+      os.path.join(testutil.schema_dir(), F.INTERACTIONS_SCHEMA_FILE),
+      preprocessing.interactions_preprocessing_fn, custom_config,
+      str(root / 'interactions'))
+  corpus = data.load_corpus(testutil.transformed_files(str(root / 'items')),
+                            item_tft, feature_config.item_features)
+  files = testutil.transformed_files(str(root / 'interactions'))
+  model = model_lib.train(feature_config, CONFIG, query_tft, item_tft, corpus,
+                          files, files, log_dir=str(root / 'logs'))
+  export.export_query_tower(str(root / 'query'), model.query_tower, query_tft,
+                            feature_config)
+  export.export_item_tower(str(root / 'item'), model.item_tower, item_tft,
+                           feature_config)
+  return dict(root=root, items=items, interactions=interactions, model=model,
+              corpus=corpus, feature_config=feature_config, files=files,
+              query_tft=query_tft)
+
+
+def _raw(rows, features):
+  """Rows -> the serving signature's raw [batch] tensors."""
+  out = {}
+  for f in features:
+    values = [r[f.name] for r in rows]
+    if f.dtype == 'float':
+      out[f.name] = tf.constant([np.nan if v is None else v for v in values],
+                                tf.float32)
+    else:
+      out[f.name] = tf.constant(['' if v is None else v for v in values])
+  return out
+
+
+def test_corpus_holds_every_item_once(setup):
+  assert sorted(setup['corpus'].keys.tolist()) == sorted(
+      r['item_id'] for r in setup['items'])
+
+
+def test_item_embedding_same_from_corpus_row_and_from_raw_features(setup):
+  corpus, fc = setup['corpus'], setup['feature_config']
+  rows = tf.range(len(corpus), dtype=tf.int64)
+  trained = setup['model'].item_tower(corpus.gather(rows)).numpy()
+  by_key = {r['item_id']: r for r in setup['items']}
+  raw_rows = [by_key[k] for k in corpus.keys.tolist()]
+  served = tf.saved_model.load(str(setup['root'] / 'item'))
+  exported = served.signatures['serving_default'](
+      **_raw(raw_rows, fc.item_features))['embedding'].numpy()
+  np.testing.assert_allclose(exported, trained, atol=1e-5)
+  np.testing.assert_allclose(np.linalg.norm(exported, axis=1), 1.0, atol=1e-5)
+
+
+def test_query_tower_serves_raw_features_like_training(setup):
+  fc = setup['feature_config']
+  batch = next(iter(data.interaction_dataset(
+      setup['files'], setup['query_tft'], fc.query_features, setup['corpus'],
+      batch_size=len(setup['interactions']), shuffle=False)))
+  trained = setup['model'].query_tower(batch[data.QUERY]).numpy()
+  # The transformed files keep the input order of the tiny rows.
+  served = tf.saved_model.load(str(setup['root'] / 'query'))
+  exported = served.signatures['serving_default'](
+      **_raw(setup['interactions'], fc.query_features))['embedding'].numpy()
+  assert exported.shape == (len(setup['interactions']), CONFIG.tower_layers[-1])
+  np.testing.assert_allclose(exported, trained, atol=1e-5)
+
+
+def test_query_signature_takes_only_query_columns(setup):
+  served = tf.saved_model.load(str(setup['root'] / 'query'))
+  _, kwargs = served.signatures['serving_default'].structured_input_signature
+  assert sorted(kwargs) == sorted(setup['feature_config'].query_feature_names)
+
+
+def test_training_lowers_the_main_loss(setup):
+  history = setup['model'].history.history
+  assert history['main_loss'][-1] < history['main_loss'][0]
+  assert set(model_lib.LOSS_NAMES) <= set(history)
+
+
+def test_loss_summaries_written(setup):
+  events = tf.io.gfile.glob(str(setup['root'] / 'logs' / 'train' / 'events*'))
+  assert events
+
+
+def test_unknown_item_in_log_is_an_error_naming_it(setup):
+  fc = setup['feature_config']
+  small = data.ItemCorpus(setup['corpus'].keys[:3], {
+      k: v[:3] for k, v in setup['corpus'].features.items()})
+  with pytest.raises(ValueError, match=r"not in the item corpus: \['i"):
+    data.count_items(setup['files'], setup['query_tft'], small, 'train split')
+  del fc
+
+
+def test_logq_needs_counts():
+  with pytest.raises(ValueError, match='logq'):
+    model_lib.RetrievalModel(None, None, None,
+                             CONFIG.replace(logq_correction=True))
