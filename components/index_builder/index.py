@@ -1,0 +1,116 @@
+"""Retrieval index SavedModel: raw query features -> top-k corpus item ids and scores.
+
+The exported `serving_default` takes the query tower's raw inputs (same names
+and dtypes, read from its signature) and returns
+  {"item_ids": string [batch, k], "scores": float32 [batch, k]},
+best first, where score = dot(query embedding, item embedding) over the whole
+corpus. The query tower SavedModel is embedded in the index, so one model
+serves retrieval. k = min(configured k, corpus size).
+
+Kinds:
+  brute_force  exact: tfrs.layers.factorized_top_k.BruteForce over a
+               [num_items, d] variable (ties: tf.math.top_k order).
+  scann        approximate: tfrs.layers.factorized_top_k.ScaNN (needs
+               `pip install scann==1.3.2`, the `[scann]` extra). The SavedModel
+               holds custom `Scann` ops: load it after `import scann`, serve it
+               with a TF Serving build that has them (google/tf-serving-scann).
+"""
+import math
+from typing import Any, Dict, Mapping, Optional
+
+import numpy as np
+import tensorflow as tf
+
+from components import tower_io
+
+BRUTE_FORCE, SCANN = 'brute_force', 'scann'
+KINDS = (BRUTE_FORCE, SCANN)
+ITEM_IDS, SCORES = 'item_ids', 'scores'
+DEFAULT_K = 100
+
+
+def default_scann_options(num_items: int, k: int) -> Dict[str, Any]:
+  """ScaNN tree settings scaled to the corpus: about sqrt(N) leaves."""
+  num_leaves = max(1, min(2000, int(math.sqrt(num_items))))
+  return {'num_leaves': num_leaves,
+          'num_leaves_to_search': max(1, math.ceil(num_leaves / 10)),
+          'num_reordering_candidates': 4 * k,
+          'dimensions_per_block': 2,
+          'training_iterations': 12}
+
+
+def _index_layer(kind: str, k: int, item_embeddings: np.ndarray,
+                 item_ids: np.ndarray, scann_options: Optional[Mapping]):
+  # Imported here: tensorflow_recommenders needs TF_USE_LEGACY_KERAS=1, which
+  # the CLI and conftest set before TensorFlow is first imported.
+  import tensorflow_recommenders as tfrs  # pylint: disable=g-import-not-at-top
+  candidates = tf.constant(item_embeddings, tf.float32)
+  identifiers = tf.constant(item_ids, tf.string)
+  if kind == BRUTE_FORCE:
+    layer = tfrs.layers.factorized_top_k.BruteForce(k=k)
+  elif kind == SCANN:
+    options = default_scann_options(len(item_ids), k)
+    unknown = set(scann_options or {}) - set(options)
+    if unknown:
+      raise ValueError(f'unknown scann_options {sorted(unknown)}; known: '
+                       f'{sorted(options)}')
+    options.update(scann_options or {})
+    layer = tfrs.layers.factorized_top_k.ScaNN(k=k, **options)
+  else:
+    raise ValueError(f'index kind must be one of {KINDS}, got {kind!r}')
+  layer.index(candidates, identifiers)
+  return layer
+
+
+class RetrievalIndex(tf.Module):
+  """Query tower + top-k layer, with a `serve(features)` tf.function."""
+
+  def __init__(self, query_model_dir: str, item_embeddings: np.ndarray,
+               item_ids: np.ndarray, k: int = DEFAULT_K,
+               kind: str = BRUTE_FORCE,
+               scann_options: Optional[Mapping] = None):
+    """Builds the index.
+
+    Args:
+      query_model_dir: the query tower SavedModel directory.
+      item_embeddings: float32 [num_items, d] item tower embeddings.
+      item_ids: [num_items] item ids (str or bytes), same order.
+      k: results per query (capped at num_items).
+      kind: BRUTE_FORCE or SCANN.
+      scann_options: overrides of `default_scann_options`.
+    """
+    super().__init__()
+    if k < 1:
+      raise ValueError(f'k must be >= 1, got {k}')
+    item_embeddings = np.asarray(item_embeddings, np.float32)
+    if item_embeddings.ndim != 2 or item_embeddings.shape[0] != len(item_ids):
+      raise ValueError(f'item embeddings {item_embeddings.shape} do not match '
+                       f'{len(item_ids)} item ids')
+    if not len(item_ids):
+      raise ValueError('cannot build an index over an empty corpus')
+    self.query_tower = tower_io.Tower(query_model_dir)
+    if self.query_tower.dim != item_embeddings.shape[1]:
+      raise ValueError(f'query tower embeds in {self.query_tower.dim} dims, '
+                       f'items in {item_embeddings.shape[1]}')
+    self.k = min(k, len(item_ids))
+    self.kind = kind
+    # Tracked attributes: the query SavedModel's variables and the index.
+    self.query_model = self.query_tower._loaded  # pylint: disable=protected-access
+    self.index = _index_layer(kind, self.k, item_embeddings,
+                              np.asarray(item_ids), scann_options)
+    spec = {name: tf.TensorSpec([None], s.dtype, name=name)
+            for name, s in self.query_tower.input_specs.items()}
+    self.serve = tf.function(self._serve, input_signature=[spec])
+
+  def _serve(self, features: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    embedding = self.query_tower.signature(**features)[tower_io.EMBEDDING]
+    scores, ids = self.index(embedding, k=self.k)
+    return {ITEM_IDS: ids, SCORES: scores}
+
+  def save(self, export_dir: str) -> None:
+    """Saves the index SavedModel with its `serving_default` signature."""
+    options = tf.saved_model.SaveOptions(
+        namespace_whitelist=['Scann'] if self.kind == SCANN else None)
+    tf.saved_model.save(self, export_dir, signatures={
+        tower_io.SIGNATURE: self.serve.get_concrete_function()},
+                        options=options)
