@@ -5,6 +5,7 @@ import os
 import schemas
 from models import features as F
 from pipeline import pipeline as pipeline_lib
+from pipeline import run_lock
 from pipeline.config import RunConfig
 
 
@@ -34,10 +35,11 @@ def run(config: RunConfig) -> None:
   """Runs the whole pipeline; raises on the first failing component."""
   from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
   os.makedirs(config.output, exist_ok=True)
-  pipeline = build(config)
-  logging.info('Running pipeline %r: data %s, schemas %s, output %s',
-               config.pipeline_name, config.data, config.schema_name(),
-               config.output)
-  tfx.orchestration.LocalDagRunner().run(pipeline)
+  with run_lock.hold(config.output):  # one run at a time per output folder
+    pipeline = build(config)
+    logging.info('Running pipeline %r: data %s, schemas %s, output %s',
+                 config.pipeline_name, config.data, config.schema_name(),
+                 config.output)
+    tfx.orchestration.LocalDagRunner().run(pipeline)
   logging.info('Pipeline %r finished; pushed models under %s',
                config.pipeline_name, config.serving_root)

@@ -1,0 +1,96 @@
+"""One pipeline run at a time per output folder: an flock on <output>/.sslrec.lock.
+
+`hold(output)` takes an exclusive, non-blocking `fcntl.flock` on the lock file
+for the duration of a run and writes the holder (pid, host, start time,
+command line) into it. The kernel drops the lock when the holding process
+exits, however it exits, so a lock file left behind by a dead run never
+blocks the next one: only a live holder does. The file itself is left in
+place (deleting it would race with a run that has just opened it).
+"""
+import contextlib
+import datetime
+import fcntl
+import json
+import os
+import socket
+import sys
+from typing import Any, Dict, Iterator, Optional
+
+from pipeline.cli import UserError
+
+LOCK_FILE = '.sslrec.lock'
+
+
+class RunLockedError(UserError):
+  """Another live `sslrec run` holds the output folder."""
+
+
+def lock_path(output_dir: str) -> str:
+  return os.path.join(output_dir, LOCK_FILE)
+
+
+def read_holder(output_dir: str) -> Optional[Dict[str, Any]]:
+  """The holder recorded in the lock file (the last one, live or not), or None."""
+  try:
+    with open(lock_path(output_dir)) as f:
+      holder = json.loads(f.read() or 'null')
+  except (OSError, ValueError):
+    return None
+  return holder if isinstance(holder, dict) else None
+
+
+def _describe(holder: Optional[Dict[str, Any]]) -> str:
+  if not holder:
+    return 'holder unknown'
+  return (f"pid {holder.get('pid')} on {holder.get('host')}, started "
+          f"{holder.get('started')}: {holder.get('command')}")
+
+
+def is_held(output_dir: str) -> bool:
+  """Whether a live process holds the lock (without taking it).
+
+  Best effort, for display only: the recorded pid is alive on this host. It
+  never takes the lock itself, so it cannot make a starting run fail.
+  """
+  holder = read_holder(output_dir)
+  if not holder or holder.get('host') != socket.gethostname():
+    return False
+  try:
+    os.kill(int(holder.get('pid', -1)), 0)
+  except (OSError, ValueError, TypeError):
+    return False
+  return True
+
+
+@contextlib.contextmanager
+def hold(output_dir: str) -> Iterator[str]:
+  """Holds the run lock of `output_dir` (created if missing) inside the block.
+
+  Yields:
+    The lock file path.
+
+  Raises:
+    RunLockedError: another live process holds the lock.
+  """
+  os.makedirs(output_dir, exist_ok=True)
+  path = lock_path(output_dir)
+  fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+  try:
+    try:
+      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      raise RunLockedError(
+          f'{os.path.abspath(output_dir)} is in use by another sslrec run '
+          f'({_describe(read_holder(output_dir))}); wait for it to finish or '
+          f'use another --output (lock file {os.path.abspath(path)})') from None
+    holder = {
+        'pid': os.getpid(),
+        'host': socket.gethostname(),
+        'started': datetime.datetime.now().isoformat(timespec='seconds'),
+        'command': ' '.join(sys.argv),
+    }
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, (json.dumps(holder) + '\n').encode('utf-8'), 0)
+    yield path
+  finally:
+    os.close(fd)  # releases the flock
