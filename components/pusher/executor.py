@@ -1,0 +1,47 @@
+"""AtomicPusher executor: pushes a blessed Model's Format-Serving SavedModel."""
+import logging
+from typing import Any, Dict, List
+
+from tfx import types
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils
+
+from components import tower_io
+from components.pusher import push
+
+MODEL_KEY = 'model'
+MODEL_BLESSING_KEY = 'model_blessing'
+PUSHED_MODEL_KEY = 'pushed_model'
+BASE_DIRECTORY_KEY = 'base_directory'
+# PushedModel custom properties, named as the stock Pusher names them.
+PUSHED_PROPERTY = 'pushed'
+PUSHED_DESTINATION_PROPERTY = 'pushed_destination'
+PUSHED_VERSION_PROPERTY = 'pushed_version'
+
+
+class Executor(base_executor.BaseExecutor):
+  """Refuses an unblessed model (pushed=0); else pushes atomically (pushed=1)."""
+
+  def Do(self, input_dict: Dict[str, List[types.Artifact]],
+         output_dict: Dict[str, List[types.Artifact]],
+         exec_properties: Dict[str, Any]) -> None:
+    self._log_startup(input_dict, output_dict, exec_properties)
+    model = artifact_utils.get_single_instance(input_dict[MODEL_KEY])
+    pushed = artifact_utils.get_single_instance(output_dict[PUSHED_MODEL_KEY])
+    blessings = input_dict.get(MODEL_BLESSING_KEY) or []
+    if blessings:
+      blessing = blessings[0]
+      if blessing.get_int_custom_property('blessed') != 1:
+        message = blessing.get_string_custom_property('blessing_message')
+        logging.warning('Not pushing %s: the model is not blessed (%s).',
+                        model.uri, message or blessing.uri)
+        pushed.set_int_custom_property(PUSHED_PROPERTY, 0)
+        return
+    else:
+      logging.warning('Pushing %s without a ModelBlessing input.', model.uri)
+    destination, version = push.push(tower_io.serving_dir(model.uri),
+                                     exec_properties[BASE_DIRECTORY_KEY])
+    pushed.set_int_custom_property(PUSHED_PROPERTY, 1)
+    pushed.set_string_custom_property(PUSHED_DESTINATION_PROPERTY, destination)
+    pushed.set_string_custom_property(PUSHED_VERSION_PROPERTY, str(version))
+    logging.info('Pushed %s to %s.', model.uri, destination)

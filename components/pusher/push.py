@@ -1,0 +1,102 @@
+"""Atomic push of a SavedModel directory to `<base_directory>/<version>/` (TF Serving layout).
+
+The model is copied into a hidden temp directory beside the version directories
+(`<base>/.tmp-<version>-<random>/`, which TF Serving ignores: it only loads
+all-digit names) and then renamed to `<base>/<version>`, so a version directory
+appears complete or not at all. Earlier versions are never touched.
+
+version = max(current epoch seconds, largest existing version + 1): increasing
+and never reused, also for two pushes within one second. If another pusher
+takes the same version between our listing and our rename, the rename fails
+(the target exists) and the next version is tried.
+
+The rename is atomic on local and POSIX filesystems. On object stores (gs://,
+s3://) a directory rename is a copy and delete, so it is not atomic there.
+"""
+import logging
+import os
+import time
+import uuid
+from typing import List, Optional, Tuple
+
+from tfx.dsl.io import fileio
+
+SAVED_MODEL_FILE = 'saved_model.pb'
+TMP_PREFIX = '.tmp-'
+_MAX_ATTEMPTS = 5
+
+
+def existing_versions(base_directory: str) -> List[int]:
+  """Sorted integer versions present under base_directory."""
+  if not fileio.exists(base_directory):
+    return []
+  names = [n.rstrip('/') for n in fileio.listdir(base_directory)]
+  return sorted(int(n) for n in names if n.isdigit())
+
+
+def next_version(base_directory: str, now: Optional[float] = None) -> int:
+  """max(epoch seconds, last version + 1)."""
+  versions = existing_versions(base_directory)
+  now = int(time.time() if now is None else now)
+  return max([now] + [v + 1 for v in versions])
+
+
+def copy_tree(src: str, dst: str) -> None:
+  """Copies a directory recursively with fileio; saved_model.pb goes last."""
+  src = src.rstrip('/')
+  fileio.makedirs(dst)
+  last = []
+  for dir_name, sub_dirs, files in fileio.walk(src):
+    rel = os.path.relpath(dir_name, src)
+    target_dir = dst if rel == '.' else os.path.join(dst, rel)
+    for sub_dir in sub_dirs:
+      fileio.makedirs(os.path.join(target_dir, sub_dir.rstrip('/')))
+    for name in files:
+      pair = (os.path.join(dir_name, name), os.path.join(target_dir, name))
+      if name == SAVED_MODEL_FILE and rel == '.':
+        last.append(pair)
+      else:
+        fileio.copy(*pair, overwrite=False)
+  for pair in last:
+    fileio.copy(*pair, overwrite=False)
+
+
+def push(model_dir: str, base_directory: str,
+         now: Optional[float] = None) -> Tuple[str, int]:
+  """Pushes a SavedModel directory; returns (version directory, version).
+
+  Args:
+    model_dir: a SavedModel directory (holds saved_model.pb).
+    base_directory: the serving directory of this model (one per model).
+    now: epoch seconds to use instead of the clock (tests).
+
+  Raises:
+    FileNotFoundError: model_dir holds no saved_model.pb.
+    RuntimeError: no free version after several attempts.
+  """
+  if not fileio.exists(os.path.join(model_dir, SAVED_MODEL_FILE)):
+    raise FileNotFoundError(f'no SavedModel to push: {SAVED_MODEL_FILE} not '
+                            f'found in {model_dir}')
+  fileio.makedirs(base_directory)
+  version = next_version(base_directory, now)
+  tmp_dir = os.path.join(base_directory,
+                         f'{TMP_PREFIX}{version}-{uuid.uuid4().hex[:8]}')
+  try:
+    copy_tree(model_dir, tmp_dir)
+    for _ in range(_MAX_ATTEMPTS):
+      destination = os.path.join(base_directory, str(version))
+      if not fileio.exists(destination):
+        try:
+          fileio.rename(tmp_dir, destination, overwrite=False)
+          return destination, version
+        except Exception as e:  # pylint: disable=broad-except
+          if not fileio.exists(destination):
+            raise
+          logging.info('Version %d appeared during the push (%s); trying the '
+                       'next one.', version, e)
+      version = next_version(base_directory, now)
+    raise RuntimeError(f'could not find a free version under {base_directory} '
+                       f'after {_MAX_ATTEMPTS} attempts')
+  finally:
+    if fileio.exists(tmp_dir):
+      fileio.rmtree(tmp_dir)
