@@ -1,19 +1,36 @@
-"""Run configuration: where the data and outputs are, and how to train.
+"""Run configuration: where the data and outputs are, how to run and train.
 
-`RunConfig.from_dict` rejects unknown keys by name; the `training` section is
-a models.config.TrainingConfig.
+The effective config of `sslrec run` is the defaults below, overridden by a
+YAML file (`--config FILE`), overridden by command-line flags. Every key is
+checked: an unknown key or a value of the wrong type is an error naming the
+key (`training.epochs`) and the file.
+
+Extension point: a config section is a field of `RunConfig` whose default is a
+frozen dataclass instance (today `training: TrainingConfig`). Adding, e.g.,
+`evaluation: EvaluationConfig = EvaluationConfig()` makes `evaluation:` a
+valid YAML section, adds one `sslrec run` flag per field and shows it in
+`--print-config`; the section's `__post_init__` validates values, and an
+optional `from_dict` classmethod builds it. Field types come from the
+defaults: bool, int, float, str, or a tuple of one of those.
+Relative paths in a config file are relative to the working directory.
 """
 import dataclasses
 import json
 import os
-from typing import Any, Dict, Tuple
+import shlex
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from models.config import TrainingConfig
 
 DATASET_FILE = 'dataset.json'
 DEFAULT_SCHEMAS = 'movielens-100k'
-# Beam's DirectRunner on this machine; see the README for Dataflow/Flink/Spark.
+# Beam's DirectRunner on this machine; see docs/operations.md for
+# Dataflow/Flink/Spark.
 DEFAULT_BEAM_ARGS = ('--direct_running_mode=in_memory', '--direct_num_workers=1')
+
+
+class ConfigError(ValueError):
+  """A bad key or value in a run config (the message names both)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,22 +70,127 @@ class RunConfig:
     return DEFAULT_SCHEMAS
 
   def to_dict(self) -> Dict[str, Any]:
-    d = dataclasses.asdict(self)
-    d['beam_args'] = list(self.beam_args)
-    d['training'] = self.training.to_dict()
-    return d
+    """Plain dict (lists for tuples, dicts for sections), YAML/JSON-ready."""
+    return _to_plain(self)
 
   @classmethod
-  def from_dict(cls, d: Dict[str, Any]) -> 'RunConfig':
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(d) - known)
-    if unknown:
-      raise ValueError(f'run config: unknown key(s) {unknown}; known keys: '
-                       f'{sorted(known)}')
-    d = dict(d)
-    if 'training' in d:
-      d['training'] = (d['training'] if isinstance(d['training'], TrainingConfig)
-                       else TrainingConfig.from_dict(d['training']))
-    if 'beam_args' in d:
-      d['beam_args'] = tuple(d['beam_args'])
-    return cls(**d)
+  def from_dict(cls, d: Mapping[str, Any],
+                source: str = 'run config') -> 'RunConfig':
+    """Builds a config from a (possibly partial) dict; `source` names it in errors."""
+    return _build(cls, d, source, prefix='')
+
+  def replace(self, overrides: Mapping[str, Any],
+              source: str = 'run config') -> 'RunConfig':
+    """A copy with `overrides` (same shape as from_dict; sections merge by key)."""
+    return self.from_dict(_merge(self.to_dict(), overrides), source)
+
+
+def sections(cls=RunConfig) -> Dict[str, Any]:
+  """Section name -> dataclass type of every section field of `cls`."""
+  return {f.name: type(f.default) for f in dataclasses.fields(cls)
+          if dataclasses.is_dataclass(f.default)}
+
+
+def load(path: str, overrides: Optional[Mapping[str, Any]] = None
+         ) -> RunConfig:
+  """Reads a YAML config file (defaults for missing keys), then `overrides`."""
+  import yaml  # pylint: disable=g-import-not-at-top
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f'{path}: config file not found')
+  with open(path) as f:
+    try:
+      content = yaml.safe_load(f)
+    except yaml.YAMLError as e:
+      raise ConfigError(f'{path}: not valid YAML: {e}') from None
+  if content is None:
+    content = {}
+  if not isinstance(content, dict):
+    raise ConfigError(f'{path}: the top level must be a mapping of keys '
+                      f'({_known(RunConfig)}), got {type(content).__name__}')
+  config = RunConfig.from_dict(content, source=path)
+  if overrides:
+    config = config.replace(overrides, source=f'{path} + command line')
+  return config
+
+
+def to_yaml(config: RunConfig) -> str:
+  import yaml  # pylint: disable=g-import-not-at-top
+  return yaml.safe_dump(config.to_dict(), sort_keys=False,
+                        default_flow_style=None)
+
+
+def _to_plain(value: Any) -> Any:
+  if dataclasses.is_dataclass(value):
+    return {f.name: _to_plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)}
+  if isinstance(value, (tuple, list)):
+    return [_to_plain(v) for v in value]
+  return value
+
+
+def _merge(base: Dict[str, Any], overrides: Mapping[str, Any]) -> Dict[str, Any]:
+  out = dict(base)
+  for key, value in overrides.items():
+    if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+      out[key] = _merge(out[key], value)
+    else:
+      out[key] = value
+  return out
+
+
+def _known(cls) -> str:
+  return ', '.join(f.name for f in dataclasses.fields(cls))
+
+
+_TYPE_NAMES = {bool: 'true or false', int: 'an integer', float: 'a number',
+               str: 'a string'}
+
+
+def _scalar(value: Any, kind: type, key: str, source: str) -> Any:
+  ok = (isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+        or kind is float and isinstance(value, int)
+        and not isinstance(value, bool))
+  if not ok:
+    raise ConfigError(f'{source}: {key}: expected {_TYPE_NAMES[kind]}, got '
+                      f'{value!r}')
+  return float(value) if kind is float else value
+
+
+def _value(value: Any, default: Any, key: str, source: str) -> Any:
+  """`value` checked and converted to the type of the field's `default`."""
+  if dataclasses.is_dataclass(default):
+    if isinstance(value, type(default)):
+      return value
+    if not isinstance(value, Mapping):
+      raise ConfigError(f'{source}: {key}: expected a mapping of keys '
+                        f'({_known(type(default))}), got {value!r}')
+    return _build(type(default), value, source, prefix=f'{key}.')
+  if isinstance(default, tuple):
+    kind = type(default[0]) if default else str
+    if isinstance(value, str) and kind is str:
+      value = shlex.split(value)  # e.g. beam_args: "--runner=X --project=Y"
+    if not isinstance(value, (list, tuple)):
+      raise ConfigError(f'{source}: {key}: expected a list of '
+                        f'{kind.__name__}, got {value!r}')
+    return tuple(_scalar(v, kind, f'{key}[{i}]', source)
+                 for i, v in enumerate(value))
+  return _scalar(value, type(default), key, source)
+
+
+def _build(cls, d: Mapping[str, Any], source: str, prefix: str):
+  fields = {f.name: f for f in dataclasses.fields(cls)}
+  for key in d:
+    if key not in fields:
+      raise ConfigError(f'{source}: unknown key {prefix}{key!s}; known keys'
+                        f'{" in " + prefix[:-1] if prefix else ""}: '
+                        f'{_known(cls)}')
+  values = {key: _value(value, fields[key].default, f'{prefix}{key}', source)
+            for key, value in d.items()}
+  try:
+    if hasattr(cls, 'from_dict') and cls is not RunConfig:
+      return cls.from_dict(values)
+    return cls(**values)
+  except ConfigError:
+    raise
+  except (ValueError, TypeError) as e:
+    raise ConfigError(f'{source}: {e}') from None

@@ -1,62 +1,158 @@
-"""`sslrec run`: run the pipeline on a data folder."""
+"""`sslrec run`: run the pipeline on a data folder.
+
+The effective config is the defaults, overridden by `--config FILE` (YAML),
+overridden by the flags given; `--print-config` prints it and exits.
+"""
 import argparse
 import dataclasses
+import os
+import shlex
+import sys
+from typing import Any, Dict, List
 
-from models.config import TrainingConfig
-from pipeline.config import RunConfig
+from pipeline import config as config_lib
 
-
-def _add_training_flags(parser: argparse.ArgumentParser) -> None:
-  group = parser.add_argument_group('training (models/config.py)')
-  for field in dataclasses.fields(TrainingConfig):
-    flag = '--' + field.name.replace('_', '-')
-    default = field.default
-    if isinstance(default, bool):
-      group.add_argument(flag, dest=field.name, default=None,
-                         action=argparse.BooleanOptionalAction,
-                         help=f'(default {default})')
-    elif isinstance(default, tuple):
-      group.add_argument(flag, dest=field.name, type=int, nargs='+',
-                         default=None, help=f'(default {list(default)})')
-    else:
-      group.add_argument(flag, dest=field.name, type=type(default),
-                         default=None, help=f'(default {default})')
+# Top-level flags: (RunConfig field, flag, is a path).
+_TOP_FLAGS = (
+    ('data', '--data', True),
+    ('schemas', '--schemas', False),  # a bundled name or a folder
+    ('output', '--output', True),
+    ('pipeline_name', '--pipeline-name', False),
+    ('beam_args', '--beam-args', False),
+    ('enable_cache', '--cache', False),
+)
 
 
-def config_from_args(args) -> RunConfig:
-  defaults = RunConfig()
-  training = {f.name: getattr(args, f.name)
-              for f in dataclasses.fields(TrainingConfig)
-              if getattr(args, f.name) is not None}
-  return RunConfig(
-      data=args.data or defaults.data,
-      schemas=args.schemas or defaults.schemas,
-      output=args.output or defaults.output,
-      pipeline_name=args.pipeline_name or defaults.pipeline_name,
-      beam_args=tuple(args.beam_args.split()) if args.beam_args is not None
-      else defaults.beam_args,
-      enable_cache=not args.no_cache,
-      training=defaults.training.replace(**training))
+def _flag(name: str) -> str:
+  return '--' + name.replace('_', '-')
+
+
+def _dest(section: str, name: str) -> str:
+  return f'{section}.{name}'
+
+
+def _add_section_flags(parser: argparse.ArgumentParser, taken: set) -> None:
+  """One flag per field of every config section (e.g. --epochs for training.epochs)."""
+  for section, cls in config_lib.sections().items():
+    group = parser.add_argument_group(f'{section} (YAML section {section}:)')
+    for field in dataclasses.fields(cls):
+      flag = _flag(field.name)
+      if flag in taken:  # a new section must not reuse a flag name
+        raise RuntimeError(f'flag {flag} of {section}.{field.name} is taken')
+      taken.add(flag)
+      dest = _dest(section, field.name)
+      metavar = field.name.upper()
+      default = field.default
+      if isinstance(default, bool):
+        group.add_argument(flag, dest=dest, default=None,
+                           action=argparse.BooleanOptionalAction,
+                           help=f'(default {default})')
+      elif isinstance(default, tuple):
+        group.add_argument(flag, dest=dest, nargs='+', default=None,
+                           metavar=metavar,
+                           type=type(default[0]) if default else str,
+                           help=f'(default {list(default)})')
+      else:
+        group.add_argument(flag, dest=dest, type=type(default), default=None,
+                           metavar=metavar, help=f'(default {default})')
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+  """The options of a run (shared by `sslrec run` and `sslrec schedule`)."""
+  d = config_lib.RunConfig()
+  parser.add_argument('--config', metavar='FILE',
+                      help='YAML run config (e.g. configs/movielens-100k.yaml); '
+                      'flags override it')
+  parser.add_argument('--data', help=f'data folder (default {d.data})')
+  parser.add_argument('--schemas', help='bundled schema name or folder '
+                      '(default: the one named in <data>/dataset.json)')
+  parser.add_argument('--output', help=f'output folder (default {d.output})')
+  parser.add_argument('--pipeline-name',
+                      help=f'pipeline name (default {d.pipeline_name})')
+  parser.add_argument('--beam-args', metavar='ARGS',
+                      help='Beam pipeline args as one string, written with '
+                      "'=': --beam-args='--direct_running_mode=multi_processing "
+                      f"--direct_num_workers=2' (default '{' '.join(d.beam_args)}'"
+                      '); see docs/operations.md for Dataflow, Flink and Spark')
+  parser.add_argument('--cache', dest='enable_cache', default=None,
+                      action=argparse.BooleanOptionalAction,
+                      help='reuse executions whose inputs are unchanged '
+                      '(default on; --no-cache re-runs every component)')
+  _add_section_flags(parser, {flag for _, flag, _ in _TOP_FLAGS} | {
+      '--config', '--print-config', '--cron', '--print', '--help'})
+
+
+def overrides_from_args(args) -> Dict[str, Any]:
+  """The config keys set by flags (only the flags given)."""
+  out: Dict[str, Any] = {}
+  for name, _, _ in _TOP_FLAGS:
+    value = getattr(args, name)
+    if value is not None:
+      out[name] = shlex.split(value) if name == 'beam_args' else value
+  for section, cls in config_lib.sections().items():
+    values = {f.name: getattr(args, _dest(section, f.name))
+              for f in dataclasses.fields(cls)
+              if getattr(args, _dest(section, f.name)) is not None}
+    if values:
+      out[section] = values
+  return out
+
+
+def config_from_args(args) -> config_lib.RunConfig:
+  overrides = overrides_from_args(args)
+  if args.config:
+    return config_lib.load(args.config, overrides)
+  return config_lib.RunConfig().replace(overrides, source='command line')
+
+
+def run_argv(args) -> List[str]:
+  """The `sslrec run` arguments equivalent to `args`, paths made absolute.
+
+  Only the options given are repeated, so a config file edited later still
+  takes effect for the keys the flags do not set.
+  """
+  argv: List[str] = []
+  if args.config:
+    argv += ['--config', os.path.abspath(args.config)]
+  for name, flag, is_path in _TOP_FLAGS:
+    value = getattr(args, name)
+    if value is None:
+      continue
+    if isinstance(value, bool):
+      argv.append(flag if value else '--no-' + flag[2:])
+      continue
+    if is_path or (name == 'schemas' and os.path.isdir(value)):
+      value = os.path.abspath(value)
+    argv.append(f'{flag}={value}')  # '=' keeps a value like '--runner=X' a value
+  for section, cls in config_lib.sections().items():
+    for field in dataclasses.fields(cls):
+      value = getattr(args, _dest(section, field.name))
+      if value is None:
+        continue
+      flag = _flag(field.name)
+      if isinstance(value, bool):
+        argv.append(flag if value else '--no-' + flag[2:])
+      elif isinstance(value, list):
+        argv += [flag] + [str(v) for v in value]
+      else:
+        argv += [flag, str(value)]
+  return argv
 
 
 def _run(args) -> int:
+  config = config_from_args(args)
+  if args.print_config:
+    sys.stdout.write(config_lib.to_yaml(config))
+    return 0
   from pipeline import runner  # pylint: disable=g-import-not-at-top
-  runner.run(config_from_args(args))
+  runner.run(config)
   return 0
 
 
 def register(subparsers) -> None:
   parser = subparsers.add_parser(
       'run', help='run the pipeline (ingest, validate, transform, train, push)')
-  parser.add_argument('--data', help='data folder (default data/movielens-100k)')
-  parser.add_argument('--schemas', help='bundled schema name or folder '
-                      '(default: the one named in <data>/dataset.json)')
-  parser.add_argument('--output', help='output folder (default ./output)')
-  parser.add_argument('--pipeline-name', help='pipeline name (default sslrec)')
-  parser.add_argument('--beam-args', help='Beam pipeline args, one string, '
-                      "e.g. '--direct_running_mode=multi_processing "
-                      "--direct_num_workers=2'")
-  parser.add_argument('--no-cache', action='store_true',
-                      help='re-run every component even if its inputs are unchanged')
-  _add_training_flags(parser)
+  add_run_arguments(parser)
+  parser.add_argument('--print-config', action='store_true',
+                      help='print the effective config (YAML) and exit')
   parser.set_defaults(func=_run)
