@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
+from components.mutual_information.component import MutualInformationGen
 from components.strict_example_validator.component import StrictExampleValidator
 from components.trainer.component import TwoTowerTrainer
 from models import features as F
@@ -110,13 +111,20 @@ def create_pipeline(
     transform.add_upstream_node(items_validator)
     transform.add_upstream_node(inter_validator)
 
+  # Pairwise mutual information of the item features (correlated masking).
+  mutual_information = MutualInformationGen(
+      examples=items_gen.outputs['examples'],
+      schema=items_schema.outputs['schema'])
+  mutual_information.add_upstream_node(items_validator)
+
   trainer = TwoTowerTrainer(
       examples=inter_transform.outputs['transformed_examples'],
       transform_graph=inter_transform.outputs['transform_graph'],
       item_examples=items_transform.outputs['transformed_examples'],
       item_transform_graph=items_transform.outputs['transform_graph'],
       features=feature_config.to_dict(),
-      training_config=training.to_dict())
+      training_config=training.to_dict(),
+      mutual_information=mutual_information.outputs['mutual_information'])
 
   pushers = [
       tfx.components.Pusher(
@@ -128,7 +136,7 @@ def create_pipeline(
       for key, tower in (('query_model', QUERY_TOWER), ('item_model', ITEM_TOWER))]
 
   components: List[Any] = items + interactions + [
-      items_transform, inter_transform, trainer] + pushers
+      items_transform, inter_transform, mutual_information, trainer] + pushers
   return tfx.dsl.Pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=pipeline_root,

@@ -16,13 +16,8 @@ from tfx.dsl.components.base import executor_spec
 from tfx.types import component_spec
 from tfx.types import standard_artifacts
 
+from components.mutual_information.artifact import MutualInformation
 from components.trainer import executor
-
-# A typed input added by the mutual information component, when present.
-try:  # pylint: disable=g-import-not-at-top
-  from components.mutual_information.artifact import MutualInformation
-except ImportError:  # the MI component lands separately
-  MutualInformation = None
 
 
 class TwoTowerTrainerSpec(types.ComponentSpec):
@@ -41,10 +36,9 @@ class TwoTowerTrainerSpec(types.ComponentSpec):
           type=standard_artifacts.Examples),
       'item_transform_graph': component_spec.ChannelParameter(
           type=standard_artifacts.TransformGraph),
+      'mutual_information': component_spec.ChannelParameter(
+          type=MutualInformation, optional=True),
   }
-  if MutualInformation is not None:
-    INPUTS['mutual_information'] = component_spec.ChannelParameter(
-        type=MutualInformation, optional=True)
   OUTPUTS = {
       'query_model': component_spec.ChannelParameter(
           type=standard_artifacts.Model),
@@ -82,12 +76,6 @@ class TwoTowerTrainer(base_component.BaseComponent):
       run_fn: dotted path of the training function.
       mutual_information: optional MutualInformation artifact (CFM masking).
     """
-    kwargs = {}
-    if mutual_information is not None:
-      if MutualInformation is None:
-        raise ValueError('mutual_information given but the MutualInformation '
-                         'artifact type is not available')
-      kwargs['mutual_information'] = mutual_information
     spec = TwoTowerTrainerSpec(
         examples=examples,
         transform_graph=transform_graph,
@@ -99,5 +87,5 @@ class TwoTowerTrainer(base_component.BaseComponent):
         query_model=types.Channel(type=standard_artifacts.Model),
         item_model=types.Channel(type=standard_artifacts.Model),
         model_run=types.Channel(type=standard_artifacts.ModelRun),
-        **kwargs)
+        mutual_information=mutual_information)
     super().__init__(spec=spec)

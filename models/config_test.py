@@ -1,0 +1,28 @@
+"""Tests of the training configuration."""
+import pytest
+
+from models.config import TrainingConfig
+
+
+def test_round_trip_and_replace():
+  config = TrainingConfig(ssl='cfm', tower_layers=(64, 32))
+  assert TrainingConfig.from_dict(config.to_dict()) == config
+  assert config.replace(ssl_weight=1.0).ssl_weight == 1.0
+  assert config.replace(ssl_weight=1.0).ssl == 'cfm'
+
+
+def test_unknown_key_is_named():
+  with pytest.raises(ValueError, match=r"unknown key\(s\) \['ssl_wieght'\]"):
+    TrainingConfig.from_dict({'ssl_wieght': 0.3})
+
+
+@pytest.mark.parametrize('change,message', [
+    ({'ssl': 'byol'}, 'ssl must be one of'),
+    ({'temperature': 0.0}, 'temperature must be > 0'),
+    ({'dropout_rate': 1.0}, 'dropout_rate'),
+    ({'tower_layers': []}, 'tower_layers'),
+    ({'mode': 'finetune'}, 'mode must be one of'),
+])
+def test_invalid_values_are_rejected(change, message):
+  with pytest.raises(ValueError, match=message):
+    TrainingConfig.from_dict(change)
