@@ -4,6 +4,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import pyarrow as pa
+from tensorflow_metadata.proto.v0 import schema_pb2
 
 # Correlated groups of `correlated_items`, same idea as pipeline/data/synthetic:
 # country -> language (kept w.p. 0.9), category -> subcategory (w.p. 0.95);
@@ -13,6 +14,18 @@ FEATURES = (('item_id', 'id'), ('country', 'categorical'),
             ('language', 'categorical'), ('category', 'categorical'),
             ('subcategory', 'categorical'), ('color', 'categorical'),
             ('price', 'numeric'), ('tags', 'multi_valued'))
+
+
+def items_schema(features=FEATURES, float_features=('price',),
+                 ignored=()) -> schema_pb2.Schema:
+  """An annotated items schema (`sslrec:<kind>` tags) of `features`."""
+  schema = schema_pb2.Schema()
+  for name, kind in list(features) + [(n, 'ignore') for n in ignored]:
+    feature = schema.feature.add(name=name)
+    feature.type = (schema_pb2.FLOAT if name in float_features
+                    else schema_pb2.BYTES)
+    feature.annotation.tag.append(f'sslrec:{kind}')
+  return schema
 
 
 def list_column(cells: Sequence, value_type: pa.DataType) -> pa.Array:
