@@ -9,8 +9,8 @@ import os
 from typing import Any, Dict, List, Optional, Sequence
 
 from tfx import v1 as tfx
-from tfx.proto import example_gen_pb2
 
+from components.csv_example_gen.component import create_csv_example_gen
 from components.mutual_information.component import MutualInformationGen
 from components.strict_example_validator.component import StrictExampleValidator
 from components.trainer.component import TwoTowerTrainer
@@ -24,25 +24,12 @@ QUERY_TOWER = 'query_tower'
 ITEM_TOWER = 'item_tower'
 
 
-def _example_gen(input_base: str, splits: Dict[str, str], component_id: str):
-  """CSV ExampleGen with one output split per input pattern."""
-  input_config = example_gen_pb2.Input(splits=[
-      example_gen_pb2.Input.Split(name=name, pattern=pattern)
-      for name, pattern in splits.items()])
-  output_config = None
-  if len(splits) == 1:
-    output_config = example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(
-        splits=[example_gen_pb2.SplitConfig.Split(name=next(iter(splits)),
-                                                  hash_buckets=1)]))
-  return tfx.components.CsvExampleGen(
-      input_base=input_base, input_config=input_config,
-      output_config=output_config).with_id(component_id)
-
-
 def _validated_input(name: str, input_base: str, splits: Dict[str, str],
-                     schema_file: str):
+                     schema_file: str, columns: Sequence[Sequence[str]]):
   """ExampleGen -> StatisticsGen, ImportSchemaGen -> StrictExampleValidator."""
-  example_gen = _example_gen(input_base, splits, f'{name}ExampleGen')
+  example_gen = create_csv_example_gen(
+      input_base=input_base, columns=columns,
+      splits=splits).with_id(f'{name}ExampleGen')
   statistics_gen = tfx.components.StatisticsGen(
       examples=example_gen.outputs['examples']).with_id(f'{name}StatisticsGen')
   schema_gen = tfx.components.ImportSchemaGen(
@@ -82,11 +69,13 @@ def create_pipeline(
   """
   items = _validated_input('Items', os.path.join(data_root, ITEMS_DIR),
                            {CORPUS_SPLIT: '*.csv'},
-                           os.path.join(schema_dir, F.ITEMS_SCHEMA_FILE))
+                           os.path.join(schema_dir, F.ITEMS_SCHEMA_FILE),
+                           feature_config.item_columns)
   interactions = _validated_input(
       'Interactions', os.path.join(data_root, INTERACTIONS_DIR),
       {'train': 'train/*.csv', 'eval': 'eval/*.csv'},
-      os.path.join(schema_dir, F.INTERACTIONS_SCHEMA_FILE))
+      os.path.join(schema_dir, F.INTERACTIONS_SCHEMA_FILE),
+      feature_config.interaction_columns)
   items_gen, _, items_schema, items_validator = items
   inter_gen, _, inter_schema, inter_validator = interactions
 
