@@ -19,6 +19,10 @@ from typing import Any, Dict, Iterator, Optional
 from pipeline.cli import UserError
 
 LOCK_FILE = '.sslrec.lock'
+# Lock files this process holds (realpath -> nesting depth): `hold` is
+# re-entrant, so the CLI can take the lock before importing TensorFlow (to
+# fail fast) and the runner can take it again.
+_HELD: Dict[str, int] = {}
 
 
 class RunLockedError(UserError):
@@ -66,6 +70,8 @@ def is_held(output_dir: str) -> bool:
 def hold(output_dir: str) -> Iterator[str]:
   """Holds the run lock of `output_dir` (created if missing) inside the block.
 
+  Re-entrant within one process.
+
   Yields:
     The lock file path.
 
@@ -74,6 +80,14 @@ def hold(output_dir: str) -> Iterator[str]:
   """
   os.makedirs(output_dir, exist_ok=True)
   path = lock_path(output_dir)
+  key = os.path.realpath(path)
+  if key in _HELD:  # this process holds it already
+    _HELD[key] += 1
+    try:
+      yield path
+    finally:
+      _HELD[key] -= 1
+    return
   fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
   try:
     try:
@@ -91,6 +105,11 @@ def hold(output_dir: str) -> Iterator[str]:
     }
     os.ftruncate(fd, 0)
     os.pwrite(fd, (json.dumps(holder) + '\n').encode('utf-8'), 0)
-    yield path
+    _HELD[key] = 1
+    try:
+      yield path
+    finally:
+      del _HELD[key]
+      os.ftruncate(fd, 0)  # a clean exit leaves no holder behind
   finally:
     os.close(fd)  # releases the flock

@@ -60,13 +60,17 @@ def test_lock_of_a_killed_process_does_not_block(tmp_path):
     assert run_lock.read_holder(out)['pid'] == os.getpid()
 
 
-def test_lock_is_released_after_the_block_even_on_error(tmp_path):
+def test_lock_is_released_after_the_block_even_on_error_and_reentrant(tmp_path):
   out = str(tmp_path / 'out')
   with pytest.raises(RuntimeError):
     with run_lock.hold(out):
       raise RuntimeError('component failed')
   with run_lock.hold(out):
-    # Within one process a second open file description conflicts too.
-    with pytest.raises(run_lock.RunLockedError):
-      with run_lock.hold(out):
-        pass
+    with run_lock.hold(out + '/'):  # re-entrant within the process
+      pass
+    # Still held after the inner block: another process cannot take it.
+    probe = subprocess.run(
+        [sys.executable, '-c', _HOLDER, out], capture_output=True, text=True,
+        cwd=os.path.dirname(os.path.dirname(__file__)), timeout=60)
+    assert probe.returncode != 0 and 'RunLockedError' in probe.stderr
+  assert not run_lock.is_held(out)

@@ -144,8 +144,11 @@ def _run(args) -> int:
   if args.print_config:
     sys.stdout.write(config_lib.to_yaml(config))
     return 0
-  from pipeline import runner  # pylint: disable=g-import-not-at-top
-  runner.run(config)
+  from pipeline import run_lock  # pylint: disable=g-import-not-at-top
+  # Taken before importing TensorFlow, so a second run fails in a second.
+  with run_lock.hold(config.output):
+    from pipeline import runner  # pylint: disable=g-import-not-at-top
+    runner.run(config)
   return 0
 
 
