@@ -3,12 +3,17 @@ import math
 
 import numpy as np
 import pyarrow as pa
+from pyarrow import csv as pa_csv
 import pytest
 from sklearn import metrics
 
 from components.mutual_information import counting
 from components.mutual_information import testdata
 from components.mutual_information import values
+from models import features as features_lib
+from pipeline.data import contract
+from pipeline.data import synthetic
+import schemas
 
 
 def _categorical_batches(columns, batch_size):
@@ -145,15 +150,26 @@ def test_log_weights_equal_repeated_items():
   assert weighted['entropy'][0] == pytest.approx(-(p * np.log(p)).sum())
 
 
-def test_synthetic_top_partner_is_in_its_group():
-  out = counting.compute_local(testdata.correlated_batches(3000, 1000),
-                               testdata.FEATURES[1:])
+def test_synthetic_top_partner_is_in_its_group(tmp_path):
+  # The real synthetic generator's items, kinds from its annotated schema.
+  synthetic.generate(str(tmp_path / 'data'), num_items=3000, num_users=20,
+                     num_events=100, seed=0)
+  config = features_lib.load_feature_config(schemas.resolve('synthetic'))
+  feats = [(f.name, f.kind) for f in config.item_features]
+  table = pa_csv.read_csv(
+      str(tmp_path / 'data' / contract.ITEMS_CSV),
+      read_options=pa_csv.ReadOptions(block_size=1 << 16),
+      convert_options=pa_csv.ConvertOptions(
+          column_types={n: pa.string() for n, _ in feats},
+          strings_can_be_null=True))
+  out = counting.compute_local(table.to_batches(), feats)
   names, nmi = out['features'], np.array(out['normalized_mi'])
-  for group in testdata.GROUPS:
+  assert names == config.item_feature_names
+  for group in synthetic.CORRELATED_GROUPS:
     for name in group:
       i = names.index(name)
       row = nmi[i].copy()
-      row[i] = -1
+      row[[0, i]] = -1  # neither itself nor the item id
       assert names[int(np.argmax(row))] in group, (name, dict(zip(names, row)))
 
 
