@@ -10,6 +10,7 @@ from typing import List, Optional
 # `func(args) -> int` as the parser default.
 _COMMAND_MODULES = (
     'data',
+    'mi',
     'run',
 )
 
