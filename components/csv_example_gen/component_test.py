@@ -1,4 +1,4 @@
-"""Component test: construction, and a real LocalDagRunner run on synthetic data."""
+"""Component test: construction, and a LocalDagRunner run on synthetic data."""
 import os
 
 import pytest

@@ -24,7 +24,7 @@ def test_synthetic_writes_and_reports(tmp_path, capsys):
 
 
 def test_movielens_from_a_grouplens_folder(tmp_path, capsys):
-  source = movielens_test._grouplens(tmp_path / 'ml-100k')  # pylint: disable=protected-access
+  source = movielens_test.write_grouplens(tmp_path / 'ml-100k')
   out = tmp_path / 'ml'
   assert cli.main(['data', 'movielens-100k', '--source', source,
                    '--out', str(out), '--eval-fraction', '0.3']) == 0

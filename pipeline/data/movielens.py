@@ -1,4 +1,4 @@
-"""MovieLens-100K adapter: GroupLens `ml-100k` folder or RecBole wheel -> contract.
+"""MovieLens-100K adapter: GroupLens folder or RecBole wheel -> contract files.
 
 Two sources give byte-identical contract files:
 

@@ -1,4 +1,4 @@
-"""Tests for pipeline/data/movielens.py on tiny hand-made sources of both formats.
+"""Tests for pipeline/data/movielens.py on tiny hand-made sources of each kind.
 
 The two fixtures below hold the same 6 movies, 3 users and 9 ratings, written
 the way each distribution writes them (the RecBole lines are copied from the
@@ -87,7 +87,8 @@ RECBOLE = {
 }
 
 
-def _grouplens(folder, files=None):
+def write_grouplens(folder, files=None):
+  """Writes the GroupLens fixture (or `files`) to `folder`; returns it."""
   os.makedirs(folder, exist_ok=True)
   for name, text in (files or GROUPLENS).items():
     with open(os.path.join(folder, name), 'w', encoding='latin-1') as f:
@@ -125,7 +126,7 @@ def _both(tmp_path):
   """Builds the dataset from each fixture; returns the two output folders."""
   a = tmp_path / 'from_grouplens'
   b = tmp_path / 'from_recbole'
-  info_a = movielens.build(str(a), source=_grouplens(tmp_path / 'ml-100k'),
+  info_a = movielens.build(str(a), source=write_grouplens(tmp_path / 'ml-100k'),
                            eval_fraction=0.3, history_length=2)
   _wheel(tmp_path / 'cache')
   info_b = movielens.build(str(b), cache_dir=str(tmp_path / 'cache'),
@@ -142,7 +143,8 @@ def test_both_sources_give_byte_identical_files(both):
 
 def test_items_have_title_year_and_sorted_genres(both):
   items = _rows(both[0] / contract.ITEMS_CSV)
-  assert [(r['item_id'], r['title'], r['year'], r['genres']) for r in items] == [
+  got = [(r['item_id'], r['title'], r['year'], r['genres']) for r in items]
+  assert got == [
       ('1', 'Toy Story', '1995', "Animation|Children's|Comedy"),
       ('12', 'Usual Suspects, The', '1995', 'Crime|Thriller'),
       ('267', 'unknown', '', 'unknown'),
@@ -209,7 +211,7 @@ def test_grouplens_errors_name_file_and_line(tmp_path, name, line, bad,
   lines = files[name].splitlines(keepends=True)
   lines[line - 1] = bad
   files[name] = ''.join(lines)
-  source = _grouplens(tmp_path / 'ml-100k', files)
+  source = write_grouplens(tmp_path / 'ml-100k', files)
   with pytest.raises(ValueError, match=message):
     movielens.build(str(tmp_path / 'out'), source=source)
   assert not (tmp_path / 'out').exists()
@@ -219,7 +221,7 @@ def test_grouplens_missing_file(tmp_path):
   files = {k: v for k, v in GROUPLENS.items() if k != 'u.user'}
   with pytest.raises(FileNotFoundError, match=r'u\.user not found'):
     movielens.build(str(tmp_path / 'out'),
-                    source=_grouplens(tmp_path / 'ml', files))
+                    source=write_grouplens(tmp_path / 'ml', files))
   with pytest.raises(FileNotFoundError, match='not a folder'):
     movielens.build(str(tmp_path / 'out'), source=str(tmp_path / 'nowhere'))
 
@@ -268,7 +270,8 @@ def test_fetch_failure_explains(tmp_path):
     return subprocess.CompletedProcess(command, 1, '', 'No matching '
                                        'distribution found')
 
-  with pytest.raises(ValueError, match='(?s)No matching distribution.*--source'):
+  with pytest.raises(ValueError,
+                     match='(?s)No matching distribution.*--source'):
     movielens.fetch_recbole_wheel(str(tmp_path / 'c'), run=failing_pip)
 
 

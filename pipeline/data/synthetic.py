@@ -124,7 +124,8 @@ def _favourites(rng: np.random.Generator, segment: np.ndarray, age: np.ndarray
 
 
 def generate(out_dir: str, num_items: int, num_users: int, num_events: int,
-             seed: int, *, eval_fraction: float = contract.DEFAULT_EVAL_FRACTION,
+             seed: int, *,
+             eval_fraction: float = contract.DEFAULT_EVAL_FRACTION,
              history_length: int = contract.DEFAULT_HISTORY_LENGTH,
              zipf_exponent: float = 1.0, missing_fraction: float = 0.02,
              span_days: int = 90, force: bool = False) -> Dict[str, Any]:
