@@ -1,0 +1,121 @@
+"""A small real TFX pipeline around the evaluation, gate, index and push components.
+
+Stand-ins replace the data and training steps (they write tiny Examples and
+HashedTower SavedModels with the Trainer's output contract, plus TensorBoard
+scalars); everything from the Resolver on is wired exactly as proposed for
+pipeline/pipeline.py. Used by the gate end-to-end test and the report test.
+"""
+import os
+from typing import Dict
+
+import tensorflow as tf
+from tfx import v1 as tfx
+from tfx.types import artifact_utils
+from tfx.types import standard_artifacts
+
+from components import tower_io
+from components import tower_testing
+from components.index_builder.component import IndexBuilder
+from components.pusher.component import AtomicPusher
+from components.retrieval_evaluator.component import RetrievalEvaluator
+
+OutputArtifact = tfx.dsl.components.OutputArtifact
+InputArtifact = tfx.dsl.components.InputArtifact
+Parameter = tfx.dsl.components.Parameter
+
+
+@tfx.dsl.components.component
+def TinyExampleGen(  # pylint: disable=invalid-name
+    interactions: OutputArtifact[standard_artifacts.Examples],
+    items: OutputArtifact[standard_artifacts.Examples]):
+  """Writes the synthetic interactions (train/eval) and items (corpus)."""
+  tower_testing.write_dataset(items.uri, interactions.uri)
+  interactions.split_names = artifact_utils.encode_split_names(
+      ['train', 'eval'])
+  items.split_names = artifact_utils.encode_split_names(['corpus'])
+
+
+@tfx.dsl.components.component
+def TinyTrainer(  # pylint: disable=invalid-name
+    examples: InputArtifact[standard_artifacts.Examples],
+    query_model: OutputArtifact[standard_artifacts.Model],
+    item_model: OutputArtifact[standard_artifacts.Model],
+    model_run: OutputArtifact[standard_artifacts.ModelRun],
+    seed: Parameter[int] = 0):
+  """Saves two HashedTowers and epoch-level loss scalars, like the Trainer."""
+  del examples  # the stand-in does not learn
+  tower_testing.save_tower(query_model.uri, tower_testing.QUERY_COLUMNS,
+                           seed=seed)
+  tower_testing.save_tower(item_model.uri, tower_testing.ITEM_COLUMNS,
+                           seed=seed)
+  query_model.set_string_custom_property(tower_io.ITEM_MODEL_URI_PROPERTY,
+                                         item_model.uri)
+  writer = tf.summary.create_file_writer(os.path.join(model_run.uri, 'train'))
+  with writer.as_default():
+    for epoch in range(3):
+      main, ssl = 2.0 / (epoch + 1) + seed * 0.1, 1.0 / (epoch + 2)
+      tf.summary.scalar('main_loss', main, step=epoch)
+      tf.summary.scalar('ssl_loss', ssl, step=epoch)
+      tf.summary.scalar('total_loss', main + 0.3 * ssl, step=epoch)
+  writer.close()
+
+
+def create_pipeline(pipeline_root: str, metadata_path: str, serving_dir: str,
+                    seed: int = 0, min_recall: float = 0.0
+                    ) -> tfx.dsl.Pipeline:
+  """The evaluation/gate/push part of the sslrec pipeline, on stand-in inputs."""
+  example_gen = TinyExampleGen()
+  trainer = TinyTrainer(examples=example_gen.outputs['interactions'],
+                        seed=seed)
+
+  # --- the wiring proposed for pipeline/pipeline.py starts here ---
+  baseline_resolver = tfx.dsl.Resolver(
+      strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+      model=tfx.dsl.Channel(type=standard_artifacts.Model),
+      model_blessing=tfx.dsl.Channel(type=standard_artifacts.ModelBlessing),
+  ).with_id('latest_blessed_model_resolver')
+  evaluator = RetrievalEvaluator(
+      query_model=trainer.outputs['query_model'],
+      item_model=trainer.outputs['item_model'],
+      examples=example_gen.outputs['interactions'],
+      items=example_gen.outputs['items'],
+      baseline_model=baseline_resolver.outputs['model'],
+      ks=[10, 50, 100], blessing_k=10, min_recall=min_recall)
+  blessing = evaluator.outputs['blessing']
+  with tfx.dsl.Cond(blessing.future()[0].custom_property('blessed') == 1):
+    index_builder = IndexBuilder(
+        query_model=trainer.outputs['query_model'],
+        item_model=trainer.outputs['item_model'],
+        items=example_gen.outputs['items'], k=10)
+    pushers = [
+        AtomicPusher(model=model, model_blessing=blessing,
+                     base_directory=os.path.join(serving_dir, name)
+                     ).with_id(f'push_{name}')
+        for name, model in (('query', trainer.outputs['query_model']),
+                            ('item', trainer.outputs['item_model']),
+                            ('index', index_builder.outputs['index']))]
+  # --- end of the proposed wiring ---
+
+  return tfx.dsl.Pipeline(
+      pipeline_name='gate-test',
+      pipeline_root=pipeline_root,
+      metadata_connection_config=(
+          tfx.orchestration.metadata.sqlite_metadata_connection_config(
+              metadata_path)),
+      components=[example_gen, trainer, baseline_resolver, evaluator,
+                  index_builder] + pushers,
+      enable_cache=True)
+
+
+def run(output_dir: str, **kwargs) -> Dict[str, str]:
+  """Runs the pipeline with LocalDagRunner under output_dir; returns paths.
+
+  The run id (MLMD context of type pipeline_run) is the start time in ISO
+  format, as LocalDagRunner sets it.
+  """
+  paths = {'pipeline_root': os.path.join(output_dir, 'pipeline'),
+           'metadata': os.path.join(output_dir, 'metadata.sqlite'),
+           'serving': os.path.join(output_dir, 'serving')}
+  tfx.orchestration.LocalDagRunner().run(create_pipeline(
+      paths['pipeline_root'], paths['metadata'], paths['serving'], **kwargs))
+  return paths

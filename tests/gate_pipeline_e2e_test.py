@@ -1,0 +1,121 @@
+"""End to end with LocalDagRunner and real MLMD: blessing gate, pushes, index, report.
+
+Run 1 (normal threshold): blessed; the query tower, item tower and index are
+pushed and load; the index agrees with numpy brute force over the pushed
+towers. Run 2 (impossible threshold, new towers): the last blessed model is
+resolved as the baseline, nothing is pushed, and MLMD and the log say why.
+`sslrec report` then regenerates both runs' reports from MLMD.
+"""
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components import tower_io
+from components import tower_testing
+from pipeline import cli
+from pipeline import run_records
+from tests import gate_pipeline
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory):
+  out = str(tmp_path_factory.mktemp('gate'))
+  paths = gate_pipeline.run(out, seed=1, min_recall=0.0)
+  versions_after_run1 = {name: sorted(os.listdir(
+      os.path.join(paths['serving'], name))) for name in ('query', 'item',
+                                                          'index')}
+  gate_pipeline.run(out, seed=2, min_recall=2.0)
+  store = run_records.open_store(paths['metadata'])
+  run_ids = [r.name for r in run_records.list_runs(store)]
+  return out, paths, versions_after_run1, run_ids
+
+
+def _serving_dir(paths, name):
+  base = os.path.join(paths['serving'], name)
+  (version,) = os.listdir(base)
+  return os.path.join(base, version)
+
+
+def test_blessed_run_pushes_three_loadable_models_and_a_correct_index(runs):
+  _, paths, versions, run_ids = runs
+  assert len(run_ids) == 2
+  assert all(len(v) == 1 and v[0].isdigit() for v in versions.values())
+  items = tower_testing.all_rows(
+      os.path.join(paths['pipeline_root'], 'TinyExampleGen', 'items', '1'),
+      'corpus')
+  queries = tower_testing.all_rows(
+      os.path.join(paths['pipeline_root'], 'TinyExampleGen', 'interactions',
+                   '1'), 'eval')
+  item_emb = tower_io.Tower(_serving_dir(paths, 'item')).embed(items)
+  query_emb = tower_io.Tower(_serving_dir(paths, 'query')).embed(queries)
+  scores = query_emb @ item_emb.T
+  order = np.argsort(-scores, axis=1, kind='stable')[:, :10]
+  expected = np.array([i.decode() for i in items['item_id']])[order]
+  index = tf.saved_model.load(_serving_dir(paths, 'index'))
+  fn = index.signatures['serving_default']
+  out = fn(**{name: tf.constant(queries[name], spec.dtype) for name, spec in
+              fn.structured_input_signature[1].items()})
+  got = np.array([[i.decode() for i in row] for row in
+                  out['item_ids'].numpy()])
+  np.testing.assert_array_equal(got, expected)
+  np.testing.assert_allclose(out['scores'].numpy(),
+                             np.take_along_axis(scores, order, 1), atol=1e-5)
+
+
+def test_unblessed_run_pushes_nothing_and_says_why(runs):
+  _, paths, versions, run_ids = runs
+  for name, before in versions.items():
+    assert sorted(os.listdir(os.path.join(paths['serving'], name))) == before
+  store = run_records.open_store(paths['metadata'])
+  record = run_records.read_run(store, run_ids[1])
+  assert record.blessed is False
+  assert record.blessing_message.startswith('NOT blessed: overall recall@10')
+  assert 'below the threshold 2' in record.blessing_message
+  assert record.pushes == []
+  # The baseline is run 1's blessed query model.
+  assert record.metrics['baseline'] is not None
+  first = run_records.read_run(store, run_ids[0])
+  assert first.metrics['baseline'] is None
+  assert record.metrics['baseline']['recall@10'] == first.metrics['recall@10']
+  assert sorted(p.node_id for p in first.pushes) == [
+      'push_index', 'push_item', 'push_query']
+  assert all(p.pushed for p in first.pushes)
+
+
+def test_report_is_regenerated_from_mlmd_for_any_run(runs, capsys):
+  out, _, _, run_ids = runs
+  assert cli.main(['report', '--output', out, '--list']) == 0
+  assert capsys.readouterr().out.split() == run_ids
+  dest = os.path.join(out, 'first_report')
+  assert cli.main(['report', '--output', out, '--run', run_ids[0],
+                   '--dest', dest]) == 0
+  text = open(os.path.join(dest, 'index.html'), encoding='utf-8').read()
+  assert 'Blessed</h2>' in text and 'push_index: pushed version' in text
+  assert sorted(os.listdir(dest)) == ['deciles.png', 'index.html',
+                                      'losses.png']
+  assert cli.main(['report', '--output', out]) == 0  # latest run
+  text = open(os.path.join(out, 'report', 'index.html'),
+              encoding='utf-8').read()
+  assert run_ids[1] in text and 'Not blessed' in text
+  assert 'Nothing was pushed.' in text
+  assert cli.main(['report', '--output', out, '--run', 'nope']) == 2
+  assert "no pipeline run 'nope'" in capsys.readouterr().err
+
+
+def test_metrics_json_has_the_documented_keys(runs):
+  _, paths, _, run_ids = runs
+  store = run_records.open_store(paths['metadata'])
+  record = run_records.read_run(store, run_ids[0])
+  with open(os.path.join(record.evaluation_uri, 'metrics.json')) as f:
+    content = json.load(f)
+  for k in (10, 50, 100):
+    for name in (f'recall@{k}', f'map@{k}'):
+      assert set(content[name]) == {'overall', 'head', 'tail', 'cold'}
+  assert len(content['recall@50_by_decile']) == 10
+  assert content['num_eval_events'] > 0
+  assert 'baseline' in content
