@@ -1,0 +1,150 @@
+"""End to end: synthetic data -> LocalDagRunner -> towers pushed, MLMD, cache."""
+import csv
+import glob
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+
+from models.config import TrainingConfig
+from pipeline import runner
+from pipeline.config import RunConfig
+from pipeline.data import synthetic
+
+pytestmark = pytest.mark.e2e
+
+TRAINING = TrainingConfig(epochs=1, batch_size=64, embedding_dim=8,
+                          tower_layers=(16, 8), ssl='cfm', ssl_batch_size=64)
+
+
+def _store(output):
+  config = metadata_store_pb2.ConnectionConfig()
+  config.sqlite.filename_uri = os.path.join(output, 'metadata.sqlite')
+  config.sqlite.connection_mode = 1  # READONLY
+  return metadata_store.MetadataStore(config)
+
+
+def _executions_by_node(store):
+  """{component id: [execution states]} over every run."""
+  out = {}
+  for context in store.get_contexts_by_type('node'):
+    node = context.name.split('.', 1)[1]
+    executions = sorted(store.get_executions_by_context(context.id),
+                        key=lambda e: e.id)
+    out[node] = [e.last_known_state for e in executions]
+  return out
+
+
+def _versions(output, tower):
+  return sorted(glob.glob(os.path.join(output, 'serving', tower, '*')))
+
+
+@pytest.fixture(scope='module')
+def run(tmp_path_factory):
+  root = tmp_path_factory.mktemp('e2e')
+  data = str(root / 'data')
+  synthetic.generate(data, num_items=200, num_users=60, num_events=2500, seed=3)
+  config = RunConfig(data=data, output=str(root / 'output'), training=TRAINING)
+  runner.run(config)
+  first = {
+      'executions': _executions_by_node(_store(config.output)),
+      'query_versions': _versions(config.output, 'query_tower'),
+      'item_versions': _versions(config.output, 'item_tower'),
+  }
+  runner.run(config)  # unchanged inputs: every component served from cache
+  return config, first
+
+
+def test_every_component_ran_once(run):
+  _, first = run
+  executions = first['executions']
+  assert {'ItemsExampleGen', 'InteractionsExampleGen', 'ItemsStatisticsGen',
+          'InteractionsStatisticsGen', 'ItemsSchemaGen', 'InteractionsSchemaGen',
+          'ItemsExampleValidator', 'InteractionsExampleValidator',
+          'ItemsTransform', 'InteractionsTransform', 'MutualInformationGen',
+          'TwoTowerTrainer', 'PushQueryTower', 'PushItemTower'} <= set(executions)
+  complete = metadata_store_pb2.Execution.COMPLETE
+  assert all(states == [complete] for states in executions.values()), executions
+
+
+def test_second_run_is_served_from_cache(run):
+  config, first = run
+  executions = _executions_by_node(_store(config.output))
+  cached = metadata_store_pb2.Execution.CACHED
+  for node, states in executions.items():
+    assert len(states) == 2 and states[1] == cached, (node, states)
+  # Nothing new was pushed.
+  assert _versions(config.output, 'query_tower') == first['query_versions']
+  assert _versions(config.output, 'item_tower') == first['item_versions']
+
+
+def _first_rows(path, n):
+  with open(path, newline='') as f:
+    return [row for _, row in zip(range(n), csv.DictReader(f))]
+
+
+def _raw(rows, signature):
+  _, specs = signature.structured_input_signature
+  out = {}
+  for name, spec in specs.items():
+    values = [row[name] for row in rows]
+    if spec.dtype == tf.string:
+      out[name] = tf.constant(values)
+    elif spec.dtype == tf.int64:
+      out[name] = tf.constant([int(v) for v in values], tf.int64)
+    else:
+      out[name] = tf.constant([float(v) if v else np.nan for v in values],
+                              spec.dtype)
+  return out
+
+
+def test_pushed_towers_load_and_embed_raw_rows(run):
+  config, first = run
+  assert len(first['query_versions']) == 1 and len(first['item_versions']) == 1
+  items = _first_rows(os.path.join(config.data, 'items', 'items.csv'), 5)
+  events = _first_rows(os.path.join(
+      config.data, 'interactions', 'eval', 'interactions.csv'), 5)
+  item_tower = tf.saved_model.load(first['item_versions'][0])
+  query_tower = tf.saved_model.load(first['query_versions'][0])
+  item_fn = item_tower.signatures['serving_default']
+  query_fn = query_tower.signatures['serving_default']
+  item_embeddings = item_fn(**_raw(items, item_fn))['embedding'].numpy()
+  query_embeddings = query_fn(**_raw(events, query_fn))['embedding'].numpy()
+  assert item_embeddings.shape == (5, TRAINING.tower_layers[-1])
+  assert query_embeddings.shape == (5, TRAINING.tower_layers[-1])
+  np.testing.assert_allclose(np.linalg.norm(item_embeddings, axis=1), 1, atol=1e-5)
+  assert np.isfinite(query_embeddings).all()
+
+
+def test_trainer_execution_records_the_training_config(run):
+  config, _ = run
+  store = _store(config.output)
+  [context] = [c for c in store.get_contexts_by_type('node')
+               if c.name.endswith('.TwoTowerTrainer')]
+  execution = store.get_executions_by_context(context.id)[0]
+  recorded = execution.custom_properties['training_config'].string_value
+  assert '"ssl": "cfm"' in recorded
+
+
+def test_schema_anomalies_stop_the_run_before_transform(tmp_path):
+  data = str(tmp_path / 'data')
+  synthetic.generate(data, num_items=50, num_users=20, num_events=400, seed=4)
+  train_csv = os.path.join(data, 'interactions', 'train', 'interactions.csv')
+  with open(train_csv, newline='') as f:
+    rows = list(csv.DictReader(f))
+  rows[3]['age'] = '-5'  # outside the declared float_domain
+  with open(train_csv, 'w', newline='') as f:
+    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+  config = RunConfig(data=data, output=str(tmp_path / 'output'),
+                     training=TRAINING)
+  with pytest.raises(Exception, match=r'age'):
+    runner.run(config)
+  executions = _executions_by_node(_store(config.output))
+  assert 'InteractionsTransform' not in executions
+  assert 'TwoTowerTrainer' not in executions
+  assert not os.path.exists(os.path.join(config.output, 'serving'))
