@@ -5,8 +5,12 @@ Loss = main + ssl_weight * ssl, both mean-reduced over their batches:
         (tfrs.tasks.Retrieval with a mean-reduced loss; optional logQ
         correction and accidental-hit removal).
   ssl:  contrastive loss between two augmented views of items drawn uniformly
-        from the corpus (see models/ssl.py, models/augmentation.py).
+        from the corpus (see models/ssl.py, models/augmentation.py); the SSL
+        views go through the same `item_tower` object as the main task.
+mode 'pretrain' runs `pretrain_steps` SSL-only steps (item tower variables
+only) before the joint steps, with the same optimizer.
 """
+import json
 import logging
 import math
 import os
@@ -22,6 +26,7 @@ from models import data
 from models import export
 from models import features as F
 from models import preprocessing
+from models import ssl as ssl_lib
 from models import towers
 from models.config import TrainingConfig
 
@@ -34,7 +39,8 @@ class RetrievalModel(tfrs.Model):
   def __init__(self, query_tower: towers.QueryTower,
                item_tower: towers.ItemTower, corpus: data.ItemCorpus,
                config: TrainingConfig,
-               item_counts: Optional[np.ndarray] = None):
+               item_counts: Optional[np.ndarray] = None,
+               ssl_task: Optional[ssl_lib.ItemContrastiveTask] = None):
     super().__init__()
     self.query_tower = query_tower
     self.item_tower = item_tower
@@ -54,6 +60,12 @@ class RetrievalModel(tfrs.Model):
       p = (item_counts + 1.0) / (item_counts.sum() + len(item_counts))
       self._item_probability = tf.constant(p, tf.float32)
     self._trackers = {n: tf.keras.metrics.Mean(name=n) for n in LOSS_NAMES}
+    if config.ssl != 'none' and ssl_task is None:
+      raise ValueError(f'ssl={config.ssl!r} needs an ssl_task')
+    self.ssl_task = ssl_task
+    # Python flag read when the train function is traced: after changing it,
+    # call make_train_function(force=True).
+    self.pretraining = False
 
   @property
   def metrics(self):
@@ -73,15 +85,19 @@ class RetrievalModel(tfrs.Model):
     return self.task(query_embeddings, item_embeddings, compute_metrics=False,
                      compute_batch_metrics=False, **kwargs)
 
-  def ssl_loss(self, ssl_rows: Optional[tf.Tensor]) -> tf.Tensor:
-    """Self-supervised item loss on corpus rows drawn uniformly; 0 when ssl=none."""
-    del ssl_rows
-    return tf.constant(0.0)
+  def ssl_loss(self, ssl_rows: tf.Tensor) -> tf.Tensor:
+    """SSL loss (mean InfoNCE) on corpus rows int64 [S]; 0 when ssl=none."""
+    if self.ssl_task is None:
+      return tf.constant(0.0)
+    return self.ssl_task(self.item_tower, self.corpus.gather(ssl_rows), ssl_rows)
 
   def losses_for(self, inputs, training: bool = False) -> Dict[str, tf.Tensor]:
+    """inputs: (main batch, SSL corpus rows [S]); see _with_ssl_rows."""
     batch, ssl_rows = inputs
-    main = self.main_loss(batch)
     ssl = self.ssl_loss(ssl_rows)
+    if self.pretraining:
+      return {'ssl_loss': ssl, 'total_loss': ssl}
+    main = self.main_loss(batch)
     total = main + self.config.ssl_weight * ssl
     return {'main_loss': main, 'ssl_loss': ssl, 'total_loss': total}
 
@@ -91,12 +107,13 @@ class RetrievalModel(tfrs.Model):
   def _report(self, losses):
     for name, value in losses.items():
       self._trackers[name].update_state(value)
-    return {name: t.result() for name, t in self._trackers.items()}
+    return {name: self._trackers[name].result() for name in losses}
 
   def train_step(self, inputs):
     with tf.GradientTape() as tape:
       losses = self.losses_for(inputs, training=True)
-    variables = self.trainable_variables
+    variables = (self.item_tower.trainable_variables if self.pretraining
+                 else self.trainable_variables)
     gradients = tape.gradient(losses['total_loss'], variables)
     self.optimizer.apply_gradients(zip(gradients, variables))
     return self._report(losses)
@@ -133,20 +150,55 @@ def _optimizer(config: TrainingConfig):
 
 
 def _with_ssl_rows(ds: tf.data.Dataset, config: TrainingConfig,
-                   num_items: int) -> tf.data.Dataset:
-  """Zips main batches with SSL corpus rows drawn uniformly (or None)."""
+                   num_items: int, seed: int) -> tf.data.Dataset:
+  """Zips main batches with SSL corpus rows int64 [ssl_batch_size].
+
+  The rows are drawn uniformly with replacement from the whole corpus, by a
+  pipeline of their own (independent of the log's popularity); empty [0] when
+  ssl=none.
+  """
   if config.ssl == 'none':
     return ds.map(lambda batch: (batch, tf.zeros([0], tf.int64)))
-  sampler = tf.data.Dataset.random(seed=config.seed).map(
-      lambda x: x % num_items).batch(config.ssl_batch_size)
+  sampler = ssl_lib.uniform_item_sampler(num_items, config.ssl_batch_size, seed)
   return tf.data.Dataset.zip((ds, sampler))
+
+
+def _pretrain(model: RetrievalModel, config: TrainingConfig,
+              first_batch: Dict[str, Any], log_dir: Optional[str]) -> None:
+  """mode=pretrain: `pretrain_steps` SSL-only steps, then back to joint steps."""
+  # Create every variable and the optimizer's slots for all of them now: the
+  # joint phase updates the query tower, which pretraining never calls.
+  model.losses_for((first_batch, tf.zeros([2], tf.int64)))
+  model.optimizer.build(model.trainable_variables)
+  # Up to 10 TensorBoard points, with exactly pretrain_steps steps in total.
+  epochs = max(d for d in range(1, 11) if config.pretrain_steps % d == 0)
+  rows = ssl_lib.uniform_item_sampler(len(model.corpus), config.ssl_batch_size,
+                                      config.seed + 2)
+  callbacks = ([_LossSummaries(os.path.join(log_dir, 'pretrain'))]
+               if log_dir else [])
+  logging.info('SSL pretraining: %d steps', config.pretrain_steps)
+  model.pretraining = True
+  model.make_train_function(force=True)
+  model.fit(rows.map(lambda r: (tf.zeros([0], tf.int64), r)), epochs=epochs,
+            steps_per_epoch=config.pretrain_steps // epochs,
+            callbacks=callbacks, verbose=0)
+  model.pretraining = False
+  model.make_train_function(force=True)
 
 
 def build_model(feature_config: F.FeatureConfig, config: TrainingConfig,
                 query_tft: tft.TFTransformOutput, item_tft: tft.TFTransformOutput,
                 corpus: data.ItemCorpus,
-                item_counts: Optional[np.ndarray] = None) -> RetrievalModel:
-  """Creates the towers (table sizes from the TFT vocabularies) and the model."""
+                item_counts: Optional[np.ndarray] = None,
+                mutual_information: Optional[Dict[str, Any]] = None
+                ) -> RetrievalModel:
+  """Creates the towers (table sizes from the TFT vocabularies) and the model.
+
+  `mutual_information` (the parsed MutualInformation JSON) is needed for
+  ssl=cfm.
+  """
+  ssl_task = ssl_lib.ItemContrastiveTask.from_config(
+      feature_config, config, mutual_information)
   item_sizes = {f.name: preprocessing.num_ids(f, item_tft, config)
                 for f in feature_config.item_features}
   history = [f.name for f in feature_config.query_features if f.kind == F.HISTORY]
@@ -158,19 +210,24 @@ def build_model(feature_config: F.FeatureConfig, config: TrainingConfig,
       feature_config.query_feature_names, query_sizes, config.embedding_dim,
       config.tower_layers, history_feature=history[0] if history else None,
       item_keys=corpus.keys.tolist())
-  return RetrievalModel(query_tower, item_tower, corpus, config, item_counts)
+  return RetrievalModel(query_tower, item_tower, corpus, config, item_counts,
+                        ssl_task)
 
 
 def train(feature_config: F.FeatureConfig, config: TrainingConfig,
           query_tft: tft.TFTransformOutput, item_tft: tft.TFTransformOutput,
           corpus: data.ItemCorpus, train_files, eval_files,
-          log_dir: Optional[str] = None) -> RetrievalModel:
+          log_dir: Optional[str] = None,
+          mutual_information: Optional[Dict[str, Any]] = None) -> RetrievalModel:
   """Trains the model on the transformed interaction files."""
+  if config.mode == 'pretrain' and config.ssl == 'none':
+    raise ValueError("training config: mode 'pretrain' needs an ssl variant "
+                     "('dropout', 'rfm' or 'cfm'), ssl is 'none'")
   tf.keras.utils.set_random_seed(config.seed)
   item_counts = data.count_items(train_files, query_tft, corpus, 'train split')
   data.count_items(eval_files, query_tft, corpus, 'eval split')
   model = build_model(feature_config, config, query_tft, item_tft, corpus,
-                      item_counts)
+                      item_counts, mutual_information)
   model.compile(optimizer=_optimizer(config))
   train_ds = data.interaction_dataset(
       train_files, query_tft, feature_config.query_features, corpus,
@@ -185,11 +242,26 @@ def train(feature_config: F.FeatureConfig, config: TrainingConfig,
   callbacks = [_LossSummaries(log_dir)] if log_dir else []
   logging.info('training: %d corpus items, %d train events, config %s',
                len(corpus), int(item_counts.sum()), config.to_dict())
-  model.fit(_with_ssl_rows(train_ds, config, len(corpus)),
-            validation_data=_with_ssl_rows(eval_ds, config, len(corpus)),
+  if config.mode == 'pretrain' and config.pretrain_steps:
+    _pretrain(model, config, next(iter(eval_ds)), log_dir)
+  model.fit(_with_ssl_rows(train_ds, config, len(corpus), config.seed),
+            validation_data=_with_ssl_rows(eval_ds, config, len(corpus),
+                                           config.seed + 1),
             epochs=config.epochs, steps_per_epoch=steps_per_epoch,
             callbacks=callbacks, verbose=0)
   return model
+
+
+def _read_mutual_information(path: Optional[str]) -> Optional[Dict[str, Any]]:
+  if not path:
+    return None
+  if not fileio.exists(path):
+    raise FileNotFoundError(f'mutual information file not found: {path}')
+  with fileio.open(path, 'r') as f:
+    try:
+      return json.load(f)
+    except json.JSONDecodeError as e:
+      raise ValueError(f'{path}: not valid JSON: {e}') from e
 
 
 def run_fn(fn_args) -> None:
@@ -202,7 +274,9 @@ def run_fn(fn_args) -> None:
                             feature_config.item_features)
   model = train(feature_config, config, query_tft, item_tft, corpus,
                 fn_args.train_files, fn_args.eval_files,
-                log_dir=fn_args.model_run_dir)
+                log_dir=fn_args.model_run_dir,
+                mutual_information=_read_mutual_information(
+                    getattr(fn_args, 'mutual_information_path', None)))
   export.export_query_tower(fn_args.serving_model_dir, model.query_tower,
                             query_tft, feature_config)
   export.export_item_tower(fn_args.item_serving_model_dir, model.item_tower,

@@ -1,0 +1,158 @@
+"""The SSL task inside the real train step, on real TF Transform output of tiny data."""
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from models import data
+from models import features as F
+from models import model as model_lib
+from models import preprocessing
+from models import testutil
+from models.config import TrainingConfig
+
+CONFIG = TrainingConfig(epochs=2, batch_size=16, embedding_dim=8,
+                        tower_layers=(16, 8), learning_rate=0.2,
+                        numeric_buckets=4, seed=1, ssl='cfm', ssl_weight=0.5,
+                        ssl_batch_size=12, train_steps=6)
+# Hand-made MI over the item features (the artifact may leave item_id out).
+MI = {'features': ['title', 'year', 'genres'],
+      'mi': [[2.0, 0.3, 0.1], [0.3, 1.0, 0.2], [0.1, 0.2, 1.5]],
+      'normalized_mi': [[1.0, 0.2, 0.05], [0.2, 1.0, 0.15], [0.05, 0.15, 1.0]]}
+
+
+@pytest.fixture(scope='module')
+def setup(tmp_path_factory):
+  root = tmp_path_factory.mktemp('model_ssl')
+  feature_config = F.load_feature_config(testutil.schema_dir())
+  custom_config = {'features': feature_config.to_dict(),
+                   'training': CONFIG.to_dict()}
+  items, interactions = testutil.tiny_rows()
+  item_tft = testutil.transform(
+      items, os.path.join(testutil.schema_dir(), F.ITEMS_SCHEMA_FILE),
+      preprocessing.items_preprocessing_fn, custom_config, str(root / 'items'))
+  query_tft = testutil.transform(
+      interactions,
+      os.path.join(testutil.schema_dir(), F.INTERACTIONS_SCHEMA_FILE),
+      preprocessing.interactions_preprocessing_fn, custom_config,
+      str(root / 'interactions'))
+  corpus = data.load_corpus(testutil.transformed_files(str(root / 'items')),
+                            item_tft, feature_config.item_features)
+  files = testutil.transformed_files(str(root / 'interactions'))
+  return dict(root=root, fc=feature_config, item_tft=item_tft,
+              query_tft=query_tft, corpus=corpus, files=files)
+
+
+def _train(setup, config, log_dir, mi=MI):
+  return model_lib.train(setup['fc'], config, setup['query_tft'],
+                         setup['item_tft'], setup['corpus'], setup['files'],
+                         setup['files'], log_dir=str(log_dir),
+                         mutual_information=mi)
+
+
+def _scalar_tags(log_dir):
+  tags = set()
+  for path in tf.io.gfile.glob(os.path.join(log_dir, 'events*')):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      tags.update(v.tag for v in event.summary.value)
+  return tags
+
+
+def test_joint_cfm_reports_three_losses_and_writes_them(setup):
+  log_dir = setup['root'] / 'joint_logs'
+  model = _train(setup, CONFIG, log_dir)
+  history = model.history.history
+  for epoch in range(CONFIG.epochs):
+    main, ssl, total = (history[k][epoch] for k in model_lib.LOSS_NAMES)
+    assert ssl > 0
+    # Per-epoch means of a linear combination: total = main + w * ssl.
+    assert total == pytest.approx(main + CONFIG.ssl_weight * ssl, rel=1e-5)
+  assert history['val_ssl_loss'][-1] > 0
+  for split in ('train', 'validation'):
+    assert set(model_lib.LOSS_NAMES) <= _scalar_tags(str(log_dir / split))
+  assert model.ssl_task.cfm_table.shape == (4, 4)
+  assert int(model.optimizer.iterations) == CONFIG.train_steps
+
+
+def test_ssl_loss_gradients_reach_the_item_tower_the_main_loss_uses(setup):
+  model = model_lib.build_model(setup['fc'], CONFIG, setup['query_tft'],
+                                setup['item_tft'], setup['corpus'],
+                                mutual_information=MI)
+  batch = next(iter(data.interaction_dataset(
+      setup['files'], setup['query_tft'], setup['fc'].query_features,
+      setup['corpus'], 16, shuffle=False)))
+  rows = tf.constant([0, 3, 5, 7, 11, 13], tf.int64)
+  with tf.GradientTape(persistent=True) as tape:
+    losses = model.losses_for((batch, rows))
+  variables = model.item_tower.trainable_variables
+
+  def reached(loss):
+    grads = tape.gradient(loss, variables)
+    return {v.name for v, g in zip(variables, grads) if g is not None and
+            float(tf.reduce_sum(tf.abs(tf.convert_to_tensor(g)))) > 0}
+
+  main_vars, ssl_vars = reached(losses['main_loss']), reached(losses['ssl_loss'])
+  assert len(main_vars) == len(variables) - 1  # all but the default embeddings
+  assert main_vars <= ssl_vars
+
+
+def test_pretrain_moves_only_the_item_tower_then_trains_jointly(setup):
+  config = CONFIG.replace(mode='pretrain', pretrain_steps=4, ssl='rfm')
+  model = model_lib.build_model(setup['fc'], config, setup['query_tft'],
+                                setup['item_tft'], setup['corpus'])
+  model.compile(optimizer=tf.keras.optimizers.Adagrad(config.learning_rate))
+  batch = next(iter(data.interaction_dataset(
+      setup['files'], setup['query_tft'], setup['fc'].query_features,
+      setup['corpus'], 16, shuffle=False)))
+  model_lib._pretrain(model, config, batch, str(setup['root'] / 'pre_logs'))  # pylint: disable=protected-access
+  assert int(model.optimizer.iterations) == 4
+  assert set(model.history.history) == {'ssl_loss', 'total_loss'}
+  assert 'main_loss' not in _scalar_tags(
+      str(setup['root'] / 'pre_logs' / 'pretrain' / 'train'))
+  query_before = [v.numpy().copy() for v in model.query_tower.trainable_variables]
+  item_before = [v.numpy().copy() for v in model.item_tower.trainable_variables]
+
+  # Joint steps after pretraining update both towers (the optimizer has
+  # slots for the query tower, which pretraining never touched).
+  model.fit(tf.data.Dataset.from_tensors((batch, tf.constant([1, 2, 3], tf.int64)))
+            .repeat(), steps_per_epoch=2, epochs=1, verbose=0)
+  assert int(model.optimizer.iterations) == 6
+  assert set(model.history.history) == set(model_lib.LOSS_NAMES)
+  assert any(not np.array_equal(a, v.numpy()) for a, v in
+             zip(query_before, model.query_tower.trainable_variables))
+  assert any(not np.array_equal(a, v.numpy()) for a, v in
+             zip(item_before, model.item_tower.trainable_variables))
+
+
+def test_pretrain_leaves_the_query_tower_alone(setup):
+  config = CONFIG.replace(mode='pretrain', pretrain_steps=3, ssl='dropout')
+  model = model_lib.build_model(setup['fc'], config, setup['query_tft'],
+                                setup['item_tft'], setup['corpus'])
+  model.compile(optimizer=tf.keras.optimizers.Adam(0.05))
+  batch = next(iter(data.interaction_dataset(
+      setup['files'], setup['query_tft'], setup['fc'].query_features,
+      setup['corpus'], 16, shuffle=False)))
+  model.losses_for((batch, tf.constant([0, 1], tf.int64)))  # build variables
+  query_before = [v.numpy().copy() for v in model.query_tower.trainable_variables]
+  item_before = [v.numpy().copy() for v in model.item_tower.trainable_variables]
+  model_lib._pretrain(model, config, batch, None)  # pylint: disable=protected-access
+  for a, v in zip(query_before, model.query_tower.trainable_variables):
+    np.testing.assert_array_equal(a, v.numpy())
+  assert any(not np.array_equal(a, v.numpy()) for a, v in
+             zip(item_before, model.item_tower.trainable_variables))
+
+
+def test_full_train_with_pretrain_counts_both_phases(setup):
+  config = CONFIG.replace(mode='pretrain', pretrain_steps=5)
+  model = _train(setup, config, setup['root'] / 'full_pre')
+  assert int(model.optimizer.iterations) == 5 + config.train_steps
+  assert set(model_lib.LOSS_NAMES) <= set(model.history.history)
+
+
+def test_configuration_errors(setup):
+  with pytest.raises(ValueError, match='MutualInformation artifact'):
+    _train(setup, CONFIG, setup['root'] / 'err', mi=None)
+  with pytest.raises(ValueError, match="mode 'pretrain' needs an ssl variant"):
+    _train(setup, CONFIG.replace(ssl='none', mode='pretrain', pretrain_steps=2),
+           setup['root'] / 'err2')
