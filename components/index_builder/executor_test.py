@@ -116,16 +116,19 @@ def test_index_rejects_mismatched_inputs(setup):
                          kind='scann', scann_options={'leaves': 2})
 
 
+def _channel(artifact_type):
+  return channel_utils.as_channel([artifact_type()])
+
+
 def test_component_spec():
-  channel = lambda t: channel_utils.as_channel([t()])  # pylint: disable=unnecessary-lambda-assignment
-  c = component.IndexBuilder(query_model=channel(standard_artifacts.Model),
-                             item_model=channel(standard_artifacts.Model),
-                             items=channel(standard_artifacts.Examples))
+  c = component.IndexBuilder(query_model=_channel(standard_artifacts.Model),
+                             item_model=_channel(standard_artifacts.Model),
+                             items=_channel(standard_artifacts.Examples))
   assert c.outputs['index'].type is standard_artifacts.Model
   assert c.exec_properties['k'] == 100
   assert c.exec_properties['kind'] == 'brute_force'
   with pytest.raises(ValueError, match='kind must be one of'):
-    component.IndexBuilder(query_model=channel(standard_artifacts.Model),
-                           item_model=channel(standard_artifacts.Model),
-                           items=channel(standard_artifacts.Examples),
+    component.IndexBuilder(query_model=_channel(standard_artifacts.Model),
+                           item_model=_channel(standard_artifacts.Model),
+                           items=_channel(standard_artifacts.Examples),
                            kind='annoy')

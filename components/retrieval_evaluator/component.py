@@ -12,37 +12,32 @@ from components.retrieval_evaluator import blessing
 from components.retrieval_evaluator import executor
 from components.retrieval_evaluator import metrics
 
-# Input, output and parameter names (defined beside the executor that reads them).
-from components.retrieval_evaluator.executor import (  # pylint: disable=g-bad-import-order,g-multiple-import
-    BASELINE_MODEL_KEY, BLESSING_K_KEY, BLESSING_KEY, CORPUS_BATCH_SIZE_KEY,
-    EVALUATION_KEY, EXAMPLES_KEY, EXCLUDE_SEEN_KEY, ITEM_MODEL_KEY, ITEMS_KEY,
-    KS_KEY, MAX_OVERALL_DROP_KEY, MAX_TAIL_DROP_KEY, MIN_RECALL_KEY,
-    QUERY_BATCH_SIZE_KEY, QUERY_MODEL_KEY)
-
 
 class RetrievalEvaluatorSpec(types.ComponentSpec):
   """Inputs, outputs and parameters of RetrievalEvaluator."""
   PARAMETERS = {
-      KS_KEY: ExecutionParameter(type=List[int]),
-      BLESSING_K_KEY: ExecutionParameter(type=int),
-      MIN_RECALL_KEY: ExecutionParameter(type=float),
-      MAX_OVERALL_DROP_KEY: ExecutionParameter(type=float),
-      MAX_TAIL_DROP_KEY: ExecutionParameter(type=float),
-      EXCLUDE_SEEN_KEY: ExecutionParameter(type=int),
-      QUERY_BATCH_SIZE_KEY: ExecutionParameter(type=int),
-      CORPUS_BATCH_SIZE_KEY: ExecutionParameter(type=int),
+      executor.KS_KEY: ExecutionParameter(type=List[int]),
+      executor.BLESSING_K_KEY: ExecutionParameter(type=int),
+      executor.MIN_RECALL_KEY: ExecutionParameter(type=float),
+      executor.MAX_OVERALL_DROP_KEY: ExecutionParameter(type=float),
+      executor.MAX_TAIL_DROP_KEY: ExecutionParameter(type=float),
+      executor.EXCLUDE_SEEN_KEY: ExecutionParameter(type=int),
+      executor.QUERY_BATCH_SIZE_KEY: ExecutionParameter(type=int),
+      executor.CORPUS_BATCH_SIZE_KEY: ExecutionParameter(type=int),
   }
   INPUTS = {
-      QUERY_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
-      ITEM_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
-      EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
-      ITEMS_KEY: ChannelParameter(type=standard_artifacts.Examples),
-      BASELINE_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model,
-                                           optional=True),
+      executor.QUERY_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
+      executor.ITEM_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
+      executor.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
+      executor.ITEMS_KEY: ChannelParameter(type=standard_artifacts.Examples),
+      executor.BASELINE_MODEL_KEY: ChannelParameter(
+          type=standard_artifacts.Model, optional=True),
   }
   OUTPUTS = {
-      EVALUATION_KEY: ChannelParameter(type=standard_artifacts.ModelEvaluation),
-      BLESSING_KEY: ChannelParameter(type=standard_artifacts.ModelBlessing),
+      executor.EVALUATION_KEY: ChannelParameter(
+          type=standard_artifacts.ModelEvaluation),
+      executor.BLESSING_KEY: ChannelParameter(
+          type=standard_artifacts.ModelBlessing),
   }
 
 
@@ -101,8 +96,8 @@ class RetrievalEvaluator(base_component.BaseComponent):
       raise ValueError(f'blessing_k={blessing_k} must be one of ks={ks}')
     blessing.BlessingConfig(blessing_k, min_recall, max_overall_drop,
                             max_tail_drop)
-    for name, value in ((QUERY_BATCH_SIZE_KEY, query_batch_size),
-                        (CORPUS_BATCH_SIZE_KEY, corpus_batch_size)):
+    for name, value in ((executor.QUERY_BATCH_SIZE_KEY, query_batch_size),
+                        (executor.CORPUS_BATCH_SIZE_KEY, corpus_batch_size)):
       if value < 1:
         raise ValueError(f'{name} must be >= 1, got {value}')
     spec = RetrievalEvaluatorSpec(

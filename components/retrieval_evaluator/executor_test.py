@@ -129,13 +129,16 @@ def test_baseline_without_item_model_uri_fails_clearly(setup):
     _run(root, data, cand, 'bad_baseline', baseline=baseline)
 
 
+def _channel(artifact_type):
+  return channel_utils.as_channel([artifact_type()])
+
+
 def test_component_spec_and_defaults():
-  channel = lambda t: channel_utils.as_channel([t()])  # pylint: disable=unnecessary-lambda-assignment
   c = component.RetrievalEvaluator(
-      query_model=channel(standard_artifacts.Model),
-      item_model=channel(standard_artifacts.Model),
-      examples=channel(standard_artifacts.Examples),
-      items=channel(standard_artifacts.Examples))
+      query_model=_channel(standard_artifacts.Model),
+      item_model=_channel(standard_artifacts.Model),
+      examples=_channel(standard_artifacts.Examples),
+      items=_channel(standard_artifacts.Examples))
   assert c.outputs['evaluation'].type is standard_artifacts.ModelEvaluation
   assert c.outputs['blessing'].type is standard_artifacts.ModelBlessing
   assert c.exec_properties['ks'] == [10, 50, 100]
@@ -144,7 +147,7 @@ def test_component_spec_and_defaults():
   assert c.exec_properties['exclude_seen'] == 1
   with pytest.raises(ValueError, match='blessing_k=20 must be one of ks'):
     component.RetrievalEvaluator(
-        query_model=channel(standard_artifacts.Model),
-        item_model=channel(standard_artifacts.Model),
-        examples=channel(standard_artifacts.Examples),
-        items=channel(standard_artifacts.Examples), blessing_k=20)
+        query_model=_channel(standard_artifacts.Model),
+        item_model=_channel(standard_artifacts.Model),
+        examples=_channel(standard_artifacts.Examples),
+        items=_channel(standard_artifacts.Examples), blessing_k=20)
