@@ -1,0 +1,98 @@
+"""preprocessing_fns on real TF Transform runs over a few hand-made rows."""
+import os
+
+import pytest
+import tensorflow as tf
+
+from models import features as F
+from models import preprocessing
+from models import testutil
+from models.config import TrainingConfig
+
+TRAINING = TrainingConfig(numeric_buckets=2)
+ITEMS = [
+    {'item_id': 'a', 'title': 'Toy Story', 'year': 1995.0, 'genres': 'Animation|Comedy'},
+    {'item_id': 'b', 'title': 'TOY soldiers!', 'year': 1991.0, 'genres': 'Action'},
+    {'item_id': 'c', 'title': 'Heat', 'year': None, 'genres': None},
+    {'item_id': 'd', 'title': 'Heat', 'year': 1960.0, 'genres': 'Comedy|Action'},
+]
+EVENTS = [
+    {'user_id': 'u1', 'item_id': 'a', 'timestamp': 1, 'age': 20.0, 'gender': 'F',
+     'occupation': 'artist', 'zip_prefix': '551', 'history': None},
+    {'user_id': 'u1', 'item_id': 'b', 'timestamp': 2, 'age': 20.0, 'gender': 'F',
+     'occupation': 'artist', 'zip_prefix': '551', 'history': 'a'},
+    {'user_id': 'u2', 'item_id': 'c', 'timestamp': 3, 'age': 40.0, 'gender': 'M',
+     'occupation': 'writer', 'zip_prefix': 'T8H', 'history': 'b|a'},
+]
+
+
+def _rows(out_dir, tft_output):
+  spec = tft_output.transformed_feature_spec()
+  ds = tf.data.TFRecordDataset(tf.io.gfile.glob(
+      testutil.transformed_files(out_dir)[0]), compression_type='GZIP')
+  return [tf.io.parse_single_example(x, spec) for x in ds]
+
+
+@pytest.fixture(scope='module')
+def transformed(tmp_path_factory):
+  root = tmp_path_factory.mktemp('pre')
+  config = {'features': F.load_feature_config(testutil.schema_dir()).to_dict(),
+            'training': TRAINING.to_dict()}
+  items_tft = testutil.transform(
+      ITEMS, os.path.join(testutil.schema_dir(), F.ITEMS_SCHEMA_FILE),
+      preprocessing.items_preprocessing_fn, config, str(root / 'items'))
+  events_tft = testutil.transform(
+      EVENTS, os.path.join(testutil.schema_dir(), F.INTERACTIONS_SCHEMA_FILE),
+      preprocessing.interactions_preprocessing_fn, config, str(root / 'events'))
+  return (items_tft, _rows(str(root / 'items'), items_tft),
+          events_tft, _rows(str(root / 'events'), events_tft))
+
+
+def _vocab(tft_output, name):
+  return [v.decode() for v in tft_output.vocabulary_by_name(name)]
+
+
+def test_item_key_passes_through(transformed):
+  _, items, _, events = transformed
+  assert [r[preprocessing.ITEM_KEY].numpy().decode() for r in items] == list('abcd')
+  assert [r[preprocessing.ITEM_KEY].numpy().decode() for r in events] == list('abc')
+
+
+def test_text_is_lower_cased_word_tokens(transformed):
+  items_tft, items, _, _ = transformed
+  vocab = _vocab(items_tft, 'title')
+  assert sorted(vocab) == ['heat', 'soldiers', 'story', 'toy']
+  tokens = [vocab[i] for i in tf.sparse.to_dense(items[1]['title']).numpy()]
+  assert tokens == ['toy', 'soldiers']
+
+
+def test_multi_valued_split_and_missing_is_empty(transformed):
+  items_tft, items, _, _ = transformed
+  vocab = _vocab(items_tft, 'genres')
+  assert sorted(vocab) == ['Action', 'Animation', 'Comedy']
+  assert [vocab[i] for i in items[3]['genres'].values.numpy()] == ['Comedy', 'Action']
+  assert items[2]['genres'].values.numpy().size == 0
+
+
+def test_numeric_buckets_and_missing_bucket(transformed):
+  items_tft, items, _, _ = transformed
+  buckets = [int(tf.reshape(r['year'], [-1])[0]) for r in items]
+  # 2 quantile buckets over {1995, 1991, 1960}: the oldest is below the median.
+  assert buckets[2] == TRAINING.numeric_buckets  # missing year
+  assert buckets[3] == 0 and buckets[0] == 1
+  assert preprocessing.num_ids(F.Feature('year', 'numeric', 'float'), items_tft,
+                               TRAINING) == 3
+
+
+def test_id_vocabulary_covers_every_item_plus_oov(transformed):
+  items_tft, items, _, _ = transformed
+  ids = sorted(int(tf.reshape(r['item_id'], [-1])[0]) for r in items)
+  assert ids == [0, 1, 2, 3]
+  assert preprocessing.num_ids(F.Feature('item_id', 'id', 'string'), items_tft,
+                               TRAINING) == 5
+
+
+def test_history_keeps_raw_item_ids_in_order(transformed):
+  _, _, _, events = transformed
+  history = [[v.decode() for v in r['history'].values.numpy()] for r in events]
+  assert history == [[], ['a'], ['b', 'a']]
