@@ -22,6 +22,8 @@ from models import features as features_lib
 
 # Pending pair codes counted at once (about 16 bytes each while waiting).
 FLUSH_SIZE = 1 << 22
+# A pair with at least this many codes per table cell is counted at once.
+DIRECT_FACTOR = 2
 # Cells of all pair tables together (8 bytes each): 2**27 is 1 GiB.
 MAX_TABLE_CELLS = 1 << 27
 
@@ -93,11 +95,11 @@ class Counts:
   num_items: int = 0
   total_weight: float = 0.0
   sum_w_log_w: float = 0.0
-  # Combined codes (offset into `joint`) not yet counted, with their mass
-  # (None = 1 each): counting waits for FLUSH_SIZE codes, so that the cost of
-  # the dense tables does not depend on the record batch size.
-  pending: List[Tuple[np.ndarray, Optional[np.ndarray]]] = dataclasses.field(
-      default_factory=list)
+  # Pair codes not yet counted: (table offset in `joint`, codes, mass or
+  # None for 1 each, table size). Counting waits for FLUSH_SIZE codes, so the
+  # cost of the dense tables does not depend on the record batch size.
+  pending: List[Tuple[int, np.ndarray, Optional[np.ndarray], int]] = (
+      dataclasses.field(default_factory=list))
   pending_size: int = 0
 
   @property
@@ -114,19 +116,41 @@ class Counts:
                                                dtype=np.int64)]))
 
   def flush(self) -> 'Counts':
-    """Counts the pending codes into `joint`."""
-    unit = [codes for codes, mass in self.pending if mass is None]
-    weighted = [(codes, mass) for codes, mass in self.pending
-                if mass is not None]
-    size = len(self.joint)
-    if unit:
-      self.joint += np.bincount(np.concatenate(unit), minlength=size)
-    if weighted:
-      self.joint += np.bincount(
-          np.concatenate([c for c, _ in weighted]),
-          weights=np.concatenate([m for _, m in weighted]), minlength=size)
+    """Counts the pending codes into `joint` (one bincount per mass kind)."""
+    if not self.pending:
+      return self
+    lo = min(offset for offset, _, _, _ in self.pending)
+    hi = max(offset + size for offset, _, _, size in self.pending)
+    for weighted in (False, True):
+      part = [(offset, codes, mass) for offset, codes, mass, _ in self.pending
+              if (mass is not None) == weighted]
+      if not part:
+        continue
+      shifted = [c if o == lo else c + (o - lo) for o, c, _ in part]
+      codes = shifted[0] if len(shifted) == 1 else np.concatenate(shifted)
+      mass = None
+      if weighted:
+        mass = (part[0][2] if len(part) == 1 else
+                np.concatenate([m for _, _, m in part]))
+      self.joint[lo:hi] += np.bincount(codes, weights=mass,
+                                       minlength=hi - lo)
     self.pending, self.pending_size = [], 0
     return self
+
+  def add_pending(self, offset: int, codes: np.ndarray,
+                  mass: Optional[np.ndarray], size: int) -> None:
+    """Counts the codes of one pair table (at `offset`, `size` cells).
+
+    Many codes for the table size: counted now; few: queued (see `pending`).
+    """
+    if len(codes) >= DIRECT_FACTOR * size:
+      self.joint[offset:offset + size] += np.bincount(
+          codes, weights=mass, minlength=size)
+      return
+    self.pending.append((int(offset), codes, mass, int(size)))
+    self.pending_size += len(codes)
+    if self.pending_size >= FLUSH_SIZE:
+      self.flush()
 
   def pair_table(self, i: int, j: int) -> np.ndarray:
     self.flush()
@@ -173,6 +197,7 @@ class _Expanded:
     self.codes = column.codes
     self.lengths = column.lengths
     self.single = column.lengths is None
+    self.weights = weights
     if self.single:
       self.mass = weights
       return
@@ -182,25 +207,27 @@ class _Expanded:
     self.mass = np.repeat(w / self.lengths, self.lengths)
 
 
-def _pair_codes(a: _Expanded, b: _Expanded, card_b: int,
-                weights: Optional[np.ndarray], num_rows: int):
-  """Combined codes a * card_b + b of every value pair, and their mass."""
+def _pair_codes(a: _Expanded, b: _Expanded, card_b: int):
+  """Combined codes a * card_b + b of every value pair, and their mass.
+
+  [num_pairs] int64 codes and float64 mass (None = 1 each). Rows repeat to
+  line up with the other side's values (np.repeat, no per-row loop).
+  """
   if a.single and b.single:
     return a.codes * card_b + b.codes, a.mass
   if a.single:
-    return a.codes[b.parent] * card_b + b.codes, b.mass
+    return np.repeat(a.codes * card_b, b.lengths) + b.codes, b.mass
   if b.single:
-    return a.codes * card_b + b.codes[a.parent], a.mass
-  # Both multi-valued: row n contributes len_a[n] * len_b[n] pairs, pair k of
-  # the row joins a-value k // len_b[n] with b-value k % len_b[n].
-  per_row = a.lengths * b.lengths
-  row = np.repeat(np.arange(num_rows), per_row)
-  k = np.arange(len(row)) - np.repeat(np.cumsum(per_row) - per_row, per_row)
-  len_b = b.lengths[row]
-  codes = (a.codes[a.starts[row] + k // len_b] * card_b +
-           b.codes[b.starts[row] + k % len_b])
-  w = 1.0 if weights is None else weights
-  return codes, np.repeat(w / per_row, per_row)
+    return a.codes * card_b + np.repeat(b.codes, a.lengths), a.mass
+  # Both multi-valued: each a-value of row n repeats len_b[n] times and meets
+  # the row's b-values in order; each pair weighs w / (len_a len_b).
+  times = b.lengths[a.parent]  # [num a-values]
+  block_starts = np.cumsum(times) - times
+  codes = np.repeat(a.codes * card_b, times)
+  b_index = np.repeat(b.starts[a.parent] - block_starts, times)
+  b_index += np.arange(len(b_index))
+  codes += b.codes[b_index]
+  return codes, np.repeat(a.mass / times, times)
 
 
 def _bincount(codes: np.ndarray, mass: Optional[np.ndarray],
@@ -246,12 +273,8 @@ def add_batch(counts: Optional[Counts], batch: EncodedBatch) -> Counts:
     counts.cond_entropy[i] += _row_entropy_sum(col, cards[i], weights, n)
   p_off = counts.pair_offsets()
   for k, (i, j) in enumerate(counts.pairs):
-    codes, mass = _pair_codes(cols[i], cols[j], cards[j], weights, n)
-    codes += p_off[k]
-    counts.pending.append((codes, mass))
-    counts.pending_size += len(codes)
-  if counts.pending_size >= FLUSH_SIZE:
-    counts.flush()
+    codes, mass = _pair_codes(cols[i], cols[j], cards[j])
+    counts.add_pending(p_off[k], codes, mass, cards[i] * cards[j])
   return counts
 
 
