@@ -9,8 +9,8 @@ features only.
 Value model, per item and feature (the "values" of a row):
   categorical  its one value; values beyond the top-k by mass become one OOV
                value.
-  multi_valued its `|`-separated parts (empty parts dropped).
-  text         its lower-cased whitespace-separated words.
+  multi_valued its `|`-separated parts, whitespace-trimmed (empty dropped).
+  text         its lower-cased words: runs of [a-z0-9] (as the Transform).
   numeric      its quantile bucket (boundaries from a weighted sketch).
   A row with no value (no list entry, empty string, NaN) has the one value
   MISSING. An item of weight w spreads w evenly over its values (w / n each);
@@ -125,7 +125,12 @@ def _split(values: pa.Array, lengths: np.ndarray, splitter, name: str):
   parent = np.repeat(np.arange(len(lengths)), lengths)
   lengths = np.bincount(parent, weights=per_value,
                         minlength=len(lengths)).astype(np.int64)
-  return _non_empty(pc.list_flatten(tokens).cast(pa.large_binary()), lengths)
+  tokens = pc.utf8_trim_whitespace(pc.list_flatten(tokens))
+  return _non_empty(tokens.cast(pa.large_binary()), lengths)
+
+
+# The tokenization of models/preprocessing.py (the item tower's inputs).
+_NON_TOKEN = '[^a-z0-9]+'
 
 
 def _split_multi_valued(strings: pa.Array) -> pa.Array:
@@ -133,7 +138,8 @@ def _split_multi_valued(strings: pa.Array) -> pa.Array:
 
 
 def _split_text(strings: pa.Array) -> pa.Array:
-  return pc.utf8_split_whitespace(pc.utf8_lower(strings))
+  return pc.utf8_split_whitespace(pc.replace_substring_regex(
+      pc.utf8_lower(strings), pattern=_NON_TOKEN, replacement=' '))
 
 
 def _numeric(values: pa.Array, lengths: np.ndarray, name: str):

@@ -16,18 +16,20 @@ def _values(column):
 
 
 def test_multi_valued_splits_on_separator_and_drops_empty_parts():
-  col = testdata.list_column(['a|b', '', 'c||d|', None, '|'],
+  col = testdata.list_column(['a|b', '', 'c||d|', None, '|', 'Sci Fi | x'],
                              pa.large_binary())
   parsed = values.parse_column(col, 'genres', 'multi_valued')
-  assert _values(parsed) == ['a', 'b', 'c', 'd']
-  assert parsed.lengths.tolist() == [2, 0, 2, 0, 0]
+  assert _values(parsed) == ['a', 'b', 'c', 'd', 'Sci Fi', 'x']
+  assert parsed.lengths.tolist() == [2, 0, 2, 0, 0, 2]
 
 
-def test_text_is_lower_cased_whitespace_tokens():
-  col = testdata.list_column(['The  Cat\tsat', '   ', 'DOG'], pa.large_binary())
+def test_text_tokens_as_the_transform():
+  col = testdata.list_column(['The  Cat\tsat', '   ', 'DOG', "Toy Story (1995)",
+                              "it's--ok!"], pa.large_binary())
   parsed = values.parse_column(col, 'title', 'text')
-  assert _values(parsed) == ['the', 'cat', 'sat', 'dog']
-  assert parsed.lengths.tolist() == [3, 0, 1]
+  assert _values(parsed) == ['the', 'cat', 'sat', 'dog', 'toy', 'story', '1995',
+                             'it', 's', 'ok']
+  assert parsed.lengths.tolist() == [3, 0, 1, 3, 3]
 
 
 def test_flat_columns_as_read_from_csv():
@@ -180,3 +182,25 @@ def test_log_weights_look_up_interaction_counts():
   with pytest.raises(values.DataError, match='exactly one value'):
     values.count_ids(testdata.record_batch({'item_id': ['a', None]}),
                      'item_id')
+
+
+@pytest.mark.parametrize('kind,lowercase', [('text', True),
+                                            ('multi_valued', False)])
+def test_tokens_match_the_item_tower_preprocessing(kind, lowercase):
+  # The values counted are the ones the item tower embeds (models/
+  # preprocessing.py tokenizes in TF); a drift between the two would make
+  # the MI describe other features than the ones CFM masks.
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from models import preprocessing  # pylint: disable=g-import-not-at-top
+  cells = ['Toy Story (1995)', "it's--OK | Sci Fi|", '', ' | ',
+           'Ünïcode  Straße|a', 'x|y|x']
+  parsed = values.parse_column(
+      testdata.list_column(cells, pa.large_binary()), 'f', kind)
+  # pylint: disable=protected-access
+  sparse = preprocessing._split(tf.constant(cells), lowercase_tokens=lowercase)
+  expected = tf.RaggedTensor.from_sparse(sparse)
+  assert _values(parsed) == [t.decode() for t in
+                             expected.flat_values.numpy().tolist()]
+  row_lengths = expected.row_lengths().numpy().tolist()
+  row_lengths += [0] * (len(cells) - len(row_lengths))
+  assert parsed.lengths.tolist() == row_lengths
