@@ -1,0 +1,118 @@
+"""Tests of `sslrec compile --target kubeflow-v2` (KubeflowV2DagRunner, no cluster)."""
+import json
+import os
+
+import pytest
+
+from models.config import TrainingConfig
+from pipeline import cli
+from pipeline import config as config_lib
+from pipeline import kubeflow
+from pipeline import runner
+from pipeline.config import RunConfig
+
+IMAGE = 'europe-docker.pkg.dev/my-project/sslrec/sslrec:1'
+DATA = 'gs://my-bucket/data/synthetic'
+OUTPUT = 'gs://my-bucket/sslrec'
+BEAM_ARGS = ('--direct_running_mode=multi_processing', '--direct_num_workers=2')
+
+
+def _write_config(path, **overrides):
+  lines = [f'data: {DATA}', f'output: {OUTPUT}', 'schemas: synthetic',
+           f'beam_args: [{", ".join(BEAM_ARGS)}]', 'training:',
+           '  epochs: 3', '  ssl: cfm']
+  lines += [f'{k}: {v}' for k, v in overrides.items()]
+  path.write_text('\n'.join(lines) + '\n')
+  return str(path)
+
+
+@pytest.fixture(scope='module')
+def compiled(tmp_path_factory):
+  """The spec written by the library calls `sslrec compile` makes."""
+  root = tmp_path_factory.mktemp('compile')
+  config = config_lib.load(_write_config(root / 'vertex.yaml'))
+  spec_file = str(root / 'spec' / 'pipeline.json')
+  kubeflow.compile_pipeline(
+      kubeflow.kubeflow_pipeline(config, pipeline_root=f'{OUTPUT}/root'),
+      spec_file, IMAGE)
+  with open(spec_file) as f:
+    return root, spec_file, json.load(f)
+
+
+def test_cli_compiles_and_names_the_tasks(tmp_path, capsys):
+  spec_file = tmp_path / 'out' / 'vertex.json'
+  code = cli.main(['compile', '--target', 'kubeflow-v2', '--output',
+                   str(spec_file), '--config',
+                   _write_config(tmp_path / 'c.yaml'), '--image', IMAGE])
+  captured = capsys.readouterr()
+  assert code == 0, captured.err
+  assert captured.out.startswith(f'wrote {spec_file}: ')
+  assert 'TwoTowerTrainer' in captured.out
+  job = json.loads(spec_file.read_text())
+  assert job['runtimeConfig']['gcsOutputDirectory'] == f'{OUTPUT}/pipeline'
+
+
+def _local_component_ids(tmp_path):
+  """Component ids of the pipeline `sslrec run` builds, for the same config."""
+  data = tmp_path / 'data'
+  for sub in ('items', 'interactions/train', 'interactions/eval'):
+    (data / sub).mkdir(parents=True)
+  config = RunConfig(data=str(data), output=str(tmp_path / 'out'),
+                     schemas='synthetic',
+                     training=TrainingConfig(epochs=3, ssl='cfm'))
+  return [c.id for c in runner.build(config).components]
+
+
+def _in_spec(component_id, tasks):
+  # A Resolver compiles to one task per resolved channel: '<id>-<channel>-resolver'.
+  return component_id in tasks or any(t.startswith(component_id + '-')
+                                      for t in tasks)
+
+
+def test_every_component_of_the_pipeline_is_a_task_of_the_spec(
+    compiled, tmp_path):
+  _, _, job = compiled
+  tasks = job['pipelineSpec']['root']['dag']['tasks']
+  ids = _local_component_ids(tmp_path)
+  assert len(ids) >= 12
+  missing = [c for c in ids if not _in_spec(c, tasks)]
+  assert not missing, (missing, sorted(tasks))
+  assert 'TwoTowerTrainer' in tasks and 'ItemsTransform' in tasks
+
+
+def test_spec_runs_the_image_with_the_beam_args_on_the_given_paths(compiled):
+  _, _, job = compiled
+  assert job['displayName'] == 'sslrec'
+  assert job['runtimeConfig']['gcsOutputDirectory'] == f'{OUTPUT}/root'
+  executors = job['pipelineSpec']['deploymentSpec']['executors']
+  containers = [e['container'] for e in executors.values() if 'container' in e]
+  assert containers and all(c['image'] == IMAGE for c in containers)
+  transform = executors['ItemsTransform_executor']['container']['args']
+  assert all(arg in transform for arg in BEAM_ARGS)
+  text = json.dumps(job)
+  assert f'{DATA}/items' in text and f'{DATA}/interactions' in text
+  assert f'{OUTPUT}/serving/query_tower' in text
+  assert '\\"epochs\\": 3' in text  # the training config reaches the Trainer
+
+
+def test_spec_file_is_written_whole(compiled):
+  root, spec_file, _ = compiled
+  assert os.listdir(os.path.dirname(spec_file)) == ['pipeline.json']
+  del root
+
+
+def test_remote_data_needs_explicit_schemas(tmp_path, capsys):
+  config_file = tmp_path / 'c.yaml'
+  config_file.write_text(f'data: {DATA}\noutput: {OUTPUT}\n')
+  code = cli.main(['compile', '--target', 'kubeflow-v2', '--output',
+                   str(tmp_path / 'p.json'), '--config', str(config_file)])
+  assert code == 2
+  assert 'set `schemas`' in capsys.readouterr().err
+  assert not (tmp_path / 'p.json').exists()
+
+
+def test_kubeflow_pipeline_has_no_local_metadata(tmp_path):
+  config = RunConfig(data=DATA, output=OUTPUT, schemas='synthetic')
+  pipeline = kubeflow.kubeflow_pipeline(config)
+  assert pipeline.metadata_connection_config is None
+  assert pipeline.pipeline_info.pipeline_root == f'{OUTPUT}/pipeline'
