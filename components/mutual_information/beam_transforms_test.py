@@ -84,7 +84,8 @@ def test_writes_the_json(tmp_path):
     (testdata.correlated_batches(50, 50),
      list(testdata.FEATURES) + [('author', 'categorical')],
      r"\['author'\] missing from the data"),
-    ([testdata.record_batch({'item_id': ['i1', 'i2'], 'year': ['1990', 'n/a']})],
+    ([testdata.record_batch({'item_id': ['i1', 'i2'],
+                             'year': ['1990', 'n/a']})],
      [('item_id', 'id'), ('year', 'numeric')],
      r"numeric feature 'year' has a non-numeric value.*n/a"),
 ])

@@ -14,6 +14,7 @@ from tfx.utils import io_utils
 
 from components.mutual_information import artifact
 from components.mutual_information import beam_transforms
+from components.mutual_information import values
 from models import features as features_lib
 
 # Keys of the component spec.
@@ -37,18 +38,6 @@ DEFAULT_NUM_BUCKETS = 10
 BATCH_SIZE = 16384
 
 _TELEMETRY_DESCRIPTORS = ['sslrec', 'MutualInformationGen']
-
-
-def item_features(schema, source: str = 'items schema'
-                  ) -> List[Tuple[str, str]]:
-  """(name, kind) of the item features of an annotated items schema, id first.
-
-  Uses the same reader as models.features.load_feature_config (items half).
-  """
-  # pylint: disable=protected-access
-  used, _ = features_lib._read_features(schema, source,
-                                        features_lib.ITEM_ID, {})
-  return [(f.name, f.kind) for f in used]
 
 
 def select_features(available: Sequence[Tuple[str, str]],
@@ -149,7 +138,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     schema_uri = artifact_utils.get_single_uri(input_dict[SCHEMA_KEY])
     schema = io_utils.SchemaReader().read(
         io_utils.get_only_uri_in_dir(schema_uri))
-    features = select_features(item_features(schema, schema_uri),
+    features = select_features(values.item_features(schema, schema_uri),
                                feature_names, include_item_id)
     params = {'include_item_id': include_item_id, 'splits': splits}
     if interactions_splits:

@@ -45,6 +45,19 @@ class DataError(ValueError):
   """Bad item data (names the feature)."""
 
 
+def item_features(schema, source: str = 'items schema'
+                  ) -> List[Tuple[str, str]]:
+  """(name, kind) of the used features of an annotated items schema.
+
+  The id first, then declaration order: the items half of
+  models.features.load_feature_config, read by the same code.
+  """
+  # pylint: disable=protected-access
+  used, _ = features_lib._read_features(schema, source, features_lib.ITEM_ID,
+                                        {})
+  return [(f.name, f.kind) for f in used]
+
+
 @dataclasses.dataclass
 class Column:
   """One feature of one record batch, parsed.

@@ -24,6 +24,7 @@ from components.mutual_information import beam_transforms
 from components.mutual_information import values as values_lib
 from models import features as features_lib
 from pipeline.cli import UserError
+import schemas as schemas_lib
 
 _BLOCK_SIZE = 16 << 20  # bytes of CSV per record batch
 
@@ -76,10 +77,9 @@ def _kinds_from_flags(header: Sequence[str], args) -> List[Tuple[str, str]]:
 
 def _kinds_from_schemas(header: Sequence[str], schemas: str
                         ) -> List[Tuple[str, str]]:
-  from components.mutual_information import executor  # pylint: disable=g-import-not-at-top
-  from schemas import resolve  # pylint: disable=g-import-not-at-top
-  path = os.path.join(resolve(schemas), features_lib.ITEMS_SCHEMA_FILE)
-  features = executor.item_features(features_lib.load_schema(path), path)
+  path = os.path.join(schemas_lib.resolve(schemas),
+                      features_lib.ITEMS_SCHEMA_FILE)
+  features = values_lib.item_features(features_lib.load_schema(path), path)
   missing = [n for n, _ in features if n not in header]
   if missing:
     raise UserError(f'{path} declares item feature(s) {missing} that the CSV '
@@ -124,7 +124,12 @@ def _print(result: Dict, top: int, file=None) -> None:
         f"{result['num_items']} items (weighting {params['weighting']}, top_k "
         f"{params['top_k']}, {params['num_buckets']} numeric buckets)",
         file=file)
-  ranked = beam_transforms.ranked_pairs(result)
+  # The id's MI with f is H(f) - H(f | item), known from the entropies: its
+  # pairs would crowd the ranking without telling how features relate.
+  ids = {n for n, k in params.get('kinds', {}).items()
+         if k == features_lib.ID}
+  ranked = [r for r in beam_transforms.ranked_pairs(result)
+            if r[0] not in ids and r[1] not in ids]
   shown = ranked if top <= 0 else ranked[:top]
   width = max([len(n) for n in names] + [9])
   print(f"{'rank':>4}  {'feature a':<{width}}  {'feature b':<{width}}  "
@@ -135,6 +140,9 @@ def _print(result: Dict, top: int, file=None) -> None:
   if len(shown) < len(ranked):
     print(f'({len(ranked) - len(shown)} more pairs; --top 0 shows all)',
           file=file)
+  if ids:
+    print(f'({", ".join(sorted(ids))} not ranked: its MI with a feature f is '
+          'H(f) minus the entropy of f within an item)', file=file)
   print('entropy (nats): ' + ', '.join(
       f'{n} {h:.3f}' for n, h in zip(names, result['entropy'])), file=file)
 
