@@ -1,0 +1,207 @@
+"""`sslrec inspect runs|artifacts|lineage|pushed`: read ML Metadata from the CLI.
+
+Reads <output>/metadata.sqlite (or --metadata FILE) read-only; --json prints
+the same facts as JSON. See pipeline/inspection.py for what each one means.
+"""
+import argparse
+import json
+import os
+import sys
+from typing import Any, Dict, List, Optional, Sequence
+
+from pipeline import cli
+from pipeline import config as config_lib
+from pipeline import inspection
+from pipeline import run_lock
+
+
+def _fmt(value: Any) -> str:
+  if isinstance(value, float):
+    return f'{value:.4f}'
+  if isinstance(value, bool):
+    return 'yes' if value else 'no'
+  if value is None:
+    return '-'
+  if isinstance(value, (dict, list)):
+    return json.dumps(value, sort_keys=True)
+  return str(value)
+
+
+def _props(props: Dict[str, Any]) -> str:
+  return '  '.join(f'{k}={_fmt(v)}' for k, v in props.items())
+
+
+def _table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
+  widths = [max(len(str(r[i])) for r in [header, *rows])
+            for i in range(len(header))]
+  lines = ['  '.join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()
+           for r in [header, *rows]]
+  return '\n'.join(lines)
+
+
+def format_runs(runs: List[Dict[str, Any]]) -> str:
+  if not runs:
+    return 'no pipeline runs'
+  rows = [(r['run_id'], r['state'], r['start'] or '-', r['end'] or '-',
+           str(len(r['executions'])), str(len(r['cached'])))
+          for r in runs]
+  lines = [_table(rows, ('RUN', 'STATE', 'START', 'END', 'EXECUTIONS',
+                         'CACHED'))]
+  for r in runs:
+    for label in ('failed', 'cached'):
+      if r[label]:
+        lines.append(f'{r["run_id"]} {label}: {", ".join(r[label])}')
+  return '\n'.join(lines)
+
+
+def format_artifacts(artifacts: List[Dict[str, Any]]) -> str:
+  if not artifacts:
+    return 'no artifacts'
+  with_role = 'role' in artifacts[0]
+  rows = [(str(a['id']), a['type'], a['created'] or '-', a['producer'] or '-',
+           a['run_id'] or '-') + ((a['role'],) if with_role else ())
+          + (a['uri'], _props(a['properties']))
+          for a in artifacts]
+  return _table(rows, ('ID', 'TYPE', 'CREATED', 'PRODUCER', 'RUN')
+                + (('ROLE',) if with_role else ()) + ('URI', 'PROPERTIES'))
+
+
+def _artifact_line(node: Dict[str, Any]) -> str:
+  line = f'{node["type"]} #{node["id"]} {node["uri"]}'
+  if node['properties']:
+    line += '  ' + _props(node['properties'])
+  if node.get('seen'):
+    line += '  (see above)'
+  return line
+
+
+def format_lineage(tree: Dict[str, Any]) -> str:
+  """The upstream tree, one artifact or execution per line."""
+  lines = [_artifact_line(tree)]
+
+  def children_of(node):
+    producer = node.get('produced_by')
+    if not producer:
+      return []
+    head = (f'{producer["node"] or "?"} (execution {producer["execution_id"]}'
+            f', {producer["state"]}, run {producer["run_id"] or "-"})')
+    kids = [(f'{key}: ', child) for key, child in
+            ((k, c) for k, cs in producer['inputs'].items() for c in cs)]
+    kids += [(f'{name}: {value}', None)
+             for name, value in producer['sources'].items()]
+    return [(head, kids)]
+
+  def draw(entries, prefix):
+    for i, (label, payload) in enumerate(entries):
+      last = i == len(entries) - 1
+      branch, extend = ('└─ ', '   ') if last else ('├─ ', '│  ')
+      if isinstance(payload, list):  # an execution with its inputs
+        lines.append(prefix + branch + label)
+        draw(payload, prefix + extend)
+      elif payload is None:  # a source file
+        lines.append(prefix + branch + label)
+      else:  # an input artifact
+        lines.append(prefix + branch + label + _artifact_line(payload))
+        draw(children_of(payload), prefix + extend)
+
+  draw(children_of(tree), '')
+  return '\n'.join(lines)
+
+
+def format_pushed(pushes: List[Dict[str, Any]]) -> str:
+  if not pushes:
+    return 'nothing pushed'
+  lines = []
+  for p in pushes:
+    ev = p['evaluation']
+    metrics = ', '.join(f'{k} {_fmt(v)}' for k, v in ev.items()
+                        if k.startswith('recall@'))
+    verdict = ('' if ev.get('blessed') is None else
+               f'; blessed {_fmt(ev["blessed"])}')
+    lines.append(f'{p["pusher"]}: version {p["pushed_version"]} -> '
+                 f'{p["pushed_destination"]}')
+    lines.append(f'  pushed {p["created"]} by run {p["run_id"] or "-"} '
+                 f'(artifact #{p["id"]}); '
+                 f'{metrics or "no evaluation recorded"}{verdict}')
+  return '\n'.join(lines)
+
+
+def _metadata_path(args) -> str:
+  if args.metadata:
+    return args.metadata
+  if args.output:
+    output = args.output
+  elif args.config:
+    output = config_lib.load(args.config).output
+  else:
+    output = config_lib.RunConfig().output
+  return config_lib.RunConfig(output=output).metadata_path
+
+
+def _inspect(args) -> int:
+  path = _metadata_path(args)
+  try:
+    inspector = inspection.inspector(path)
+    if args.what == 'runs':
+      result = inspector.runs(
+          live=run_lock.is_held(os.path.dirname(os.path.abspath(path))))
+      text = format_runs
+    elif args.what == 'artifacts':
+      result = inspector.artifacts(run=args.run, type_name=args.type)
+      text = format_artifacts
+    elif args.what == 'lineage':
+      result = inspector.lineage(args.artifact_id)
+      text = format_lineage
+    else:
+      result = inspector.pushed(all_versions=args.all)
+      text = format_pushed
+  except inspection.StoreError as e:
+    raise cli.UserError(str(e)) from None
+  if args.json:
+    json.dump(result, sys.stdout, indent=2)
+    sys.stdout.write('\n')
+  else:
+    print(text(result))
+  return 0
+
+
+def _common() -> argparse.ArgumentParser:
+  common = argparse.ArgumentParser(add_help=False)
+  common.add_argument('--output', help='the run output folder (default '
+                      f'{config_lib.RunConfig().output}); reads '
+                      '<output>/metadata.sqlite')
+  common.add_argument('--config', metavar='FILE',
+                      help='take the output folder from this run config')
+  common.add_argument('--metadata', metavar='FILE',
+                      help='an ML Metadata sqlite file (instead of --output)')
+  common.add_argument('--json', action='store_true', help='print JSON')
+  return common
+
+
+def register(subparsers) -> None:
+  parser = subparsers.add_parser(
+      'inspect', help='show runs, artifacts, lineage and pushed models '
+      'from ML Metadata')
+  kinds = parser.add_subparsers(dest='what', metavar='WHAT')
+  kinds.required = True
+  common = _common()
+  kinds.add_parser('runs', parents=[common],
+                   help='pipeline runs, newest first: state, times, cache hits')
+  artifacts = kinds.add_parser(
+      'artifacts', parents=[common],
+      help='artifacts with type, URI, creation time and key properties')
+  artifacts.add_argument('--run', metavar='ID',
+                         help="only this run's artifacts (run id or 'latest')")
+  artifacts.add_argument('--type', metavar='TYPE',
+                         help='only this artifact type, e.g. ModelEvaluation')
+  lineage = kinds.add_parser(
+      'lineage', parents=[common],
+      help='the executions and artifacts upstream of an artifact, as a tree')
+  lineage.add_argument('artifact_id', type=int, metavar='ARTIFACT_ID')
+  pushed = kinds.add_parser(
+      'pushed', parents=[common],
+      help='which versions are pushed (towers, index), from which run, '
+      'with their metrics')
+  pushed.add_argument('--all', action='store_true',
+                      help='every push, not only the newest per pusher')
+  parser.set_defaults(func=_inspect)

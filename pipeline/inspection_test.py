@@ -1,0 +1,223 @@
+"""Tests of pipeline/inspection.py on real ML Metadata stores.
+
+The evaluation, blessing, index and push parts run on the gate pipeline
+(tests/gate_pipeline.py: real TFX components from the Resolver on, over
+stand-in data and towers), twice: run 1 is blessed and pushes the query
+tower, item tower and index; run 2 is not blessed (impossible threshold) and
+evaluates its new towers against run 1's as the baseline, pushing nothing.
+"""
+import json
+import os
+import shutil
+import sqlite3
+
+import pytest
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2 as mlmd_pb2
+
+from pipeline import inspection
+from tests import gate_pipeline
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope='module')
+def gate(tmp_path_factory):
+  out = str(tmp_path_factory.mktemp('gate'))
+  paths = gate_pipeline.run(out, seed=1, min_recall=0.0)
+  gate_pipeline.run(out, seed=2, min_recall=2.0)
+  return paths
+
+
+def _by_type(artifacts, type_name):
+  return [a for a in artifacts if a['type'] == type_name]
+
+
+def test_runs_newest_first_with_states_and_cache_hits(gate):
+  runs = inspection.inspector(gate['metadata']).runs(live=False)
+  assert len(runs) == 2
+  second, first = runs
+  assert second['start'] >= first['start']
+  assert first['state'] == second['state'] == 'complete'
+  assert first['cached'] == []
+  assert second['cached'] == ['TinyExampleGen']  # same data, same outputs
+  assert first['executions']['push_query'] == 'COMPLETE'
+  assert 'push_query' not in second['executions']  # skipped by the gate
+  assert {r['pipeline'] for r in runs} == {'gate-test'}
+
+
+def test_evaluation_and_blessing_key_properties(gate):
+  ins = inspection.inspector(gate['metadata'])
+  latest = [a for a in ins.artifacts(run='latest') if a['role'] == 'output']
+  (evaluation,) = _by_type(latest, 'ModelEvaluation')
+  with open(os.path.join(evaluation['uri'], 'metrics.json')) as f:
+    metrics = json.load(f)
+  assert evaluation['properties'] == {
+      'recall@50_overall': metrics['recall@50']['overall'],
+      'recall@50_tail': metrics['recall@50']['tail']}
+  (blessing,) = _by_type(latest, 'ModelBlessing')
+  assert blessing['properties']['blessed'] is False
+  assert 'NOT blessed' in blessing['properties']['message']
+  first_run = ins.runs()[1]['run_id']
+  (blessing,) = _by_type(ins.artifacts(run=first_run), 'ModelBlessing')
+  assert blessing['properties']['blessed'] is True
+  assert blessing['role'] == 'output'
+
+
+def test_artifacts_of_a_run_say_what_it_made_reused_or_read(gate):
+  ins = inspection.inspector(gate['metadata'])
+  roles = {}
+  for a in ins.artifacts(run='latest'):
+    roles.setdefault(a['role'], set()).add((a['type'], a['producer']))
+  assert roles == {
+      'output': {('ModelEvaluation', 'RetrievalEvaluator'),
+                 ('ModelBlessing', 'RetrievalEvaluator'),
+                 ('Model', 'TinyTrainer'), ('ModelRun', 'TinyTrainer')},
+      'cached': {('Examples', 'TinyExampleGen')},
+      # The Resolver's baseline: run 1's blessed query model and blessing.
+      'input': {('Model', 'TinyTrainer'), ('ModelBlessing', 'RetrievalEvaluator')},
+  }
+  baseline = [a for a in ins.artifacts(run='latest') if a['role'] == 'input']
+  first_run = ins.runs()[1]['run_id']
+  assert {a['run_id'] for a in baseline} == {first_run}
+
+
+def test_artifacts_filter_by_run_and_type(gate):
+  ins = inspection.inspector(gate['metadata'])
+  everything = ins.artifacts()
+  pushed = ins.artifacts(type_name='pushedmodel')  # case-insensitive
+  assert [a['id'] for a in pushed] == [a['id'] for a in everything
+                                       if a['type'] == 'PushedModel']
+  assert len(pushed) == 3
+  assert all(os.path.isdir(a['uri']) for a in everything)
+  ids = [a['id'] for a in everything]
+  assert ids == sorted(ids, reverse=True)  # newest first
+  with pytest.raises(inspection.StoreError, match='types in this store: '):
+    ins.artifacts(type_name='Nope')
+  with pytest.raises(inspection.StoreError, match="no pipeline run 'nope'"):
+    ins.artifacts(run='nope')
+
+
+def test_pushed_names_versions_runs_and_the_evaluation_of_that_run(gate):
+  ins = inspection.inspector(gate['metadata'])
+  pushed = {p['pusher']: p for p in ins.pushed()}
+  assert set(pushed) == {'push_query', 'push_item', 'push_index'}
+  first_run = ins.runs()[1]['run_id']
+  (first_eval,) = _by_type(ins.artifacts(run=first_run), 'ModelEvaluation')
+  for name, p in pushed.items():
+    tower = name.split('_')[1]
+    assert os.listdir(os.path.join(gate['serving'], tower)) == [
+        p['pushed_version']]
+    assert p['pushed_destination'] == os.path.join(
+        gate['serving'], tower, p['pushed_version'])
+    assert p['run_id'] == first_run
+    # Run 2 read run 1's query model as its baseline; that evaluation is not
+    # the one of the pushed model.
+    assert p['evaluation']['evaluation_id'] == first_eval['id'], name
+    assert p['evaluation']['blessed'] is True
+    assert p['evaluation']['recall@50_overall'] == (
+        first_eval['properties']['recall@50_overall'])
+
+
+def test_lineage_of_the_pushed_index_reaches_the_examples(gate):
+  ins = inspection.inspector(gate['metadata'])
+  index_push = next(p for p in ins.pushed() if p['pusher'] == 'push_index')
+  tree = ins.lineage(index_push['id'])
+  assert tree['produced_by']['node'] == 'push_index'
+  (index,) = tree['produced_by']['inputs']['model']
+  assert index['properties']['index_kind'] == 'brute_force'
+  builder = index['produced_by']
+  assert builder['node'] == 'IndexBuilder'
+  # The Cond's blessing is an input too: the index exists because of it.
+  assert set(builder['inputs']) == {'query_model', 'item_model', 'items',
+                                    '_RetrievalEvaluator.blessing'}
+  (gate_blessing,) = builder['inputs']['_RetrievalEvaluator.blessing']
+  assert gate_blessing['properties']['blessed'] is True
+  # Each artifact is expanded once (where first met); later mentions are
+  # marked seen.
+  expanded = _expanded(tree)
+  (query_model,) = builder['inputs']['query_model']
+  assert expanded[query_model['id']]['produced_by']['node'] == 'TinyTrainer'
+  (items,) = builder['inputs']['items']
+  assert expanded[items['id']]['produced_by']['node'] == 'TinyExampleGen'
+  assert expanded[items['id']]['produced_by']['inputs'] == {}
+  mentions = _mentions(tree)
+  assert all(len([m for m in mentions if m['id'] == i and not m.get('seen')])
+             == 1 for i in expanded)
+
+
+def _mentions(node):
+  out = [node]
+  for children in node.get('produced_by', {}).get('inputs', {}).values():
+    for child in children:
+      out += _mentions(child)
+  return out
+
+
+def _expanded(tree):
+  return {m['id']: m for m in _mentions(tree) if not m.get('seen')}
+
+
+def _copy_with_state(metadata, tmp_path, node, state):
+  """A copy of the store where the latest run's `node` execution has `state`."""
+  path = str(tmp_path / 'copy.sqlite')
+  shutil.copy(metadata, path)
+  config = mlmd_pb2.ConnectionConfig()
+  config.sqlite.filename_uri = path
+  store = metadata_store.MetadataStore(config)
+  (node_context,) = [c for c in store.get_contexts_by_type('node')
+                     if c.name.endswith('.' + node)]
+  execution = max(store.get_executions_by_context(node_context.id),
+                  key=lambda e: e.id)
+  execution.last_known_state = state
+  store.put_executions([execution])
+  return path
+
+
+@pytest.mark.parametrize('state, live, expected', [
+    (mlmd_pb2.Execution.RUNNING, False, 'interrupted'),  # holder died
+    (mlmd_pb2.Execution.RUNNING, True, 'running'),
+    (mlmd_pb2.Execution.RUNNING, None, 'running'),
+    (mlmd_pb2.Execution.FAILED, False, 'failed'),
+])
+def test_run_state(gate, tmp_path, state, live, expected):
+  path = _copy_with_state(gate['metadata'], tmp_path, 'RetrievalEvaluator',
+                          state)
+  latest, first = inspection.inspector(path).runs(live=live)
+  assert latest['state'] == expected
+  assert first['state'] == 'complete'
+  if state == mlmd_pb2.Execution.FAILED:
+    assert latest['failed'] == ['RetrievalEvaluator']
+
+
+def test_missing_and_foreign_files_are_clear_errors(tmp_path):
+  text = tmp_path / 'notes.sqlite'
+  text.write_text('not a database\n')
+  other = str(tmp_path / 'other.sqlite')
+  connection = sqlite3.connect(other)
+  connection.execute('CREATE TABLE t (a)')
+  connection.commit()
+  connection.close()
+  before = open(other, 'rb').read()
+  cases = [
+      (str(tmp_path / 'none.sqlite'), 'no such metadata file'),
+      (str(tmp_path), 'not a file'),
+      (str(text), 'not an ML Metadata store (not a SQLite database)'),
+      (other, 'a SQLite database but not an ML Metadata store (tables: t)'),
+  ]
+  for path, message in cases:
+    with pytest.raises(inspection.StoreError) as e:
+      inspection.open_store(path)
+    assert str(e.value) == f'{path}: {message}' or (
+        str(e.value).startswith(f'{path}: {message}'))
+  assert open(other, 'rb').read() == before  # never written to
+
+
+def test_evaluation_summary_reads_metrics_json(tmp_path):
+  (tmp_path / 'metrics.json').write_text(json.dumps(
+      {'recall@50': {'overall': 0.25, 'tail': 0.125, 'head': 0.5},
+       'recall@10': {'overall': 0.1}}))
+  assert inspection.evaluation_summary(str(tmp_path)) == {
+      'recall@50_overall': 0.25, 'recall@50_tail': 0.125}
+  assert inspection.evaluation_summary(str(tmp_path / 'none')) == {
+      'metrics_file': None}
