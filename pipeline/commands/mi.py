@@ -8,6 +8,7 @@ is categorical; `item_id` is the id) or from `--schemas`.
 import argparse
 import csv
 import json
+import logging
 import os
 import re
 import shlex
@@ -95,8 +96,11 @@ def compute(items: str, features: Sequence[Tuple[str, str]], top_k: int,
   if interactions and features_lib.ITEM_ID not in _header(interactions):
     raise UserError(f'{interactions}: no {features_lib.ITEM_ID!r} column')
   params = {'items': os.path.abspath(items)}
+  beam_args = list(beam_args)
+  if not any(a.startswith('--runner') for a in beam_args):
+    beam_args.insert(0, '--runner=DirectRunner')
   try:
-    with beam.Pipeline(options=PipelineOptions(list(beam_args))) as p:
+    with beam.Pipeline(options=PipelineOptions(beam_args)) as p:
       log = None
       if interactions:
         log = (p | 'Interactions' >> beam.Create([interactions])
@@ -148,6 +152,9 @@ def _print(result: Dict, top: int, file=None) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+  if not args.verbose:
+    # Beam logs a failing step's traceback; the error is reported once, below.
+    logging.getLogger('apache_beam').setLevel(logging.CRITICAL)
   header = _header(args.items)
   if args.schemas:
     if args.multi_valued or args.numeric or args.text or args.ignore:
