@@ -97,6 +97,9 @@ def plot_deciles(metrics: dict, path: str) -> None:
     xs = [x + (i - (len(series) - 1) / 2) * width for x in range(len(labels))]
     ax.bar([x for x, v in zip(xs, values) if v is not None],
            [v for v in values if v is not None], width, label=name)
+    for x, v in zip(xs, values):
+      if v is None:  # no eval event in this group
+        ax.text(x, 0.01, 'n/a', ha='center', fontsize=7, rotation=90)
   ax.set_xticks(range(len(labels)))
   ax.set_xticklabels(labels)
   ax.set_xlabel('item popularity decile in training (D1 = most popular 10%)')

@@ -30,10 +30,16 @@ DEFAULT_K = 100
 
 
 def default_scann_options(num_items: int, k: int) -> Dict[str, Any]:
-  """ScaNN tree settings scaled to the corpus: about sqrt(N) leaves."""
+  """ScaNN tree settings scaled to the corpus.
+
+  About sqrt(N) leaves; searched: 10% of them, or more when needed to hold
+  about 4k items (small corpora); 4k candidates re-scored exactly.
+  """
   num_leaves = max(1, min(2000, int(math.sqrt(num_items))))
+  to_search = max(math.ceil(num_leaves / 10),
+                  math.ceil(num_leaves * 4 * k / max(num_items, 1)))
   return {'num_leaves': num_leaves,
-          'num_leaves_to_search': max(1, math.ceil(num_leaves / 10)),
+          'num_leaves_to_search': max(1, min(num_leaves, to_search)),
           'num_reordering_candidates': 4 * k,
           'dimensions_per_block': 2,
           'training_iterations': 12}
