@@ -17,6 +17,8 @@ BASE_DIRECTORY_KEY = 'base_directory'
 PUSHED_PROPERTY = 'pushed'
 PUSHED_DESTINATION_PROPERTY = 'pushed_destination'
 PUSHED_VERSION_PROPERTY = 'pushed_version'
+# 0 when the latest version already held the same bytes (nothing copied).
+NEW_VERSION_PROPERTY = 'new_version'
 
 
 class Executor(base_executor.BaseExecutor):
@@ -39,9 +41,13 @@ class Executor(base_executor.BaseExecutor):
         return
     else:
       logging.warning('Pushing %s without a ModelBlessing input.', model.uri)
-    destination, version = push.push(tower_io.serving_dir(model.uri),
-                                     exec_properties[BASE_DIRECTORY_KEY])
+    result = push.push(tower_io.serving_dir(model.uri),
+                       exec_properties[BASE_DIRECTORY_KEY])
     pushed.set_int_custom_property(PUSHED_PROPERTY, 1)
-    pushed.set_string_custom_property(PUSHED_DESTINATION_PROPERTY, destination)
-    pushed.set_string_custom_property(PUSHED_VERSION_PROPERTY, str(version))
-    logging.info('Pushed %s to %s.', model.uri, destination)
+    pushed.set_string_custom_property(PUSHED_DESTINATION_PROPERTY,
+                                      result.destination)
+    pushed.set_string_custom_property(PUSHED_VERSION_PROPERTY,
+                                      str(result.version))
+    pushed.set_int_custom_property(NEW_VERSION_PROPERTY, int(result.new))
+    logging.info('%s %s to %s.', 'Pushed' if result.new else 'Already pushed',
+                 model.uri, result.destination)

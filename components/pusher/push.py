@@ -10,6 +10,10 @@ and never reused, also for two pushes within one second. If another pusher
 takes the same version between our listing and our rename, the rename fails
 (the target exists) and the next version is tried.
 
+A model whose files are byte for byte those of the latest version (a re-run
+with unchanged inputs re-blesses the same model) is not pushed again: `push`
+returns that version with `new=False`.
+
 The rename is atomic on local and POSIX filesystems. On object stores (gs://,
 s3://) a directory rename is a copy and delete, so it is not atomic there.
 """
@@ -17,7 +21,7 @@ import logging
 import os
 import time
 import uuid
-from typing import List, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional
 
 from tfx.dsl.io import fileio
 
@@ -61,9 +65,45 @@ def copy_tree(src: str, dst: str) -> None:
     fileio.copy(*pair, overwrite=False)
 
 
+def _files(root: str) -> Dict[str, int]:
+  """Relative path -> size of every file under root."""
+  root = root.rstrip('/')
+  out = {}
+  for dir_name, _, files in fileio.walk(root):
+    for name in files:
+      path = os.path.join(dir_name, name)
+      out[os.path.relpath(path, root)] = fileio.stat(path).length
+  return out
+
+
+def _same_bytes(a: str, b: str, chunk: int = 1 << 22) -> bool:
+  with fileio.open(a, 'rb') as fa, fileio.open(b, 'rb') as fb:
+    while True:
+      block = fa.read(chunk)
+      if block != fb.read(chunk):
+        return False
+      if not block:
+        return True
+
+
+def same_tree(a: str, b: str) -> bool:
+  """True when two directories hold the same files with the same bytes."""
+  files = _files(a)
+  if files != _files(b):
+    return False
+  return all(_same_bytes(os.path.join(a, f), os.path.join(b, f))
+             for f in files)
+
+
+class PushResult(NamedTuple):
+  destination: str  # <base_directory>/<version>
+  version: int
+  new: bool  # False: the latest version already held these exact bytes
+
+
 def push(model_dir: str, base_directory: str,
-         now: Optional[float] = None) -> Tuple[str, int]:
-  """Pushes a SavedModel directory; returns (version directory, version).
+         now: Optional[float] = None) -> PushResult:
+  """Pushes a SavedModel directory unless the latest version is identical.
 
   Args:
     model_dir: a SavedModel directory (holds saved_model.pb).
@@ -78,6 +118,13 @@ def push(model_dir: str, base_directory: str,
     raise FileNotFoundError(f'no SavedModel to push: {SAVED_MODEL_FILE} not '
                             f'found in {model_dir}')
   fileio.makedirs(base_directory)
+  versions = existing_versions(base_directory)
+  if versions:
+    latest = os.path.join(base_directory, str(versions[-1]))
+    if same_tree(model_dir, latest):
+      logging.info('%s already holds this model; not pushing it again.',
+                   latest)
+      return PushResult(latest, versions[-1], False)
   version = next_version(base_directory, now)
   tmp_dir = os.path.join(base_directory,
                          f'{TMP_PREFIX}{version}-{uuid.uuid4().hex[:8]}')
@@ -88,7 +135,7 @@ def push(model_dir: str, base_directory: str,
       if not fileio.exists(destination):
         try:
           fileio.rename(tmp_dir, destination, overwrite=False)
-          return destination, version
+          return PushResult(destination, version, True)
         except Exception as e:  # pylint: disable=broad-except
           if not fileio.exists(destination):
             raise

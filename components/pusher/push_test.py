@@ -23,6 +23,13 @@ def model_uri(tmp_path_factory):
   return uri
 
 
+@pytest.fixture(scope='module')
+def other_model_uri(tmp_path_factory):
+  uri = str(tmp_path_factory.mktemp('other_model'))
+  tower_testing.save_tower(uri, tower_testing.ITEM_COLUMNS, seed=5)
+  return uri
+
+
 def _same_tree(a, b):
   cmp = filecmp.dircmp(a, b)
   return (not cmp.left_only and not cmp.right_only and not cmp.diff_files
@@ -31,21 +38,33 @@ def _same_tree(a, b):
 
 
 def test_push_creates_increasing_versions_and_keeps_earlier_ones(
-    tmp_path, model_uri):
-  src = tower_io.serving_dir(model_uri)
+    tmp_path, model_uri, other_model_uri):
+  src_a = tower_io.serving_dir(model_uri)
+  src_b = tower_io.serving_dir(other_model_uri)
   base = str(tmp_path / 'serving' / 'item')
-  first, v1 = push.push(src, base, now=1000)
-  second, v2 = push.push(src, base, now=1000)  # same second: next version
-  third, v3 = push.push(src, base, now=900)  # clock went back: still higher
-  assert (v1, v2, v3) == (1000, 1001, 1002)
-  assert first == os.path.join(base, '1000')
+  first = push.push(src_a, base, now=1000)
+  second = push.push(src_b, base, now=1000)  # same second: next version
+  third = push.push(src_a, base, now=900)  # clock went back: still higher
+  assert [(r.version, r.new) for r in (first, second, third)] == [
+      (1000, True), (1001, True), (1002, True)]
+  assert first.destination == os.path.join(base, '1000')
   assert sorted(os.listdir(base)) == ['1000', '1001', '1002']  # no temp left
-  for path in (first, second, third):
-    assert _same_tree(src, path)
-  loaded = tf.saved_model.load(third).signatures['serving_default']
+  assert _same_tree(src_a, first.destination)
+  assert _same_tree(src_b, second.destination)
+  assert _same_tree(src_a, third.destination)
+  loaded = tf.saved_model.load(third.destination).signatures['serving_default']
   out = loaded(item_id=tf.constant(['i1']), genres=tf.constant(['g1']),
                year=tf.constant([1990.0]))
   assert out['embedding'].shape == (1, 8)
+
+
+def test_the_same_model_is_not_pushed_twice_in_a_row(tmp_path, model_uri):
+  src = tower_io.serving_dir(model_uri)
+  base = str(tmp_path / 'serving')
+  first = push.push(src, base, now=10)
+  again = push.push(src, base, now=20)
+  assert again == (first.destination, 10, False)
+  assert os.listdir(base) == ['10']
 
 
 def test_versions_ignore_non_numeric_entries(tmp_path):
@@ -104,6 +123,7 @@ def test_executor_pushes_a_blessed_model(tmp_path, model_uri):
   base = str(tmp_path / 'serving')
   pushed = _run_executor(model_uri, base, blessed=1)
   assert pushed.get_int_custom_property('pushed') == 1
+  assert pushed.get_int_custom_property('new_version') == 1
   version = pushed.get_string_custom_property('pushed_version')
   assert version.isdigit()
   destination = pushed.get_string_custom_property('pushed_destination')
