@@ -42,7 +42,7 @@ from components.mutual_information import beam_transforms
 from components.mutual_information import counting
 
 BATCH_ROWS = 16384  # rows per record batch (the executor's TFXIO batch size)
-SHARD_BATCHES = 8  # record batches per IPC file
+SHARD_BATCHES = 2  # record batches per IPC file (the unit of parallelism)
 MODES = ('numpy', 'beam_in_memory', 'beam_mp2')
 
 
