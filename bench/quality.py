@@ -1,0 +1,520 @@
+"""Retrieval quality benchmark: ssl=none vs dropout vs rfm vs cfm on MovieLens-100K.
+
+Same code as the pipeline: the data folders go through the real pipeline up to
+the Transforms and MutualInformationGen (bench/quality_prep.py, a TFX partial
+run); each model is trained in-process by `models.model.train` (the Trainer's
+code), exported by `models.export` to `<tmp>/<tower>/Format-Serving` and scored
+by `components.retrieval_evaluator.evaluation.evaluate` (the evaluator's code:
+exact search over the whole corpus, the user's train items excluded,
+head/tail/cold slices).
+
+  python bench/quality.py prepare [--work DIR]   # data folders + pipeline runs
+  python bench/quality.py tune    [--work DIR]   # grid on the validation splits
+  python bench/quality.py run     [--work DIR] [--data full p10] [--seeds 0 1 2]
+  python bench/quality.py report  [--work DIR] [--out docs/benchmarks.md]
+  python bench/quality.py all     [--work DIR]   # the four steps in order
+
+Data folders under <work>/data: `full` (ML-100K temporal split), `p10` (a
+random 10% of the train events, seed 0, same eval events and items), and for
+tuning `full_valid` / `p10_valid` (the train events of full / p10 only, the
+last 10% by time as the validation split). Tuning never reads an eval split.
+Results are appended to <work>/tune.jsonl and <work>/results.jsonl one line
+per training, and a finished (data, variant, seed, config) is not trained
+again, so a stopped benchmark resumes where it stopped.
+The settings chosen by `tune` are written to bench/quality_settings.json
+(committed); `run` reads them.
+"""
+import argparse
+import itertools
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from bench import quality_data
+from bench import quality_prep
+from bench import quality_stats
+from models.config import TrainingConfig
+# pylint: enable=g-import-not-at-top,wrong-import-position
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_WORK = '/tmp/sslrec_bench'
+SETTINGS_FILE = os.path.join(REPO, 'bench', 'quality_settings.json')
+DATASET = 'movielens-100k'
+VARIANTS = ('none', 'dropout', 'rfm', 'cfm')
+SEEDS = (0, 1, 2)
+KS = (10, 50, 100)
+SUBSAMPLE_FRACTION, SUBSAMPLE_SEED = 0.1, 0
+VALIDATION_FRACTION = 0.1
+SELECT_METRIC, SELECT_SLICE = 'recall@50', 'overall'
+# The data folders a benchmark data size is evaluated on / tuned on.
+DATA = ('full', 'p10')
+VALID = {'full': 'full_valid', 'p10': 'p10_valid'}
+GOALS = (('full', 'recall@50', 'overall', 0.10),
+         ('full', 'recall@50', 'tail', 0.50),
+         ('p10', 'recall@50', 'overall', 0.25))
+
+# The tuning search. Every trial is one training (seed 0) on a validation
+# folder, scored by validation Recall@50 overall. Both variants get the same
+# number of trials: stage 1 (the same 8 points for `none` and `cfm`) searches
+# learning rate x temperature x epochs; stage 2 adds 4 trials from each
+# variant's best stage-1 point: `cfm` over its SSL weight x SSL temperature,
+# `none` over tower size (embedding width and MLP) and batch size.
+STAGE1 = {
+    'learning_rate': (0.05, 0.2),
+    'temperature': (0.05, 0.2),
+    'epochs': (5, 10),
+}
+STAGE1_FIXED = {'embedding_dim': 32, 'tower_layers': [128, 64],
+                'batch_size': 256}
+STAGE2 = {
+    'cfm': [{'ssl_weight': w, 'ssl_temperature': t}
+            for w in (0.1, 1.0) for t in (0.05, 0.2)],
+    'none': [{'embedding_dim': 64, 'tower_layers': [256, 128]},
+             {'embedding_dim': 16, 'tower_layers': [64, 32]},
+             {'batch_size': 128}, {'batch_size': 512}],
+}
+
+
+def _log(message: str) -> None:
+  print(time.strftime('%H:%M:%S'), message, flush=True)
+
+
+# ---------------------------------------------------------------------------
+# Preparation.
+
+
+def prepare(work: str, cache: str = os.path.join(REPO, 'cache')
+            ) -> Dict[str, quality_prep.Prepared]:
+  """Data folders (full, p10, full_valid, p10_valid) and their pipeline runs."""
+  data_root = os.path.join(work, 'data')
+  full = os.path.join(data_root, 'full')
+  if not os.path.isdir(full):
+    from pipeline.cli import main as cli_main  # pylint: disable=g-import-not-at-top
+    if cli_main(['data', DATASET, '--out', full, '--cache', cache]):
+      raise RuntimeError('sslrec data movielens-100k failed')
+  derived = (
+      ('p10', lambda out: quality_data.subsample_train(
+          full, out, SUBSAMPLE_FRACTION, SUBSAMPLE_SEED)),
+      ('full_valid', lambda out: quality_data.validation_split(
+          full, out, VALIDATION_FRACTION)),
+      ('p10_valid', lambda out: quality_data.validation_split(
+          os.path.join(data_root, 'p10'), out, VALIDATION_FRACTION)))
+  for name, make in derived:
+    if not os.path.isdir(os.path.join(data_root, name)):
+      make(os.path.join(data_root, name))
+  prepared = {}
+  for name in ('full', 'p10', 'full_valid', 'p10_valid'):
+    t = time.time()
+    prepared[name] = quality_prep.prepare(os.path.join(data_root, name),
+                                          os.path.join(work, 'out', name))
+    _log(f'prepared {name} in {time.time() - t:.0f}s')
+  return prepared
+
+
+def load_prepared(work: str, name: str) -> quality_prep.Prepared:
+  path = os.path.join(work, 'out', name, 'prepared.json')
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f'{path} missing: run `bench/quality.py prepare`')
+  with open(path) as f:
+    return quality_prep.Prepared(**json.load(f))
+
+
+# ---------------------------------------------------------------------------
+# One training + evaluation.
+
+
+class Session:
+  """Loaded inputs of one data folder (TFT outputs, corpora, MI), reused per run."""
+
+  def __init__(self, prepared: quality_prep.Prepared):
+    import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
+    import schemas  # pylint: disable=g-import-not-at-top
+    from components.retrieval_evaluator import evaluation  # pylint: disable=g-import-not-at-top
+    from models import data  # pylint: disable=g-import-not-at-top
+    from models import features as F  # pylint: disable=g-import-not-at-top
+    self.prepared = prepared
+    self.feature_config = F.load_feature_config(schemas.resolve(DATASET))
+    self.query_tft = tft.TFTransformOutput(prepared.interactions_transform_graph)
+    self.item_tft = tft.TFTransformOutput(prepared.items_transform_graph)
+    self.corpus = data.load_corpus(
+        quality_prep.split_files(prepared.items_transformed, 'corpus'),
+        self.item_tft, self.feature_config.item_features)
+    self.train_files = quality_prep.split_files(
+        prepared.interactions_transformed, 'train')
+    self.eval_files = quality_prep.split_files(
+        prepared.interactions_transformed, 'eval')
+    with open(prepared.mutual_information) as f:
+      self.mutual_information = json.load(f)
+    self.eval_corpus = evaluation.load_corpus(prepared.items_examples,
+                                              prepared.interactions_examples)
+    with open(os.path.join(prepared.data_dir, quality_data.DATASET_JSON)) as f:
+      self.num_train_events = json.load(f)['num_train_events']
+
+  def train_and_evaluate(self, config: TrainingConfig) -> Dict[str, Any]:
+    """Trains like the Trainer, exports, evaluates like the evaluator."""
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    from components import tower_io  # pylint: disable=g-import-not-at-top
+    from components.retrieval_evaluator import evaluation  # pylint: disable=g-import-not-at-top
+    from models import export  # pylint: disable=g-import-not-at-top
+    from models import model as model_lib  # pylint: disable=g-import-not-at-top
+    tf.keras.backend.clear_session()
+    start = time.perf_counter()
+    model = model_lib.train(self.feature_config, config, self.query_tft,
+                            self.item_tft, self.corpus, self.train_files,
+                            self.eval_files, log_dir=None,
+                            mutual_information=self.mutual_information)
+    train_seconds = time.perf_counter() - start
+    with tempfile.TemporaryDirectory(prefix='sslrec_quality_') as tmp:
+      query_uri = os.path.join(tmp, 'query_model')
+      item_uri = os.path.join(tmp, 'item_model')
+      export.export_query_tower(tower_io.serving_dir(query_uri),
+                                model.query_tower, self.query_tft,
+                                self.feature_config)
+      export.export_item_tower(tower_io.serving_dir(item_uri),
+                               model.item_tower, self.item_tft,
+                               self.feature_config)
+      metrics = evaluation.evaluate(
+          tower_io.load_tower(query_uri), tower_io.load_tower(item_uri),
+          self.prepared.interactions_examples, self.eval_corpus, KS,
+          exclude_seen=True)
+    steps_events = (config.train_steps * config.batch_size if config.train_steps
+                    else self.num_train_events * config.epochs)
+    return {'metrics': metrics, 'train_seconds': train_seconds,
+            'examples_per_second': steps_events / train_seconds,
+            'total_seconds': time.perf_counter() - start}
+
+
+# ---------------------------------------------------------------------------
+# Result log (one JSON line per training; resumable).
+
+
+def _key(record: Mapping[str, Any]):
+  return (record['data'], record['variant'], record['seed'],
+          json.dumps(record['config'], sort_keys=True))
+
+
+def read_log(path: str) -> List[Dict[str, Any]]:
+  if not os.path.isfile(path):
+    return []
+  with open(path) as f:
+    return [json.loads(line) for line in f if line.strip()]
+
+
+def _append(path: str, record: Mapping[str, Any]) -> None:
+  with open(path, 'a') as f:
+    f.write(json.dumps(record) + '\n')
+
+
+def run_one(sessions: Dict[str, Session], work: str, log_path: str, data: str,
+            variant: str, seed: int, overrides: Mapping[str, Any]
+            ) -> Dict[str, Any]:
+  """Trains + evaluates one configuration unless the log already has it."""
+  config = TrainingConfig().replace(**dict(overrides, ssl=variant, seed=seed))
+  record = {'data': data, 'variant': variant, 'seed': seed,
+            'config': config.to_dict()}
+  done = {_key(r): r for r in read_log(log_path)}
+  if _key(record) in done:
+    return done[_key(record)]
+  if data not in sessions:
+    sessions.clear()  # one data folder in memory at a time
+    sessions[data] = Session(load_prepared(work, data))
+  record.update(sessions[data].train_and_evaluate(config))
+  record['finished'] = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
+  _append(log_path, record)
+  m = record['metrics']
+  _log(f'{data} {variant} seed {seed}: recall@50 overall '
+       f'{m["recall@50"]["overall"]:.4f} tail {m["recall@50"]["tail"]} '
+       f'({record["train_seconds"]:.0f}s train, '
+       f'{record["examples_per_second"]:.0f} ex/s) {dict(overrides)}')
+  return record
+
+
+# ---------------------------------------------------------------------------
+# Tuning.
+
+
+def _score(record: Mapping[str, Any]) -> float:
+  return float(record['metrics'][SELECT_METRIC][SELECT_SLICE])
+
+
+def stage1_points() -> List[Dict[str, Any]]:
+  names = sorted(STAGE1)
+  return [dict(STAGE1_FIXED, **dict(zip(names, values)))
+          for values in itertools.product(*(STAGE1[n] for n in names))]
+
+
+def stage2_points(variant: str, best: Mapping[str, Any]) -> List[Dict[str, Any]]:
+  return [dict(best, **change) for change in STAGE2[variant]]
+
+
+def _overrides(config: Mapping[str, Any], names) -> Dict[str, Any]:
+  return {n: config[n] for n in names}
+
+
+TUNED_KEYS = ('learning_rate', 'temperature', 'epochs', 'embedding_dim',
+              'tower_layers', 'batch_size', 'ssl_weight', 'ssl_temperature')
+
+
+def tune(work: str, data: str, variants: Sequence[str] = ('none', 'cfm')
+         ) -> Dict[str, Dict[str, Any]]:
+  """Runs both stages on VALID[data]; returns variant -> chosen overrides.
+
+  The tuned variants are `none` and `cfm`; `dropout` and `rfm` (ablations of
+  CFM's augmentation) train with CFM's settings.
+  """
+  log_path = os.path.join(work, 'tune.jsonl')
+  sessions: Dict[str, Session] = {}
+  chosen = {}
+  for variant in variants:
+    trials = [run_one(sessions, work, log_path, VALID[data], variant, 0, p)
+              for p in stage1_points()]
+    best = max(trials, key=_score)
+    trials += [run_one(sessions, work, log_path, VALID[data], variant, 0, p)
+               for p in stage2_points(variant, _overrides(best['config'],
+                                                          TUNED_KEYS))]
+    best = max(trials, key=_score)
+    chosen[variant] = _overrides(best['config'], TUNED_KEYS)
+    _log(f'tuned {variant} on {VALID[data]}: validation {SELECT_METRIC} '
+         f'{_score(best):.4f} with {chosen[variant]}')
+  return chosen
+
+
+def update_settings(data: str, chosen: Mapping[str, Any],
+                    path: str = SETTINGS_FILE) -> None:
+  """Merges `chosen` (variant -> overrides) into settings[data], under a lock."""
+  import fcntl  # pylint: disable=g-import-not-at-top
+  with open(path + '.lock', 'w') as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    settings = read_settings(path)
+    settings.setdefault(data, {}).update(chosen)
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+      json.dump(settings, f, indent=2, sort_keys=True)
+      f.write('\n')
+    os.replace(tmp, path)
+
+
+def read_settings(path: str = SETTINGS_FILE) -> Dict[str, Any]:
+  if not os.path.isfile(path):
+    return {}
+  with open(path) as f:
+    return json.load(f)
+
+
+def settings_for(settings: Mapping[str, Any], data: str, variant: str
+                 ) -> Dict[str, Any]:
+  """Overrides of `variant` at `data`: ablations (dropout, rfm) use cfm's."""
+  by_variant = settings.get(data, {})
+  return dict(by_variant.get(variant if variant == 'none' else 'cfm', {}))
+
+
+# ---------------------------------------------------------------------------
+# Benchmark and report.
+
+
+def run(work: str, data_sizes: Sequence[str], variants: Sequence[str],
+        seeds: Sequence[int], settings: Mapping[str, Any]) -> None:
+  log_path = os.path.join(work, 'results.jsonl')
+  sessions: Dict[str, Session] = {}
+  for data in data_sizes:
+    for seed in seeds:  # all variants of a seed first: early partial tables
+      for variant in variants:
+        run_one(sessions, work, log_path, data, variant, seed,
+                settings_for(settings, data, variant))
+
+
+def current_results(work: str, settings: Mapping[str, Any]
+                    ) -> List[Dict[str, Any]]:
+  """The results.jsonl lines trained with the current settings."""
+  out = []
+  for r in read_log(os.path.join(work, 'results.jsonl')):
+    expected = TrainingConfig().replace(**dict(
+        settings_for(settings, r['data'], r['variant']), ssl=r['variant'],
+        seed=r['seed'])).to_dict()
+    if r['config'] == expected:
+      out.append(r)
+  return out
+
+
+def plot(summary: quality_stats.Summary, variants: Sequence[str],
+         data_sizes: Sequence[str], path: str) -> None:
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  fig, axes = plt.subplots(len(data_sizes), len(quality_stats.METRICS),
+                           figsize=(15, 4 * len(data_sizes)), squeeze=False)
+  width = 0.8 / len(variants)
+  for row, data in enumerate(data_sizes):
+    for col, metric in enumerate(quality_stats.METRICS):
+      ax = axes[row][col]
+      for i, variant in enumerate(variants):
+        xs, means, stds = [], [], []
+        for j, name in enumerate(quality_stats.SLICES):
+          value = summary.get((data, variant, metric, name))
+          if value:
+            xs.append(j + (i - (len(variants) - 1) / 2) * width)
+            means.append(value[0])
+            stds.append(value[1])
+        ax.bar(xs, means, width, yerr=stds, capsize=2, label=variant)
+      ax.set_xticks(range(len(quality_stats.SLICES)))
+      ax.set_xticklabels(quality_stats.SLICES)
+      ax.set_title(f'{metric}, {"100%" if data == "full" else "10%"} of train')
+      if row == 0 and col == 0:
+        ax.legend()
+  fig.suptitle('MovieLens-100K, mean ± std over seeds')
+  fig.tight_layout()
+  tmp = path + '.tmp.png'
+  fig.savefig(tmp, dpi=80)
+  plt.close(fig)
+  os.replace(tmp, path)
+
+
+def _throughput_lines(results: Sequence[Mapping[str, Any]]) -> List[str]:
+  lines = ['| data | variant | examples/s (mean ± std) | train s (mean) | runs |',
+           '|---|---|---|---|---|']
+  groups: Dict[tuple, List[Mapping[str, Any]]] = {}
+  for r in results:
+    groups.setdefault((r['data'], r['variant']), []).append(r)
+  for (data, variant), rs in sorted(groups.items()):
+    m, s = quality_stats.mean_std([r['examples_per_second'] for r in rs])
+    t, _ = quality_stats.mean_std([r['train_seconds'] for r in rs])
+    lines.append(f'| {data} | {variant} | {m:.0f} ± {s:.0f} | {t:.0f} | {len(rs)} |')
+  return lines
+
+
+def tuning_lines(trials: Sequence[Mapping[str, Any]],
+                 settings: Mapping[str, Any]) -> List[str]:
+  """The tuning trials (validation scores) and the chosen settings."""
+  lines = []
+  for data in DATA:
+    rows = [t for t in trials if t['data'] == VALID[data]]
+    if not rows:
+      continue
+    lines += [f'Trials on `{VALID[data]}` (seed 0; validation = the last '
+              f'{VALIDATION_FRACTION:.0%} of the train events by time):', '',
+              '| variant | settings | val recall@50 overall | tail | '
+              'train s |', '|---|---|---|---|---|']
+    for t in sorted(rows, key=lambda t: (t['variant'], -_score(t))):
+      shown = {k: t['config'][k] for k in TUNED_KEYS}
+      if t['variant'] == 'none':
+        shown.pop('ssl_weight')
+        shown.pop('ssl_temperature')
+      tail = t['metrics'][SELECT_METRIC]['tail']
+      lines.append(f'| {t["variant"]} | `{json.dumps(shown)}` | '
+                   f'{_score(t):.4f} | {tail:.4f} | {t["train_seconds"]:.0f} |')
+    lines += ['', f'Chosen for `{data}` (bench/quality_settings.json): ', '']
+    for variant, chosen in sorted(settings.get(data, {}).items()):
+      lines.append(f'- `{variant}`: `{json.dumps(chosen, sort_keys=True)}`')
+    lines.append('')
+  return lines
+
+
+def report_text(results: Sequence[Mapping[str, Any]], variants: Sequence[str],
+                data_sizes: Sequence[str], chart: Optional[str],
+                trials: Optional[Sequence[Mapping[str, Any]]] = None,
+                settings: Optional[Mapping[str, Any]] = None) -> str:
+  summary = quality_stats.summarize(results)
+  seeds = sorted({r['seed'] for r in results})
+  parts = [f'Seeds: {seeds}. Cells: mean ± sample std over seeds '
+           '(relative change vs `none`; `*` = the difference exceeds the sum '
+           'of the two stds).', '']
+  for data in data_sizes:
+    for metric in quality_stats.METRICS:
+      parts += [f'**{metric}, {"100%" if data == "full" else "10%"} of the '
+                'train events**', '',
+                quality_stats.markdown_table(summary, data, metric, variants),
+                '']
+  parts += ['**Goals (CFM vs tuned baseline)**', '']
+  parts += quality_stats.goal_lines(summary, GOALS) + ['']
+  parts += ['**Training throughput** (train events x epochs / wall time of '
+            '`models.model.train`, which includes the per-epoch validation '
+            'loss pass and setup)', '']
+  parts += _throughput_lines(results) + ['']
+  if chart:
+    parts += [f'![quality chart]({os.path.basename(chart)})', '']
+  if trials is not None:
+    parts += ['**Tuning**', ''] + tuning_lines(trials, settings or {})
+  return '\n'.join(parts)
+
+
+def report(work: str, out: Optional[str], chart: Optional[str],
+           variants: Sequence[str] = VARIANTS,
+           data_sizes: Sequence[str] = DATA) -> str:
+  settings = read_settings()
+  results = current_results(work, settings)
+  if not results:
+    raise ValueError(f'no results in {work}/results.jsonl for the current '
+                     'settings: run `bench/quality.py run` first')
+  variants = [v for v in variants if any(r['variant'] == v for r in results)]
+  data_sizes = [d for d in data_sizes if any(r['data'] == d for r in results)]
+  if chart:
+    plot(quality_stats.summarize(results), variants, data_sizes, chart)
+  text = report_text(results, variants, data_sizes, chart,
+                     read_log(os.path.join(work, 'tune.jsonl')), settings)
+  print(text)
+  if out:
+    write_between_markers(out, text)
+  return text
+
+
+BEGIN_MARK = '<!-- bench/quality.py results: begin -->'
+END_MARK = '<!-- bench/quality.py results: end -->'
+
+
+def write_between_markers(path: str, text: str) -> None:
+  """Replaces the text between the result markers of `path` (or appends them)."""
+  doc = ''
+  if os.path.isfile(path):
+    with open(path) as f:
+      doc = f.read()
+  block = f'{BEGIN_MARK}\n{text}\n{END_MARK}'
+  if BEGIN_MARK in doc and END_MARK in doc:
+    head, rest = doc.split(BEGIN_MARK, 1)
+    doc = head + block + rest.split(END_MARK, 1)[1]
+  else:
+    doc = doc + ('\n' if doc and not doc.endswith('\n') else '') + block + '\n'
+  tmp = path + '.tmp'
+  with open(tmp, 'w') as f:
+    f.write(doc)
+  os.replace(tmp, path)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('step', choices=('prepare', 'tune', 'run', 'report', 'all'))
+  parser.add_argument('--work', default=DEFAULT_WORK)
+  parser.add_argument('--data', nargs='+', default=list(DATA), choices=DATA)
+  parser.add_argument('--variants', nargs='+', default=list(VARIANTS),
+                      choices=VARIANTS)
+  parser.add_argument('--seeds', nargs='+', type=int, default=list(SEEDS))
+  parser.add_argument('--out', default=None,
+                      help='markdown file for the tables (report)')
+  parser.add_argument('--chart', default=None, help='PNG chart path (report)')
+  args = parser.parse_args(argv)
+  logging.basicConfig(level=logging.WARNING)
+  start = time.time()
+  if args.step in ('prepare', 'all'):
+    prepare(args.work)
+  if args.step in ('tune', 'all'):
+    for data in args.data:
+      update_settings(data, tune(args.work, data, [
+          v for v in args.variants if v in STAGE2]))
+  if args.step in ('run', 'all'):
+    run(args.work, args.data, args.variants, args.seeds, read_settings())
+  if args.step in ('report', 'all'):
+    report(args.work, args.out, args.chart, args.variants, args.data)
+  _log(f'{args.step}: wall time {time.time() - start:.0f}s')
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

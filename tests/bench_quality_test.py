@@ -1,0 +1,202 @@
+"""Tests of the quality benchmark's pure parts (no training): statistics,
+tables, the 10% subsample and the validation split of a data folder."""
+import csv
+import json
+import math
+import os
+
+import pytest
+
+from bench import quality
+from bench import quality_data
+from bench import quality_stats as qs
+from models import features
+from pipeline.data import contract
+import schemas
+
+E = contract.Event
+ITEMS = [{'item_id': str(i), 'title': f'Movie {i}', 'year': '1995',
+          'genres': 'Comedy|Drama'} for i in range(1, 6)]
+USERS = {u: {'age': '30', 'gender': 'F', 'occupation': 'writer',
+             'zip_prefix': '123'} for u in ('1', '2', '3', '4')}
+# 40 events, user u watches item (t % 5) + 1 at time t.
+EVENTS = [E(str(t % 4 + 1), str(t % 5 + 1), 1000 + t) for t in range(40)]
+
+
+def _read(path):
+  with open(path, encoding='utf-8', newline='') as f:
+    return list(csv.reader(f))
+
+
+@pytest.fixture(name='src')
+def _src(tmp_path):
+  out = tmp_path / 'full'
+  contract.write_dataset(str(out), name='toy', schemas_name='movielens-100k',
+                         items=ITEMS, users=USERS, events=EVENTS,
+                         eval_fraction=0.2)
+  return str(out)
+
+
+def _header_is_the_schema(folder):
+  config = features.load_feature_config(schemas.resolve('movielens-100k'))
+  for rel in (contract.TRAIN_CSV, contract.EVAL_CSV):
+    assert _read(os.path.join(folder, rel))[0] == [
+        c for c, _ in config.interaction_columns]
+  assert _read(os.path.join(folder, contract.ITEMS_CSV))[0] == [
+      c for c, _ in config.item_columns]
+
+
+def test_mean_std_is_the_sample_std():
+  # mean 2; squared deviations 1 + 0 + 1 = 2; / (3 - 1) = 1 -> std 1.
+  assert qs.mean_std([1.0, 2.0, 3.0]) == (2.0, 1.0)
+  assert qs.mean_std([0.5]) == (0.5, 0.0)
+  with pytest.raises(ValueError):
+    qs.mean_std([])
+
+
+def test_relative_change_and_spread():
+  assert qs.relative_change(0.12, 0.10) == pytest.approx(0.2)
+  assert qs.relative_change(0.05, 0.10) == pytest.approx(-0.5)
+  assert qs.relative_change(0.1, 0.0) is None
+  # |0.12 - 0.10| = 0.02 > 0.005 + 0.01, but not > 0.01 + 0.01.
+  assert qs.exceeds_spread(0.12, 0.005, 0.10, 0.01)
+  assert not qs.exceeds_spread(0.12, 0.01, 0.10, 0.01)
+
+
+def _result(variant, seed, recall50, tail=None):
+  return {'data': 'full', 'variant': variant, 'seed': seed,
+          'metrics': {'recall@50': {'overall': recall50, 'head': 0.5,
+                                    'tail': tail, 'cold': None},
+                      'num_eval_events': 10}}
+
+
+def test_summarize_groups_over_seeds_and_skips_empty_slices():
+  summary = qs.summarize([_result('none', 0, 0.1), _result('none', 1, 0.3),
+                          _result('cfm', 0, 0.4, tail=0.2)])
+  mean, std, n = summary[('full', 'none', 'recall@50', 'overall')]
+  assert (mean, n) == (pytest.approx(0.2), 2)
+  assert std == pytest.approx(math.sqrt(0.02))  # (0.01 + 0.01) / 1
+  assert ('full', 'none', 'recall@50', 'cold') not in summary
+  assert ('full', 'none', 'recall@50', 'tail') not in summary
+  assert summary[('full', 'cfm', 'recall@50', 'tail')] == (0.2, 0.0, 1)
+
+
+def test_markdown_table_shows_changes_against_none():
+  summary = {('full', 'none', 'recall@50', 'overall'): (0.10, 0.01, 3),
+             ('full', 'cfm', 'recall@50', 'overall'): (0.125, 0.002, 3),
+             ('full', 'cfm', 'recall@50', 'tail'): (0.05, 0.01, 3)}
+  table = qs.markdown_table(summary, 'full', 'recall@50', ['none', 'cfm'],
+                            slices=('overall', 'tail'))
+  assert table.split('\n') == [
+      '| variant | overall | tail |',
+      '|---|---|---|',
+      '| none | 0.1000 ± 0.0100 | – |',
+      # +25%, and 0.025 > 0.002 + 0.01 -> '*'; no baseline tail -> no change.
+      '| cfm | 0.1250 ± 0.0020 (+25.0%*) | 0.0500 ± 0.0100 |',
+  ]
+  # One seed of the baseline: no spread, so no '*'.
+  summary[('full', 'none', 'recall@50', 'overall')] = (0.10, 0.0, 1)
+  assert '(+25.0%) |' in qs.markdown_table(summary, 'full', 'recall@50',
+                                           ['none', 'cfm'])
+
+
+def test_goal_lines_need_the_goal_and_the_spread():
+  summary = {('full', 'none', 'recall@50', 'overall'): (0.10, 0.01, 3),
+             ('full', 'cfm', 'recall@50', 'overall'): (0.115, 0.01, 3),
+             ('full', 'none', 'recall@50', 'tail'): (0.02, 0.001, 3),
+             ('full', 'cfm', 'recall@50', 'tail'): (0.04, 0.001, 3)}
+  lines = qs.goal_lines(summary, [('full', 'recall@50', 'overall', 0.10),
+                                  ('full', 'recall@50', 'tail', 0.50),
+                                  ('p10', 'recall@50', 'overall', 0.25)])
+  assert 'NOT reached (within the seeds spread)' in lines[0]  # +15%, 0.015 < 0.02
+  assert '+100.0%' in lines[1] and ': reached' in lines[1]
+  assert lines[2].endswith('not measured')
+  one_seed = {k: (m, s, 1) for k, (m, s, _) in summary.items()}
+  assert lines_one_seed(one_seed)[1].endswith(
+      'NOT reached (one seed: no spread to compare)')
+
+
+def lines_one_seed(summary):
+  return qs.goal_lines(summary, [('full', 'recall@50', 'overall', 0.10),
+                                 ('full', 'recall@50', 'tail', 0.50)])
+
+
+def test_subsample_keeps_a_seeded_fraction_of_train_and_the_rest(src, tmp_path):
+  out = str(tmp_path / 'p25')
+  info = quality_data.subsample_train(src, out, 0.25, seed=3)
+  train = _read(os.path.join(src, contract.TRAIN_CSV))
+  kept = _read(os.path.join(out, contract.TRAIN_CSV))
+  assert len(train) - 1 == 32 and len(kept) - 1 == 8  # round(0.25 * 32)
+  # A subsequence of the original rows, in file (time) order, cells as is.
+  it = iter(train[1:])
+  assert all(row in it for row in kept[1:])
+  for rel in (contract.ITEMS_CSV, contract.EVAL_CSV):
+    with open(os.path.join(src, rel), 'rb') as a, \
+        open(os.path.join(out, rel), 'rb') as b:
+      assert a.read() == b.read()
+  _header_is_the_schema(out)
+  assert json.loads(open(os.path.join(out, 'dataset.json')).read()) == info
+  assert info['num_train_events'] == 8 and info['num_eval_events'] == 8
+  users = {r[0] for r in kept[1:]} | {
+      r[0] for r in _read(os.path.join(out, contract.EVAL_CSV))[1:]}
+  assert info['num_users'] == len(users)
+  # Same seed, same rows; another seed, other rows.
+  again = str(tmp_path / 'again')
+  quality_data.subsample_train(src, again, 0.25, seed=3)
+  assert _read(os.path.join(again, contract.TRAIN_CSV)) == kept
+  other = str(tmp_path / 'other')
+  quality_data.subsample_train(src, other, 0.25, seed=4)
+  assert _read(os.path.join(other, contract.TRAIN_CSV)) != kept
+
+
+def test_subsample_refuses_bad_input_and_leaves_nothing(src, tmp_path):
+  with pytest.raises(ValueError, match='fraction'):
+    quality_data.subsample_train(src, str(tmp_path / 'x'), 0.0, 0)
+  with pytest.raises(FileNotFoundError, match='not a data folder'):
+    quality_data.subsample_train(str(tmp_path / 'nope'), str(tmp_path / 'y'),
+                                 0.1, 0)
+  with pytest.raises(ValueError, match='exists'):
+    quality_data.subsample_train(src, src, 0.1, 0)
+  assert sorted(os.listdir(tmp_path)) == ['full']
+
+
+def test_validation_split_is_the_end_of_train_only(src, tmp_path):
+  out = str(tmp_path / 'valid')
+  info = quality_data.validation_split(src, out, 0.25)
+  train = _read(os.path.join(src, contract.TRAIN_CSV))
+  fit = _read(os.path.join(out, contract.TRAIN_CSV))
+  valid = _read(os.path.join(out, contract.EVAL_CSV))
+  # 32 train events -> 24 + the last 8 by time; the real eval is not there.
+  assert fit[1:] == train[1:25] and valid[1:] == train[25:]
+  assert max(int(r[2]) for r in fit[1:]) <= min(int(r[2]) for r in valid[1:])
+  assert (info['num_train_events'], info['num_eval_events']) == (24, 8)
+  _header_is_the_schema(out)
+
+
+def test_tuning_points_give_none_and_cfm_the_same_budget():
+  points = quality.stage1_points()
+  assert len(points) == len({json.dumps(p, sort_keys=True) for p in points})
+  assert len(quality.STAGE2['none']) == len(quality.STAGE2['cfm'])
+  best = dict(points[0])
+  for variant in ('none', 'cfm'):
+    second = quality.stage2_points(variant, best)
+    assert len(second) == len({json.dumps(p, sort_keys=True) for p in second})
+    for p in second:  # stage 2 starts from the best point, changes a few keys
+      assert p['learning_rate'] == best['learning_rate']
+      assert p != best
+      quality.TrainingConfig().replace(**p)  # every point is a valid config
+  for p in points:
+    quality.TrainingConfig().replace(**p)
+
+
+def test_settings_merge_per_data_and_ablations_use_cfm(tmp_path):
+  path = str(tmp_path / 'settings.json')
+  quality.update_settings('full', {'none': {'epochs': 5}}, path)
+  quality.update_settings('full', {'cfm': {'epochs': 15}}, path)
+  quality.update_settings('p10', {'none': {'epochs': 3}}, path)
+  settings = quality.read_settings(path)
+  assert settings == {'full': {'none': {'epochs': 5}, 'cfm': {'epochs': 15}},
+                      'p10': {'none': {'epochs': 3}}}
+  assert quality.settings_for(settings, 'full', 'rfm') == {'epochs': 15}
+  assert quality.settings_for(settings, 'full', 'none') == {'epochs': 5}
+  assert quality.settings_for(settings, 'p10', 'cfm') == {}
