@@ -157,6 +157,13 @@ def _read_features(schema: schema_pb2.Schema, source: str, id_name: str,
   return used, columns
 
 
+def item_features(items_schema: schema_pb2.Schema,
+                  source: str = ITEMS_SCHEMA_FILE) -> List[Feature]:
+  """The used item features of one items schema, `item_id` first."""
+  used, _ = _read_features(items_schema, source, ITEM_ID, {})
+  return used
+
+
 def from_schemas(items_schema: schema_pb2.Schema,
                  interactions_schema: schema_pb2.Schema,
                  items_source: str = ITEMS_SCHEMA_FILE,

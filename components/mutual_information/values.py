@@ -52,10 +52,8 @@ def item_features(schema, source: str = 'items schema'
   The id first, then declaration order: the items half of
   models.features.load_feature_config, read by the same code.
   """
-  # pylint: disable=protected-access
-  used, _ = features_lib._read_features(schema, source, features_lib.ITEM_ID,
-                                        {})
-  return [(f.name, f.kind) for f in used]
+  return [(f.name, f.kind)
+          for f in features_lib.item_features(schema, source)]
 
 
 @dataclasses.dataclass
