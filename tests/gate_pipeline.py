@@ -81,12 +81,14 @@ def create_pipeline(pipeline_root: str, metadata_path: str, serving_dir: str,
       items=example_gen.outputs['items'],
       baseline_model=baseline_resolver.outputs['model'],
       ks=[10, 50, 100], blessing_k=10, min_recall=min_recall)
+  # Outside the Cond: nodes under a Cond also take the blessing as an input, so
+  # a gated IndexBuilder would rebuild (new bytes) on every re-blessing.
+  index_builder = IndexBuilder(
+      query_model=trainer.outputs['query_model'],
+      item_model=trainer.outputs['item_model'],
+      items=example_gen.outputs['items'], k=10)
   blessing = evaluator.outputs['blessing']
   with tfx.dsl.Cond(blessing.future()[0].custom_property('blessed') == 1):
-    index_builder = IndexBuilder(
-        query_model=trainer.outputs['query_model'],
-        item_model=trainer.outputs['item_model'],
-        items=example_gen.outputs['items'], k=10)
     pushers = [
         AtomicPusher(model=model, model_blessing=blessing,
                      base_directory=os.path.join(serving_dir, name)

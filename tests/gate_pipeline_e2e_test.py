@@ -4,7 +4,8 @@ Run 1 (normal threshold): blessed; the query tower, item tower and index are
 pushed and load; the index agrees with numpy brute force over the pushed
 towers. Run 2 (impossible threshold, new towers): the last blessed model is
 resolved as the baseline, nothing is pushed, and MLMD and the log say why.
-`sslrec report` then regenerates both runs' reports from MLMD.
+Run 3 repeats run 1: blessed again, and nothing new is pushed. `sslrec report`
+then regenerates the runs' reports from MLMD.
 """
 import json
 import os
@@ -30,6 +31,7 @@ def runs(tmp_path_factory):
       os.path.join(paths['serving'], name))) for name in ('query', 'item',
                                                           'index')}
   gate_pipeline.run(out, seed=2, min_recall=2.0)
+  gate_pipeline.run(out, seed=1, min_recall=0.0)
   store = run_records.open_store(paths['metadata'])
   run_ids = [r.name for r in run_records.list_runs(store)]
   return out, paths, versions_after_run1, run_ids
@@ -43,7 +45,7 @@ def _serving_dir(paths, name):
 
 def test_blessed_run_pushes_three_loadable_models_and_a_correct_index(runs):
   _, paths, versions, run_ids = runs
-  assert len(run_ids) == 2
+  assert len(run_ids) == 3
   assert all(len(v) == 1 and v[0].isdigit() for v in versions.values())
   items = tower_testing.all_rows(
       os.path.join(paths['pipeline_root'], 'TinyExampleGen', 'items', '1'),
@@ -87,6 +89,19 @@ def test_unblessed_run_pushes_nothing_and_says_why(runs):
   assert all(p.pushed for p in first.pushes)
 
 
+def test_a_rerun_blesses_the_same_towers_and_pushes_nothing_new(runs):
+  _, paths, versions, run_ids = runs
+  for name, before in versions.items():
+    assert sorted(os.listdir(os.path.join(paths['serving'], name))) == before
+  record = run_records.read_run(run_records.open_store(paths['metadata']),
+                                run_ids[2])
+  assert record.blessed is True
+  assert sorted(p.node_id for p in record.pushes) == [
+      'push_index', 'push_item', 'push_query']
+  assert all(p.pushed and p.version == versions[p.node_id[len('push_'):]][0]
+             for p in record.pushes)
+
+
 def test_report_is_regenerated_from_mlmd_for_any_run(runs, capsys):
   out, _, _, run_ids = runs
   assert cli.main(['report', '--output', out, '--list']) == 0
@@ -98,7 +113,7 @@ def test_report_is_regenerated_from_mlmd_for_any_run(runs, capsys):
   assert 'Blessed</h2>' in text and 'push_index: pushed version' in text
   assert sorted(os.listdir(dest)) == ['deciles.png', 'index.html',
                                       'losses.png']
-  assert cli.main(['report', '--output', out]) == 0  # latest run
+  assert cli.main(['report', '--output', out, '--run', run_ids[1]]) == 0
   text = open(os.path.join(out, 'report', 'index.html'),
               encoding='utf-8').read()
   assert run_ids[1] in text and 'Not blessed' in text
