@@ -12,6 +12,7 @@ _COMMAND_MODULES = (
     'data',
     'mi',
     'run',
+    'report',
 )
 
 
