@@ -98,17 +98,26 @@ INTERACTION_COLUMNS = dict(QUERY_COLUMNS, item_id=tf.string,
                            timestamp=tf.int64)
 
 
-def make_dataset(root: str, num_items: int = 30, num_users: int = 12,
-                 events_per_user: int = 8, seed: int = 0,
-                 cold_items: int = 4) -> Dict[str, str]:
+def make_dataset(root: str, **kwargs) -> Dict[str, str]:
+  """Writes `write_dataset` under root/items and root/interactions.
+
+  Returns:
+    {'items': items Examples uri, 'interactions': interactions Examples uri}.
+  """
+  uris = {'items': os.path.join(root, 'items'),
+          'interactions': os.path.join(root, 'interactions')}
+  write_dataset(uris['items'], uris['interactions'], **kwargs)
+  return uris
+
+
+def write_dataset(items_uri: str, interactions_uri: str, num_items: int = 30,
+                  num_users: int = 12, events_per_user: int = 8,
+                  seed: int = 0, cold_items: int = 4) -> None:
   """Writes a tiny synthetic items corpus and interaction log.
 
   Popularity is skewed (Zipf-like) and the last `cold_items` items never occur
   in the train split, so head, tail and cold slices are all populated. Each
   user's last two events form the eval split.
-
-  Returns:
-    {'items': items Examples uri, 'interactions': interactions Examples uri}.
   """
   rng = np.random.default_rng(seed)
   items = [{'item_id': f'i{i}', 'genres': '|'.join(
@@ -123,9 +132,9 @@ def make_dataset(root: str, num_items: int = 30, num_users: int = 12,
     picks = list(rng.choice(warm, size=events_per_user - 2, replace=False,
                             p=weights))
     # Eval: one more warm item by popularity, one item of the whole corpus.
-    rest = np.array([w if i not in picks else 0.0 for i, w in enumerate(weights)])
+    rest = np.where(np.isin(np.arange(warm), picks), 0.0, weights)
     picks.append(int(rng.choice(warm, p=rest / rest.sum())))
-    picks.append(int(rng.choice([i for i in range(num_items) if i not in picks])))
+    picks.append(int(rng.choice(np.setdiff1d(np.arange(num_items), picks))))
     if u % 3 == 0:  # hold out the user's most popular item: a head eval event
       top = min(picks[:-2])
       picks.remove(top)
@@ -138,12 +147,9 @@ def make_dataset(root: str, num_items: int = 30, num_users: int = 12,
              'history': '|'.join(history)}
       (train if t < events_per_user - 2 else eval_rows).append(row)
       history.insert(0, f'i{item}')
-  items_uri = os.path.join(root, 'items')
-  interactions_uri = os.path.join(root, 'interactions')
   write_examples(items_uri, 'corpus', items, ITEM_COLUMNS)
   write_examples(interactions_uri, 'train', train, INTERACTION_COLUMNS)
   write_examples(interactions_uri, 'eval', eval_rows, INTERACTION_COLUMNS)
-  return {'items': items_uri, 'interactions': interactions_uri}
 
 
 def save_towers(root: str, seed: int = 0, dim: int = 8) -> Dict[str, str]:
