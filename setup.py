@@ -30,6 +30,8 @@ setup(
     ],
     extras_require={
         'test': ['pytest', 'scikit-learn'],
+        # Approximate index (evaluation.index_kind: scann); 1.3.2 matches TF 2.16.
+        'scann': ['scann==1.3.2'],
     },
     entry_points={'console_scripts': ['sslrec=pipeline.cli:main']},
 )

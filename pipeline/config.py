@@ -29,6 +29,34 @@ DEFAULT_SCHEMAS = 'movielens-100k'
 DEFAULT_BEAM_ARGS = ('--direct_running_mode=in_memory', '--direct_num_workers=1')
 
 
+@dataclasses.dataclass(frozen=True)
+class EvaluationConfig:
+  """Retrieval evaluation, the blessing gate and the exported index."""
+  ks: Tuple[int, ...] = (10, 50, 100)  # Recall@K / MAP@K cut-offs
+  blessing_k: int = 50                 # the K the blessing rule reads
+  min_recall: float = 0.05             # overall Recall@blessing_k must reach this
+  max_overall_drop: float = 0.01       # allowed drop vs the last blessed model
+  max_tail_drop: float = 0.01          # same, on tail items
+  exclude_seen: bool = True            # don't rank the user's train items
+  index_k: int = 100                   # items the exported index returns
+  index_kind: str = 'brute_force'      # 'brute_force' | 'scann' (pip install .[scann])
+
+  def __post_init__(self):
+    if not self.ks or any(k <= 0 for k in self.ks):
+      raise ValueError('evaluation.ks must be positive integers')
+    if self.blessing_k not in self.ks:
+      raise ValueError(f'evaluation.blessing_k ({self.blessing_k}) must be one '
+                       f'of evaluation.ks {list(self.ks)}')
+    if not 0 <= self.min_recall <= 1:
+      raise ValueError('evaluation.min_recall must be in [0, 1]')
+    if self.max_overall_drop < 0 or self.max_tail_drop < 0:
+      raise ValueError('evaluation.max_*_drop must be >= 0')
+    if self.index_k <= 0:
+      raise ValueError('evaluation.index_k must be > 0')
+    if self.index_kind not in ('brute_force', 'scann'):
+      raise ValueError("evaluation.index_kind must be 'brute_force' or 'scann'")
+
+
 class ConfigError(ValueError):
   """A bad key or value in a run config (the message names both)."""
 
@@ -43,6 +71,7 @@ class RunConfig:
   beam_args: Tuple[str, ...] = DEFAULT_BEAM_ARGS
   enable_cache: bool = True
   training: TrainingConfig = TrainingConfig()
+  evaluation: EvaluationConfig = EvaluationConfig()
 
   @property
   def pipeline_root(self) -> str:

@@ -2,7 +2,9 @@
 
   items CSV ──ExampleGen──StatisticsGen──ExampleValidator(schema)──Transform─┐
   interactions CSV ──ExampleGen──StatisticsGen──ExampleValidator──Transform──┤
-                                                                             ├─ Trainer ─ Pushers
+                                            MutualInformationGen (items) ───┼─ Trainer ─ RetrievalEvaluator
+                                                                             │    (baseline: last blessed model)
+                                                                             └─ IndexBuilder ─ [blessed] ─ Pushers
   (ImportSchemaGen: the annotated schemas of schemas/<dataset>/)            ─┘
 """
 import os
@@ -11,17 +13,22 @@ from typing import Any, Dict, List, Optional, Sequence
 from tfx import v1 as tfx
 
 from components.csv_example_gen.component import create_csv_example_gen
+from components.index_builder.component import IndexBuilder
 from components.mutual_information.component import MutualInformationGen
+from components.pusher.component import AtomicPusher
+from components.retrieval_evaluator.component import RetrievalEvaluator
 from components.strict_example_validator.component import StrictExampleValidator
 from components.trainer.component import TwoTowerTrainer
 from models import features as F
 from models.config import TrainingConfig
+from pipeline.config import EvaluationConfig
 
 ITEMS_DIR = 'items'
 INTERACTIONS_DIR = 'interactions'
 CORPUS_SPLIT = 'corpus'
 QUERY_TOWER = 'query_tower'
 ITEM_TOWER = 'item_tower'
+INDEX = 'index'
 
 
 def _validated_input(name: str, input_base: str, splits: Dict[str, str],
@@ -49,6 +56,7 @@ def create_pipeline(
     serving_root: str,
     feature_config: F.FeatureConfig,
     training: TrainingConfig,
+    evaluation: EvaluationConfig = EvaluationConfig(),
     metadata_path: Optional[str] = None,
     beam_pipeline_args: Sequence[str] = (),
     enable_cache: bool = True,
@@ -63,6 +71,7 @@ def create_pipeline(
     serving_root: push destination; towers go to <serving_root>/<tower>/<version>.
     feature_config: the features read from `schema_dir` (features.load_feature_config).
     training: the model and SSL hyperparameters.
+    evaluation: metrics, blessing thresholds and the exported index.
     metadata_path: MLMD sqlite file; None when the orchestrator supplies MLMD.
     beam_pipeline_args: Beam arguments for every Beam-powered component.
     enable_cache: reuse executions whose inputs and properties are unchanged.
@@ -115,17 +124,47 @@ def create_pipeline(
       training_config=training.to_dict(),
       mutual_information=mutual_information.outputs['mutual_information'])
 
-  pushers = [
-      tfx.components.Pusher(
-          model=trainer.outputs[key],
-          push_destination=tfx.proto.PushDestination(
-              filesystem=tfx.proto.PushDestination.Filesystem(
-                  base_directory=os.path.join(serving_root, tower)))
-      ).with_id(f'Push{"".join(w.title() for w in tower.split("_"))}')
-      for key, tower in (('query_model', QUERY_TOWER), ('item_model', ITEM_TOWER))]
+  # The last blessed query model (none on the first run) is the baseline: the
+  # strategy keeps only Models named by a blessed ModelBlessing's
+  # current_model_id, which the evaluator sets to the query model.
+  baseline = tfx.dsl.Resolver(
+      strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+      model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+      model_blessing=tfx.dsl.Channel(
+          type=tfx.types.standard_artifacts.ModelBlessing),
+  ).with_id('LatestBlessedModelResolver')
+  evaluator = RetrievalEvaluator(
+      query_model=trainer.outputs['query_model'],
+      item_model=trainer.outputs['item_model'],
+      examples=inter_gen.outputs['examples'],
+      items=items_gen.outputs['examples'],
+      baseline_model=baseline.outputs['model'],
+      ks=list(evaluation.ks), blessing_k=evaluation.blessing_k,
+      min_recall=evaluation.min_recall,
+      max_overall_drop=evaluation.max_overall_drop,
+      max_tail_drop=evaluation.max_tail_drop,
+      exclude_seen=evaluation.exclude_seen)
+  # Outside the Cond: a node under a Cond takes the blessing as an input, so
+  # a gated index would be rebuilt whenever the same towers are re-blessed.
+  index_builder = IndexBuilder(
+      query_model=trainer.outputs['query_model'],
+      item_model=trainer.outputs['item_model'],
+      items=items_gen.outputs['examples'], k=evaluation.index_k,
+      kind=evaluation.index_kind)
+  blessing = evaluator.outputs['blessing']
+  with tfx.dsl.Cond(blessing.future()[0].custom_property('blessed') == 1):
+    pushers = [
+        AtomicPusher(model=model, model_blessing=blessing,
+                     base_directory=os.path.join(serving_root, name)
+                     ).with_id(node_id)
+        for node_id, name, model in (
+            ('PushQueryTower', QUERY_TOWER, trainer.outputs['query_model']),
+            ('PushItemTower', ITEM_TOWER, trainer.outputs['item_model']),
+            ('PushIndex', INDEX, index_builder.outputs['index']))]
 
   components: List[Any] = items + interactions + [
-      items_transform, inter_transform, mutual_information, trainer] + pushers
+      items_transform, inter_transform, mutual_information, trainer, baseline,
+      evaluator, index_builder] + pushers
   return tfx.dsl.Pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=pipeline_root,

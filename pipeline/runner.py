@@ -26,6 +26,7 @@ def build(config: RunConfig):
       serving_root=os.path.abspath(config.serving_root),
       feature_config=feature_config,
       training=config.training,
+      evaluation=config.evaluation,
       metadata_path=os.path.abspath(config.metadata_path),
       beam_pipeline_args=config.beam_args,
       enable_cache=config.enable_cache)
@@ -43,3 +44,8 @@ def run(config: RunConfig) -> None:
     tfx.orchestration.LocalDagRunner().run(pipeline)
   logging.info('Pipeline %r finished; pushed models under %s',
                config.pipeline_name, config.serving_root)
+  from pipeline import report  # pylint: disable=g-import-not-at-top
+  try:
+    logging.info('Report: %s', report.generate(config.output))
+  except Exception as e:  # pylint: disable=broad-except  # the run succeeded
+    logging.warning('Could not write the report: %s', e)
