@@ -223,15 +223,22 @@ def drop_values(values: tf.RaggedTensor, rate: float, seed: Seed,
     raise ValueError(f'dropout rate must be in [0, 1), got {rate}')
   if rate == 0.0:
     return values
-  draws = _uniform(tf.shape(values.flat_values), seed)
+  if values.ragged_rank != 1:
+    raise ValueError(f'drop_values expects ragged [batch, None], got ragged '
+                     f'rank {values.ragged_rank}')
+  rowids = values.value_rowids()
+  draws = _uniform(tf.shape(values.values), seed)
   keep = draws >= rate
   if keep_one:
     # The row's largest draw is a uniformly chosen value of that row; it is
     # below `rate` only when the whole row would be dropped.
-    row_max = tf.math.segment_max(draws, values.value_rowids())
-    keep = tf.logical_or(keep, tf.equal(
-        draws, tf.gather(row_max, values.value_rowids())))
-  return tf.ragged.boolean_mask(values, values.with_flat_values(keep))
+    row_max = tf.math.segment_max(draws, rowids)
+    keep = tf.logical_or(keep, tf.equal(draws, tf.gather(row_max, rowids)))
+  # Lean equivalent of tf.ragged.boolean_mask (fewer ops per training step).
+  lengths = tf.math.unsorted_segment_sum(
+      tf.cast(keep, values.row_splits.dtype), rowids, values.nrows())
+  return tf.RaggedTensor.from_row_lengths(
+      tf.boolean_mask(values.values, keep), lengths, validate=False)
 
 
 def augment(features: Mapping[str, Any],

@@ -212,6 +212,18 @@ def test_drop_values_keep_one_matches_expected_count():
     assert abs(lengths[:, i].mean() - expected) < 5 * lengths[:, i].std() / np.sqrt(draws) + 1e-9
 
 
+def test_drop_values_equals_ragged_boolean_mask_of_its_draws():
+  # Same keep decisions as the draws, computed the plain way.
+  rt = _ragged([[1, 2, 3], [], [4], [5, 6, 7, 8], []])
+  seed = tf.constant([5, 6], tf.int64)
+  draws = tf.random.stateless_uniform([8], seed=seed)
+  keep = (draws >= 0.4).numpy()
+  expected = tf.ragged.boolean_mask(rt, rt.with_flat_values(keep)).to_list()
+  got = augmentation.drop_values(rt, 0.4, seed, keep_one=False)
+  assert got.to_list() == expected
+  assert got.nrows() == 5
+
+
 def test_drop_values_rate_zero_and_bad_rate():
   rt = _ragged([[1, 2], []])
   assert augmentation.drop_values(rt, 0.0, [0, 0]) is rt

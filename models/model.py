@@ -115,7 +115,10 @@ class RetrievalModel(tfrs.Model):
     variables = (self.item_tower.trainable_variables if self.pretraining
                  else self.trainable_variables)
     gradients = tape.gradient(losses['total_loss'], variables)
-    self.optimizer.apply_gradients(zip(gradients, variables))
+    # The default embeddings get no gradient without masking (ssl none or
+    # dropout): skip them instead of warning on every trace.
+    self.optimizer.apply_gradients(
+        [(g, v) for g, v in zip(gradients, variables) if g is not None])
     return self._report(losses)
 
   def test_step(self, inputs):
