@@ -1,5 +1,6 @@
 """End to end: synthetic data -> LocalDagRunner -> towers pushed, MLMD, cache."""
 import csv
+import dataclasses
 import glob
 import os
 
@@ -11,6 +12,7 @@ from ml_metadata.proto import metadata_store_pb2
 
 from models.config import TrainingConfig
 from pipeline import runner
+from pipeline.config import EvaluationConfig
 from pipeline.config import RunConfig
 from pipeline.data import synthetic
 
@@ -53,32 +55,84 @@ def run(tmp_path_factory):
       'executions': _executions_by_node(_store(config.output)),
       'query_versions': _versions(config.output, 'query_tower'),
       'item_versions': _versions(config.output, 'item_tower'),
+      'index_versions': _versions(config.output, 'index'),
   }
-  runner.run(config)  # unchanged inputs: every component served from cache
-  return config, first
+  runner.run(config)  # unchanged inputs: served from cache, nothing new pushed
+  second = _executions_by_node(_store(config.output))
+  # An impossible threshold: the model is evaluated again but not pushed.
+  runner.run(dataclasses.replace(
+      config, evaluation=EvaluationConfig(min_recall=1.0)))
+  return config, first, second
 
 
 def test_every_component_ran_once(run):
-  _, first = run
+  _, first, _ = run
   executions = first['executions']
   assert {'ItemsExampleGen', 'InteractionsExampleGen', 'ItemsStatisticsGen',
           'InteractionsStatisticsGen', 'ItemsSchemaGen', 'InteractionsSchemaGen',
           'ItemsExampleValidator', 'InteractionsExampleValidator',
           'ItemsTransform', 'InteractionsTransform', 'MutualInformationGen',
-          'TwoTowerTrainer', 'PushQueryTower', 'PushItemTower'} <= set(executions)
+          'TwoTowerTrainer', 'LatestBlessedModelResolver', 'RetrievalEvaluator',
+          'IndexBuilder', 'PushQueryTower', 'PushItemTower', 'PushIndex'
+          } <= set(executions)
   complete = metadata_store_pb2.Execution.COMPLETE
   assert all(states == [complete] for states in executions.values()), executions
 
 
+# Re-executed on every run: the resolver, and (as the resolved baseline is now
+# the first run's model) the evaluator and the pushers it gates, which find the
+# same bytes already pushed and push nothing new.
+_NOT_CACHED = ('LatestBlessedModelResolver', 'RetrievalEvaluator',
+               'PushQueryTower', 'PushItemTower', 'PushIndex')
+
+
 def test_second_run_is_served_from_cache(run):
-  config, first = run
-  executions = _executions_by_node(_store(config.output))
+  config, first, second = run
   cached = metadata_store_pb2.Execution.CACHED
-  for node, states in executions.items():
-    assert len(states) == 2 and states[1] == cached, (node, states)
-  # Nothing new was pushed.
-  assert _versions(config.output, 'query_tower') == first['query_versions']
-  assert _versions(config.output, 'item_tower') == first['item_versions']
+  for node, states in second.items():
+    assert len(states) == 2, (node, states)
+    if node not in _NOT_CACHED:
+      assert states[1] == cached, (node, states)
+  assert second['TwoTowerTrainer'][1] == cached
+  # Nothing new was pushed, by the second run nor by the unblessed third.
+  for tower in ('query', 'item', 'index'):
+    name = 'index' if tower == 'index' else f'{tower}_tower'
+    assert _versions(config.output, name) == first[f'{tower}_versions']
+
+
+def test_impossible_threshold_is_not_blessed_and_says_why(run):
+  config, _, _ = run
+  store = _store(config.output)
+  blessings = store.get_artifacts_by_type('ModelBlessing')
+  newest = max(blessings, key=lambda a: a.id)
+  assert newest.custom_properties['blessed'].int_value == 0
+  assert 'recall' in newest.custom_properties['blessing_message'].string_value.lower()
+  assert any(b.custom_properties['blessed'].int_value == 1 for b in blessings)
+
+
+def test_index_returns_the_item_towers_top_k(run):
+  config, first, _ = run
+  items = _first_rows(os.path.join(config.data, 'items', 'items.csv'), 10**6)
+  events = _first_rows(os.path.join(
+      config.data, 'interactions', 'eval', 'interactions.csv'), 4)
+  item_fn = tf.saved_model.load(first['item_versions'][0]).signatures[
+      'serving_default']
+  query_fn = tf.saved_model.load(first['query_versions'][0]).signatures[
+      'serving_default']
+  index_fn = tf.saved_model.load(first['index_versions'][0]).signatures[
+      'serving_default']
+  item_embeddings = item_fn(**_raw(items, item_fn))['embedding'].numpy()
+  queries = query_fn(**_raw(events, query_fn))['embedding'].numpy()
+  result = index_fn(**_raw(events, index_fn))
+  scores = queries @ item_embeddings.T
+  k = result['item_ids'].shape[1]
+  expected = np.argsort(-scores, axis=1)[:, :k]
+  ids = np.array([r['item_id'] for r in items])
+  np.testing.assert_allclose(result['scores'].numpy(),
+                             np.take_along_axis(scores, expected, 1), atol=1e-4)
+  # Ids agree wherever scores are not tied.
+  got = result['item_ids'].numpy().astype(str)
+  assert (got[:, :5] == ids[expected][:, :5]).mean() > 0.9
 
 
 def _first_rows(path, n):
@@ -102,8 +156,9 @@ def _raw(rows, signature):
 
 
 def test_pushed_towers_load_and_embed_raw_rows(run):
-  config, first = run
+  config, first, _ = run
   assert len(first['query_versions']) == 1 and len(first['item_versions']) == 1
+  assert len(first['index_versions']) == 1
   items = _first_rows(os.path.join(config.data, 'items', 'items.csv'), 5)
   events = _first_rows(os.path.join(
       config.data, 'interactions', 'eval', 'interactions.csv'), 5)
@@ -120,7 +175,7 @@ def test_pushed_towers_load_and_embed_raw_rows(run):
 
 
 def test_trainer_execution_records_the_training_config(run):
-  config, _ = run
+  config, _, _ = run
   store = _store(config.output)
   [context] = [c for c in store.get_contexts_by_type('node')
                if c.name.endswith('.TwoTowerTrainer')]
