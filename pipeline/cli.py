@@ -1,10 +1,13 @@
 """`sslrec` command line: one sub-command per module under pipeline/commands/."""
 import argparse
 import importlib
-import logging
 import os
 import sys
 from typing import List, Optional
+
+from pipeline import logs
+
+logs.quiet_import_warnings()
 
 # Each module has `register(subparsers)`, which adds its parser and sets
 # `func(args) -> int` as the parser default.
@@ -12,6 +15,9 @@ _COMMAND_MODULES = (
     'data',
     'mi',
     'run',
+    'schedule',
+    'inspect',
+    'compile',
     'report',
 )
 
@@ -38,9 +44,7 @@ def main(argv: Optional[List[str]] = None) -> int:
   os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
   args = build_parser().parse_args(argv)
-  logging.basicConfig(
-      level=logging.DEBUG if args.verbose else logging.INFO,
-      format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+  logs.setup(verbose=args.verbose)
   try:
     return int(args.func(args) or 0)
   except (UserError, ValueError, FileNotFoundError) as e:
