@@ -133,7 +133,9 @@ def _pushed(a: mlmd_pb2.Artifact) -> Dict[str, Any]:
           'pushed_destination': _value(props['pushed_destination'])
                                 if 'pushed_destination' in props else None,
           'pushed_version': _value(props['pushed_version'])
-                            if 'pushed_version' in props else None}
+                            if 'pushed_version' in props else None,
+          **({'new_version': bool(props['new_version'].int_value)}
+             if 'new_version' in props else {})}
 
 
 def _custom(names: Iterable[str]) -> Callable[[mlmd_pb2.Artifact], Dict]:
@@ -413,12 +415,20 @@ class Inspector:
     return result
 
   def pushed(self, all_versions: bool = False) -> List[Dict[str, Any]]:
-    """What is pushed: per pusher, the newest push (or every push), newest first.
+    """What is pushed: per pusher, the version it serves now, newest first.
 
     A push is an artifact with a `pushed_destination` property and pushed = 1
-    (the stock Pusher's PushedModel). Its run is the run of the execution
-    that pushed (not of a later cache hit); its metrics are those of the
-    evaluation that read the Model(s) upstream of it.
+    (PushedModel of the stock Pusher and of components/pusher). A pusher that
+    finds the same bytes already pushed records the existing version again
+    (`new_version` 0), so the version a pusher serves comes from its newest
+    push, and its `run_id`, `id` and metrics from the oldest push of that
+    same destination: the run that wrote it. `last_run_id` is the newest run
+    that pushed (or confirmed) it. Runs are those of the executions that
+    pushed, not of later cache hits; metrics are those of the evaluation that
+    read the Model(s) upstream of the push (not as a baseline).
+
+    Args:
+      all_versions: list every push artifact instead, newest first.
     """
     pushes = [a for a in self._store.get_artifacts()
               if 'pushed_destination' in a.custom_properties
@@ -426,16 +436,30 @@ class Inspector:
                    or a.custom_properties['pushed'].int_value == 1)]
     pushes.sort(key=lambda a: (a.create_time_since_epoch, a.id), reverse=True)
     producer = self._producers([a.id for a in pushes]) if pushes else {}
+
+    def pusher(a):
+      return self._node_of.get(producer.get(a.id), a.type)
+
+    def destination(a):
+      return a.custom_properties['pushed_destination'].string_value
+
     out, shown = [], set()
     for a in pushes:
-      target = self._node_of.get(producer.get(a.id), a.type)
-      if target in shown and not all_versions:
+      if all_versions:
+        origin = a
+      elif pusher(a) in shown:
         continue
-      shown.add(target)
-      entry = self._artifact_dict(a, producer.get(a.id))
+      else:
+        shown.add(pusher(a))
+        origin = [b for b in pushes if pusher(b) == pusher(a)
+                  and destination(b) == destination(a)][-1]
+      entry = self._artifact_dict(origin, producer.get(origin.id))
       entry.update(entry.pop('properties'))
       entry['pusher'] = entry.pop('producer')
-      entry['evaluation'] = self._evaluation_of(self._upstream(a.id, 'Model'))
+      newest_run = self._run_of.get(producer.get(a.id))
+      entry['last_run_id'] = newest_run.name if newest_run else None
+      entry['evaluation'] = self._evaluation_of(
+          self._upstream(origin.id, 'Model'))
       out.append(entry)
     return out
 

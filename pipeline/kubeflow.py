@@ -12,6 +12,7 @@ from typing import Any, Dict, Optional
 
 import schemas as schemas_lib
 from models import features as F
+from pipeline import config as config_lib
 from pipeline import pipeline as pipeline_lib
 from pipeline.config import RunConfig
 
@@ -51,10 +52,12 @@ def kubeflow_pipeline(config: RunConfig, pipeline_root: Optional[str] = None,
       schema_dir=schema_dir or local_schema_dir,
       serving_root=_location(config.serving_root),
       feature_config=feature_config,
-      training=config.training,
       metadata_path=None,
       beam_pipeline_args=config.beam_args,
-      enable_cache=config.enable_cache)
+      enable_cache=config.enable_cache,
+      # Every config section (training, evaluation, ...) by name, as
+      # runner.build passes them.
+      **{name: getattr(config, name) for name in config_lib.sections()})
 
 
 def compile_pipeline(pipeline, output_file: str, image: str = DEFAULT_IMAGE

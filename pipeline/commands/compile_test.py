@@ -4,7 +4,6 @@ import os
 
 import pytest
 
-from models.config import TrainingConfig
 from pipeline import cli
 from pipeline import config as config_lib
 from pipeline import kubeflow
@@ -20,7 +19,7 @@ BEAM_ARGS = ('--direct_running_mode=multi_processing', '--direct_num_workers=2')
 def _write_config(path, **overrides):
   lines = [f'data: {DATA}', f'output: {OUTPUT}', 'schemas: synthetic',
            f'beam_args: [{", ".join(BEAM_ARGS)}]', 'training:',
-           '  epochs: 3', '  ssl: cfm']
+           '  epochs: 3', '  ssl: cfm', 'evaluation:', '  min_recall: 0.0123']
   lines += [f'{k}: {v}' for k, v in overrides.items()]
   path.write_text('\n'.join(lines) + '\n')
   return str(path)
@@ -58,8 +57,9 @@ def _local_component_ids(tmp_path):
   for sub in ('items', 'interactions/train', 'interactions/eval'):
     (data / sub).mkdir(parents=True)
   config = RunConfig(data=str(data), output=str(tmp_path / 'out'),
-                     schemas='synthetic',
-                     training=TrainingConfig(epochs=3, ssl='cfm'))
+                     schemas='synthetic').replace(
+                         {'training': {'epochs': 3, 'ssl': 'cfm'},
+                          'evaluation': {'min_recall': 0.0123}})
   return [c.id for c in runner.build(config).components]
 
 
@@ -93,6 +93,7 @@ def test_spec_runs_the_image_with_the_beam_args_on_the_given_paths(compiled):
   assert f'{DATA}/items' in text and f'{DATA}/interactions' in text
   assert f'{OUTPUT}/serving/query_tower' in text
   assert '\\"epochs\\": 3' in text  # the training config reaches the Trainer
+  assert '0.0123' in text  # and the evaluation section the evaluator
 
 
 def test_spec_file_is_written_whole(compiled):
@@ -116,3 +117,18 @@ def test_kubeflow_pipeline_has_no_local_metadata(tmp_path):
   pipeline = kubeflow.kubeflow_pipeline(config)
   assert pipeline.metadata_connection_config is None
   assert pipeline.pipeline_info.pipeline_root == f'{OUTPUT}/pipeline'
+
+
+def test_vertex_pipeline_job_loads_the_spec(compiled):
+  """What the Vertex schedule step of docs/operations.md does, minus the network."""
+  from google.auth import credentials  # pylint: disable=g-import-not-at-top
+  from google.cloud import aiplatform  # pylint: disable=g-import-not-at-top
+  _, spec_file, job = compiled
+  pipeline_job = aiplatform.PipelineJob(
+      display_name='sslrec-nightly', template_path=spec_file,
+      project='my-project', location='europe-west4', enable_caching=True,
+      credentials=credentials.AnonymousCredentials())
+  resource = pipeline_job._gca_resource  # pylint: disable=protected-access
+  assert resource.runtime_config.gcs_output_directory == f'{OUTPUT}/root'
+  assert sorted(resource.pipeline_spec['root']['dag']['tasks']) == sorted(
+      job['pipelineSpec']['root']['dag']['tasks'])
