@@ -22,6 +22,8 @@ def test_unknown_key_is_named():
     ({'dropout_rate': 1.0}, 'dropout_rate'),
     ({'tower_layers': []}, 'tower_layers'),
     ({'mode': 'finetune'}, 'mode must be one of'),
+    ({'mode': 'pretrain', 'ssl': 'none', 'pretrain_steps': 5}, 'needs an SSL'),
+    ({'mode': 'pretrain', 'ssl': 'cfm'}, 'pretrain_steps > 0'),
 ])
 def test_invalid_values_are_rejected(change, message):
   with pytest.raises(ValueError, match=message):

@@ -223,9 +223,6 @@ def train(feature_config: F.FeatureConfig, config: TrainingConfig,
           log_dir: Optional[str] = None,
           mutual_information: Optional[Dict[str, Any]] = None) -> RetrievalModel:
   """Trains the model on the transformed interaction files."""
-  if config.mode == 'pretrain' and config.ssl == 'none':
-    raise ValueError("training config: mode 'pretrain' needs an ssl variant "
-                     "('dropout', 'rfm' or 'cfm'), ssl is 'none'")
   tf.keras.utils.set_random_seed(config.seed)
   item_counts = data.count_items(train_files, query_tft, corpus, 'train split')
   data.count_items(eval_files, query_tft, corpus, 'eval split')

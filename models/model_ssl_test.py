@@ -153,6 +153,6 @@ def test_full_train_with_pretrain_counts_both_phases(setup):
 def test_configuration_errors(setup):
   with pytest.raises(ValueError, match='MutualInformation artifact'):
     _train(setup, CONFIG, setup['root'] / 'err', mi=None)
-  with pytest.raises(ValueError, match="mode 'pretrain' needs an ssl variant"):
+  with pytest.raises(ValueError, match="mode 'pretrain' needs an SSL variant"):
     _train(setup, CONFIG.replace(ssl='none', mode='pretrain', pretrain_steps=2),
            setup['root'] / 'err2')
