@@ -8,7 +8,6 @@ OUTPUT    ?= output
 RUN_ARGS  ?=
 PYTEST_ARGS ?=
 export TF_USE_LEGACY_KERAS := 1
-export TF_CPP_MIN_LOG_LEVEL := 2
 
 .PHONY: run test venv data clean bench
 

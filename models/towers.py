@@ -32,6 +32,11 @@ def pooled_lookup(table: tf.Variable, ids) -> tf.Tensor:
   return tf.nn.embedding_lookup(table, ids)
 
 
+def _initializer():
+  """A fresh initializer per weight: one object reused gives identical tables."""
+  return tf.keras.initializers.TruncatedNormal(stddev=0.05)
+
+
 def _mlp(widths: Sequence[int], name: str) -> tf.keras.Sequential:
   layers = [tf.keras.layers.Dense(w, activation='relu') for w in widths[:-1]]
   layers.append(tf.keras.layers.Dense(widths[-1]))
@@ -46,10 +51,9 @@ class _Tower(tf.keras.Model):
     super().__init__(name=name)
     self.feature_names = list(feature_names)
     self.embedding_dim = embedding_dim
-    init = tf.keras.initializers.TruncatedNormal(stddev=0.05)
     self.tables = [
         self.add_weight(name=f'{n}_embedding', shape=[table_sizes[n], embedding_dim],
-                        initializer=init, trainable=True)
+                        initializer=_initializer(), trainable=True)
         for n in self.feature_names]
     self.mlp = _mlp(layer_widths, name=f'{name}_mlp')
 
@@ -70,7 +74,7 @@ class ItemTower(_Tower):
     self.default_embeddings = self.add_weight(
         name='default_embeddings',
         shape=[len(self.feature_names), embedding_dim],
-        initializer=tf.keras.initializers.TruncatedNormal(stddev=0.05),
+        initializer=_initializer(),
         trainable=True)
 
   def embed_features(self, features, mask: Optional[tf.Tensor] = None):

@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
   os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
-  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')  # hide CUDA-probe noise
   args = build_parser().parse_args(argv)
   logs.setup(verbose=args.verbose)
   try:

@@ -13,12 +13,21 @@ _KEPT_ABSL_INFO = re.compile(
     r'.*[Cc]ached (results|outputs)|Training|Pipeline)')
 
 
+# Harmless warnings printed many times per run by TFX 1.16 / TFT 1.16.
+_DROPPED_WARNINGS = re.compile(
+    r'^(ArtifactQuery.property_predicate is not supported|'
+    r'Tables initialized inside a tf.function|'
+    r'From .*tf_record_iterator)')
+
+
 class _TfxInfoFilter(logging.Filter):
   """Drops absl INFO records but the ones naming components' progress."""
 
   def filter(self, record: logging.LogRecord) -> bool:
-    if record.name != 'absl' or record.levelno >= logging.WARNING:
+    if record.name not in ('absl', 'tensorflow'):
       return True
+    if record.levelno >= logging.WARNING:
+      return not _DROPPED_WARNINGS.match(record.getMessage())
     return bool(_KEPT_ABSL_INFO.match(record.getMessage()))
 
 
@@ -35,7 +44,10 @@ def setup(verbose: bool = False) -> None:
     handler.addFilter(_TfxInfoFilter())
   logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                       handlers=[handler], force=True)
-  # absl's own handler would print everything a second time.
+  # absl resets its logger to WARNING when a library parses absl flags
+  # (during Transform); a verbosity flag value survives that.
+  from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
+  absl_logging.set_verbosity(absl_logging.DEBUG if verbose else absl_logging.INFO)
   logging.getLogger('absl').propagate = True
   for noisy in ('apache_beam', 'tensorflow', 'root.tfx'):
     logging.getLogger(noisy).setLevel(logging.WARNING)
