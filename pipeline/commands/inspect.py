@@ -122,7 +122,9 @@ def format_pushed(pushes: List[Dict[str, Any]]) -> str:
                  f'{p["pushed_destination"]}')
     again = (f', last confirmed by run {p["last_run_id"]}'
              if p.get('last_run_id') not in (None, p['run_id']) else '')
-    lines.append(f'  pushed {p["created"]} by run {p["run_id"] or "-"} '
+    how = ('found already pushed (same bytes)' if p.get('new_version') is False
+           else 'pushed')
+    lines.append(f'  {how} {p["created"]} by run {p["run_id"] or "-"} '
                  f'(artifact #{p["id"]}{again}); '
                  f'{metrics or "no evaluation recorded"}{verdict}')
   return '\n'.join(lines)
