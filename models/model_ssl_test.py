@@ -6,9 +6,7 @@ import pytest
 import tensorflow as tf
 
 from models import data
-from models import features as F
 from models import model as model_lib
-from models import preprocessing
 from models import testutil
 from models.config import TrainingConfig
 
@@ -24,24 +22,7 @@ MI = {'features': ['title', 'year', 'genres'],
 
 @pytest.fixture(scope='module')
 def setup(tmp_path_factory):
-  root = tmp_path_factory.mktemp('model_ssl')
-  feature_config = F.load_feature_config(testutil.schema_dir())
-  custom_config = {'features': feature_config.to_dict(),
-                   'training': CONFIG.to_dict()}
-  items, interactions = testutil.tiny_rows()
-  item_tft = testutil.transform(
-      items, os.path.join(testutil.schema_dir(), F.ITEMS_SCHEMA_FILE),
-      preprocessing.items_preprocessing_fn, custom_config, str(root / 'items'))
-  query_tft = testutil.transform(
-      interactions,
-      os.path.join(testutil.schema_dir(), F.INTERACTIONS_SCHEMA_FILE),
-      preprocessing.interactions_preprocessing_fn, custom_config,
-      str(root / 'interactions'))
-  corpus = data.load_corpus(testutil.transformed_files(str(root / 'items')),
-                            item_tft, feature_config.item_features)
-  files = testutil.transformed_files(str(root / 'interactions'))
-  return dict(root=root, fc=feature_config, item_tft=item_tft,
-              query_tft=query_tft, corpus=corpus, files=files)
+  return testutil.prepare(tmp_path_factory.mktemp('model_ssl'), CONFIG)
 
 
 def _train(setup, config, log_dir, mi=MI):

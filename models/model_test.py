@@ -1,15 +1,11 @@
 """Training and export on real TF Transform output of tiny data."""
-import os
-
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from models import data
 from models import export
-from models import features as F
 from models import model as model_lib
-from models import preprocessing
 from models import testutil
 from models.config import TrainingConfig
 
@@ -20,31 +16,17 @@ CONFIG = TrainingConfig(epochs=3, batch_size=16, embedding_dim=8,
 
 @pytest.fixture(scope='module')
 def setup(tmp_path_factory):
-  root = tmp_path_factory.mktemp('model')
-  feature_config = F.load_feature_config(testutil.schema_dir())
-  custom_config = {'features': feature_config.to_dict(),
-                   'training': CONFIG.to_dict()}
-  items, interactions = testutil.tiny_rows()
-  item_tft = testutil.transform(
-      items, os.path.join(testutil.schema_dir(), F.ITEMS_SCHEMA_FILE),
-      preprocessing.items_preprocessing_fn, custom_config, str(root / 'items'))
-  query_tft = testutil.transform(
-      interactions,
-      os.path.join(testutil.schema_dir(), F.INTERACTIONS_SCHEMA_FILE),
-      preprocessing.interactions_preprocessing_fn, custom_config,
-      str(root / 'interactions'))
-  corpus = data.load_corpus(testutil.transformed_files(str(root / 'items')),
-                            item_tft, feature_config.item_features)
-  files = testutil.transformed_files(str(root / 'interactions'))
-  model = model_lib.train(feature_config, CONFIG, query_tft, item_tft, corpus,
-                          files, files, log_dir=str(root / 'logs'))
-  export.export_query_tower(str(root / 'query'), model.query_tower, query_tft,
-                            feature_config)
-  export.export_item_tower(str(root / 'item'), model.item_tower, item_tft,
-                           feature_config)
-  return dict(root=root, items=items, interactions=interactions, model=model,
-              corpus=corpus, feature_config=feature_config, files=files,
-              query_tft=query_tft)
+  setup = testutil.prepare(tmp_path_factory.mktemp('model'), CONFIG)
+  root = setup['root']
+  fc = setup['feature_config'] = setup['fc']
+  setup['model'] = model_lib.train(
+      fc, CONFIG, setup['query_tft'], setup['item_tft'], setup['corpus'],
+      setup['files'], setup['files'], log_dir=str(root / 'logs'))
+  export.export_query_tower(str(root / 'query'), setup['model'].query_tower,
+                            setup['query_tft'], fc)
+  export.export_item_tower(str(root / 'item'), setup['model'].item_tower,
+                           setup['item_tft'], fc)
+  return setup
 
 
 def _raw(rows, features):

@@ -7,6 +7,7 @@ transformed_metadata/ and gzip TFRecords of transformed examples.
 """
 import functools
 import os
+import pathlib
 import random
 import tempfile
 from typing import Any, Dict, List, Tuple
@@ -102,3 +103,33 @@ def transform(rows: List[Dict[str, Any]], schema_file: str, preprocessing_fn,
 
 def transformed_files(out_dir: str) -> List[str]:
   return [os.path.join(out_dir, 'transformed', '*.gz')]
+
+
+def prepare(root: str, training) -> Dict[str, Any]:
+  """Transforms `tiny_rows` under `root` and loads the item corpus.
+
+  Returns a dict: root (pathlib.Path), fc (FeatureConfig), items, interactions (raw rows),
+  item_tft, query_tft, corpus (data.ItemCorpus), files (transformed
+  interaction files).
+  """
+  from models import data  # pylint: disable=g-import-not-at-top
+  from models import preprocessing  # pylint: disable=g-import-not-at-top
+  root = str(root)
+  feature_config = F.load_feature_config(schema_dir())
+  custom_config = {'features': feature_config.to_dict(),
+                   'training': training.to_dict()}
+  items, interactions = tiny_rows()
+  item_tft = transform(
+      items, os.path.join(schema_dir(), F.ITEMS_SCHEMA_FILE),
+      preprocessing.items_preprocessing_fn, custom_config,
+      os.path.join(root, 'items'))
+  query_tft = transform(
+      interactions, os.path.join(schema_dir(), F.INTERACTIONS_SCHEMA_FILE),
+      preprocessing.interactions_preprocessing_fn, custom_config,
+      os.path.join(root, 'interactions'))
+  corpus = data.load_corpus(transformed_files(os.path.join(root, 'items')),
+                            item_tft, feature_config.item_features)
+  return dict(root=pathlib.Path(root), fc=feature_config, items=items,
+              interactions=interactions, item_tft=item_tft,
+              query_tft=query_tft, corpus=corpus,
+              files=transformed_files(os.path.join(root, 'interactions')))
