@@ -1,11 +1,13 @@
 """The sslrec TFX pipeline: one factory, no I/O at import or creation.
 
-  items CSV ──ExampleGen──StatisticsGen──ExampleValidator(schema)──Transform─┐
-  interactions CSV ──ExampleGen──StatisticsGen──ExampleValidator──Transform──┤
-                                            MutualInformationGen (items) ───┼─ Trainer ─ RetrievalEvaluator
-                                                                             │    (baseline: last blessed model)
-                                                                             └─ IndexBuilder ─ [blessed] ─ Pushers
-  (ImportSchemaGen: the annotated schemas of schemas/<dataset>/)            ─┘
+  per input (items, interactions):
+    CSV -> ExampleGen -> StatisticsGen -> StrictExampleValidator <- ImportSchemaGen
+                      -> Transform (after both validators)
+  items ExampleGen -> MutualInformationGen
+  Transforms + MI -> TwoTowerTrainer -> query_model, item_model
+  LatestBlessedModelResolver (baseline) + towers -> RetrievalEvaluator -> blessing
+  towers -> IndexBuilder -> index
+  [blessing.blessed == 1] -> PushQueryTower, PushItemTower, PushIndex
 """
 import os
 from typing import Any, Dict, List, Optional, Sequence
