@@ -50,6 +50,10 @@ DEFAULT_WORK = '/tmp/sslrec_bench'
 SETTINGS_FILE = os.path.join(REPO, 'bench', 'quality_settings.json')
 DATASET = 'movielens-100k'
 VARIANTS = ('none', 'dropout', 'rfm', 'cfm')
+# Control: ssl=none trained with CFM's tuned settings, to tell the SSL task's
+# effect apart from the effect of CFM's main-task settings.
+CONTROL = 'none@cfm'
+ALL_VARIANTS = VARIANTS + (CONTROL,)
 SEEDS = (0, 1, 2)
 KS = (10, 50, 100)
 SUBSAMPLE_FRACTION, SUBSAMPLE_SEED = 0.1, 0
@@ -64,10 +68,11 @@ GOALS = (('full', 'recall@50', 'overall', 0.10),
 
 # The tuning search. Every trial is one training (seed 0) on a validation
 # folder, scored by validation Recall@50 overall. Both variants get the same
-# number of trials: stage 1 (the same 8 points for `none` and `cfm`) searches
-# learning rate x temperature x epochs; stage 2 adds 4 trials from each
-# variant's best stage-1 point: `cfm` over its SSL weight x SSL temperature,
-# `none` over tower size (embedding width and MLP) and batch size.
+# number of trials (10): stage 1 (the same 8 points for `none` and `cfm`)
+# searches learning rate x temperature x epochs; stage 2 adds 2 trials from
+# each variant's best stage-1 point: `cfm` over its SSL settings (a smaller
+# SSL weight, two SSL temperatures), `none` over tower size (embedding width
+# and MLP widths). Sized for a 2-core machine: one trial is 2-6 minutes there.
 STAGE1 = {
     'learning_rate': (0.05, 0.2),
     'temperature': (0.05, 0.2),
@@ -76,11 +81,10 @@ STAGE1 = {
 STAGE1_FIXED = {'embedding_dim': 32, 'tower_layers': [128, 64],
                 'batch_size': 256}
 STAGE2 = {
-    'cfm': [{'ssl_weight': w, 'ssl_temperature': t}
-            for w in (0.1, 1.0) for t in (0.05, 0.2)],
+    'cfm': [{'ssl_weight': 0.1, 'ssl_temperature': 0.05},
+            {'ssl_weight': 0.1, 'ssl_temperature': 0.2}],
     'none': [{'embedding_dim': 64, 'tower_layers': [256, 128]},
-             {'embedding_dim': 16, 'tower_layers': [64, 32]},
-             {'batch_size': 128}, {'batch_size': 512}],
+             {'embedding_dim': 16, 'tower_layers': [64, 32]}],
 }
 
 
@@ -218,7 +222,8 @@ def run_one(sessions: Dict[str, Session], work: str, log_path: str, data: str,
             variant: str, seed: int, overrides: Mapping[str, Any]
             ) -> Dict[str, Any]:
   """Trains + evaluates one configuration unless the log already has it."""
-  config = TrainingConfig().replace(**dict(overrides, ssl=variant, seed=seed))
+  config = TrainingConfig().replace(**dict(overrides, ssl=ssl_of(variant),
+                                           seed=seed))
   record = {'data': data, 'variant': variant, 'seed': seed,
             'config': config.to_dict()}
   done = {_key(r): r for r in read_log(log_path)}
@@ -292,7 +297,8 @@ def update_settings(data: str, chosen: Mapping[str, Any],
                     path: str = SETTINGS_FILE) -> None:
   """Merges `chosen` (variant -> overrides) into settings[data], under a lock."""
   import fcntl  # pylint: disable=g-import-not-at-top
-  with open(path + '.lock', 'w') as lock:
+  lock_path = os.path.join(tempfile.gettempdir(), 'sslrec_quality_settings.lock')
+  with open(lock_path, 'w') as lock:
     fcntl.flock(lock, fcntl.LOCK_EX)
     settings = read_settings(path)
     settings.setdefault(data, {}).update(chosen)
@@ -310,9 +316,14 @@ def read_settings(path: str = SETTINGS_FILE) -> Dict[str, Any]:
     return json.load(f)
 
 
+def ssl_of(variant: str) -> str:
+  """The `ssl` setting of a benchmark variant (CONTROL trains with ssl=none)."""
+  return 'none' if variant == CONTROL else variant
+
+
 def settings_for(settings: Mapping[str, Any], data: str, variant: str
                  ) -> Dict[str, Any]:
-  """Overrides of `variant` at `data`: ablations (dropout, rfm) use cfm's."""
+  """Overrides of `variant` at `data`: dropout, rfm and CONTROL use cfm's."""
   by_variant = settings.get(data, {})
   return dict(by_variant.get(variant if variant == 'none' else 'cfm', {}))
 
@@ -338,8 +349,8 @@ def current_results(work: str, settings: Mapping[str, Any]
   out = []
   for r in read_log(os.path.join(work, 'results.jsonl')):
     expected = TrainingConfig().replace(**dict(
-        settings_for(settings, r['data'], r['variant']), ssl=r['variant'],
-        seed=r['seed'])).to_dict()
+        settings_for(settings, r['data'], r['variant']),
+        ssl=ssl_of(r['variant']), seed=r['seed'])).to_dict()
     if r['config'] == expected:
       out.append(r)
   return out
@@ -435,6 +446,10 @@ def report_text(results: Sequence[Mapping[str, Any]], variants: Sequence[str],
                 '']
   parts += ['**Goals (CFM vs tuned baseline)**', '']
   parts += quality_stats.goal_lines(summary, GOALS) + ['']
+  if any(r['variant'] == CONTROL for r in results):
+    parts += [f'**CFM vs `{CONTROL}`** (ssl=none with the settings CFM was '
+              'tuned to: the SSL task\'s own effect)', '']
+    parts += quality_stats.goal_lines(summary, GOALS, baseline=CONTROL) + ['']
   parts += ['**Training throughput** (train events x epochs / wall time of '
             '`models.model.train`, which includes the per-epoch validation '
             'loss pass and setup)', '']
@@ -447,7 +462,7 @@ def report_text(results: Sequence[Mapping[str, Any]], variants: Sequence[str],
 
 
 def report(work: str, out: Optional[str], chart: Optional[str],
-           variants: Sequence[str] = VARIANTS,
+           variants: Sequence[str] = ALL_VARIANTS,
            data_sizes: Sequence[str] = DATA) -> str:
   settings = read_settings()
   results = current_results(work, settings)
@@ -493,8 +508,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   parser.add_argument('step', choices=('prepare', 'tune', 'run', 'report', 'all'))
   parser.add_argument('--work', default=DEFAULT_WORK)
   parser.add_argument('--data', nargs='+', default=list(DATA), choices=DATA)
-  parser.add_argument('--variants', nargs='+', default=list(VARIANTS),
-                      choices=VARIANTS)
+  parser.add_argument('--variants', nargs='+', default=None,
+                      choices=ALL_VARIANTS,
+                      help=f'default: {list(VARIANTS)} (run), all present (report)')
   parser.add_argument('--seeds', nargs='+', type=int, default=list(SEEDS))
   parser.add_argument('--out', default=None,
                       help='markdown file for the tables (report)')
@@ -507,11 +523,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   if args.step in ('tune', 'all'):
     for data in args.data:
       update_settings(data, tune(args.work, data, [
-          v for v in args.variants if v in STAGE2]))
+          v for v in (args.variants or STAGE2) if v in STAGE2]))
   if args.step in ('run', 'all'):
-    run(args.work, args.data, args.variants, args.seeds, read_settings())
+    run(args.work, args.data, args.variants or VARIANTS, args.seeds,
+        read_settings())
   if args.step in ('report', 'all'):
-    report(args.work, args.out, args.chart, args.variants, args.data)
+    report(args.work, args.out, args.chart, args.variants or ALL_VARIANTS,
+           args.data)
   _log(f'{args.step}: wall time {time.time() - start:.0f}s')
   return 0
 

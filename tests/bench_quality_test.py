@@ -200,3 +200,11 @@ def test_settings_merge_per_data_and_ablations_use_cfm(tmp_path):
   assert quality.settings_for(settings, 'full', 'rfm') == {'epochs': 15}
   assert quality.settings_for(settings, 'full', 'none') == {'epochs': 5}
   assert quality.settings_for(settings, 'p10', 'cfm') == {}
+
+
+def test_the_control_trains_ssl_none_with_cfm_settings():
+  settings = {'full': {'none': {'epochs': 5}, 'cfm': {'epochs': 15}}}
+  assert quality.ssl_of(quality.CONTROL) == 'none'
+  assert quality.ssl_of('rfm') == 'rfm'
+  assert quality.settings_for(settings, 'full', quality.CONTROL) == {
+      'epochs': 15}
