@@ -13,7 +13,6 @@ from typing import Any, Dict, Optional
 import schemas as schemas_lib
 from models import features as F
 from pipeline import config as config_lib
-from pipeline import pipeline as pipeline_lib
 from pipeline.config import RunConfig
 
 TARGETS = ('kubeflow-v2',)
@@ -45,6 +44,8 @@ def kubeflow_pipeline(config: RunConfig, pipeline_root: Optional[str] = None,
   name = config.schema_name()
   local_schema_dir = name if is_uri(name) else schemas_lib.resolve(name)
   feature_config = F.load_feature_config(local_schema_dir)
+  # TFX is imported when compiling, not when the CLI registers commands.
+  from pipeline import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
   return pipeline_lib.create_pipeline(
       pipeline_name=config.pipeline_name,
       pipeline_root=_location(pipeline_root or config.pipeline_root),

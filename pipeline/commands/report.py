@@ -9,11 +9,11 @@ or under --dest.
 import argparse
 import os
 
-from pipeline import report
-from pipeline import run_records
-
 
 def _report(args: argparse.Namespace) -> int:
+  # matplotlib, ml_metadata and TFX load only when the command runs.
+  from pipeline import report  # pylint: disable=g-import-not-at-top
+  from pipeline import run_records  # pylint: disable=g-import-not-at-top
   if args.list:
     store = run_records.open_store(
         os.path.join(args.output, report.METADATA_FILE))
