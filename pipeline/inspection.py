@@ -157,7 +157,7 @@ _KEY_PROPERTIES: Dict[str, Callable[[mlmd_pb2.Artifact], Dict[str, Any]]] = {
     'ModelBlessing': _blessing,
     'PushedModel': _pushed,
     'ExampleAnomalies': _custom(['blessed']),
-    'MutualInformation': _custom(['num_items', 'num_features']),
+    'sslrec.MutualInformation': _custom(['num_items', 'num_features']),
     'Examples': _split_names,
     # An index (components/index_builder) is a Model with these properties.
     'Model': _custom(['index_kind', 'k', 'num_items']),

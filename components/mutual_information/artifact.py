@@ -19,7 +19,8 @@ FILE_NAME = 'mutual_information.json'
 
 class MutualInformation(artifact.Artifact):
   """Pairwise mutual information between item features."""
-  TYPE_NAME = 'MutualInformation'
+  # '<namespace>.<Name>': the form Kubeflow V2 / Vertex require of custom types.
+  TYPE_NAME = 'sslrec.MutualInformation'
 
 
 def file_path(uri: str) -> str:

@@ -30,7 +30,7 @@ def test_spec_inputs_outputs_and_properties():
       feature_names=['genres', 'year'], top_k=50)
   out = mi.outputs[executor.OUTPUT_KEY]
   assert out.type is artifact.MutualInformation
-  assert out.type.TYPE_NAME == 'MutualInformation'
+  assert out.type.TYPE_NAME == 'sslrec.MutualInformation'
   props = mi.exec_properties
   assert json.loads(props[executor.FEATURE_NAMES_KEY]) == ['genres', 'year']
   assert props[executor.INCLUDE_ITEM_ID_KEY] is True
@@ -105,7 +105,7 @@ def test_pipeline_run_records_the_artifact_in_mlmd(tmp_path):
 
   with metadata.Metadata(metadata.sqlite_metadata_connection_config(
       str(tmp_path / 'mlmd.sqlite'))) as m:
-    found = m.store.get_artifacts_by_type('MutualInformation')
+    found = m.store.get_artifacts_by_type('sslrec.MutualInformation')
   assert len(found) == 1
   props = found[0].custom_properties
   assert props['num_items'].int_value == 400

@@ -153,7 +153,7 @@ def test_lineage_from_a_pushed_tower_back_to_the_csv_inputs_and_mi(
   walk(tree)
   assert ('PushedModel', 'PushQueryTower') == nodes[0]
   assert ('Model', 'TwoTowerTrainer') in nodes
-  assert ('MutualInformation', 'MutualInformationGen') in nodes
+  assert ('sslrec.MutualInformation', 'MutualInformationGen') in nodes
   assert ('Examples', 'ItemsExampleGen') in nodes
   assert sources['input_base'] in (os.path.join(config.data, 'items'),
                                    os.path.join(config.data, 'interactions'))
