@@ -162,7 +162,7 @@ def test_lineage_from_a_pushed_tower_back_to_the_csv_inputs_and_mi(
   assert lines[0].startswith(f'PushedModel #{artifact_id} ')
   assert lines[1].startswith('└─ PushQueryTower (execution ')
   assert any(l.lstrip('│ ├└─').startswith('mutual_information: '
-                                          'MutualInformation #') for l in lines)
+                                          'sslrec.MutualInformation #') for l in lines)
   for sub in ('items', 'interactions'):
     assert any(l.endswith(f'input_base: {os.path.join(config.data, sub)}')
                for l in lines)
