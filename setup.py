@@ -9,7 +9,7 @@ setup(
     python_requires='>=3.9,<3.11',
     packages=find_packages(include=['pipeline', 'pipeline.*', 'components',
                                     'components.*', 'models', 'models.*',
-                                    'schemas']),
+                                    'schemas', 'sslrec']),
     package_data={'schemas': ['*/*.pbtxt']},
     install_requires=[
         'tfx==1.16.0',
