@@ -31,7 +31,7 @@ _INPUT, _OUTPUT = mlmd_pb2.Event.INPUT, mlmd_pb2.Event.OUTPUT
 _SOURCE_PROPERTIES = ('input_base', 'schema_file')
 
 
-class StoreError(Exception):
+class StoreError(ValueError):
   """The metadata file is missing or is not an ML Metadata store."""
 
 

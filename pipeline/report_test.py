@@ -82,3 +82,9 @@ def test_metrics_table_without_baseline_says_so():
   assert 'No baseline' in html
   assert '<td>0.2500</td>' in html
   assert '<td>&ndash;</td>' in html  # cold has no events
+
+
+def test_report_on_a_foreign_file_is_a_clear_error(tmp_path):
+  (tmp_path / 'metadata.sqlite').write_text('not a database')
+  with pytest.raises(ValueError, match='not an ML Metadata store'):
+    report.generate(str(tmp_path))

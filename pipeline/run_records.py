@@ -50,15 +50,9 @@ class RunRecord:
 
 
 def open_store(metadata_path: str) -> mlmd.MetadataStore:
-  """Opens an MLMD sqlite file read-only, or raises FileNotFoundError."""
-  if not os.path.isfile(metadata_path):
-    raise FileNotFoundError(f'no ML Metadata store at {metadata_path}: run the '
-                            'pipeline first, or pass the --output of that run')
-  config = metadata_store_pb2.ConnectionConfig()
-  config.sqlite.filename_uri = metadata_path
-  config.sqlite.connection_mode = (
-      metadata_store_pb2.SqliteMetadataSourceConfig.READONLY)
-  return mlmd.MetadataStore(config)
+  """Opens an MLMD sqlite file read-only; a clear error if it is not one."""
+  from pipeline import inspection  # pylint: disable=g-import-not-at-top
+  return inspection.open_store(metadata_path)
 
 
 def list_runs(store: mlmd.MetadataStore) -> List[metadata_store_pb2.Context]:
