@@ -1,6 +1,7 @@
 """Report rendering and TensorBoard reading on real event files and real PNGs."""
 import os
 
+import pytest
 import tensorflow as tf
 
 from pipeline import report
