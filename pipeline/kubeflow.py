@@ -11,8 +11,6 @@ import os
 from typing import Any, Dict, Optional
 
 import schemas as schemas_lib
-from models import features as F
-from pipeline import config as config_lib
 from pipeline.config import RunConfig
 
 TARGETS = ('kubeflow-v2',)
@@ -43,22 +41,14 @@ def kubeflow_pipeline(config: RunConfig, pipeline_root: Optional[str] = None,
                      f'schema name or a folder) in the config')
   name = config.schema_name()
   local_schema_dir = name if is_uri(name) else schemas_lib.resolve(name)
-  feature_config = F.load_feature_config(local_schema_dir)
   # TFX is imported when compiling, not when the CLI registers commands.
   from pipeline import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
-  return pipeline_lib.create_pipeline(
-      pipeline_name=config.pipeline_name,
-      pipeline_root=_location(pipeline_root or config.pipeline_root),
-      data_root=_location(config.data),
-      schema_dir=schema_dir or local_schema_dir,
-      serving_root=_location(config.serving_root),
-      feature_config=feature_config,
-      metadata_path=None,
-      beam_pipeline_args=config.beam_args,
-      enable_cache=config.enable_cache,
-      # Every config section (training, evaluation, ...) by name, as
-      # runner.build passes them.
-      **{name: getattr(config, name) for name in config_lib.sections()})
+  from pipeline import runner  # pylint: disable=g-import-not-at-top
+  kwargs = runner.pipeline_kwargs(config, local_schema_dir, location=_location)
+  kwargs['schema_dir'] = schema_dir or local_schema_dir
+  if pipeline_root:
+    kwargs['pipeline_root'] = _location(pipeline_root)
+  return pipeline_lib.create_pipeline(metadata_path=None, **kwargs)
 
 
 def compile_pipeline(pipeline, output_file: str, image: str = DEFAULT_IMAGE

@@ -1,12 +1,35 @@
 """Runs the pipeline locally (LocalDagRunner, ML Metadata in sqlite)."""
 import logging
 import os
+from typing import Any, Callable, Dict
 
 import schemas
 from models import features as F
+from pipeline import config as config_lib
 from pipeline import pipeline as pipeline_lib
 from pipeline import run_lock
 from pipeline.config import RunConfig
+
+
+def pipeline_kwargs(config: RunConfig, schema_dir: str,
+                    location: Callable[[str], str] = os.path.abspath
+                    ) -> Dict[str, Any]:
+  """create_pipeline's arguments for `config`, but the metadata connection.
+
+  `location` maps each path of the config (absolute locally; URIs kept for an
+  orchestrator); every config section (training, evaluation, ...) is passed
+  under its name.
+  """
+  return dict(
+      pipeline_name=config.pipeline_name,
+      pipeline_root=location(config.pipeline_root),
+      data_root=location(config.data),
+      schema_dir=schema_dir,
+      serving_root=location(config.serving_root),
+      feature_config=F.load_feature_config(schema_dir),
+      beam_pipeline_args=config.beam_args,
+      enable_cache=config.enable_cache,
+      **{name: getattr(config, name) for name in config_lib.sections()})
 
 
 def build(config: RunConfig):
@@ -17,19 +40,9 @@ def build(config: RunConfig):
           f'{config.data}: not a data folder (missing {sub}/); create one with '
           "'sslrec data movielens-100k' or 'sslrec data synthetic'")
   schema_dir = schemas.resolve(config.schema_name())
-  feature_config = F.load_feature_config(schema_dir)
   return pipeline_lib.create_pipeline(
-      pipeline_name=config.pipeline_name,
-      pipeline_root=os.path.abspath(config.pipeline_root),
-      data_root=os.path.abspath(config.data),
-      schema_dir=schema_dir,
-      serving_root=os.path.abspath(config.serving_root),
-      feature_config=feature_config,
-      training=config.training,
-      evaluation=config.evaluation,
       metadata_path=os.path.abspath(config.metadata_path),
-      beam_pipeline_args=config.beam_args,
-      enable_cache=config.enable_cache)
+      **pipeline_kwargs(config, schema_dir))
 
 
 def run(config: RunConfig) -> None:
