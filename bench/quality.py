@@ -25,6 +25,8 @@ The settings chosen by `tune` are written to bench/quality_settings.json
 (committed); `run` reads them.
 """
 import argparse
+import glob
+import hashlib
 import itertools
 import json
 import logging
@@ -86,6 +88,23 @@ STAGE2 = {
     'none': [{'embedding_dim': 64, 'tower_layers': [256, 128]},
              {'embedding_dim': 16, 'tower_layers': [64, 32]}],
 }
+
+
+# What else was tried for CFM (step `explore`): one change at a time to CFM's
+# tuned settings, on the validation folder, seeds EXPLORE_SEEDS; `none`, `rfm`
+# and `cfm` at their tuned settings are the references. Not used to pick the
+# benchmark settings (the tuning above does that); it answers "does any of
+# these knobs rescue CFM on this data?".
+EXPLORE = (
+    {'mi_measure': 'mi'},
+    {'mode': 'pretrain', 'pretrain_steps': 500},
+    {'ssl_batch_size': 1024},
+    {'dropout_rate': 0.5},
+    {'ssl_weight': 1.0},
+    {'embedding_dim': 64, 'tower_layers': [256, 128]},
+)
+EXPLORE_SEEDS = (0, 1)
+THROUGHPUT_EPOCHS, THROUGHPUT_ROUNDS = 3, 2
 
 
 def _log(message: str) -> None:
@@ -197,13 +216,34 @@ class Session:
             'total_seconds': time.perf_counter() - start}
 
 
+# The code a result was trained and evaluated with: a hash of the model and
+# evaluator sources (tests excluded). Results of other code are kept in the
+# logs but neither reused nor reported.
+_CODE_GLOBS = ('models/*.py', 'components/tower_io.py',
+               'components/retrieval_evaluator/evaluation.py',
+               'components/retrieval_evaluator/metrics.py')
+
+
+def code_version() -> str:
+  digest = hashlib.sha1()
+  for pattern in _CODE_GLOBS:
+    for path in sorted(glob.glob(os.path.join(REPO, pattern))):
+      if path.endswith('_test.py') or path.endswith('testutil.py'):
+        continue
+      digest.update(os.path.relpath(path, REPO).encode())
+      with open(path, 'rb') as f:
+        digest.update(f.read())
+  return digest.hexdigest()[:12]
+
+
 # ---------------------------------------------------------------------------
 # Result log (one JSON line per training; resumable).
 
 
 def _key(record: Mapping[str, Any]):
   return (record['data'], record['variant'], record['seed'],
-          json.dumps(record['config'], sort_keys=True))
+          json.dumps(record['config'], sort_keys=True),
+          record.get('code_version'))
 
 
 def read_log(path: str) -> List[Dict[str, Any]]:
@@ -225,7 +265,7 @@ def run_one(sessions: Dict[str, Session], work: str, log_path: str, data: str,
   config = TrainingConfig().replace(**dict(overrides, ssl=ssl_of(variant),
                                            seed=seed))
   record = {'data': data, 'variant': variant, 'seed': seed,
-            'config': config.to_dict()}
+            'config': config.to_dict(), 'code_version': code_version()}
   done = {_key(r): r for r in read_log(log_path)}
   if _key(record) in done:
     return done[_key(record)]
@@ -345,15 +385,91 @@ def run(work: str, data_sizes: Sequence[str], variants: Sequence[str],
 
 def current_results(work: str, settings: Mapping[str, Any]
                     ) -> List[Dict[str, Any]]:
-  """The results.jsonl lines trained with the current settings."""
+  """The results.jsonl lines trained with the current settings and code."""
   out = []
+  version = code_version()
   for r in read_log(os.path.join(work, 'results.jsonl')):
+    if r.get('code_version') != version:
+      continue
     expected = TrainingConfig().replace(**dict(
         settings_for(settings, r['data'], r['variant']),
         ssl=ssl_of(r['variant']), seed=r['seed'])).to_dict()
     if r['config'] == expected:
       out.append(r)
   return out
+
+
+def explore(work: str, data: str) -> None:
+  """Trains EXPLORE (and the references) on VALID[data], seeds EXPLORE_SEEDS."""
+  log_path = os.path.join(work, 'explore.jsonl')
+  settings = read_settings()
+  sessions: Dict[str, Session] = {}
+  for seed in EXPLORE_SEEDS:
+    for variant in ('none', 'rfm', 'cfm'):
+      run_one(sessions, work, log_path, VALID[data], variant, seed,
+              settings_for(settings, data, variant))
+    for change in EXPLORE:
+      run_one(sessions, work, log_path, VALID[data], 'cfm', seed,
+              dict(settings_for(settings, data, 'cfm'), **change))
+
+
+def explore_lines(records: Sequence[Mapping[str, Any]],
+                  settings: Mapping[str, Any]) -> List[str]:
+  """Validation Recall@50 of each explored change (mean ± std over seeds)."""
+  lines = []
+  for data in DATA:
+    rows: Dict[str, List[Mapping[str, Any]]] = {}
+    for r in records:
+      if r['data'] != VALID[data]:
+        continue
+      tuned = TrainingConfig().replace(**dict(
+          settings_for(settings, data, r['variant']), ssl=r['variant'],
+          seed=r['seed'])).to_dict()
+      change = {k: v for k, v in r['config'].items() if tuned.get(k) != v}
+      label = (f'{r["variant"]} (tuned)' if not change else
+               f'cfm + `{json.dumps(change, sort_keys=True)}`')
+      rows.setdefault(label, []).append(r)
+    if not rows:
+      continue
+    lines += [f'Explored on `{VALID[data]}` (validation Recall@50, mean ± std '
+              'over seeds):', '',
+              '| run | seeds | overall | tail |', '|---|---|---|---|']
+    for label, rs in sorted(rows.items(), key=lambda kv: -quality_stats.mean_std(
+        [_score(r) for r in kv[1]])[0]):
+      overall = quality_stats.mean_std([_score(r) for r in rs])
+      tail = quality_stats.mean_std(
+          [r['metrics'][SELECT_METRIC]['tail'] for r in rs])
+      lines.append(f'| {label} | {len(rs)} | {overall[0]:.4f} ± '
+                   f'{overall[1]:.4f} | {tail[0]:.4f} ± {tail[1]:.4f} |')
+    lines.append('')
+  return lines
+
+
+def throughput(work: str, data: str = 'full') -> None:
+  """Trains none and cfm alternately (THROUGHPUT_ROUNDS rounds, few epochs)."""
+  log_path = os.path.join(work, 'throughput.jsonl')
+  settings = read_settings()
+  sessions: Dict[str, Session] = {}
+  for round_ in range(THROUGHPUT_ROUNDS):
+    for variant in ('none', 'cfm'):
+      run_one(sessions, work, log_path, data, variant, 100 + round_,
+              dict(settings_for(settings, data, variant),
+                   epochs=THROUGHPUT_EPOCHS))
+
+
+def throughput_lines(records: Sequence[Mapping[str, Any]]) -> List[str]:
+  if not records:
+    return []
+  lines = ['**Training throughput, measured on its own** (none and cfm '
+           f'alternately, {THROUGHPUT_EPOCHS} epochs, {THROUGHPUT_ROUNDS} rounds, '
+           'one process):', '']
+  lines += _throughput_lines(records)[:]
+  by = {v: [r['examples_per_second'] for r in records if r['variant'] == v]
+        for v in ('none', 'cfm')}
+  if by['none'] and by['cfm']:
+    ratio = (sum(by['none']) / len(by['none'])) / (sum(by['cfm']) / len(by['cfm']))
+    lines += ['', f'none / cfm examples/s ratio: {ratio:.2f}']
+  return lines + ['']
 
 
 def plot(summary: quality_stats.Summary, variants: Sequence[str],
@@ -432,7 +548,9 @@ def tuning_lines(trials: Sequence[Mapping[str, Any]],
 def report_text(results: Sequence[Mapping[str, Any]], variants: Sequence[str],
                 data_sizes: Sequence[str], chart: Optional[str],
                 trials: Optional[Sequence[Mapping[str, Any]]] = None,
-                settings: Optional[Mapping[str, Any]] = None) -> str:
+                settings: Optional[Mapping[str, Any]] = None,
+                explored: Optional[Sequence[Mapping[str, Any]]] = None,
+                speed: Optional[Sequence[Mapping[str, Any]]] = None) -> str:
   summary = quality_stats.summarize(results)
   seeds = sorted({r['seed'] for r in results})
   parts = [f'Seeds: {seeds}. Cells: mean ± sample std over seeds '
@@ -454,10 +572,14 @@ def report_text(results: Sequence[Mapping[str, Any]], variants: Sequence[str],
             '`models.model.train`, which includes the per-epoch validation '
             'loss pass and setup)', '']
   parts += _throughput_lines(results) + ['']
+  parts += throughput_lines(speed or [])
   if chart:
     parts += [f'![quality chart]({os.path.basename(chart)})', '']
   if trials is not None:
     parts += ['**Tuning**', ''] + tuning_lines(trials, settings or {})
+  if explored:
+    parts += ['**What else was tried for CFM**', '']
+    parts += explore_lines(explored, settings or {})
   return '\n'.join(parts)
 
 
@@ -474,7 +596,9 @@ def report(work: str, out: Optional[str], chart: Optional[str],
   if chart:
     plot(quality_stats.summarize(results), variants, data_sizes, chart)
   text = report_text(results, variants, data_sizes, chart,
-                     read_log(os.path.join(work, 'tune.jsonl')), settings)
+                     read_log(os.path.join(work, 'tune.jsonl')), settings,
+                     read_log(os.path.join(work, 'explore.jsonl')),
+                     read_log(os.path.join(work, 'throughput.jsonl')))
   print(text)
   if out:
     write_between_markers(out, text)
@@ -505,7 +629,8 @@ def write_between_markers(path: str, text: str) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('step', choices=('prepare', 'tune', 'run', 'report', 'all'))
+  parser.add_argument('step', choices=('prepare', 'tune', 'run', 'explore',
+                                       'throughput', 'report', 'all'))
   parser.add_argument('--work', default=DEFAULT_WORK)
   parser.add_argument('--data', nargs='+', default=list(DATA), choices=DATA)
   parser.add_argument('--variants', nargs='+', default=None,
@@ -527,6 +652,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   if args.step in ('run', 'all'):
     run(args.work, args.data, args.variants or VARIANTS, args.seeds,
         read_settings())
+  if args.step == 'explore':
+    for data in args.data:
+      explore(args.work, data)
+  if args.step == 'throughput':
+    throughput(args.work)
   if args.step in ('report', 'all'):
     report(args.work, args.out, args.chart, args.variants or ALL_VARIANTS,
            args.data)

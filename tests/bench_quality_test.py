@@ -208,3 +208,23 @@ def test_the_control_trains_ssl_none_with_cfm_settings():
   assert quality.ssl_of('rfm') == 'rfm'
   assert quality.settings_for(settings, 'full', quality.CONTROL) == {
       'epochs': 15}
+
+
+def test_report_uses_only_results_of_the_current_settings_and_code(tmp_path):
+  settings = {'full': {'none': {'epochs': 5}, 'cfm': {'epochs': 15}}}
+  version = quality.code_version()
+  assert version == quality.code_version() and len(version) == 12
+
+  def record(variant, epochs, code):
+    config = quality.TrainingConfig().replace(
+        epochs=epochs, ssl=quality.ssl_of(variant), seed=0).to_dict()
+    return {'data': 'full', 'variant': variant, 'seed': 0, 'config': config,
+            'code_version': code}
+
+  lines = [record('none', 5, version), record('none', 7, version),
+           record('cfm', 15, version), record('cfm', 15, 'older-code'),
+           record(quality.CONTROL, 15, version)]
+  with open(tmp_path / 'results.jsonl', 'w') as f:
+    f.write(''.join(json.dumps(r) + '\n' for r in lines))
+  kept = quality.current_results(str(tmp_path), settings)
+  assert kept == [lines[0], lines[2], lines[4]]
