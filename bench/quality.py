@@ -91,8 +91,8 @@ STAGE2 = {
 
 
 # What else was tried for CFM (step `explore`): one change at a time to CFM's
-# tuned settings, on the validation folder, seeds EXPLORE_SEEDS; `none`, `rfm`
-# and `cfm` at their tuned settings are the references. Not used to pick the
+# tuned settings, on the validation folder, seeds EXPLORE_SEEDS; `none`, `rfm`,
+# `cfm` and CONTROL at their tuned settings are the references. Not used to pick the
 # benchmark settings (the tuning above does that); it answers "does any of
 # these knobs rescue CFM on this data?".
 EXPLORE = (
@@ -159,7 +159,12 @@ class Session:
   """Loaded inputs of one data folder (TFT outputs, corpora, MI), reused per run."""
 
   def __init__(self, prepared: quality_prep.Prepared):
+    # The sources as imported now (a later edit of the tree does not change
+    # what this process runs).
+    self.code_version = code_version()
     import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
+    from models import export  # pylint: disable=g-import-not-at-top,unused-import
+    from models import model  # pylint: disable=g-import-not-at-top,unused-import
     import schemas  # pylint: disable=g-import-not-at-top
     from components.retrieval_evaluator import evaluation  # pylint: disable=g-import-not-at-top
     from models import data  # pylint: disable=g-import-not-at-top
@@ -272,6 +277,7 @@ def run_one(sessions: Dict[str, Session], work: str, log_path: str, data: str,
   if data not in sessions:
     sessions.clear()  # one data folder in memory at a time
     sessions[data] = Session(load_prepared(work, data))
+  record['code_version'] = sessions[data].code_version
   record.update(sessions[data].train_and_evaluate(config))
   record['finished'] = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
   _append(log_path, record)
@@ -405,7 +411,7 @@ def explore(work: str, data: str) -> None:
   settings = read_settings()
   sessions: Dict[str, Session] = {}
   for seed in EXPLORE_SEEDS:
-    for variant in ('none', 'rfm', 'cfm'):
+    for variant in ('none', 'rfm', 'cfm', CONTROL):
       run_one(sessions, work, log_path, VALID[data], variant, seed,
               settings_for(settings, data, variant))
     for change in EXPLORE:
@@ -423,8 +429,8 @@ def explore_lines(records: Sequence[Mapping[str, Any]],
       if r['data'] != VALID[data]:
         continue
       tuned = TrainingConfig().replace(**dict(
-          settings_for(settings, data, r['variant']), ssl=r['variant'],
-          seed=r['seed'])).to_dict()
+          settings_for(settings, data, r['variant']),
+          ssl=ssl_of(r['variant']), seed=r['seed'])).to_dict()
       change = {k: v for k, v in r['config'].items() if tuned.get(k) != v}
       label = (f'{r["variant"]} (tuned)' if not change else
                f'cfm + `{json.dumps(change, sort_keys=True)}`')
