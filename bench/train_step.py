@@ -129,7 +129,7 @@ def main(argv=None):
   corpus = _corpus(fc, rng)
   mi = _mi(fc, rng)
   base = TrainingConfig(batch_size=args.batch, ssl_batch_size=args.ssl_batch,
-                        dropout_rate=args.dropout_rate)
+                        dropout_rate=args.dropout_rate, ssl='none')
   variants = {'none': base, args.variant: base.replace(ssl=args.variant)}
   runs = {}
   for name, config in variants.items():

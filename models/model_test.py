@@ -11,7 +11,7 @@ from models.config import TrainingConfig
 
 CONFIG = TrainingConfig(epochs=3, batch_size=16, embedding_dim=8,
                         tower_layers=(16, 8), learning_rate=0.2,
-                        numeric_buckets=4, seed=1)
+                        numeric_buckets=4, seed=1, ssl='none', temperature=0.1)
 
 
 @pytest.fixture(scope='module')
