@@ -242,7 +242,7 @@ def train(feature_config: F.FeatureConfig, config: TrainingConfig,
   callbacks = [_LossSummaries(log_dir)] if log_dir else []
   logging.info('training: %d corpus items, %d train events, config %s',
                len(corpus), int(item_counts.sum()), config.to_dict())
-  if config.mode == 'pretrain' and config.pretrain_steps:
+  if config.mode == 'pretrain':  # TrainingConfig ensures pretrain_steps > 0
     _pretrain(model, config, next(iter(eval_ds)), log_dir)
   model.fit(_with_ssl_rows(train_ds, config, len(corpus), config.seed),
             validation_data=_with_ssl_rows(eval_ds, config, len(corpus),
