@@ -178,3 +178,11 @@ def all_rows(examples_uri: str, split: str,
                         else INTERACTION_COLUMNS)
   parts = list(tower_io.read_split(examples_uri, split, columns))
   return {k: np.concatenate([p[k] for p in parts]) for k in columns}
+
+
+def artifact(cls, uri: str, artifact_id: int = 1):
+  """An artifact of type `cls` at `uri`, as an executor receives it."""
+  a = cls()
+  a.uri = uri
+  a.id = artifact_id
+  return a

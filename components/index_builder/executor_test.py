@@ -9,16 +9,10 @@ from tfx.types import standard_artifacts
 
 from components import tower_io
 from components import tower_testing
+from components.tower_testing import artifact
 from components.index_builder import component
 from components.index_builder import executor
 from components.index_builder import index
-
-
-def _artifact(cls, uri, artifact_id=1):
-  a = cls()
-  a.uri = uri
-  a.id = artifact_id
-  return a
 
 
 @pytest.fixture(scope='module')
@@ -33,12 +27,12 @@ def _build(root, data, towers, name, **params):
   props = {'k': 10, 'kind': 'brute_force', 'scann_options': '{}',
            'batch_size': 7}
   props.update(params)
-  out = _artifact(standard_artifacts.Model, os.path.join(root, name))
+  out = artifact(standard_artifacts.Model, os.path.join(root, name))
   executor.Executor().Do(
-      {'query_model': [_artifact(standard_artifacts.Model,
+      {'query_model': [artifact(standard_artifacts.Model,
                                  towers['query_model'])],
-       'item_model': [_artifact(standard_artifacts.Model, towers['item_model'])],
-       'items': [_artifact(standard_artifacts.Examples, data['items'])]},
+       'item_model': [artifact(standard_artifacts.Model, towers['item_model'])],
+       'items': [artifact(standard_artifacts.Examples, data['items'])]},
       {'index': [out]}, props)
   return out
 

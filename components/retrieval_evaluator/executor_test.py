@@ -7,15 +7,9 @@ from tfx.types import channel_utils
 from tfx.types import standard_artifacts
 
 from components import tower_testing
+from components.tower_testing import artifact
 from components.retrieval_evaluator import component
 from components.retrieval_evaluator import executor
-
-
-def _artifact(cls, uri, artifact_id):
-  a = cls()
-  a.uri = uri
-  a.id = artifact_id
-  return a
 
 
 @pytest.fixture(scope='module')
@@ -33,21 +27,21 @@ def _run(root, data, towers, name, baseline=None, **params):
       'max_overall_drop': 0.01, 'max_tail_drop': 0.01, 'exclude_seen': 1,
       'query_batch_size': 7, 'corpus_batch_size': 9}
   exec_properties.update(params)
-  query = _artifact(standard_artifacts.Model, towers['query_model'], 11)
+  query = artifact(standard_artifacts.Model, towers['query_model'], 11)
   query.set_string_custom_property('item_model_uri', towers['item_model'])
   inputs = {
       'query_model': [query],
-      'item_model': [_artifact(standard_artifacts.Model, towers['item_model'],
+      'item_model': [artifact(standard_artifacts.Model, towers['item_model'],
                                12)],
-      'examples': [_artifact(standard_artifacts.Examples,
+      'examples': [artifact(standard_artifacts.Examples,
                              data['interactions'], 1)],
-      'items': [_artifact(standard_artifacts.Examples, data['items'], 2)],
+      'items': [artifact(standard_artifacts.Examples, data['items'], 2)],
   }
   if baseline is not None:
     inputs['baseline_model'] = [baseline]
-  evaluation = _artifact(standard_artifacts.ModelEvaluation,
+  evaluation = artifact(standard_artifacts.ModelEvaluation,
                          os.path.join(root, name, 'evaluation'), 21)
-  blessing = _artifact(standard_artifacts.ModelBlessing,
+  blessing = artifact(standard_artifacts.ModelBlessing,
                        os.path.join(root, name, 'blessing'), 22)
   executor.Executor().Do(inputs, {'evaluation': [evaluation],
                                   'blessing': [blessing]}, exec_properties)
@@ -90,7 +84,7 @@ def test_impossible_threshold_is_not_blessed_and_says_why(setup):
 
 def test_baseline_is_evaluated_through_its_item_model_uri(setup):
   root, data, cand, base = setup
-  baseline = _artifact(standard_artifacts.Model, base['query_model'], 5)
+  baseline = artifact(standard_artifacts.Model, base['query_model'], 5)
   baseline.set_string_custom_property('item_model_uri', base['item_model'])
   content, _, blessing = _run(root, data, cand, 'with_baseline',
                               baseline=baseline, max_overall_drop=1.0,
@@ -111,7 +105,7 @@ def test_regression_against_the_baseline_is_not_blessed(setup):
   assert recall['cand'] != recall['base']
   worse, better = ((cand, base) if recall['cand'] < recall['base']
                    else (base, cand))
-  baseline = _artifact(standard_artifacts.Model, better['query_model'], 5)
+  baseline = artifact(standard_artifacts.Model, better['query_model'], 5)
   baseline.set_string_custom_property('item_model_uri', better['item_model'])
   _, _, blessing = _run(root, data, worse, 'regressed', baseline=baseline,
                         max_overall_drop=0.0, max_tail_drop=1.0)
@@ -124,7 +118,7 @@ def test_regression_against_the_baseline_is_not_blessed(setup):
 
 def test_baseline_without_item_model_uri_fails_clearly(setup):
   root, data, cand, base = setup
-  baseline = _artifact(standard_artifacts.Model, base['query_model'], 5)
+  baseline = artifact(standard_artifacts.Model, base['query_model'], 5)
   with pytest.raises(ValueError, match="no 'item_model_uri' custom property"):
     _run(root, data, cand, 'bad_baseline', baseline=baseline)
 
