@@ -233,7 +233,7 @@ def code_version() -> str:
   digest = hashlib.sha1()
   for pattern in _CODE_GLOBS:
     for path in sorted(glob.glob(os.path.join(REPO, pattern))):
-      if path.endswith('_test.py') or path.endswith('testutil.py'):
+      if path.endswith('_test.py'):
         continue
       digest.update(os.path.relpath(path, REPO).encode())
       with open(path, 'rb') as f:

@@ -31,7 +31,7 @@ import pandas as pd  # pylint: disable=g-import-not-at-top,wrong-import-position
 import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from components import tower_io  # pylint: disable=g-import-not-at-top,wrong-import-position
-from components import tower_testing  # pylint: disable=g-import-not-at-top,wrong-import-position
+from tests.support import towers as test_towers  # pylint: disable=g-import-not-at-top,wrong-import-position
 from components.index_builder import index as index_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 BATCH = 256
@@ -160,8 +160,8 @@ def main(argv=None) -> int:
            args.query_model, item_emb, items['item_id'], _rows(events, 0, 1),
            _rows(events, 0, BATCH), query_emb, args)
       return 0
-    query_dir = tower_testing.save_tower(
-        os.path.join(tmp, 'query'), tower_testing.QUERY_COLUMNS, dim=args.dim)
+    query_dir = test_towers.save_tower(
+        os.path.join(tmp, 'query'), test_towers.QUERY_COLUMNS, dim=args.dim)
     signature = tf.saved_model.load(query_dir).signatures['serving_default']
     one = _random_queries(signature, 1, rng)
     batch = _random_queries(signature, BATCH, rng)

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from components import tower_io
-from components import tower_testing
+from tests.support import towers as test_towers
 
 
 def test_read_split_fills_missing_values_and_batches(tmp_path):
@@ -15,7 +15,7 @@ def test_read_split_fills_missing_values_and_batches(tmp_path):
   rows = [{'item_id': 'a', 'year': 1990.0, 'n': 3},
           {'item_id': 'b', 'year': None, 'n': None},
           {'item_id': 'c|d', 'year': 2001.5, 'n': 7}]
-  tower_testing.write_examples(str(tmp_path), 'corpus', rows, columns)
+  test_towers.write_examples(str(tmp_path), 'corpus', rows, columns)
   batches = list(tower_io.read_split(str(tmp_path), 'corpus', columns,
                                      batch_size=2))
   assert [len(b['item_id']) for b in batches] == [2, 1]
@@ -49,7 +49,7 @@ def test_missing_split_names_the_folder(tmp_path):
 
 def test_tower_reads_its_columns_from_the_signature_and_embeds(tmp_path):
   columns = {'item_id': tf.string, 'genres': tf.string, 'year': tf.float32}
-  tower_testing.save_tower(str(tmp_path), columns, dim=6)
+  test_towers.save_tower(str(tmp_path), columns, dim=6)
   tower = tower_io.load_tower(str(tmp_path))
   assert tower.columns == columns
   assert tower.dim == 6

@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from models import data
 from models import model as model_lib
-from models import testutil
+from tests.support import tft as test_tft
 from models.config import TrainingConfig
 
 CONFIG = TrainingConfig(epochs=2, batch_size=16, embedding_dim=8,
@@ -22,7 +22,7 @@ MI = {'features': ['title', 'year', 'genres'],
 
 @pytest.fixture(scope='module')
 def setup(tmp_path_factory):
-  return testutil.prepare(tmp_path_factory.mktemp('model_ssl'), CONFIG)
+  return test_tft.prepare(tmp_path_factory.mktemp('model_ssl'), CONFIG)
 
 
 def _train(setup, config, log_dir, mi=MI):

@@ -6,7 +6,7 @@ import tensorflow as tf
 from models import data
 from models import export
 from models import model as model_lib
-from models import testutil
+from tests.support import tft as test_tft
 from models.config import TrainingConfig
 
 CONFIG = TrainingConfig(epochs=3, batch_size=16, embedding_dim=8,
@@ -16,7 +16,7 @@ CONFIG = TrainingConfig(epochs=3, batch_size=16, embedding_dim=8,
 
 @pytest.fixture(scope='module')
 def setup(tmp_path_factory):
-  setup = testutil.prepare(tmp_path_factory.mktemp('model'), CONFIG)
+  setup = test_tft.prepare(tmp_path_factory.mktemp('model'), CONFIG)
   root = setup['root']
   fc = setup['feature_config'] = setup['fc']
   setup['model'] = model_lib.train(

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from models import features as F
 from models import preprocessing
-from models import testutil
+from tests.support import tft as test_tft
 from models.config import TrainingConfig
 
 TRAINING = TrainingConfig(numeric_buckets=2)
@@ -29,20 +29,20 @@ EVENTS = [
 def _rows(out_dir, tft_output):
   spec = tft_output.transformed_feature_spec()
   ds = tf.data.TFRecordDataset(tf.io.gfile.glob(
-      testutil.transformed_files(out_dir)[0]), compression_type='GZIP')
+      test_tft.transformed_files(out_dir)[0]), compression_type='GZIP')
   return [tf.io.parse_single_example(x, spec) for x in ds]
 
 
 @pytest.fixture(scope='module')
 def transformed(tmp_path_factory):
   root = tmp_path_factory.mktemp('pre')
-  config = {'features': F.load_feature_config(testutil.schema_dir()).to_dict(),
+  config = {'features': F.load_feature_config(test_tft.schema_dir()).to_dict(),
             'training': TRAINING.to_dict()}
-  items_tft = testutil.transform(
-      ITEMS, os.path.join(testutil.schema_dir(), F.ITEMS_SCHEMA_FILE),
+  items_tft = test_tft.transform(
+      ITEMS, os.path.join(test_tft.schema_dir(), F.ITEMS_SCHEMA_FILE),
       preprocessing.items_preprocessing_fn, config, str(root / 'items'))
-  events_tft = testutil.transform(
-      EVENTS, os.path.join(testutil.schema_dir(), F.INTERACTIONS_SCHEMA_FILE),
+  events_tft = test_tft.transform(
+      EVENTS, os.path.join(test_tft.schema_dir(), F.INTERACTIONS_SCHEMA_FILE),
       preprocessing.interactions_preprocessing_fn, config, str(root / 'events'))
   return (items_tft, _rows(str(root / 'items'), items_tft),
           events_tft, _rows(str(root / 'events'), events_tft))

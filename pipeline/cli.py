@@ -6,6 +6,7 @@ import sys
 from typing import List, Optional
 
 from pipeline import logs
+from pipeline.errors import UserError
 
 logs.quiet_import_warnings()
 
@@ -20,10 +21,6 @@ _COMMAND_MODULES = (
     'compile',
     'report',
 )
-
-
-class UserError(Exception):
-  """A problem with the user's input: printed as one message, no traceback."""
 
 
 def build_parser() -> argparse.ArgumentParser:

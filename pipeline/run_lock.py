@@ -16,7 +16,7 @@ import socket
 import sys
 from typing import Any, Dict, Iterator, Optional
 
-from pipeline.cli import UserError
+from pipeline.errors import UserError
 
 LOCK_FILE = '.sslrec.lock'
 # Lock files this process holds (realpath -> nesting depth): `hold` is

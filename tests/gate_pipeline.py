@@ -14,7 +14,7 @@ from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 
 from components import tower_io
-from components import tower_testing
+from tests.support import towers as test_towers
 from components.index_builder.component import IndexBuilder
 from components.pusher.component import AtomicPusher
 from components.retrieval_evaluator.component import RetrievalEvaluator
@@ -29,7 +29,7 @@ def TinyExampleGen(  # pylint: disable=invalid-name
     interactions: OutputArtifact[standard_artifacts.Examples],
     items: OutputArtifact[standard_artifacts.Examples]):
   """Writes the synthetic interactions (train/eval) and items (corpus)."""
-  tower_testing.write_dataset(items.uri, interactions.uri)
+  test_towers.write_dataset(items.uri, interactions.uri)
   interactions.split_names = artifact_utils.encode_split_names(
       ['train', 'eval'])
   items.split_names = artifact_utils.encode_split_names(['corpus'])
@@ -44,9 +44,9 @@ def TinyTrainer(  # pylint: disable=invalid-name
     seed: Parameter[int] = 0):
   """Saves two HashedTowers and epoch-level loss scalars, like the Trainer."""
   del examples  # the stand-in does not learn
-  tower_testing.save_tower(query_model.uri, tower_testing.QUERY_COLUMNS,
+  test_towers.save_tower(query_model.uri, test_towers.QUERY_COLUMNS,
                            seed=seed)
-  tower_testing.save_tower(item_model.uri, tower_testing.ITEM_COLUMNS,
+  test_towers.save_tower(item_model.uri, test_towers.ITEM_COLUMNS,
                            seed=seed)
   query_model.set_string_custom_property(tower_io.ITEM_MODEL_URI_PROPERTY,
                                          item_model.uri)

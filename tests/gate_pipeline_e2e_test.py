@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 
 from components import tower_io
-from components import tower_testing
+from tests.support import towers as test_towers
 from pipeline import cli
 from pipeline import run_records
 from tests import gate_pipeline
@@ -47,10 +47,10 @@ def test_blessed_run_pushes_three_loadable_models_and_a_correct_index(runs):
   _, paths, versions, run_ids = runs
   assert len(run_ids) == 3
   assert all(len(v) == 1 and v[0].isdigit() for v in versions.values())
-  items = tower_testing.all_rows(
+  items = test_towers.all_rows(
       os.path.join(paths['pipeline_root'], 'TinyExampleGen', 'items', '1'),
       'corpus')
-  queries = tower_testing.all_rows(
+  queries = test_towers.all_rows(
       os.path.join(paths['pipeline_root'], 'TinyExampleGen', 'interactions',
                    '1'), 'eval')
   item_emb = tower_io.Tower(_serving_dir(paths, 'item')).embed(items)

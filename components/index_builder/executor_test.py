@@ -8,8 +8,8 @@ from tfx.types import channel_utils
 from tfx.types import standard_artifacts
 
 from components import tower_io
-from components import tower_testing
-from components.tower_testing import artifact
+from tests.support import towers as test_towers
+from tests.support.towers import artifact
 from components.index_builder import component
 from components.index_builder import executor
 from components.index_builder import index
@@ -18,8 +18,8 @@ from components.index_builder import index
 @pytest.fixture(scope='module')
 def setup(tmp_path_factory):
   root = str(tmp_path_factory.mktemp('index'))
-  data = tower_testing.make_dataset(root)
-  towers = tower_testing.save_towers(root)
+  data = test_towers.make_dataset(root)
+  towers = test_towers.save_towers(root)
   return root, data, towers
 
 
@@ -38,10 +38,10 @@ def _build(root, data, towers, name, **params):
 
 
 def _numpy_top_k(data, towers, k):
-  items = tower_testing.all_rows(data['items'], 'corpus')
-  queries = tower_testing.all_rows(data['interactions'], 'eval')
-  item_emb = tower_testing.numpy_embed(towers['item_model'], [items])
-  query_emb = tower_testing.numpy_embed(towers['query_model'], [queries])
+  items = test_towers.all_rows(data['items'], 'corpus')
+  queries = test_towers.all_rows(data['interactions'], 'eval')
+  item_emb = test_towers.numpy_embed(towers['item_model'], [items])
+  query_emb = test_towers.numpy_embed(towers['query_model'], [queries])
   scores = query_emb @ item_emb.T
   order = np.argsort(-scores, axis=1, kind='stable')[:, :k]
   ids = np.array([i.decode() for i in items['item_id']])[order]

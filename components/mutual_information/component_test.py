@@ -14,7 +14,7 @@ from tfx.types import standard_artifacts
 from components.mutual_information import artifact
 from components.mutual_information import component
 from components.mutual_information import executor
-from components.mutual_information import testdata
+from tests.support import mi_tables
 from components.mutual_information import values
 from google.protobuf import text_format
 
@@ -68,7 +68,7 @@ def _write_items_csv(path, columns):
 
 def _write_schema(path):
   with open(path, 'w') as f:
-    f.write(text_format.MessageToString(testdata.items_schema()))
+    f.write(text_format.MessageToString(mi_tables.items_schema()))
   return str(path)
 
 
@@ -95,10 +95,10 @@ def _pipeline(root, items_dir, schema_file):
 def test_pipeline_run_records_the_artifact_in_mlmd(tmp_path):
   # Items through the CSV ExampleGen and ImportSchemaGen, as in the pipeline;
   # the MI artifact must land in MLMD with its properties.
-  names = [n for n, _ in testdata.FEATURES]
+  names = [n for n, _ in mi_tables.FEATURES]
   os.makedirs(tmp_path / 'items')
   _write_items_csv(tmp_path / 'items' / 'items.csv',
-                   testdata.correlated_items(400, seed=3))
+                   mi_tables.correlated_items(400, seed=3))
   tfx.orchestration.LocalDagRunner().run(_pipeline(
       str(tmp_path), str(tmp_path / 'items'),
       _write_schema(tmp_path / 'items.pbtxt')))
@@ -113,7 +113,7 @@ def test_pipeline_run_records_the_artifact_in_mlmd(tmp_path):
   result = artifact.load(found[0].uri)
   assert result['features'] == names
   nmi = np.array(result['normalized_mi'])
-  for group in testdata.GROUPS:
+  for group in mi_tables.GROUPS:
     i, j = names.index(group[0]), names.index(group[1])
     others = [k for k in range(1, len(names)) if k not in (i, j)]
     assert nmi[i, j] > nmi[i, others].max()
@@ -121,7 +121,7 @@ def test_pipeline_run_records_the_artifact_in_mlmd(tmp_path):
 
 def test_executor_error_reaches_the_runner(tmp_path):
   # A non-numeric price: the run fails naming the feature, no artifact file.
-  columns = testdata.correlated_items(30, seed=4)
+  columns = mi_tables.correlated_items(30, seed=4)
   columns['price'] = ['cheap'] + columns['price'][1:]
   os.makedirs(tmp_path / 'items')
   _write_items_csv(tmp_path / 'items' / 'items.csv', columns)

@@ -8,7 +8,7 @@ import pytest
 from sklearn import metrics
 
 from components.mutual_information import counting
-from components.mutual_information import testdata
+from tests.support import mi_tables
 from components.mutual_information import values
 from models import features as features_lib
 from pipeline.data import contract
@@ -18,7 +18,7 @@ import schemas
 
 def _categorical_batches(columns, batch_size):
   n = len(next(iter(columns.values())))
-  rb = testdata.record_batch(
+  rb = mi_tables.record_batch(
       dict({'item_id': [f'i{k}' for k in range(n)]},
            **{k: [str(x) for x in v] for k, v in columns.items()}))
   return [rb.slice(s, batch_size) for s in range(0, rb.num_rows, batch_size)]
@@ -72,7 +72,7 @@ def test_diagonal_symmetry_and_normalization():
 
 def test_multi_valued_mass_spreading_hand_computed():
   # item 1: g = x|y, h = a|b, c = p        item 2: g = x, h = b, c = q
-  rb = testdata.record_batch({'item_id': ['i1', 'i2'],
+  rb = mi_tables.record_batch({'item_id': ['i1', 'i2'],
                               'g': ['x|y', 'x'], 'h': ['a|b', 'b'],
                               'c': ['p', 'q']})
   out = counting.compute_local(
@@ -101,7 +101,7 @@ def test_multi_valued_mass_spreading_hand_computed():
 def test_missing_is_its_own_value_and_repeats_count():
   # Missing c in rows 2 and 3 is one value "MISSING": c is then a function
   # of g (x -> p, y -> MISSING), so MI(g, c) = H(g) = H(c).
-  rb = testdata.record_batch({'g': ['x', 'y', 'y', 'x'],
+  rb = mi_tables.record_batch({'g': ['x', 'y', 'y', 'x'],
                               'c': ['p', None, '', 'p']})
   out = counting.compute_local([rb], [('g', 'categorical'),
                                       ('c', 'categorical')])
@@ -110,7 +110,7 @@ def test_missing_is_its_own_value_and_repeats_count():
   assert mi[1, 1] == pytest.approx(math.log(2))
   # Repeated values of a multi-valued feature count twice: t = a|a|b has
   # mass a 2/3, b 1/3.
-  rb = testdata.record_batch({'item_id': ['i1'], 't': ['a|a|b']})
+  rb = mi_tables.record_batch({'item_id': ['i1'], 't': ['a|a|b']})
   out = counting.compute_local([rb], [('item_id', 'id'),
                                       ('t', 'multi_valued')])
   h_t = -(2 / 3 * math.log(2 / 3) + 1 / 3 * math.log(1 / 3))
@@ -119,18 +119,18 @@ def test_missing_is_its_own_value_and_repeats_count():
 
 
 def test_batching_does_not_change_the_result():
-  batches = testdata.correlated_batches(1500, 1500)
-  one = counting.compute_local(batches, testdata.FEATURES)
-  many = counting.compute_local(testdata.correlated_batches(1500, 97),
-                                testdata.FEATURES)
+  batches = mi_tables.correlated_batches(1500, 1500)
+  one = counting.compute_local(batches, mi_tables.FEATURES)
+  many = counting.compute_local(mi_tables.correlated_batches(1500, 97),
+                                mi_tables.FEATURES)
   np.testing.assert_allclose(many['mi'], one['mi'], rtol=1e-10, atol=1e-14)
 
 
 def test_flush_threshold_does_not_change_the_result(monkeypatch):
-  batches = testdata.correlated_batches(800, 100)
-  expected = counting.compute_local(batches, testdata.FEATURES)
+  batches = mi_tables.correlated_batches(800, 100)
+  expected = counting.compute_local(batches, mi_tables.FEATURES)
   monkeypatch.setattr(counting, 'FLUSH_SIZE', 10)
-  got = counting.compute_local(batches, testdata.FEATURES)
+  got = counting.compute_local(batches, mi_tables.FEATURES)
   np.testing.assert_allclose(got['mi'], expected['mi'], rtol=1e-12)
 
 

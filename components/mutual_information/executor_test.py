@@ -12,7 +12,7 @@ from tfx.types import standard_artifacts
 
 from components.mutual_information import artifact
 from components.mutual_information import executor
-from components.mutual_information import testdata
+from tests.support import mi_tables
 from components.mutual_information import values
 
 _FLOATS = ('price',)
@@ -55,8 +55,8 @@ def _schema_artifact(root, schema):
 
 
 def _inputs(tmp_path, num_items=300, extra_kinds=None):
-  columns = testdata.correlated_items(num_items, seed=1)
-  schema = testdata.items_schema(list(testdata.FEATURES) +
+  columns = mi_tables.correlated_items(num_items, seed=1)
+  schema = mi_tables.items_schema(list(mi_tables.FEATURES) +
                                  list((extra_kinds or {}).items()))
   return {
       executor.EXAMPLES_KEY: [_examples(tmp_path / 'items',
@@ -92,7 +92,7 @@ def test_executor_writes_the_artifact(tmp_path):
   assert os.listdir(out.uri) == [artifact.FILE_NAME]
   result = artifact.load(out.uri)
   names = result['features']
-  assert names == [n for n, _ in testdata.FEATURES]  # schema order, id first
+  assert names == [n for n, _ in mi_tables.FEATURES]  # schema order, id first
   assert result['num_items'] == 300
   assert out.get_int_custom_property('num_items') == 300
   assert out.get_int_custom_property('num_features') == len(names)

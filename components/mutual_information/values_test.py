@@ -4,7 +4,7 @@ import pyarrow as pa
 import pytest
 
 from components.mutual_information import counting
-from components.mutual_information import testdata
+from tests.support import mi_tables
 from components.mutual_information import values
 
 
@@ -16,7 +16,7 @@ def _values(column):
 
 
 def test_multi_valued_splits_on_separator_and_drops_empty_parts():
-  col = testdata.list_column(['a|b', '', 'c||d|', None, '|', 'Sci Fi | x'],
+  col = mi_tables.list_column(['a|b', '', 'c||d|', None, '|', 'Sci Fi | x'],
                              pa.large_binary())
   parsed = values.parse_column(col, 'genres', 'multi_valued')
   assert _values(parsed) == ['a', 'b', 'c', 'd', 'Sci Fi', 'x']
@@ -24,7 +24,7 @@ def test_multi_valued_splits_on_separator_and_drops_empty_parts():
 
 
 def test_text_tokens_as_the_transform():
-  col = testdata.list_column(['The  Cat\tsat', '   ', 'DOG', "Toy Story (1995)",
+  col = mi_tables.list_column(['The  Cat\tsat', '   ', 'DOG', "Toy Story (1995)",
                               "it's--ok!"], pa.large_binary())
   parsed = values.parse_column(col, 'title', 'text')
   assert _values(parsed) == ['the', 'cat', 'sat', 'dog', 'toy', 'story', '1995',
@@ -52,7 +52,7 @@ def test_numeric_nan_is_missing_and_ints_are_numbers():
 
 
 def test_non_numeric_value_in_numeric_column_names_the_feature():
-  col = testdata.list_column(['1990', 'unknown'], pa.large_binary())
+  col = mi_tables.list_column(['1990', 'unknown'], pa.large_binary())
   with pytest.raises(values.DataError, match=r"numeric feature 'year'.*"
                      r"unknown"):
     values.parse_column(col, 'year', 'numeric')
@@ -73,7 +73,7 @@ def test_null_typed_column_is_all_missing():
 def test_top_k_oov_and_missing_codes():
   cells = ['a'] * 5 + ['b'] * 3 + ['c'] * 2 + ['d'] + [None] * 2
   feats = [('f', 'categorical')]
-  batch = values.parse_batch(testdata.record_batch({'f': cells}), feats)
+  batch = values.parse_batch(mi_tables.record_batch({'f': cells}), feats)
   stats = values.add_to_stats(values.new_stats(feats), batch)
   (encoder,) = values.build_encoders(stats, feats, top_k=2, num_buckets=10)
   assert [v.decode() for v in encoder.vocab.to_pylist()] == ['a', 'b']
@@ -85,7 +85,7 @@ def test_top_k_oov_and_missing_codes():
 
 def test_top_k_ties_break_by_value_and_weights_rank():
   feats = [('f', 'categorical')]
-  rb = testdata.record_batch({'f': ['b', 'a', 'c', 'c']})
+  rb = mi_tables.record_batch({'f': ['b', 'a', 'c', 'c']})
   batch = values.parse_batch(rb, feats, weights=np.array([1., 1., 0., 0.]))
   stats = values.add_to_stats(values.new_stats(feats), batch)
   (encoder,) = values.build_encoders(stats, feats, top_k=5, num_buckets=10)
@@ -95,7 +95,7 @@ def test_top_k_ties_break_by_value_and_weights_rank():
 
 def test_multi_valued_rows_get_missing_code_when_empty():
   feats = [('g', 'multi_valued')]
-  batch = values.parse_batch(testdata.record_batch({'g': ['a|b', '', 'b']}),
+  batch = values.parse_batch(mi_tables.record_batch({'g': ['a|b', '', 'b']}),
                              feats)
   stats = values.add_to_stats(values.new_stats(feats), batch)
   encoders = values.build_encoders(stats, feats, 10, 10)
@@ -157,7 +157,7 @@ def test_build_encoders_errors():
   feats = [('item_id', 'id'), ('color', 'categorical')]
   with pytest.raises(values.DataError, match='corpus is empty'):
     values.build_encoders(values.new_stats(feats), feats, 10, 10)
-  batch = values.parse_batch(testdata.record_batch({'item_id': ['i1']}), feats)
+  batch = values.parse_batch(mi_tables.record_batch({'item_id': ['i1']}), feats)
   stats = values.add_to_stats(values.new_stats(feats), batch)
   with pytest.raises(values.DataError, match=r"\['color'\] missing from the "
                      'data'):
@@ -165,7 +165,7 @@ def test_build_encoders_errors():
 
 
 def test_log_weights_look_up_interaction_counts():
-  interactions = testdata.record_batch({'item_id': ['b', 'a', 'b', 'z']})
+  interactions = mi_tables.record_batch({'item_id': ['b', 'a', 'b', 'z']})
   counts = values.count_ids(interactions, 'item_id')
   items = pa.RecordBatch.from_arrays(
       [pa.array([[b'a'], [b'b'], [b'c']], pa.large_list(pa.large_binary()))],
@@ -175,12 +175,12 @@ def test_log_weights_look_up_interaction_counts():
   # Integer ids (a CSV reader may infer them) match their decimal text.
   items = pa.RecordBatch.from_arrays(
       [pa.array([[7]], pa.large_list(pa.int64()))], ['item_id'])
-  counts = values.count_ids(testdata.record_batch({'item_id': ['7', '7']}),
+  counts = values.count_ids(mi_tables.record_batch({'item_id': ['7', '7']}),
                             'item_id')
   np.testing.assert_array_equal(
       values.lookup_weights(items, 'item_id', counts), [2.])
   with pytest.raises(values.DataError, match='exactly one value'):
-    values.count_ids(testdata.record_batch({'item_id': ['a', None]}),
+    values.count_ids(mi_tables.record_batch({'item_id': ['a', None]}),
                      'item_id')
 
 
@@ -195,7 +195,7 @@ def test_tokens_match_the_item_tower_preprocessing(kind, lowercase):
   cells = ['Toy Story (1995)', "it's--OK | Sci Fi|", '', ' | ',
            'Ünïcode  Straße|a', 'x|y|x']
   parsed = values.parse_column(
-      testdata.list_column(cells, pa.large_binary()), 'f', kind)
+      mi_tables.list_column(cells, pa.large_binary()), 'f', kind)
   # pylint: disable=protected-access
   sparse = preprocessing._split(tf.constant(cells), lowercase_tokens=lowercase)
   expected = tf.RaggedTensor.from_sparse(sparse)

@@ -10,7 +10,7 @@ from tfx.types import channel_utils
 from tfx.types import standard_artifacts
 
 from components import tower_io
-from components import tower_testing
+from tests.support import towers as test_towers
 from components.pusher import component
 from components.pusher import executor
 from components.pusher import push
@@ -19,14 +19,14 @@ from components.pusher import push
 @pytest.fixture(scope='module')
 def model_uri(tmp_path_factory):
   uri = str(tmp_path_factory.mktemp('model'))
-  tower_testing.save_tower(uri, tower_testing.ITEM_COLUMNS)
+  test_towers.save_tower(uri, test_towers.ITEM_COLUMNS)
   return uri
 
 
 @pytest.fixture(scope='module')
 def other_model_uri(tmp_path_factory):
   uri = str(tmp_path_factory.mktemp('other_model'))
-  tower_testing.save_tower(uri, tower_testing.ITEM_COLUMNS, seed=5)
+  test_towers.save_tower(uri, test_towers.ITEM_COLUMNS, seed=5)
   return uri
 
 

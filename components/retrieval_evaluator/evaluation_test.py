@@ -5,26 +5,26 @@ import numpy as np
 import pytest
 
 from components import tower_io
-from components import tower_testing
+from tests.support import towers as test_towers
 from components.retrieval_evaluator import evaluation
 
 
 @pytest.fixture(scope='module')
 def setup(tmp_path_factory):
   root = str(tmp_path_factory.mktemp('eval'))
-  data = tower_testing.make_dataset(root)
-  towers = tower_testing.save_towers(root)
+  data = test_towers.make_dataset(root)
+  towers = test_towers.save_towers(root)
   return data, towers
 
 
 def _expected(data, towers, ks, exclude_seen):
   """Independent numpy computation: full score matrix, rank by counting."""
-  items = tower_testing.all_rows(data['items'], 'corpus')
-  train = tower_testing.all_rows(data['interactions'], 'train')
-  ev = tower_testing.all_rows(data['interactions'], 'eval')
+  items = test_towers.all_rows(data['items'], 'corpus')
+  train = test_towers.all_rows(data['interactions'], 'train')
+  ev = test_towers.all_rows(data['interactions'], 'eval')
   item_ids = [i.decode() for i in items['item_id']]
-  item_emb = tower_testing.numpy_embed(towers['item_model'], [items])
-  query_emb = tower_testing.numpy_embed(towers['query_model'], [ev])
+  item_emb = test_towers.numpy_embed(towers['item_model'], [items])
+  query_emb = test_towers.numpy_embed(towers['query_model'], [ev])
   scores = query_emb @ item_emb.T
   counts = {i: 0 for i in item_ids}
   for item in train['item_id']:
@@ -87,9 +87,9 @@ def test_excluding_seen_items_never_lowers_recall(setup):
 
 def test_eval_item_outside_the_corpus_is_an_error(tmp_path, setup):
   data, towers = setup
-  tower_testing.write_examples(
+  test_towers.write_examples(
       str(tmp_path), 'corpus', [{'item_id': 'i0'}, {'item_id': 'i1'}],
-      tower_testing.ITEM_COLUMNS)
+      test_towers.ITEM_COLUMNS)
   corpus = evaluation.load_corpus(str(tmp_path), data['interactions'])
   with pytest.raises(ValueError, match=r"split 'eval' row \d+: item_id 'i\d+' "
                      'is not in the item corpus'):
@@ -99,9 +99,9 @@ def test_eval_item_outside_the_corpus_is_an_error(tmp_path, setup):
 
 def test_duplicate_corpus_item_is_an_error(tmp_path, setup):
   data, _ = setup
-  tower_testing.write_examples(
+  test_towers.write_examples(
       str(tmp_path), 'corpus', [{'item_id': 'i0'}, {'item_id': 'i0'}],
-      tower_testing.ITEM_COLUMNS)
+      test_towers.ITEM_COLUMNS)
   with pytest.raises(ValueError, match=r"item_id 'i0' occurs twice \(rows 0 "
                      r'and 1\)'):
     evaluation.load_corpus(str(tmp_path), data['interactions'])
@@ -109,7 +109,7 @@ def test_duplicate_corpus_item_is_an_error(tmp_path, setup):
 
 def test_towers_of_different_widths_are_rejected(tmp_path, setup):
   data, towers = setup
-  tower_testing.save_tower(str(tmp_path), tower_testing.ITEM_COLUMNS, dim=5)
+  test_towers.save_tower(str(tmp_path), test_towers.ITEM_COLUMNS, dim=5)
   corpus = evaluation.load_corpus(data['items'], data['interactions'])
   with pytest.raises(ValueError, match='embeds in 8 dims'):
     evaluation.evaluate(tower_io.load_tower(towers['query_model']),

@@ -6,8 +6,8 @@ import pytest
 from tfx.types import channel_utils
 from tfx.types import standard_artifacts
 
-from components import tower_testing
-from components.tower_testing import artifact
+from tests.support import towers as test_towers
+from tests.support.towers import artifact
 from components.retrieval_evaluator import component
 from components.retrieval_evaluator import executor
 
@@ -15,9 +15,9 @@ from components.retrieval_evaluator import executor
 @pytest.fixture(scope='module')
 def setup(tmp_path_factory):
   root = str(tmp_path_factory.mktemp('evaluator'))
-  data = tower_testing.make_dataset(root)
-  cand = tower_testing.save_towers(os.path.join(root, 'cand'), seed=1)
-  base = tower_testing.save_towers(os.path.join(root, 'base'), seed=2)
+  data = test_towers.make_dataset(root)
+  cand = test_towers.save_towers(os.path.join(root, 'cand'), seed=1)
+  base = test_towers.save_towers(os.path.join(root, 'base'), seed=2)
   return root, data, cand, base
 
 
@@ -58,7 +58,7 @@ def test_first_run_writes_metrics_json_and_blesses(setup):
   assert set(content['recall@50']) == {'overall', 'head', 'tail', 'cold'}
   assert len(content['recall@50_by_decile']) == 10
   assert content['num_eval_events'] == len(
-      tower_testing.all_rows(data['interactions'], 'eval')['item_id'])
+      test_towers.all_rows(data['interactions'], 'eval')['item_id'])
   assert content['baseline'] is None
   assert evaluation.get_float_custom_property('recall@10') == pytest.approx(
       content['recall@10']['overall'])

@@ -9,7 +9,7 @@ import os
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
-from pipeline import cli
+from pipeline import errors
 from pipeline import config as config_lib
 from pipeline import inspection
 from pipeline import run_lock
@@ -160,7 +160,7 @@ def _inspect(args) -> int:
       result = inspector.pushed(all_versions=args.all)
       text = format_pushed
   except inspection.StoreError as e:
-    raise cli.UserError(str(e)) from None
+    raise errors.UserError(str(e)) from None
   if args.json:
     json.dump(result, sys.stdout, indent=2)
     sys.stdout.write('\n')

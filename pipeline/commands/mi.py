@@ -24,7 +24,7 @@ from pyarrow import csv as pa_csv
 from components.mutual_information import beam_transforms
 from components.mutual_information import values as values_lib
 from models import features as features_lib
-from pipeline.cli import UserError
+from pipeline.errors import UserError
 import schemas as schemas_lib
 
 _BLOCK_SIZE = 16 << 20  # bytes of CSV per record batch

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from typing import List
 
-from pipeline import cli
+from pipeline import errors
 from pipeline.commands import run as run_command
 
 LOG_DIR = 'logs'
@@ -32,7 +32,7 @@ def check_cron(expression: str) -> str:
   if len(fields) == 1 and fields[0] in _MACROS:
     return fields[0]
   if len(fields) != 5 or not all(_FIELD.match(f) for f in fields):
-    raise cli.UserError(
+    raise errors.UserError(
         f'--cron {expression!r}: expected 5 fields "minute hour day-of-month '
         f'month day-of-week" (e.g. "0 3 * * *") or one of {", ".join(_MACROS)}')
   return ' '.join(fields)
@@ -79,7 +79,7 @@ def replace_entry(crontab: str, output_dir: str, entry: str = '') -> str:
 def _crontab(*args: str, stdin: str = None) -> subprocess.CompletedProcess:
   binary = shutil.which('crontab')
   if binary is None:
-    raise cli.UserError(
+    raise errors.UserError(
         'crontab is not installed, so the entry cannot be installed: install '
         'cron (e.g. `apt-get install cron` and start the service), or print '
         'the entry with --print and add it to your scheduler')
@@ -93,13 +93,13 @@ def _read_crontab() -> str:
     return result.stdout
   if 'no crontab' in result.stderr.lower():
     return ''
-  raise cli.UserError(f'crontab -l failed: {result.stderr.strip()}')
+  raise errors.UserError(f'crontab -l failed: {result.stderr.strip()}')
 
 
 def _write_crontab(text: str) -> None:
   result = _crontab('-', stdin=text)
   if result.returncode != 0:
-    raise cli.UserError(f'crontab - failed: {result.stderr.strip()}')
+    raise errors.UserError(f'crontab - failed: {result.stderr.strip()}')
 
 
 def _schedule(args) -> int:
@@ -110,7 +110,7 @@ def _schedule(args) -> int:
           'from the crontab')
     return 0
   if args.cron is None:
-    raise cli.UserError('--cron is required (e.g. --cron "0 3 * * *")')
+    raise errors.UserError('--cron is required (e.g. --cron "0 3 * * *")')
   entry = cron_entry(check_cron(args.cron), run_command.run_argv(args),
                      config.output, os.getcwd(), sslrec_command())
   if args.print:

@@ -1,0 +1,1 @@
+"""Test helpers shared by the tests beside each module (not installed)."""
