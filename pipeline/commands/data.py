@@ -8,17 +8,18 @@ import argparse
 import os
 
 from pipeline.data import contract
+from pipeline.data import split
 
 
 def _add_common(parser: argparse.ArgumentParser, default_out: str) -> None:
   parser.add_argument('--out', default=default_out,
                       help='dataset folder to write (default: %(default)s)')
   parser.add_argument('--eval-fraction', type=float,
-                      default=contract.DEFAULT_EVAL_FRACTION,
+                      default=split.DEFAULT_EVAL_FRACTION,
                       help='last fraction of events, by time, that forms the '
                       'eval split (default: %(default)s)')
   parser.add_argument('--history-length', type=int,
-                      default=contract.DEFAULT_HISTORY_LENGTH,
+                      default=split.DEFAULT_HISTORY_LENGTH,
                       help='most previous items kept in `history` '
                       '(default: %(default)s)')
   parser.add_argument('--force', action='store_true',

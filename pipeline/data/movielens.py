@@ -24,6 +24,7 @@ import zipfile
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from pipeline.data import contract
+from pipeline.data import split as split_lib
 
 NAME = 'movielens-100k'
 SCHEMAS = 'movielens-100k'
@@ -243,8 +244,8 @@ def fetch_recbole_wheel(
 
 def build(out_dir: str, source: Optional[str] = None,
           cache_dir: str = DEFAULT_CACHE,
-          eval_fraction: float = contract.DEFAULT_EVAL_FRACTION,
-          history_length: int = contract.DEFAULT_HISTORY_LENGTH,
+          eval_fraction: float = split_lib.DEFAULT_EVAL_FRACTION,
+          history_length: int = split_lib.DEFAULT_HISTORY_LENGTH,
           force: bool = False) -> Dict[str, object]:
   """Writes the MovieLens-100K contract files to `out_dir`.
 
@@ -259,7 +260,7 @@ def build(out_dir: str, source: Optional[str] = None,
   Returns:
     The dataset.json content, plus 'source' (the folder or wheel read).
   """
-  contract.check_split_args(eval_fraction, history_length)
+  split_lib.check_args(split_lib.DEFAULT_SPLIT, eval_fraction, history_length)
   contract.check_out_dir(out_dir, force)
   if source:
     tables, origin = read_grouplens(source), os.path.abspath(source)

@@ -174,7 +174,7 @@ def test_dataset_json(both):
       (both[1] / contract.DATASET_JSON).read_text())
   assert info == {'name': 'movielens-100k', 'schemas': 'movielens-100k',
                   'num_items': 6, 'num_users': 3, 'num_train_events': 6,
-                  'num_eval_events': 3, 'eval_fraction': 0.3,
+                  'num_eval_events': 3, 'split': 'temporal', 'eval_fraction': 0.3,
                   'history_length': 2}
 
 
