@@ -164,16 +164,9 @@ def read_recbole(wheel: str, kg: bool = False,
   (pipeline/data/kg.py).
   """
   data = recbole.read(wheel, RECBOLE_DATASET, kg=kg,
-                      max_kg_values=max_kg_values)
-  files = data.files
-  for ext, fields in (('item', _RECBOLE_ITEM_FIELDS),
-                      ('user', _RECBOLE_USER_FIELDS)):
-    names = {f.name for f in (data.item_fields if ext == 'item'
-                              else data.user_fields)}
-    missing = [f for f in fields if f not in names]
-    if ext not in files or missing:
-      raise ValueError(f'{files.get(ext, wheel)}: header lacks columns '
-                       f'{missing or list(fields)}')
+                      max_kg_values=max_kg_values,
+                      required={'item': _RECBOLE_ITEM_FIELDS,
+                                'user': _RECBOLE_USER_FIELDS})
   tables = _Tables()
   for row in data.items:
     title, year = row['movie_title'], row['release_year'].strip()

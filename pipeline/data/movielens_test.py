@@ -240,6 +240,19 @@ def test_recbole_errors_name_member_and_line(tmp_path):
     movielens.build(str(tmp_path / 'out'), cache_dir=str(tmp_path / 'cache'))
 
 
+def test_recbole_wheel_needs_the_movielens_fields(tmp_path):
+  files = dict(RECBOLE)
+  files['ml-100k.item'] = files['ml-100k.item'].replace('class:', 'genre:')
+  _wheel(tmp_path / 'cache', files)
+  with pytest.raises(ValueError, match=r"ml-100k\.item: header lacks columns "
+                     r"\['class'\]"):
+    movielens.build(str(tmp_path / 'out'), cache_dir=str(tmp_path / 'cache'))
+  files = {k: v for k, v in RECBOLE.items() if k != 'ml-100k.user'}
+  _wheel(tmp_path / 'cache', files)
+  with pytest.raises(FileNotFoundError, match=r'ml-100k\.user not found'):
+    movielens.build(str(tmp_path / 'out'), cache_dir=str(tmp_path / 'cache'))
+
+
 def test_refuses_non_empty_out_before_reading(tmp_path):
   out = tmp_path / 'out'
   out.mkdir()

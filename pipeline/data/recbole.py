@@ -21,7 +21,7 @@ Edit the generated tags as you like; a text column keeps RecBole's spaces, so
 turning it into multi_valued needs a rebuild with `multi_valued_fields`.
 """
 import dataclasses
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from models import features
 from pipeline.data import atomic
@@ -69,11 +69,18 @@ def _keyed(table: atomic.Table, key: str, what: str, origins
 
 
 def read(source: str, dataset: str, kg: bool = False,
-         max_kg_values: int = kg_lib.DEFAULT_MAX_VALUES) -> Dataset:
-  """Reads the atomic files of `dataset` from the folder or zip `source`."""
+         max_kg_values: int = kg_lib.DEFAULT_MAX_VALUES,
+         required: Optional[Mapping[str, Sequence[str]]] = None) -> Dataset:
+  """Reads the atomic files of `dataset` from the folder or zip `source`.
+
+  `required` maps an extension ('item', 'user') to fields its file must have
+  (the file itself is then required too).
+  """
+  required = required or {}
   with atomic.Source(source, dataset) as files:
     wanted = [atomic.INTER, atomic.ITEM] + (
-        [atomic.USER] if files.has(atomic.USER) else [])
+        [atomic.USER] if files.has(atomic.USER) or atomic.USER in required
+        else [])
     if kg:
       for ext in (atomic.KG, atomic.LINK):
         if not files.has(ext):
@@ -81,6 +88,8 @@ def read(source: str, dataset: str, kg: bool = False,
                                   f'needs {dataset}.kg and {dataset}.link')
       wanted += [atomic.KG, atomic.LINK]
     tables = {ext: files.read(ext) for ext in wanted}
+  for ext, names in required.items():
+    tables[ext].require(names)
   origins: Dict[Tuple[str, str], str] = {}
   item_table, inter = tables[atomic.ITEM], tables[atomic.INTER]
   items = [row for _, row in _keyed(item_table, features.ITEM_ID, 'item',
