@@ -15,7 +15,6 @@ to a temporary folder and renames it into place.
 """
 import collections
 import csv
-import dataclasses
 import json
 import os
 import re
@@ -25,7 +24,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from models import features
 from pipeline.data import split as split_lib
-from pipeline.data.events import Event, event_key, id_key  # pylint: disable=unused-import
+from pipeline.data.events import Event, id_key
 import schemas
 
 ITEMS_CSV = os.path.join('items', 'items.csv')
