@@ -93,9 +93,12 @@ class RunConfig:
     if os.path.exists(path):
       with open(path) as f:
         try:
-          return json.load(f).get('schemas', DEFAULT_SCHEMAS)
+          name = json.load(f).get('schemas', DEFAULT_SCHEMAS)
         except json.JSONDecodeError as e:
           raise ValueError(f'{path}: not valid JSON: {e}') from e
+      # A schema folder generated into the data folder (sslrec data recbole).
+      local = os.path.join(self.data, name)
+      return local if os.path.isdir(local) else name
     return DEFAULT_SCHEMAS
 
   def to_dict(self) -> Dict[str, Any]:
