@@ -71,8 +71,13 @@ def per_user_sums(user_index: np.ndarray, values: np.ndarray,
   if len(user_index) != len(values):
     raise ValueError(f'{len(user_index)} user indices for {len(values)} '
                      'events')
+  if len(user_index) and (user_index.min() < 0
+                          or user_index.max() >= num_users):
+    raise ValueError(f'user indices must be in [0, {num_users})')
   out = np.zeros([num_users, values.shape[1]], np.float64)
-  np.add.at(out, user_index, values)
+  for c in range(values.shape[1]):
+    out[:, c] = np.bincount(user_index, weights=values[:, c],
+                            minlength=num_users)
   return out[:, 0] if flat else out
 
 

@@ -253,18 +253,20 @@ def metrics_json(candidate: UserTotals, baseline: Optional[UserTotals],
   delta_dict}) and `bootstrap` (unit, samples, seed, level). One weight matrix
   serves every interval.
   """
-  models = [candidate, popularity] + ([baseline] if baseline else [])
+  models = [candidate, popularity] + ([baseline] if baseline is not None
+                                        else [])
   for other in models[1:]:
     _same_events(candidate, other)
   samples = bootstrap.sample_ratios([m.values for m in models],
                                     candidate.events, settings)
   out = metrics_dict(candidate, samples[0])
   out[metrics.BASELINE_KEY] = (metrics_dict(baseline, samples[2])
-                               if baseline else None)
+                               if baseline is not None else None)
   out[POPULARITY_KEY] = metrics_dict(popularity, samples[1])
   out[DELTA_KEY] = {
       metrics.BASELINE_KEY: (delta_dict(candidate, baseline, samples[0],
-                                        samples[2]) if baseline else None),
+                                        samples[2])
+                            if baseline is not None else None),
       POPULARITY_KEY: delta_dict(candidate, popularity, samples[0],
                                  samples[1])}
   out[BOOTSTRAP_KEY] = {'unit': 'user', 'samples': settings.samples,
