@@ -222,10 +222,10 @@ def metrics_json(corpus: Corpus, candidate: Ranking,
     raise RuntimeError('the baseline was ranked on other eval events than the '
                        'candidate')
   slices = event_slices(corpus, candidate)
-  totals = {name: summary.user_totals(r.ranks, slices, ks)
-            for name, r in (('candidate', candidate),
-                            ('popularity', popularity_ranking(corpus,
-                                                              candidate)),
-                            ('baseline', baseline)) if r is not None}
-  return summary.metrics_json(totals['candidate'], totals.get('baseline'),
-                              totals['popularity'], settings)
+
+  def totals(ranking: Ranking) -> summary.UserTotals:
+    return summary.user_totals(ranking.ranks, slices, ks)
+
+  return summary.metrics_json(
+      totals(candidate), totals(baseline) if baseline is not None else None,
+      totals(popularity_ranking(corpus, candidate)), settings)
