@@ -40,6 +40,8 @@ class EvaluationConfig:
   exclude_seen: bool = True            # don't rank the user's train items
   index_k: int = 100                   # items the exported index returns
   index_kind: str = 'brute_force'      # 'brute_force' | 'scann' (pip install .[scann])
+  bootstrap_samples: int = 1000        # samples of the 95% intervals (bootstrap over users)
+  bootstrap_seed: int = 0              # same seed, same intervals and blessing
 
   def __post_init__(self):
     if not self.ks or any(k <= 0 for k in self.ks):
@@ -53,6 +55,10 @@ class EvaluationConfig:
       raise ValueError('evaluation.max_*_drop must be >= 0')
     if self.index_k <= 0:
       raise ValueError('evaluation.index_k must be > 0')
+    if self.bootstrap_samples < 1:
+      raise ValueError('evaluation.bootstrap_samples must be >= 1')
+    if self.bootstrap_seed < 0:
+      raise ValueError('evaluation.bootstrap_seed must be >= 0')
     if self.index_kind not in ('brute_force', 'scann'):
       raise ValueError("evaluation.index_kind must be 'brute_force' or 'scann'")
 
