@@ -11,7 +11,7 @@ import json
 import os
 from typing import Dict, List
 
-from models.config import TrainingConfig
+from models.config import TransformConfig
 
 ITEMS_EXAMPLE_GEN = 'ItemsExampleGen'
 INTERACTIONS_EXAMPLE_GEN = 'InteractionsExampleGen'
@@ -86,18 +86,17 @@ def read_uris(metadata_path: str, data_dir: str) -> Prepared:
 
 
 def prepare(data_dir: str, output_dir: str,
-            training: TrainingConfig = TrainingConfig()) -> Prepared:
+            transform: TransformConfig = TransformConfig()) -> Prepared:
   """Runs the pipeline up to the Transforms and MI; returns their URIs.
 
-  `training` matters only through its feature-processing fields
-  (numeric_buckets, vocab_top_k, text_top_k), which the Transforms read.
+  `transform` is what the Transforms read (the training config is not).
   """
   from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
   from tfx.orchestration import pipeline as tfx_pipeline  # pylint: disable=g-import-not-at-top
   from pipeline import run_lock  # pylint: disable=g-import-not-at-top
   from pipeline import runner  # pylint: disable=g-import-not-at-top
   from pipeline.config import RunConfig  # pylint: disable=g-import-not-at-top
-  config = RunConfig(data=data_dir, output=output_dir, training=training)
+  config = RunConfig(data=data_dir, output=output_dir, transform=transform)
   os.makedirs(output_dir, exist_ok=True)
   with run_lock.hold(output_dir):
     pipeline = runner.build(config)

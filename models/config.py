@@ -1,24 +1,66 @@
-"""Training configuration: every hyperparameter of the towers, tasks and SSL.
+"""Model configuration: feature processing (Transform) and training (Trainer).
 
-One frozen dataclass, passed to the Trainer as a JSON execution property (so it
-lands in ML Metadata with the Trainer execution) and to `sslrec run` as flags.
+Two frozen dataclasses, two sections of the run config (`transform:` and
+`training:`), each field a `sslrec run` flag:
+  TransformConfig  what the Transforms read; the only config they receive, so
+                   a training-only change leaves their cache key unchanged.
+  TrainingConfig   every hyperparameter of the towers, tasks and SSL; passed
+                   to the Trainer as a JSON execution property (recorded in ML
+                   Metadata with the Trainer execution).
 """
 import dataclasses
-from typing import Any, Dict, Tuple
+from typing import Any, ClassVar, Dict, Mapping, Tuple
 
 SSL_VARIANTS = ('none', 'dropout', 'rfm', 'cfm')
 MODES = ('joint', 'pretrain')
 MI_MEASURES = ('mi', 'normalized_mi')
 
 
+class _Section:
+  """to_dict / from_dict / replace of a frozen config dataclass."""
+  SECTION: ClassVar[str] = ''  # its run-config section, named in errors
+
+  def _check(self, checks) -> None:
+    for ok, message in checks:
+      if not ok:
+        raise ValueError(f'{self.SECTION} config: {message}')
+
+  def to_dict(self) -> Dict[str, Any]:
+    """Plain JSON-ready dict (lists for tuples)."""
+    out = {}
+    for field in dataclasses.fields(self):
+      value = getattr(self, field.name)
+      out[field.name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+  @classmethod
+  def from_dict(cls, d: Mapping[str, Any]):
+    """Builds a config, rejecting unknown keys by name."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - set(fields))
+    if unknown:
+      raise ValueError(f'{cls.SECTION} config: unknown key(s) {unknown}; known '
+                       f'keys: {sorted(fields)}')
+    d = dict(d)
+    for name, value in d.items():
+      default = fields[name].default
+      if isinstance(default, tuple) and default:
+        d[name] = tuple(type(default[0])(v) for v in value)
+    return cls(**d)
+
+  def replace(self, **changes):
+    return self.from_dict({**self.to_dict(), **changes})
+
+
 @dataclasses.dataclass(frozen=True)
-class TrainingConfig:
+class TrainingConfig(_Section):
   """Hyperparameters of the two-tower model and its self-supervised task.
 
   Defaults: the configuration tuned on a validation split of MovieLens-100K
   (docs/benchmarks.md); on the eval split it is within the seeds' spread of
   the tuned `ssl=none` baseline.
   """
+  SECTION: ClassVar[str] = 'training'
   # Towers.
   embedding_dim: int = 32          # per-feature embedding width
   tower_layers: Tuple[int, ...] = (128, 64)  # MLP widths; the last is the output size
@@ -42,10 +84,6 @@ class TrainingConfig:
   mi_measure: str = 'normalized_mi' # which matrix CFM ranks partners by
   mode: str = 'joint'               # 'joint' | 'pretrain'
   pretrain_steps: int = 0           # SSL-only steps before joint training (mode=pretrain)
-  # Feature processing (TF Transform).
-  numeric_buckets: int = 10
-  vocab_top_k: int = 0              # 0 = keep every value
-  text_top_k: int = 5000
 
   def __post_init__(self):
     checks = [
@@ -70,31 +108,22 @@ class TrainingConfig:
          "mode 'pretrain' needs pretrain_steps > 0"),
         (self.ssl_weight >= 0, 'ssl_weight must be >= 0'),
         (0 <= self.dropout_rate < 1, 'dropout_rate must be in [0, 1)'),
+    ]
+    self._check(checks)
+
+
+@dataclasses.dataclass(frozen=True)
+class TransformConfig(_Section):
+  """What the TF Transform preprocessing_fns read (models/preprocessing.py)."""
+  SECTION: ClassVar[str] = 'transform'
+  numeric_buckets: int = 10         # quantile buckets per number (+1 for missing)
+  vocab_top_k: int = 0              # categorical/multi-valued vocabulary size; 0 = every value
+  text_top_k: int = 5000            # text token vocabulary size; 0 = every token
+
+  def __post_init__(self):
+    self._check([
         (self.numeric_buckets > 1, 'numeric_buckets must be > 1'),
         (self.vocab_top_k >= 0, 'vocab_top_k must be >= 0'),
         (self.text_top_k >= 0, 'text_top_k must be >= 0'),
-    ]
-    for ok, message in checks:
-      if not ok:
-        raise ValueError(f'training config: {message}')
+    ])
 
-  def to_dict(self) -> Dict[str, Any]:
-    d = dataclasses.asdict(self)
-    d['tower_layers'] = list(self.tower_layers)
-    return d
-
-  @classmethod
-  def from_dict(cls, d: Dict[str, Any]) -> 'TrainingConfig':
-    """Builds a config, rejecting unknown keys by name."""
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(d) - known)
-    if unknown:
-      raise ValueError(f'training config: unknown key(s) {unknown}; known keys: '
-                       f'{sorted(known)}')
-    d = dict(d)
-    if 'tower_layers' in d:
-      d['tower_layers'] = tuple(int(w) for w in d['tower_layers'])
-    return cls(**d)
-
-  def replace(self, **changes) -> 'TrainingConfig':
-    return self.from_dict({**self.to_dict(), **changes})

@@ -202,10 +202,10 @@ def build_model(feature_config: F.FeatureConfig, config: TrainingConfig,
   """
   ssl_task = ssl_lib.ItemContrastiveTask.from_config(
       feature_config, config, mutual_information)
-  item_sizes = {f.name: preprocessing.num_ids(f, item_tft, config)
+  item_sizes = {f.name: preprocessing.num_ids(f, item_tft)
                 for f in feature_config.item_features}
   history = [f.name for f in feature_config.query_features if f.kind == F.HISTORY]
-  query_sizes = {f.name: preprocessing.num_ids(f, query_tft, config)
+  query_sizes = {f.name: preprocessing.num_ids(f, query_tft)
                  for f in feature_config.query_features if f.kind != F.HISTORY}
   item_tower = towers.ItemTower(feature_config.item_feature_names, item_sizes,
                                 config.embedding_dim, config.tower_layers)

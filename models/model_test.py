@@ -6,17 +6,16 @@ import tensorflow as tf
 from models import data
 from models import export
 from models import model as model_lib
-from tests.support import tft as test_tft
 from models.config import TrainingConfig
 
 CONFIG = TrainingConfig(epochs=3, batch_size=16, embedding_dim=8,
                         tower_layers=(16, 8), learning_rate=0.2,
-                        numeric_buckets=4, seed=1, ssl='none', temperature=0.1)
+                        seed=1, ssl='none', temperature=0.1)
 
 
 @pytest.fixture(scope='module')
-def setup(tmp_path_factory):
-  setup = test_tft.prepare(tmp_path_factory.mktemp('model'), CONFIG)
+def setup(tiny_transformed, tmp_path_factory):
+  setup = dict(tiny_transformed, root=tmp_path_factory.mktemp('model'))
   root = setup['root']
   fc = setup['feature_config'] = setup['fc']
   setup['model'] = model_lib.train(

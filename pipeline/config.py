@@ -6,7 +6,8 @@ checked: an unknown key or a value of the wrong type is an error naming the
 key (`training.epochs`) and the file.
 
 Extension point: a config section is a field of `RunConfig` whose default is a
-frozen dataclass instance (today `training: TrainingConfig`). Adding, e.g.,
+frozen dataclass instance (`transform: TransformConfig`, `training:
+TrainingConfig`, `evaluation: EvaluationConfig`). Adding, e.g.,
 `evaluation: EvaluationConfig = EvaluationConfig()` makes `evaluation:` a
 valid YAML section, adds one `sslrec run` flag per field and shows it in
 `--print-config`; the section's `__post_init__` validates values, and an
@@ -21,6 +22,7 @@ import shlex
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from models.config import TrainingConfig
+from models.config import TransformConfig
 
 DATASET_FILE = 'dataset.json'
 DEFAULT_SCHEMAS = 'movielens-100k'
@@ -70,6 +72,7 @@ class RunConfig:
   pipeline_name: str = 'sslrec'
   beam_args: Tuple[str, ...] = DEFAULT_BEAM_ARGS
   enable_cache: bool = True
+  transform: TransformConfig = TransformConfig()
   training: TrainingConfig = TrainingConfig()
   evaluation: EvaluationConfig = EvaluationConfig()
 

@@ -23,6 +23,7 @@ from components.strict_example_validator.component import StrictExampleValidator
 from components.trainer.component import TwoTowerTrainer
 from models import features as F
 from models.config import TrainingConfig
+from models.config import TransformConfig
 from pipeline.config import EvaluationConfig
 
 ITEMS_DIR = 'items'
@@ -58,6 +59,7 @@ def create_pipeline(
     serving_root: str,
     feature_config: F.FeatureConfig,
     training: TrainingConfig,
+    transform: TransformConfig = TransformConfig(),
     evaluation: EvaluationConfig = EvaluationConfig(),
     metadata_path: Optional[str] = None,
     beam_pipeline_args: Sequence[str] = (),
@@ -72,7 +74,9 @@ def create_pipeline(
     schema_dir: folder with the annotated items.pbtxt and interactions.pbtxt.
     serving_root: push destination; towers go to <serving_root>/<tower>/<version>.
     feature_config: the features read from `schema_dir` (features.load_feature_config).
-    training: the model and SSL hyperparameters.
+    training: the model and SSL hyperparameters (the Trainer's only config).
+    transform: feature processing (the Transforms' only config, so a change
+      of `training` keeps their cache hits).
     evaluation: metrics, blessing thresholds and the exported index.
     metadata_path: MLMD sqlite file; None when the orchestrator supplies MLMD.
     beam_pipeline_args: Beam arguments for every Beam-powered component.
@@ -91,7 +95,7 @@ def create_pipeline(
   inter_gen, _, inter_schema, inter_validator = interactions
 
   custom_config = {'features': feature_config.to_dict(),
-                   'training': training.to_dict()}
+                   'transform': transform.to_dict()}
   items_transform = tfx.components.Transform(
       examples=items_gen.outputs['examples'],
       schema=items_schema.outputs['schema'],

@@ -59,9 +59,12 @@ def run(tmp_path_factory):
   }
   runner.run(config)  # unchanged inputs: served from cache, nothing new pushed
   second = _executions_by_node(_store(config.output))
-  # An impossible threshold: the model is evaluated again but not pushed.
+  # A training-only change (the seed) and an impossible threshold: the data
+  # steps and the Transforms are cache hits, a new model is trained,
+  # evaluated, and not pushed.
   runner.run(dataclasses.replace(
-      config, evaluation=EvaluationConfig(min_recall=1.0)))
+      config, training=TRAINING.replace(seed=TRAINING.seed + 1),
+      evaluation=EvaluationConfig(min_recall=1.0)))
   return config, first, second
 
 
@@ -98,6 +101,18 @@ def test_second_run_is_served_from_cache(run):
   for tower in ('query', 'item', 'index'):
     name = 'index' if tower == 'index' else f'{tower}_tower'
     assert _versions(config.output, name) == first[f'{tower}_versions']
+
+
+def test_a_training_only_change_keeps_the_transforms_cache_hits(run):
+  config, _, _ = run
+  third = {node: states[2] for node, states in
+           _executions_by_node(_store(config.output)).items()
+           if len(states) == 3}
+  cached = metadata_store_pb2.Execution.CACHED
+  for node in ('ItemsExampleGen', 'InteractionsExampleGen', 'ItemsTransform',
+               'InteractionsTransform', 'MutualInformationGen'):
+    assert third[node] == cached, (node, third)
+  assert third['TwoTowerTrainer'] == metadata_store_pb2.Execution.COMPLETE
 
 
 def test_impossible_threshold_is_not_blessed_and_says_why(run):
