@@ -11,14 +11,48 @@ Two frozen dataclasses, two sections of the run config (`transform:` and
 import dataclasses
 from typing import Any, ClassVar, Dict, Mapping, Tuple
 
-SSL_VARIANTS = ('none', 'dropout', 'rfm', 'cfm')
-MODES = ('joint', 'pretrain')
-MI_MEASURES = ('mi', 'normalized_mi')
+from models.choices import Choice
+
+
+class SslVariant(Choice):
+  """The self-supervised item-tower task (docs/ssl.md)."""
+  NONE = 'none'        # no SSL task
+  DROPOUT = 'dropout'  # value dropout of multi-valued features only
+  RFM = 'rfm'          # random complementary feature masking, then dropout
+  CFM = 'cfm'          # correlated feature masking (needs the MI artifact)
+
+
+class Mode(Choice):
+  """How the SSL task is scheduled."""
+  JOINT = 'joint'        # main + ssl_weight * ssl from the first step
+  PRETRAIN = 'pretrain'  # pretrain_steps SSL-only steps first, then joint
+
+
+class Optimizer(Choice):
+  ADAGRAD = 'adagrad'
+  ADAM = 'adam'
+
+
+class MiMeasure(Choice):
+  """Which mutual information matrix CFM ranks a feature's partners by."""
+  MI = 'mi'                        # nats
+  NORMALIZED_MI = 'normalized_mi'  # MI / sqrt(H_i H_j)
 
 
 class _Section:
   """to_dict / from_dict / replace of a frozen config dataclass."""
   SECTION: ClassVar[str] = ''  # its run-config section, named in errors
+
+  def _parse_choices(self) -> None:
+    """Strings given for Choice fields become members (or a clear error)."""
+    for field in dataclasses.fields(self):
+      if isinstance(field.default, Choice):
+        try:
+          value = type(field.default).parse(getattr(self, field.name),
+                                            field.name)
+        except ValueError as e:
+          raise ValueError(f'{self.SECTION} config: {e}') from None
+        object.__setattr__(self, field.name, value)
 
   def _check(self, checks) -> None:
     for ok, message in checks:
@@ -26,11 +60,15 @@ class _Section:
         raise ValueError(f'{self.SECTION} config: {message}')
 
   def to_dict(self) -> Dict[str, Any]:
-    """Plain JSON-ready dict (lists for tuples)."""
+    """Plain JSON/YAML-ready dict (lists for tuples, strings for choices)."""
     out = {}
     for field in dataclasses.fields(self):
       value = getattr(self, field.name)
-      out[field.name] = list(value) if isinstance(value, tuple) else value
+      if isinstance(value, tuple):
+        value = list(value)
+      elif isinstance(value, Choice):
+        value = value.value
+      out[field.name] = value
     return out
 
   @classmethod
@@ -69,28 +107,26 @@ class TrainingConfig(_Section):
   logq_correction: bool = False     # subtract log p(item) (Yi et al., RecSys'19)
   remove_accidental_hits: bool = True
   # Optimisation.
-  optimizer: str = 'adagrad'        # 'adagrad' | 'adam'
+  optimizer: Optimizer = Optimizer.ADAGRAD
   learning_rate: float = 0.2
   batch_size: int = 256
   epochs: int = 10
   train_steps: int = 0              # > 0: stop after this many steps (overrides epochs)
   seed: int = 0
   # Self-supervised item-tower task.
-  ssl: str = 'cfm'                  # 'none' | 'dropout' | 'rfm' | 'cfm'
+  ssl: SslVariant = SslVariant.CFM
   ssl_weight: float = 0.1
   ssl_temperature: float = 0.05
   ssl_batch_size: int = 256
   dropout_rate: float = 0.3         # stage-2 value dropout of multi-valued features
-  mi_measure: str = 'normalized_mi' # which matrix CFM ranks partners by
-  mode: str = 'joint'               # 'joint' | 'pretrain'
+  mi_measure: MiMeasure = MiMeasure.NORMALIZED_MI  # which matrix CFM ranks partners by
+  mode: Mode = Mode.JOINT
   pretrain_steps: int = 0           # SSL-only steps before joint training (mode=pretrain)
 
   def __post_init__(self):
+    self._parse_choices()
+    pretrain = self.mode is Mode.PRETRAIN
     checks = [
-        (self.ssl in SSL_VARIANTS, f'ssl must be one of {SSL_VARIANTS}'),
-        (self.mode in MODES, f'mode must be one of {MODES}'),
-        (self.mi_measure in MI_MEASURES, f'mi_measure must be one of {MI_MEASURES}'),
-        (self.optimizer in ('adagrad', 'adam'), "optimizer must be 'adagrad' or 'adam'"),
         (self.embedding_dim > 0, 'embedding_dim must be > 0'),
         (len(self.tower_layers) > 0 and all(w > 0 for w in self.tower_layers),
          'tower_layers must be a non-empty list of positive widths'),
@@ -102,9 +138,9 @@ class TrainingConfig(_Section):
         (self.epochs > 0, 'epochs must be > 0'),
         (self.train_steps >= 0, 'train_steps must be >= 0'),
         (self.pretrain_steps >= 0, 'pretrain_steps must be >= 0'),
-        (self.mode != 'pretrain' or self.ssl != 'none',
+        (not pretrain or self.ssl is not SslVariant.NONE,
          "mode 'pretrain' needs an SSL variant (ssl != 'none')"),
-        (self.mode != 'pretrain' or self.pretrain_steps > 0,
+        (not pretrain or self.pretrain_steps > 0,
          "mode 'pretrain' needs pretrain_steps > 0"),
         (self.ssl_weight >= 0, 'ssl_weight must be >= 0'),
         (0 <= self.dropout_rate < 1, 'dropout_rate must be in [0, 1)'),

@@ -28,6 +28,9 @@ from models import features as F
 from models import preprocessing
 from models import ssl as ssl_lib
 from models import towers
+from models.config import Mode
+from models.config import Optimizer
+from models.config import SslVariant
 from models.config import TrainingConfig
 
 LOSS_NAMES = ('main_loss', 'ssl_loss', 'total_loss')
@@ -60,7 +63,7 @@ class RetrievalModel(tfrs.Model):
       p = (item_counts + 1.0) / (item_counts.sum() + len(item_counts))
       self._item_probability = tf.constant(p, tf.float32)
     self._trackers = {n: tf.keras.metrics.Mean(name=n) for n in LOSS_NAMES}
-    if config.ssl != 'none' and ssl_task is None:
+    if config.ssl is not SslVariant.NONE and ssl_task is None:
       raise ValueError(f'ssl={config.ssl!r} needs an ssl_task')
     self.ssl_task = ssl_task
     # Python flag read when the train function is traced: after changing it,
@@ -147,7 +150,7 @@ class _LossSummaries(tf.keras.callbacks.Callback):
 
 
 def _optimizer(config: TrainingConfig):
-  if config.optimizer == 'adam':
+  if config.optimizer is Optimizer.ADAM:
     return tf.keras.optimizers.Adam(config.learning_rate)
   return tf.keras.optimizers.Adagrad(config.learning_rate)
 
@@ -160,7 +163,7 @@ def _with_ssl_rows(ds: tf.data.Dataset, config: TrainingConfig,
   pipeline of their own (independent of the log's popularity); empty [0] when
   ssl=none.
   """
-  if config.ssl == 'none':
+  if config.ssl is SslVariant.NONE:
     return ds.map(lambda batch: (batch, tf.zeros([0], tf.int64)))
   sampler = ssl_lib.uniform_item_sampler(num_items, config.ssl_batch_size, seed)
   return tf.data.Dataset.zip((ds, sampler))
@@ -242,7 +245,7 @@ def train(feature_config: F.FeatureConfig, config: TrainingConfig,
   callbacks = [_LossSummaries(log_dir)] if log_dir else []
   logging.info('training: %d corpus items, %d train events, config %s',
                len(corpus), int(item_counts.sum()), config.to_dict())
-  if config.mode == 'pretrain':  # TrainingConfig ensures pretrain_steps > 0
+  if config.mode is Mode.PRETRAIN:  # TrainingConfig ensures pretrain_steps > 0
     _pretrain(model, config, next(iter(eval_ds)), log_dir)
   model.fit(_with_ssl_rows(train_ds, config, len(corpus), config.seed),
             validation_data=_with_ssl_rows(eval_ds, config, len(corpus),

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from models import augmentation
 from models import features as features_lib
+from models.config import SslVariant
 
 
 def info_nce(z1: tf.Tensor, z2: tf.Tensor, temperature: float,
@@ -136,24 +137,26 @@ class ItemContrastiveTask(tf.Module):
   and new dropout, also inside `tf.function`.
   """
 
-  def __init__(self, feature_config: features_lib.FeatureConfig, variant: str,
+  def __init__(self, feature_config: features_lib.FeatureConfig,
+               variant: SslVariant,
                temperature: float, dropout_rate: float,
                cfm_table: Optional[np.ndarray] = None, seed: int = 0):
     """Creates the task.
 
     Args:
       feature_config: item features in tower order.
-      variant: 'dropout', 'rfm' or 'cfm'.
+      variant: SslVariant DROPOUT, RFM or CFM (or its string).
       temperature: InfoNCE temperature (TrainingConfig.ssl_temperature).
       dropout_rate: stage-2 value dropout rate.
       cfm_table: bool [k, k] from augmentation.cfm_mask_table; 'cfm' only.
       seed: seed of the task's generator.
     """
     super().__init__(name='item_contrastive_task')
-    if variant not in ('dropout', 'rfm', 'cfm'):
-      raise ValueError(f"ssl variant must be 'dropout', 'rfm' or 'cfm', got "
-                       f'{variant!r}')
-    if variant == 'cfm' and cfm_table is None:
+    variant = SslVariant.parse(variant, 'ssl variant')
+    if variant is SslVariant.NONE:
+      raise ValueError("ssl variant must be 'dropout', 'rfm' or 'cfm', got "
+                       "'none'")
+    if variant is SslVariant.CFM and cfm_table is None:
       raise ValueError("ssl='cfm' needs the CFM mask table")
     if temperature <= 0:
       raise ValueError(f'ssl temperature must be > 0, got {temperature}')
@@ -175,10 +178,10 @@ class ItemContrastiveTask(tf.Module):
       config: models.config.TrainingConfig.
       mutual_information: the parsed mutual_information.json; needed for 'cfm'.
     """
-    if config.ssl == 'none':
+    if config.ssl is SslVariant.NONE:
       return None
     table = None
-    if config.ssl == 'cfm':
+    if config.ssl is SslVariant.CFM:
       if mutual_information is None:
         raise ValueError(
             "ssl='cfm' needs the MutualInformation artifact: wire the mutual "

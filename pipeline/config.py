@@ -21,6 +21,8 @@ import os
 import shlex
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+from components.index_builder.kinds import IndexKind
+from models.choices import Choice
 from models.config import TrainingConfig
 from models.config import TransformConfig
 
@@ -41,7 +43,7 @@ class EvaluationConfig:
   max_tail_drop: float = 0.01          # same, on tail items
   exclude_seen: bool = True            # don't rank the user's train items
   index_k: int = 100                   # items the exported index returns
-  index_kind: str = 'brute_force'      # 'brute_force' | 'scann' (pip install .[scann])
+  index_kind: IndexKind = IndexKind.BRUTE_FORCE  # scann: pip install .[scann]
 
   def __post_init__(self):
     if not self.ks or any(k <= 0 for k in self.ks):
@@ -55,8 +57,8 @@ class EvaluationConfig:
       raise ValueError('evaluation.max_*_drop must be >= 0')
     if self.index_k <= 0:
       raise ValueError('evaluation.index_k must be > 0')
-    if self.index_kind not in ('brute_force', 'scann'):
-      raise ValueError("evaluation.index_kind must be 'brute_force' or 'scann'")
+    object.__setattr__(self, 'index_kind', IndexKind.parse(
+        self.index_kind, 'evaluation.index_kind'))
 
 
 class ConfigError(ValueError):
@@ -152,6 +154,8 @@ def to_yaml(config: RunConfig) -> str:
 
 
 def _to_plain(value: Any) -> Any:
+  if isinstance(value, Choice):
+    return value.value
   if dataclasses.is_dataclass(value):
     return {f.name: _to_plain(getattr(value, f.name))
             for f in dataclasses.fields(value)}
@@ -197,6 +201,8 @@ def _value(value: Any, default: Any, key: str, source: str) -> Any:
       raise ConfigError(f'{source}: {key}: expected a mapping of keys '
                         f'({_known(type(default))}), got {value!r}')
     return _build(type(default), value, source, prefix=f'{key}.')
+  if isinstance(default, Choice):  # the section parses it (naming the choices)
+    return _scalar(value, str, key, source)
   if isinstance(default, tuple):
     kind = type(default[0]) if default else str
     if isinstance(value, str) and kind is str:

@@ -23,10 +23,10 @@ import pyarrow as pa
 
 from components.mutual_information import counting
 from components.mutual_information import values as values_lib
+from components.mutual_information.weights import Weighting
+from components.mutual_information.weights import check_weighting
 from models import features as features_lib
 
-CORPUS, LOG = 'corpus', 'log'
-WEIGHTINGS = (CORPUS, LOG)
 OUTPUT_FILE = 'mutual_information.json'
 
 
@@ -113,7 +113,7 @@ def _compute_mi(counts: Optional[counting.Counts], names: Sequence[str],
     raise values_lib.DataError('the item corpus is empty: no items to '
                                'compute mutual information on')
   params = dict(params)
-  if params.get('weighting') == LOG:
+  if params.get('weighting') == Weighting.LOG.value:
     params['total_weight'] = counts.total_weight
   return counting.result(counts, names, id_name, params)
 
@@ -127,26 +127,26 @@ class ComputeMutualInformation(beam.PTransform):
       present). Kinds: values.COUNTED_KINDS or id.
     top_k: categorical values kept per feature (the rest are one OOV value).
     num_buckets: quantile buckets per numeric feature.
-    weighting: 'corpus' (each item counts once) or 'log' (each item counts
-      its number of rows in `interactions`).
+    weighting: a weights.Weighting (or its string): CORPUS (each item counts
+      once) or LOG (each item counts its number of rows in `interactions`).
     interactions: record batches of interactions with an `item_id` column;
-      required for 'log'.
+      required for LOG.
     params: extra entries for the output's "params".
   """
 
   def __init__(self, features: Sequence[Tuple[str, str]], top_k: int = 100,
-               num_buckets: int = 10, weighting: str = CORPUS,
+               num_buckets: int = 10,
+               weighting: Weighting = Weighting.CORPUS,
                interactions: Optional[beam.PCollection] = None,
                params: Optional[Dict[str, Any]] = None):
     super().__init__()
-    check_params(features, top_k, num_buckets, weighting,
-                 interactions is not None)
+    self._weighting = check_params(features, top_k, num_buckets, weighting,
+                                   interactions is not None)
     self._features = [(name, kind) for name, kind in features]
     self._top_k, self._num_buckets = top_k, num_buckets
-    self._weighting = weighting
     self._interactions = interactions
     self._params = {
-        'weighting': weighting, 'top_k': top_k, 'num_buckets': num_buckets,
+        'weighting': self._weighting.value, 'top_k': top_k, 'num_buckets': num_buckets,
         'kinds': {name: kind for name, kind in self._features},
         **(params or {})}
 
@@ -154,7 +154,7 @@ class ComputeMutualInformation(beam.PTransform):
     ids = [n for n, k in self._features if k == features_lib.ID]
     counted = [(n, k) for n, k in self._features if k != features_lib.ID]
     id_counts = None
-    if self._weighting == LOG:
+    if self._weighting is Weighting.LOG:
       id_counts = beam.pvalue.AsSingleton(
           self._interactions
           | 'CountInteractions' >> beam.CombineGlobally(_IdCountsCombineFn()))
@@ -176,9 +176,9 @@ class ComputeMutualInformation(beam.PTransform):
 
 
 def check_params(features: Sequence[Tuple[str, str]], top_k: int,
-                 num_buckets: int, weighting: str,
-                 has_interactions: bool) -> None:
-  """Raises ValueError naming the bad parameter."""
+                 num_buckets: int, weighting,
+                 has_interactions: bool) -> Weighting:
+  """The Weighting; raises ValueError naming the bad parameter."""
   if not features:
     raise ValueError('no item features to compute mutual information on')
   names = [n for n, _ in features]
@@ -196,11 +196,7 @@ def check_params(features: Sequence[Tuple[str, str]], top_k: int,
   if not isinstance(num_buckets, int) or num_buckets < 2:
     raise ValueError(f'num_buckets must be an integer >= 2, got '
                      f'{num_buckets!r}')
-  if weighting not in WEIGHTINGS:
-    raise ValueError(f'weighting must be one of {list(WEIGHTINGS)}, got '
-                     f'{weighting!r}')
-  if weighting == LOG and not has_interactions:
-    raise ValueError("weighting 'log' needs the interactions input")
+  return check_weighting(weighting, has_interactions)
 
 
 def write_json(result: Dict[str, Any], path: str) -> str:

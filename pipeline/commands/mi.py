@@ -23,6 +23,7 @@ from pyarrow import csv as pa_csv
 
 from components.mutual_information import beam_transforms
 from components.mutual_information import values as values_lib
+from components.mutual_information.weights import Weighting
 from models import features as features_lib
 from pipeline.errors import UserError
 import schemas as schemas_lib
@@ -92,7 +93,7 @@ def compute(items: str, features: Sequence[Tuple[str, str]], top_k: int,
             num_buckets: int, out: str, interactions: Optional[str] = None,
             beam_args: Sequence[str] = ()) -> Dict:
   """Runs the Beam computation on CSV files and writes `out` (JSON)."""
-  weighting = beam_transforms.LOG if interactions else beam_transforms.CORPUS
+  weighting = Weighting.LOG if interactions else Weighting.CORPUS
   if interactions and features_lib.ITEM_ID not in _header(interactions):
     raise UserError(f'{interactions}: no {features_lib.ITEM_ID!r} column')
   params = {'items': os.path.abspath(items)}

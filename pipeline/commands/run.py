@@ -10,6 +10,7 @@ import shlex
 import sys
 from typing import Any, Dict, List
 
+from models.choices import Choice
 from pipeline import config as config_lib
 
 # Top-level flags: (RunConfig field, flag, is a path).
@@ -43,7 +44,11 @@ def _add_section_flags(parser: argparse.ArgumentParser, taken: set) -> None:
       dest = _dest(section, field.name)
       metavar = field.name.upper()
       default = field.default
-      if isinstance(default, bool):
+      if isinstance(default, Choice):
+        group.add_argument(flag, dest=dest, default=None,
+                           choices=type(default).values(),
+                           help=f'(default {default})')
+      elif isinstance(default, bool):
         group.add_argument(flag, dest=dest, default=None,
                            action=argparse.BooleanOptionalAction,
                            help=f'(default {default})')
