@@ -94,10 +94,10 @@ def _mi(fc, rng):
 
 def _model(fc, config, corpus, mi):
   item_tower = towers.ItemTower(fc.item_feature_names, ITEM_SIZES,
-                                config.embedding_dim, config.tower_layers)
+                                config.feature_embedding_dim, config.tower_layers)
   history = [f.name for f in fc.query_features if f.kind == F.HISTORY]
   query_tower = towers.QueryTower(
-      fc.query_feature_names, QUERY_SIZES, config.embedding_dim,
+      fc.query_feature_names, QUERY_SIZES, config.feature_embedding_dim,
       config.tower_layers, history_feature=history[0] if history else None,
       item_keys=corpus.keys.tolist())
   task = ssl_lib.ItemContrastiveTask.from_config(fc, config, mi)

@@ -11,7 +11,8 @@ Two frozen dataclasses, two sections of the run config (`transform:` and
 import dataclasses
 from typing import Any, ClassVar, Dict, Mapping, Tuple
 
-from models.choices import Choice
+from models.options import Choice
+from models.options import option
 
 
 class SslVariant(Choice):
@@ -100,34 +101,52 @@ class TrainingConfig(_Section):
   """
   SECTION: ClassVar[str] = 'training'
   # Towers.
-  embedding_dim: int = 32          # per-feature embedding width
-  tower_layers: Tuple[int, ...] = (128, 64)  # MLP widths; the last is the output size
+  feature_embedding_dim: int = option(
+      32, 'width of each input feature\'s embedding, before the tower MLP '
+      '(not the output size: that is the last tower_layers width)')
+  tower_layers: Tuple[int, ...] = option(
+      (128, 64), 'MLP widths of both towers; the last one is the output '
+      'embedding size')
   # Main task (in-batch softmax over cosine / temperature).
-  temperature: float = 0.2
-  logq_correction: bool = False     # subtract log p(item) (Yi et al., RecSys'19)
-  remove_accidental_hits: bool = True
+  temperature: float = option(
+      0.2, 'softmax temperature of the main task (cosine / temperature)')
+  logq_correction: bool = option(
+      False, 'subtract log p(item) from the logits (Yi et al., RecSys\'19)')
+  remove_accidental_hits: bool = option(
+      True, 'leave in-batch negatives that are the positive item out')
   # Optimisation.
-  optimizer: Optimizer = Optimizer.ADAGRAD
-  learning_rate: float = 0.2
-  batch_size: int = 256
-  epochs: int = 10
-  train_steps: int = 0              # > 0: stop after this many steps (overrides epochs)
-  seed: int = 0
+  optimizer: Optimizer = option(Optimizer.ADAGRAD, 'optimizer')
+  learning_rate: float = option(0.2, 'learning rate')
+  batch_size: int = option(256, 'interactions per main-task batch')
+  epochs: int = option(10, 'passes over the training events')
+  train_steps: int = option(
+      0, '> 0: stop after this many steps in total (spread over the epochs)')
+  seed: int = option(0, 'random seed of initialization, shuffling and SSL')
   # Self-supervised item-tower task.
-  ssl: SslVariant = SslVariant.CFM
-  ssl_weight: float = 0.1
-  ssl_temperature: float = 0.05
-  ssl_batch_size: int = 256
-  dropout_rate: float = 0.3         # stage-2 value dropout of multi-valued features
-  mi_measure: MiMeasure = MiMeasure.NORMALIZED_MI  # which matrix CFM ranks partners by
-  mode: Mode = Mode.JOINT
-  pretrain_steps: int = 0           # SSL-only steps before joint training (mode=pretrain)
+  ssl: SslVariant = option(
+      SslVariant.CFM, 'self-supervised item-tower task: none; dropout (value '
+      'dropout only); rfm (random feature masking); cfm (correlated feature '
+      'masking by mutual information)')
+  ssl_weight: float = option(0.1, 'loss = main + ssl_weight * ssl')
+  ssl_temperature: float = option(0.05, 'InfoNCE temperature of the SSL task')
+  ssl_batch_size: int = option(
+      256, 'items per SSL batch, drawn uniformly from the corpus')
+  dropout_rate: float = option(
+      0.3, 'stage-2 dropout rate of multi-valued / text feature values')
+  mi_measure: MiMeasure = option(
+      MiMeasure.NORMALIZED_MI, 'matrix CFM ranks a feature\'s partners by: '
+      'mi (nats) or normalized_mi (MI / sqrt(H_i H_j))')
+  mode: Mode = option(
+      Mode.JOINT, 'joint (main + SSL from the first step) or pretrain '
+      '(pretrain_steps SSL-only steps first)')
+  pretrain_steps: int = option(
+      0, 'SSL-only steps before joint training (mode pretrain)')
 
   def __post_init__(self):
     self._parse_choices()
     pretrain = self.mode is Mode.PRETRAIN
     checks = [
-        (self.embedding_dim > 0, 'embedding_dim must be > 0'),
+        (self.feature_embedding_dim > 0, 'feature_embedding_dim must be > 0'),
         (len(self.tower_layers) > 0 and all(w > 0 for w in self.tower_layers),
          'tower_layers must be a non-empty list of positive widths'),
         (self.temperature > 0, 'temperature must be > 0'),
@@ -152,9 +171,14 @@ class TrainingConfig(_Section):
 class TransformConfig(_Section):
   """What the TF Transform preprocessing_fns read (models/preprocessing.py)."""
   SECTION: ClassVar[str] = 'transform'
-  numeric_buckets: int = 10         # quantile buckets per number (+1 for missing)
-  vocab_top_k: int = 0              # categorical/multi-valued vocabulary size; 0 = every value
-  text_top_k: int = 5000            # text token vocabulary size; 0 = every token
+  numeric_buckets: int = option(
+      10, 'quantile buckets per numeric feature (+1 for a missing value)')
+  vocab_top_k: int = option(
+      0, 'vocabulary size of categorical and multi-valued features, most '
+      'frequent first; 0 = every value')
+  text_top_k: int = option(
+      5000, 'vocabulary size of text tokens, most frequent first; 0 = every '
+      'token')
 
   def __post_init__(self):
     self._check([

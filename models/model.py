@@ -210,11 +210,12 @@ def build_model(feature_config: F.FeatureConfig, config: TrainingConfig,
   history = [f.name for f in feature_config.query_features if f.kind == F.HISTORY]
   query_sizes = {f.name: preprocessing.num_ids(f, query_tft)
                  for f in feature_config.query_features if f.kind != F.HISTORY}
-  item_tower = towers.ItemTower(feature_config.item_feature_names, item_sizes,
-                                config.embedding_dim, config.tower_layers)
+  item_tower = towers.ItemTower(
+      feature_config.item_feature_names, item_sizes,
+      config.feature_embedding_dim, config.tower_layers)
   query_tower = towers.QueryTower(
-      feature_config.query_feature_names, query_sizes, config.embedding_dim,
-      config.tower_layers, history_feature=history[0] if history else None,
+      feature_config.query_feature_names, query_sizes,
+      config.feature_embedding_dim, config.tower_layers, history_feature=history[0] if history else None,
       item_keys=corpus.keys.tolist())
   return RetrievalModel(query_tower, item_tower, corpus, config, item_counts,
                         ssl_task)

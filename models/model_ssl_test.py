@@ -9,7 +9,7 @@ from models import data
 from models import model as model_lib
 from models.config import TrainingConfig
 
-CONFIG = TrainingConfig(epochs=2, batch_size=16, embedding_dim=8,
+CONFIG = TrainingConfig(epochs=2, batch_size=16, feature_embedding_dim=8,
                         tower_layers=(16, 8), learning_rate=0.2,
                         seed=1, ssl='cfm', ssl_weight=0.5,
                         ssl_batch_size=12, train_steps=6)

@@ -8,7 +8,7 @@ from models import export
 from models import model as model_lib
 from models.config import TrainingConfig
 
-CONFIG = TrainingConfig(epochs=3, batch_size=16, embedding_dim=8,
+CONFIG = TrainingConfig(epochs=3, batch_size=16, feature_embedding_dim=8,
                         tower_layers=(16, 8), learning_rate=0.2,
                         seed=1, ssl='none', temperature=0.1)
 

@@ -22,7 +22,8 @@ import shlex
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from components.index_builder.kinds import IndexKind
-from models.choices import Choice
+from models.options import Choice
+from models.options import option
 from models.config import TrainingConfig
 from models.config import TransformConfig
 
@@ -36,14 +37,22 @@ DEFAULT_BEAM_ARGS = ('--direct_running_mode=in_memory', '--direct_num_workers=1'
 @dataclasses.dataclass(frozen=True)
 class EvaluationConfig:
   """Retrieval evaluation, the blessing gate and the exported index."""
-  ks: Tuple[int, ...] = (10, 50, 100)  # Recall@K / MAP@K cut-offs
-  blessing_k: int = 50                 # the K the blessing rule reads
-  min_recall: float = 0.05             # overall Recall@blessing_k must reach this
-  max_overall_drop: float = 0.01       # allowed drop vs the last blessed model
-  max_tail_drop: float = 0.01          # same, on tail items
-  exclude_seen: bool = True            # don't rank the user's train items
-  index_k: int = 100                   # items the exported index returns
-  index_kind: IndexKind = IndexKind.BRUTE_FORCE  # scann: pip install .[scann]
+  ks: Tuple[int, ...] = option((10, 50, 100), 'Recall@K / MAP@K cut-offs')
+  blessing_k: int = option(50, 'the K the blessing rule reads (one of ks)')
+  min_recall: float = option(
+      0.05, 'overall Recall@blessing_k a model must reach to be blessed')
+  max_overall_drop: float = option(
+      0.01, 'allowed drop of overall Recall@blessing_k vs the last blessed '
+      'model')
+  max_tail_drop: float = option(
+      0.01, 'allowed drop of tail-item Recall@blessing_k vs the last blessed '
+      'model')
+  exclude_seen: bool = option(
+      True, "leave the user's training items out of their ranking")
+  index_k: int = option(100, 'items the exported retrieval index returns')
+  index_kind: IndexKind = option(
+      IndexKind.BRUTE_FORCE, 'retrieval index: brute_force (exact) or scann '
+      '(approximate; pip install .[scann])')
 
   def __post_init__(self):
     if not self.ks or any(k <= 0 for k in self.ks):
@@ -68,12 +77,20 @@ class ConfigError(ValueError):
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
   """Everything `sslrec run` needs."""
-  data: str = 'data/movielens-100k'
-  schemas: str = ''            # bundled schema name or folder; '' = from dataset.json
-  output: str = 'output'
-  pipeline_name: str = 'sslrec'
-  beam_args: Tuple[str, ...] = DEFAULT_BEAM_ARGS
-  enable_cache: bool = True
+  data: str = option('data/movielens-100k', 'data contract folder')
+  schemas: str = option(
+      '', "bundled schema name or folder; '' = the one named in "
+      '<data>/dataset.json')
+  output: str = option(
+      'output', 'output folder (pipeline/, metadata.sqlite, serving/, '
+      'report/)')
+  pipeline_name: str = option('sslrec', 'pipeline name (its MLMD context)')
+  beam_args: Tuple[str, ...] = option(
+      DEFAULT_BEAM_ARGS, 'Beam pipeline args of every Beam-powered '
+      'component; see docs/operations.md for Dataflow, Flink and Spark')
+  enable_cache: bool = option(
+      True, 'reuse executions whose inputs are unchanged (--no-cache re-runs '
+      'every component)')
   transform: TransformConfig = TransformConfig()
   training: TrainingConfig = TrainingConfig()
   evaluation: EvaluationConfig = EvaluationConfig()

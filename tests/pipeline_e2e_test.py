@@ -18,7 +18,7 @@ from pipeline.data import synthetic
 
 pytestmark = pytest.mark.e2e
 
-TRAINING = TrainingConfig(epochs=1, batch_size=64, embedding_dim=8,
+TRAINING = TrainingConfig(epochs=1, batch_size=64, feature_embedding_dim=8,
                           tower_layers=(16, 8), ssl='cfm', ssl_batch_size=64)
 
 

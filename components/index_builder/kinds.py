@@ -3,7 +3,7 @@
   brute_force  exact: TFRS BruteForce over every item embedding
   scann        approximate: TFRS ScaNN (the `[scann]` extra, scann==1.3.2)
 """
-from models.choices import Choice
+from models.options import Choice
 
 
 class IndexKind(Choice):

@@ -4,7 +4,7 @@
           uniformly from the corpus, so this is the distribution it sees)
   log     each item counts its number of interactions
 """
-from models.choices import Choice
+from models.options import Choice
 
 
 class Weighting(Choice):

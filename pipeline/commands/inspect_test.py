@@ -22,7 +22,7 @@ pytestmark = pytest.mark.e2e
 
 MULTI_PROCESSING = ('--direct_running_mode=multi_processing',
                     '--direct_num_workers=2')
-TRAINING = TrainingConfig(epochs=1, batch_size=32, embedding_dim=8,
+TRAINING = TrainingConfig(epochs=1, batch_size=32, feature_embedding_dim=8,
                           tower_layers=(16, 8), ssl='cfm', ssl_batch_size=32)
 
 

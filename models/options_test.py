@@ -1,9 +1,10 @@
-"""Tests of models/choices.py."""
+"""Tests of models/options.py."""
+import dataclasses
 import json
 
 import pytest
 
-from models.choices import Choice
+from models.options import Choice, help_of, option
 
 
 class Color(Choice):
@@ -27,3 +28,14 @@ def test_members_are_their_strings():
   assert f'{Color.BLUE}' == 'blue'
   assert json.dumps({'c': Color.RED}) == '{"c": "red"}'
   assert Color.values() == ('red', 'blue')
+
+
+def test_option_carries_its_help():
+  @dataclasses.dataclass(frozen=True)
+  class Section:
+    size: int = option(3, 'how many')
+    plain: int = 1
+
+  size, plain = dataclasses.fields(Section)
+  assert Section().size == 3
+  assert help_of(size) == 'how many' and help_of(plain) == ''
