@@ -19,7 +19,6 @@ ITEMS_TRANSFORM = 'ItemsTransform'
 INTERACTIONS_TRANSFORM = 'InteractionsTransform'
 MUTUAL_INFORMATION = 'MutualInformationGen'
 LAST_NODES = (ITEMS_TRANSFORM, INTERACTIONS_TRANSFORM, MUTUAL_INFORMATION)
-MUTUAL_INFORMATION_FILE = 'mutual_information.json'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +61,7 @@ def read_uris(metadata_path: str, data_dir: str) -> Prepared:
   """Reads the prepared artifact URIs from an MLMD sqlite file."""
   import ml_metadata as mlmd  # pylint: disable=g-import-not-at-top
   from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
+  from components.mutual_information import artifact as mi_artifact  # pylint: disable=g-import-not-at-top
   config = metadata_store_pb2.ConnectionConfig()
   config.sqlite.filename_uri = metadata_path
   config.sqlite.connection_mode = (
@@ -80,9 +80,8 @@ def read_uris(metadata_path: str, data_dir: str) -> Prepared:
       items_transform_graph=out[ITEMS_TRANSFORM]['transform_graph'],
       interactions_transform_graph=out[INTERACTIONS_TRANSFORM][
           'transform_graph'],
-      mutual_information=os.path.join(
-          out[MUTUAL_INFORMATION]['mutual_information'],
-          MUTUAL_INFORMATION_FILE))
+      mutual_information=mi_artifact.file_path(
+          out[MUTUAL_INFORMATION]['mutual_information']))
 
 
 def prepare(data_dir: str, output_dir: str,

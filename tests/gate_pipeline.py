@@ -15,6 +15,7 @@ from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 
 from components import tower_io
+from models.model import LOSS_NAMES
 from pipeline import pipeline as pipeline_lib
 from pipeline.config import EvaluationConfig
 from tests.support import towers as test_towers
@@ -54,9 +55,8 @@ def TinyTrainer(  # pylint: disable=invalid-name
   with writer.as_default():
     for epoch in range(3):
       main, ssl = 2.0 / (epoch + 1) + seed * 0.1, 1.0 / (epoch + 2)
-      tf.summary.scalar('main_loss', main, step=epoch)
-      tf.summary.scalar('ssl_loss', ssl, step=epoch)
-      tf.summary.scalar('total_loss', main + 0.3 * ssl, step=epoch)
+      for name, value in zip(LOSS_NAMES, (main, ssl, main + 0.3 * ssl)):
+        tf.summary.scalar(name, value, step=epoch)
   writer.close()
 
 

@@ -10,6 +10,7 @@ pushed, and MLMD and the log say why. Run 3 repeats run 1: blessed again, and
 nothing new is pushed. `sslrec report` then regenerates the runs' reports
 from MLMD.
 """
+import glob
 import json
 import os
 
@@ -40,16 +41,20 @@ def _serving_dir(paths, name):
   return os.path.join(base, version)
 
 
+def _example_gen_output(paths, name):
+  # TinyExampleGen ran once (a cache hit in the later runs).
+  (uri,) = glob.glob(os.path.join(paths['pipeline_root'], 'TinyExampleGen',
+                                  name, '*'))
+  return uri
+
+
 def test_blessed_run_pushes_three_loadable_models_and_a_correct_index(runs):
   _, paths, versions, run_ids = runs
   assert len(run_ids) == 3
   assert all(len(v) == 1 and v[0].isdigit() for v in versions.values())
-  items = test_towers.all_rows(
-      os.path.join(paths['pipeline_root'], 'TinyExampleGen', 'items', '1'),
-      'corpus')
-  queries = test_towers.all_rows(
-      os.path.join(paths['pipeline_root'], 'TinyExampleGen', 'interactions',
-                   '1'), 'eval')
+  items = test_towers.all_rows(_example_gen_output(paths, 'items'), 'corpus')
+  queries = test_towers.all_rows(_example_gen_output(paths, 'interactions'),
+                                 'eval')
   item_emb = tower_io.Tower(_serving_dir(paths, ITEM_TOWER)).embed(items)
   query_emb = tower_io.Tower(_serving_dir(paths, QUERY_TOWER)).embed(queries)
   scores = query_emb @ item_emb.T

@@ -14,7 +14,7 @@ from tfx.utils import io_utils
 
 from components.mutual_information import artifact
 from components.mutual_information import beam_transforms
-from components.mutual_information import values
+from components.mutual_information import schema_features
 from components.mutual_information.weights import Weighting
 from components.mutual_information.weights import check_weighting
 from models import features as features_lib
@@ -140,7 +140,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     schema_uri = artifact_utils.get_single_uri(input_dict[SCHEMA_KEY])
     schema = io_utils.SchemaReader().read(
         io_utils.get_only_uri_in_dir(schema_uri))
-    features = select_features(values.item_features(schema, schema_uri),
+    features = select_features(
+        schema_features.item_features(schema, schema_uri),
                                feature_names, include_item_id)
     params = {'include_item_id': include_item_id, 'splits': splits}
     if interactions_splits:

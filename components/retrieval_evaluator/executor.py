@@ -31,7 +31,7 @@ EXCLUDE_SEEN_KEY = 'exclude_seen'
 QUERY_BATCH_SIZE_KEY = 'query_batch_size'
 CORPUS_BATCH_SIZE_KEY = 'corpus_batch_size'
 
-METRICS_FILE = 'metrics.json'
+METRICS_FILE = metrics.METRICS_FILE
 # ModelBlessing custom properties, named as the stock Evaluator names them.
 BLESSED_PROPERTY = 'blessed'
 MESSAGE_PROPERTY = 'blessing_message'

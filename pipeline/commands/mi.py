@@ -21,8 +21,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 import pyarrow as pa
 from pyarrow import csv as pa_csv
 
+from components.mutual_information import artifact
 from components.mutual_information import beam_transforms
-from components.mutual_information import values as values_lib
+from components.mutual_information import schema_features
 from components.mutual_information.weights import Weighting
 from models import features as features_lib
 from pipeline.errors import UserError
@@ -81,7 +82,7 @@ def _kinds_from_schemas(header: Sequence[str], schemas: str
                         ) -> List[Tuple[str, str]]:
   path = os.path.join(schemas_lib.resolve(schemas),
                       features_lib.ITEMS_SCHEMA_FILE)
-  features = values_lib.item_features(features_lib.load_schema(path), path)
+  features = schema_features.item_features(features_lib.load_schema(path), path)
   missing = [n for n, _ in features if n not in header]
   if missing:
     raise UserError(f'{path} declares item feature(s) {missing} that the CSV '
@@ -113,7 +114,7 @@ def compute(items: str, features: Sequence[Tuple[str, str]], top_k: int,
                features, top_k=top_k, num_buckets=num_buckets,
                weighting=weighting, interactions=log, params=params)
            | 'Write' >> beam.Map(beam_transforms.write_json, out))
-  except values_lib.DataError as e:
+  except schema_features.DataError as e:
     # Beam appends the failing step: keep the user's part of the message.
     raise UserError(f'{items}: ' + re.sub(r"\s*\[while running '.*$", '',
                                           str(e), flags=re.S)) from None
@@ -168,7 +169,7 @@ def _run(args: argparse.Namespace) -> int:
     features = [(n, k) for n, k in features if k != features_lib.ID]
   out = args.out
   with tempfile.TemporaryDirectory() as tmp:
-    target = out or os.path.join(tmp, beam_transforms.OUTPUT_FILE)
+    target = out or os.path.join(tmp, artifact.FILE_NAME)
     if out and os.path.dirname(os.path.abspath(out)):
       os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     result = compute(args.items, features, args.top_k, args.num_buckets,
