@@ -105,7 +105,14 @@ class RetrievalModel(tfrs.Model):
     return {'main_loss': main, 'ssl_loss': ssl, 'total_loss': total}
 
   def compute_loss(self, inputs, training: bool = False) -> tf.Tensor:
+    # As tfrs.Model: without the regularization losses, which the steps add.
     return self.losses_for(inputs, training)['total_loss']
+
+  def _regularized(self, losses: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    """`losses` with the layers' regularization losses added to total_loss."""
+    if not self.losses:
+      return losses
+    return dict(losses, total_loss=losses['total_loss'] + tf.add_n(self.losses))
 
   def _report(self, losses):
     for name, value in losses.items():
@@ -114,7 +121,7 @@ class RetrievalModel(tfrs.Model):
 
   def train_step(self, inputs):
     with tf.GradientTape() as tape:
-      losses = self.losses_for(inputs, training=True)
+      losses = self._regularized(self.losses_for(inputs, training=True))
     variables = (self.item_tower.trainable_variables if self.pretraining
                  else self.trainable_variables)
     gradients = tape.gradient(losses['total_loss'], variables)
@@ -125,7 +132,7 @@ class RetrievalModel(tfrs.Model):
     return self._report(losses)
 
   def test_step(self, inputs):
-    return self._report(self.losses_for(inputs))
+    return self._report(self._regularized(self.losses_for(inputs)))
 
 
 class _LossSummaries(tf.keras.callbacks.Callback):
