@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as mlmd_pb2
 
-from components.retrieval_evaluator.metrics import METRICS_FILE
+from components.retrieval_evaluator.outputs import METRICS_FILE
 
 RUN_CONTEXT = 'pipeline_run'
 NODE_CONTEXT = 'node'

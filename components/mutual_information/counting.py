@@ -21,6 +21,9 @@ from components.mutual_information import encoders as encoders_lib
 from components.mutual_information import parsing
 from models import features as features_lib
 
+# The file `result` is written to (the MutualInformation artifact's one file).
+FILE_NAME = 'mutual_information.json'
+
 # Pending pair codes counted at once (about 16 bytes each while waiting).
 FLUSH_SIZE = 1 << 22
 # A pair with at least this many codes per table cell is counted at once.

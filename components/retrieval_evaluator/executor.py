@@ -14,6 +14,7 @@ from components import tower_io
 from components.retrieval_evaluator import blessing
 from components.retrieval_evaluator import evaluation
 from components.retrieval_evaluator import metrics
+from components.retrieval_evaluator import outputs
 
 QUERY_MODEL_KEY = 'query_model'
 ITEM_MODEL_KEY = 'item_model'
@@ -31,7 +32,7 @@ EXCLUDE_SEEN_KEY = 'exclude_seen'
 QUERY_BATCH_SIZE_KEY = 'query_batch_size'
 CORPUS_BATCH_SIZE_KEY = 'corpus_batch_size'
 
-METRICS_FILE = metrics.METRICS_FILE
+METRICS_FILE = outputs.METRICS_FILE
 # ModelBlessing custom properties, named as the stock Evaluator names them.
 BLESSED_PROPERTY = 'blessed'
 MESSAGE_PROPERTY = 'blessing_message'

@@ -29,7 +29,6 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-METRICS_FILE = 'metrics.json'  # in the ModelEvaluation artifact
 OVERALL, HEAD, TAIL, COLD = 'overall', 'head', 'tail', 'cold'
 SLICES = (OVERALL, HEAD, TAIL, COLD)
 HEAD_FRACTION = 0.1
