@@ -232,10 +232,20 @@ def _value(value: Any, default: Any, key: str, source: str) -> Any:
   return _scalar(value, type(default), key, source)
 
 
+# Keys of earlier releases -> where they are now (named in the error).
+_MOVED = {'training.numeric_buckets': 'transform.numeric_buckets',
+          'training.vocab_top_k': 'transform.vocab_top_k',
+          'training.text_top_k': 'transform.text_top_k',
+          'training.embedding_dim': 'training.feature_embedding_dim'}
+
+
 def _build(cls, d: Mapping[str, Any], source: str, prefix: str):
   fields = {f.name: f for f in dataclasses.fields(cls)}
   for key in d:
     if key not in fields:
+      moved = _MOVED.get(f'{prefix}{key!s}')
+      if moved:
+        raise ConfigError(f'{source}: key {prefix}{key!s} is now {moved}')
       raise ConfigError(f'{source}: unknown key {prefix}{key!s}; known keys'
                         f'{" in " + prefix[:-1] if prefix else ""}: '
                         f'{_known(cls)}')
