@@ -16,7 +16,7 @@ from the Transform output alone. Outputs per feature kind:
   history           string sparse [batch, None] raw item ids, most recent first
   ITEM_KEY          string [batch]        the raw item id
 """
-from typing import Any, Dict, Tuple
+from typing import Any, Callable, Dict, Sequence, Tuple
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -114,24 +114,28 @@ def _transform_feature(x, feature: F.Feature, config: TransformConfig):
   raise ValueError(f'feature {feature.name!r}: unknown kind {feature.kind!r}')
 
 
-def items_preprocessing_fn(inputs: Dict[str, Any],
-                           custom_config: Dict[str, Any]) -> Dict[str, Any]:
-  """Raw item corpus rows -> item tower inputs (see the module docstring)."""
+def _tower_inputs(inputs: Dict[str, Any], custom_config: Dict[str, Any],
+                  tower_features: Callable[[F.FeatureConfig],
+                                           Sequence[F.Feature]]
+                  ) -> Dict[str, Any]:
+  """ITEM_KEY + the transformed features `tower_features` picks."""
   feature_config, config = _configs(custom_config)
+  features = tower_features(feature_config)
   outputs = {ITEM_KEY: _as_string(_dense(inputs[F.ITEM_ID], ''))}
-  for feature in feature_config.item_features:
+  for feature in features:
     outputs[feature.name] = _transform_feature(inputs[feature.name], feature,
                                                config)
   return outputs
+
+
+def items_preprocessing_fn(inputs: Dict[str, Any],
+                           custom_config: Dict[str, Any]) -> Dict[str, Any]:
+  """Raw item corpus rows -> item tower inputs (see the module docstring)."""
+  return _tower_inputs(inputs, custom_config, lambda fc: fc.item_features)
 
 
 def interactions_preprocessing_fn(inputs: Dict[str, Any],
                                   custom_config: Dict[str, Any]
                                   ) -> Dict[str, Any]:
   """Raw interaction rows -> query tower inputs + the positive item's key."""
-  feature_config, config = _configs(custom_config)
-  outputs = {ITEM_KEY: _as_string(_dense(inputs[F.ITEM_ID], ''))}
-  for feature in feature_config.query_features:
-    outputs[feature.name] = _transform_feature(inputs[feature.name], feature,
-                                               config)
-  return outputs
+  return _tower_inputs(inputs, custom_config, lambda fc: fc.query_features)

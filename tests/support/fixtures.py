@@ -6,6 +6,7 @@ take what they need from it and write only under their own folders.
 import pytest
 
 from models.config import TrainingConfig
+from models.config import TransformConfig
 
 # A training config that trains in seconds on the tiny synthetic data.
 TINY_TRAINING = TrainingConfig(epochs=1, batch_size=64, feature_embedding_dim=8,
@@ -13,6 +14,9 @@ TINY_TRAINING = TrainingConfig(epochs=1, batch_size=64, feature_embedding_dim=8,
                                ssl_batch_size=64)
 # The tiny TF Transform output of tests/support/tft.py, with 4 numeric buckets.
 TINY_NUMERIC_BUCKETS = 4
+# Beam's DirectRunner scaled out (the pipeline_runs fixture).
+MULTI_PROCESSING = ('--direct_running_mode=multi_processing',
+                    '--direct_num_workers=2')
 
 
 @pytest.fixture(scope='session')
@@ -22,7 +26,6 @@ def tiny_transformed(tmp_path_factory):
   Read-only: a test module copies the dict and writes under its own `root`
   (`dict(tiny_transformed, root=tmp_path_factory.mktemp(...))`).
   """
-  from models.config import TransformConfig  # pylint: disable=g-import-not-at-top
   from tests.support import tft as test_tft  # pylint: disable=g-import-not-at-top
   return test_tft.prepare(tmp_path_factory.mktemp('tiny_transformed'),
                           TransformConfig(numeric_buckets=TINY_NUMERIC_BUCKETS))
@@ -103,7 +106,3 @@ def pipeline_runs(tmp_path_factory):
       evaluation=EvaluationConfig(min_recall=1.0)))
   return dict(config=config, training=training, first=first, second=second,
               view_after_run2=view)
-
-
-MULTI_PROCESSING = ('--direct_running_mode=multi_processing',
-                    '--direct_num_workers=2')
