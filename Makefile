@@ -1,4 +1,5 @@
-# sslrec: `make run` trains and pushes on MovieLens-100K; `make test` runs the test suite.
+# sslrec: `make run` trains and pushes on MovieLens-100K; `make test` runs the test suite,
+# `make test-fast` all of it but the end-to-end pipeline runs (pytest marker e2e).
 # Both create .venv with Python 3.10 when it is missing (TFX 1.16 supports Python 3.9-3.10 only).
 
 VENV      ?= .venv
@@ -9,7 +10,7 @@ RUN_ARGS  ?=
 PYTEST_ARGS ?=
 export TF_USE_LEGACY_KERAS := 1
 
-.PHONY: run test venv data clean bench
+.PHONY: run test test-fast venv data clean bench
 
 # Find a Python 3.10: python3.10 on PATH, else a pyenv-installed 3.10.x.
 define find_python310
@@ -38,6 +39,9 @@ run: venv data
 
 test: venv
 	$(PY) -m pytest -q $(PYTEST_ARGS) tests components models pipeline
+
+test-fast: venv
+	$(PY) -m pytest -q -m 'not e2e' $(PYTEST_ARGS) tests components models pipeline
 
 bench: venv
 	$(PY) bench/recall.py --output $(OUTPUT)

@@ -3,3 +3,6 @@ import os
 
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+# Session-scoped fixtures (one real run serves several test modules).
+pytest_plugins = ['tests.support.fixtures']

@@ -75,7 +75,7 @@ def main(argv: List[str]) -> None:
                       choices=sorted(MODES))
   parser.add_argument('--repeats', type=int, default=1)
   args = parser.parse_args(argv)
-  training = TrainingConfig(epochs=1, batch_size=64, embedding_dim=8,
+  training = TrainingConfig(epochs=1, batch_size=64, feature_embedding_dim=8,
                             tower_layers=(16, 8), ssl='cfm', ssl_batch_size=64)
   with tempfile.TemporaryDirectory(prefix='beam_data_') as root:
     data = os.path.join(root, 'data')

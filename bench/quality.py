@@ -80,13 +80,13 @@ STAGE1 = {
     'temperature': (0.05, 0.2),
     'epochs': (5, 10),
 }
-STAGE1_FIXED = {'embedding_dim': 32, 'tower_layers': [128, 64],
+STAGE1_FIXED = {'feature_embedding_dim': 32, 'tower_layers': [128, 64],
                 'batch_size': 256}
 STAGE2 = {
     'cfm': [{'ssl_weight': 0.1, 'ssl_temperature': 0.05},
             {'ssl_weight': 0.1, 'ssl_temperature': 0.2}],
-    'none': [{'embedding_dim': 64, 'tower_layers': [256, 128]},
-             {'embedding_dim': 16, 'tower_layers': [64, 32]}],
+    'none': [{'feature_embedding_dim': 64, 'tower_layers': [256, 128]},
+             {'feature_embedding_dim': 16, 'tower_layers': [64, 32]}],
 }
 
 
@@ -101,7 +101,7 @@ EXPLORE = (
     {'ssl_batch_size': 1024},
     {'dropout_rate': 0.5},
     {'ssl_weight': 1.0},
-    {'embedding_dim': 64, 'tower_layers': [256, 128]},
+    {'feature_embedding_dim': 64, 'tower_layers': [256, 128]},
 )
 EXPLORE_SEEDS = (0, 1)
 THROUGHPUT_EPOCHS, THROUGHPUT_ROUNDS = 3, 2
@@ -319,8 +319,8 @@ def _overrides(config: Mapping[str, Any], names) -> Dict[str, Any]:
   return {n: config[n] for n in names}
 
 
-TUNED_KEYS = ('learning_rate', 'temperature', 'epochs', 'embedding_dim',
-              'tower_layers', 'batch_size', 'ssl_weight', 'ssl_temperature')
+TUNED_KEYS = ('learning_rate', 'temperature', 'epochs',
+              'feature_embedding_dim', 'tower_layers', 'batch_size', 'ssl_weight', 'ssl_temperature')
 
 
 def tune(work: str, data: str, variants: Sequence[str] = ('none', 'cfm')

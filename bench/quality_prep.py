@@ -11,7 +11,7 @@ import json
 import os
 from typing import Dict, List
 
-from models.config import TrainingConfig
+from models.config import TransformConfig
 
 ITEMS_EXAMPLE_GEN = 'ItemsExampleGen'
 INTERACTIONS_EXAMPLE_GEN = 'InteractionsExampleGen'
@@ -19,7 +19,6 @@ ITEMS_TRANSFORM = 'ItemsTransform'
 INTERACTIONS_TRANSFORM = 'InteractionsTransform'
 MUTUAL_INFORMATION = 'MutualInformationGen'
 LAST_NODES = (ITEMS_TRANSFORM, INTERACTIONS_TRANSFORM, MUTUAL_INFORMATION)
-MUTUAL_INFORMATION_FILE = 'mutual_information.json'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +61,7 @@ def read_uris(metadata_path: str, data_dir: str) -> Prepared:
   """Reads the prepared artifact URIs from an MLMD sqlite file."""
   import ml_metadata as mlmd  # pylint: disable=g-import-not-at-top
   from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
+  from components.mutual_information import artifact as mi_artifact  # pylint: disable=g-import-not-at-top
   config = metadata_store_pb2.ConnectionConfig()
   config.sqlite.filename_uri = metadata_path
   config.sqlite.connection_mode = (
@@ -80,24 +80,22 @@ def read_uris(metadata_path: str, data_dir: str) -> Prepared:
       items_transform_graph=out[ITEMS_TRANSFORM]['transform_graph'],
       interactions_transform_graph=out[INTERACTIONS_TRANSFORM][
           'transform_graph'],
-      mutual_information=os.path.join(
-          out[MUTUAL_INFORMATION]['mutual_information'],
-          MUTUAL_INFORMATION_FILE))
+      mutual_information=mi_artifact.file_path(
+          out[MUTUAL_INFORMATION]['mutual_information']))
 
 
 def prepare(data_dir: str, output_dir: str,
-            training: TrainingConfig = TrainingConfig()) -> Prepared:
+            transform: TransformConfig = TransformConfig()) -> Prepared:
   """Runs the pipeline up to the Transforms and MI; returns their URIs.
 
-  `training` matters only through its feature-processing fields
-  (numeric_buckets, vocab_top_k, text_top_k), which the Transforms read.
+  `transform` is what the Transforms read (the training config is not).
   """
   from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
   from tfx.orchestration import pipeline as tfx_pipeline  # pylint: disable=g-import-not-at-top
   from pipeline import run_lock  # pylint: disable=g-import-not-at-top
   from pipeline import runner  # pylint: disable=g-import-not-at-top
   from pipeline.config import RunConfig  # pylint: disable=g-import-not-at-top
-  config = RunConfig(data=data_dir, output=output_dir, training=training)
+  config = RunConfig(data=data_dir, output=output_dir, transform=transform)
   os.makedirs(output_dir, exist_ok=True)
   with run_lock.hold(output_dir):
     pipeline = runner.build(config)

@@ -26,6 +26,8 @@ import numpy as np
 import tensorflow as tf
 
 from models import features as features_lib
+from models.config import MiMeasure
+from models.config import SslVariant
 
 Seed = Union[tf.Tensor, Sequence[int], tf.random.Generator]
 
@@ -86,22 +88,21 @@ def complementary_masks_rfm(num_features: int, seed: Seed,
 
 
 def mi_matrix(mi: Mapping[str, Any], feature_names: Sequence[str],
-              measure: str = 'normalized_mi') -> np.ndarray:
+              measure: MiMeasure = MiMeasure.NORMALIZED_MI) -> np.ndarray:
   """Reorders a MutualInformation JSON matrix into `feature_names` order.
 
   Args:
     mi: the parsed `mutual_information.json` ({"features": [...], "mi": [[..]],
       "normalized_mi": [[..]], ...}).
     feature_names: the item features in FeatureConfig order.
-    measure: 'mi' or 'normalized_mi'.
+    measure: a MiMeasure (or its string).
 
   Returns:
     float64 [k, k]. A feature the artifact does not cover (for example the item
     id when the MI component left it out) gets MI 0 with every other feature,
     so it is never chosen as a partner before a covered one; NaN counts as 0.
   """
-  if measure not in ('mi', 'normalized_mi'):
-    raise ValueError(f"mi_measure must be 'mi' or 'normalized_mi', got {measure!r}")
+  measure = MiMeasure.parse(measure, 'mi_measure').value
   for key in ('features', measure):
     if key not in mi:
       raise ValueError(f'mutual information JSON has no {key!r} entry; keys: '
@@ -274,7 +275,7 @@ def augment(features: Mapping[str, Any],
 
 
 def two_views(features: Mapping[str, Any],
-              feature_config: features_lib.FeatureConfig, ssl: str,
+              feature_config: features_lib.FeatureConfig, ssl: SslVariant,
               dropout_rate: float, seed: Seed,
               cfm_table: Optional[Union[np.ndarray, tf.Tensor]] = None
               ) -> Tuple[View, View]:
@@ -283,7 +284,7 @@ def two_views(features: Mapping[str, Any],
   Args:
     features: transformed item features of the SSL batch.
     feature_config: item features in tower order.
-    ssl: 'dropout' (no masking), 'rfm' or 'cfm'.
+    ssl: SslVariant DROPOUT (no masking), RFM or CFM (or its string).
     dropout_rate: stage-2 rate, applied independently to both views.
     seed: stateless seed, int tensor [2], or a `tf.random.Generator`.
     cfm_table: bool [k, k] from `cfm_mask_table`; required for 'cfm'.
@@ -293,11 +294,12 @@ def two_views(features: Mapping[str, Any],
   """
   k = len(feature_config.item_features)
   mask_seed, seed1, seed2 = _split_seed(seed, 3)
-  if ssl == 'dropout':
+  ssl = SslVariant.parse(ssl, 'ssl')
+  if ssl is SslVariant.DROPOUT:
     mask1 = mask2 = None
-  elif ssl == 'rfm':
+  elif ssl is SslVariant.RFM:
     mask1, mask2 = complementary_masks_rfm(k, mask_seed)
-  elif ssl == 'cfm':
+  elif ssl is SslVariant.CFM:
     if cfm_table is None:
       raise ValueError("ssl='cfm' needs the CFM mask table (from the mutual "
                        'information artifact)')
@@ -308,6 +310,6 @@ def two_views(features: Mapping[str, Any],
     mask1, mask2 = sample_cfm_masks(cfm_table, mask_seed)
   else:
     raise ValueError(f"ssl must be 'dropout', 'rfm' or 'cfm' to build views, "
-                     f'got {ssl!r}')
+                     f'got {ssl.value!r}')
   return (augment(features, feature_config, mask1, dropout_rate, seed1),
           augment(features, feature_config, mask2, dropout_rate, seed2))

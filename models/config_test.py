@@ -1,7 +1,8 @@
 """Tests of the training configuration."""
 import pytest
 
-from models.config import TrainingConfig
+from models.config import MiMeasure, Mode, Optimizer, SslVariant
+from models.config import TrainingConfig, TransformConfig
 
 
 def test_round_trip_and_replace():
@@ -28,3 +29,25 @@ def test_unknown_key_is_named():
 def test_invalid_values_are_rejected(change, message):
   with pytest.raises(ValueError, match=message):
     TrainingConfig.from_dict(change)
+
+
+def test_choices_are_parsed_once_into_members_and_dumped_as_strings():
+  config = TrainingConfig(ssl='rfm', mode='joint', optimizer='adam',
+                          mi_measure='mi')
+  assert config.ssl is SslVariant.RFM and config.optimizer is Optimizer.ADAM
+  assert config.mode is Mode.JOINT and config.mi_measure is MiMeasure.MI
+  plain = config.to_dict()
+  assert plain['ssl'] == 'rfm' and type(plain['ssl']) is str  # pylint: disable=unidiomatic-typecheck
+  assert TrainingConfig.from_dict(plain) == config
+
+
+@pytest.mark.parametrize('change,message', [
+    ({'numeric_buckets': 1}, 'transform config: numeric_buckets must be > 1'),
+    ({'vocab_top_k': -1}, 'vocab_top_k must be >= 0'),
+    ({'text_top_k': -1}, 'text_top_k must be >= 0'),
+    ({'numeric_bucket': 3}, r"unknown key\(s\) \['numeric_bucket'\]"),
+])
+def test_transform_config_checks_its_values(change, message):
+  with pytest.raises(ValueError, match=message):
+    TransformConfig.from_dict(change)
+  assert TransformConfig.from_dict({'numeric_buckets': 4}).numeric_buckets == 4

@@ -28,6 +28,9 @@ from models import features as F
 from models import preprocessing
 from models import ssl as ssl_lib
 from models import towers
+from models.config import Mode
+from models.config import Optimizer
+from models.config import SslVariant
 from models.config import TrainingConfig
 
 LOSS_NAMES = ('main_loss', 'ssl_loss', 'total_loss')
@@ -60,7 +63,7 @@ class RetrievalModel(tfrs.Model):
       p = (item_counts + 1.0) / (item_counts.sum() + len(item_counts))
       self._item_probability = tf.constant(p, tf.float32)
     self._trackers = {n: tf.keras.metrics.Mean(name=n) for n in LOSS_NAMES}
-    if config.ssl != 'none' and ssl_task is None:
+    if config.ssl is not SslVariant.NONE and ssl_task is None:
       raise ValueError(f'ssl={config.ssl!r} needs an ssl_task')
     self.ssl_task = ssl_task
     # Python flag read when the train function is traced: after changing it,
@@ -102,7 +105,14 @@ class RetrievalModel(tfrs.Model):
     return {'main_loss': main, 'ssl_loss': ssl, 'total_loss': total}
 
   def compute_loss(self, inputs, training: bool = False) -> tf.Tensor:
+    # As tfrs.Model: without the regularization losses, which the steps add.
     return self.losses_for(inputs, training)['total_loss']
+
+  def _regularized(self, losses: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    """`losses` with the layers' regularization losses added to total_loss."""
+    if not self.losses:
+      return losses
+    return dict(losses, total_loss=losses['total_loss'] + tf.add_n(self.losses))
 
   def _report(self, losses):
     for name, value in losses.items():
@@ -111,7 +121,7 @@ class RetrievalModel(tfrs.Model):
 
   def train_step(self, inputs):
     with tf.GradientTape() as tape:
-      losses = self.losses_for(inputs, training=True)
+      losses = self._regularized(self.losses_for(inputs, training=True))
     variables = (self.item_tower.trainable_variables if self.pretraining
                  else self.trainable_variables)
     gradients = tape.gradient(losses['total_loss'], variables)
@@ -122,7 +132,7 @@ class RetrievalModel(tfrs.Model):
     return self._report(losses)
 
   def test_step(self, inputs):
-    return self._report(self.losses_for(inputs))
+    return self._report(self._regularized(self.losses_for(inputs)))
 
 
 class _LossSummaries(tf.keras.callbacks.Callback):
@@ -147,7 +157,7 @@ class _LossSummaries(tf.keras.callbacks.Callback):
 
 
 def _optimizer(config: TrainingConfig):
-  if config.optimizer == 'adam':
+  if config.optimizer is Optimizer.ADAM:
     return tf.keras.optimizers.Adam(config.learning_rate)
   return tf.keras.optimizers.Adagrad(config.learning_rate)
 
@@ -160,7 +170,7 @@ def _with_ssl_rows(ds: tf.data.Dataset, config: TrainingConfig,
   pipeline of their own (independent of the log's popularity); empty [0] when
   ssl=none.
   """
-  if config.ssl == 'none':
+  if config.ssl is SslVariant.NONE:
     return ds.map(lambda batch: (batch, tf.zeros([0], tf.int64)))
   sampler = ssl_lib.uniform_item_sampler(num_items, config.ssl_batch_size, seed)
   return tf.data.Dataset.zip((ds, sampler))
@@ -202,16 +212,17 @@ def build_model(feature_config: F.FeatureConfig, config: TrainingConfig,
   """
   ssl_task = ssl_lib.ItemContrastiveTask.from_config(
       feature_config, config, mutual_information)
-  item_sizes = {f.name: preprocessing.num_ids(f, item_tft, config)
+  item_sizes = {f.name: preprocessing.num_ids(f, item_tft)
                 for f in feature_config.item_features}
   history = [f.name for f in feature_config.query_features if f.kind == F.HISTORY]
-  query_sizes = {f.name: preprocessing.num_ids(f, query_tft, config)
+  query_sizes = {f.name: preprocessing.num_ids(f, query_tft)
                  for f in feature_config.query_features if f.kind != F.HISTORY}
-  item_tower = towers.ItemTower(feature_config.item_feature_names, item_sizes,
-                                config.embedding_dim, config.tower_layers)
+  item_tower = towers.ItemTower(
+      feature_config.item_feature_names, item_sizes,
+      config.feature_embedding_dim, config.tower_layers)
   query_tower = towers.QueryTower(
-      feature_config.query_feature_names, query_sizes, config.embedding_dim,
-      config.tower_layers, history_feature=history[0] if history else None,
+      feature_config.query_feature_names, query_sizes,
+      config.feature_embedding_dim, config.tower_layers, history_feature=history[0] if history else None,
       item_keys=corpus.keys.tolist())
   return RetrievalModel(query_tower, item_tower, corpus, config, item_counts,
                         ssl_task)
@@ -242,7 +253,7 @@ def train(feature_config: F.FeatureConfig, config: TrainingConfig,
   callbacks = [_LossSummaries(log_dir)] if log_dir else []
   logging.info('training: %d corpus items, %d train events, config %s',
                len(corpus), int(item_counts.sum()), config.to_dict())
-  if config.mode == 'pretrain':  # TrainingConfig ensures pretrain_steps > 0
+  if config.mode is Mode.PRETRAIN:  # TrainingConfig ensures pretrain_steps > 0
     _pretrain(model, config, next(iter(eval_ds)), log_dir)
   model.fit(_with_ssl_rows(train_ds, config, len(corpus), config.seed),
             validation_data=_with_ssl_rows(eval_ds, config, len(corpus),

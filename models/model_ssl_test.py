@@ -7,12 +7,11 @@ import tensorflow as tf
 
 from models import data
 from models import model as model_lib
-from tests.support import tft as test_tft
 from models.config import TrainingConfig
 
-CONFIG = TrainingConfig(epochs=2, batch_size=16, embedding_dim=8,
+CONFIG = TrainingConfig(epochs=2, batch_size=16, feature_embedding_dim=8,
                         tower_layers=(16, 8), learning_rate=0.2,
-                        numeric_buckets=4, seed=1, ssl='cfm', ssl_weight=0.5,
+                        seed=1, ssl='cfm', ssl_weight=0.5,
                         ssl_batch_size=12, train_steps=6)
 # Hand-made MI over the item features (the artifact may leave item_id out).
 MI = {'features': ['title', 'year', 'genres'],
@@ -21,8 +20,8 @@ MI = {'features': ['title', 'year', 'genres'],
 
 
 @pytest.fixture(scope='module')
-def setup(tmp_path_factory):
-  return test_tft.prepare(tmp_path_factory.mktemp('model_ssl'), CONFIG)
+def setup(tiny_transformed, tmp_path_factory):
+  return dict(tiny_transformed, root=tmp_path_factory.mktemp('model_ssl'))
 
 
 def _train(setup, config, log_dir, mi=MI):

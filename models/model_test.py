@@ -6,17 +6,16 @@ import tensorflow as tf
 from models import data
 from models import export
 from models import model as model_lib
-from tests.support import tft as test_tft
 from models.config import TrainingConfig
 
-CONFIG = TrainingConfig(epochs=3, batch_size=16, embedding_dim=8,
+CONFIG = TrainingConfig(epochs=3, batch_size=16, feature_embedding_dim=8,
                         tower_layers=(16, 8), learning_rate=0.2,
-                        numeric_buckets=4, seed=1, ssl='none', temperature=0.1)
+                        seed=1, ssl='none', temperature=0.1)
 
 
 @pytest.fixture(scope='module')
-def setup(tmp_path_factory):
-  setup = test_tft.prepare(tmp_path_factory.mktemp('model'), CONFIG)
+def setup(tiny_transformed, tmp_path_factory):
+  setup = dict(tiny_transformed, root=tmp_path_factory.mktemp('model'))
   root = setup['root']
   fc = setup['feature_config'] = setup['fc']
   setup['model'] = model_lib.train(
@@ -104,3 +103,28 @@ def test_logq_needs_counts():
   with pytest.raises(ValueError, match='logq'):
     model_lib.RetrievalModel(None, None, None,
                              CONFIG.replace(logq_correction=True))
+
+
+def test_a_regularized_layers_loss_reaches_the_total(setup):
+  fc = setup['feature_config']
+  model = model_lib.build_model(fc, CONFIG, setup['query_tft'],
+                                setup['item_tft'], setup['corpus'])
+  model.compile(optimizer=tf.keras.optimizers.SGD(0.1))
+  batch = next(iter(data.interaction_dataset(
+      setup['files'], setup['query_tft'], fc.query_features, setup['corpus'],
+      batch_size=8, shuffle=False)))
+  inputs = (batch, tf.zeros([0], tf.int64))
+  plain = float(model.test_step(inputs)['total_loss'])
+  # A layer the losses never call: its L2 penalty is its only path to the
+  # total. kernel 2 x 1 of ones, l2(0.5): penalty = 0.5 * (1 + 1) = 1.0.
+  model.regularized = tf.keras.layers.Dense(
+      1, use_bias=False, kernel_initializer='ones',
+      kernel_regularizer=tf.keras.regularizers.l2(0.5))
+  model.regularized.build([None, 2])
+  model.reset_metrics()
+  assert float(model.test_step(inputs)['total_loss']) == pytest.approx(
+      plain + 1.0, rel=1e-5)
+  # And it is trained: SGD moves the kernel by lr * d(penalty)/dw = 0.1 * 1.0.
+  model.train_step(inputs)
+  np.testing.assert_allclose(model.regularized.kernel.numpy(), [[0.9], [0.9]],
+                             rtol=1e-5)

@@ -5,21 +5,25 @@ Two entry points, one per Transform component:
   interactions_preprocessing_fn  raw interactions -> query tower inputs + ITEM_KEY
 
 Both take `custom_config = {'features': FeatureConfig.to_dict(),
-'training': TrainingConfig.to_dict()}`. Vocabularies and bucket boundaries
-come from TFT analyzers; nothing is hard-coded. Outputs per feature kind:
+'transform': TransformConfig.to_dict()}` and nothing else, so a training-only
+change keeps the Transforms' cache key. Vocabularies and bucket boundaries
+come from TFT analyzers; nothing is hard-coded. Every output's id range is in
+the transformed schema (`num_ids`), so the Trainer sizes its embedding tables
+from the Transform output alone. Outputs per feature kind:
   id, categorical   int64 [batch]         vocabulary index (1 OOV bucket)
   numeric           int64 [batch]         quantile bucket; missing = `numeric_buckets`
   multi_valued,text int64 sparse [batch, None] vocabulary indices
   history           string sparse [batch, None] raw item ids, most recent first
   ITEM_KEY          string [batch]        the raw item id
 """
-from typing import Any, Dict, Tuple
+from typing import Any, Callable, Dict, Sequence, Tuple
 
 import tensorflow as tf
 import tensorflow_transform as tft
+from tensorflow_transform import schema_inference as tft_schema_inference
 
 from models import features as F
-from models.config import TrainingConfig
+from models.config import TransformConfig
 
 ITEM_KEY = 'item_key'
 _TOKEN_PATTERN = r'[^a-z0-9]+'
@@ -30,18 +34,21 @@ def vocabulary_name(feature_name: str) -> str:
   return feature_name
 
 
-def num_ids(feature: F.Feature, tft_output: tft.TFTransformOutput,
-            training: TrainingConfig) -> int:
+def num_ids(feature: F.Feature, tft_output: tft.TFTransformOutput) -> int:
   """Number of distinct transformed ids of a feature (embedding table rows)."""
   if feature.kind == F.NUMERIC:
-    return training.numeric_buckets + 1  # + the missing-value bucket
+    # The buckets + the missing-value bucket: the int domain `_numeric` sets.
+    schema = tft_output.transformed_metadata.schema
+    [domain] = [f.int_domain for f in schema.feature if f.name == feature.name]
+    return domain.max + 1
   # vocabulary + 1 OOV bucket
   return tft_output.vocabulary_size_by_name(vocabulary_name(feature.name)) + 1
 
 
-def _configs(custom_config: Dict[str, Any]) -> Tuple[F.FeatureConfig, TrainingConfig]:
+def _configs(custom_config: Dict[str, Any]
+             ) -> Tuple[F.FeatureConfig, TransformConfig]:
   return (F.FeatureConfig.from_dict(custom_config['features']),
-          TrainingConfig.from_dict(custom_config['training']))
+          TransformConfig.from_dict(custom_config['transform']))
 
 
 def _dense(x, default) -> tf.Tensor:
@@ -77,7 +84,11 @@ def _numeric(x, num_buckets: int) -> tf.Tensor:
   buckets = tft.apply_buckets(tf.where(present, dense, 0.0), boundaries)
   # Duplicated boundaries can leave fewer buckets; indices stay < num_buckets.
   buckets = tf.minimum(buckets, num_buckets - 1)
-  return tf.where(present, buckets, tf.cast(num_buckets, tf.int64))
+  out = tf.where(present, buckets, tf.cast(num_buckets, tf.int64))
+  # Recorded in the transformed schema as the int domain [0, num_buckets].
+  tft_schema_inference.set_tensor_schema_override(
+      out, tf.constant(0, tf.int64), tf.constant(num_buckets, tf.int64))
+  return out
 
 
 def _vocab(x, name: str, top_k: int):
@@ -86,41 +97,45 @@ def _vocab(x, name: str, top_k: int):
       vocab_filename=vocabulary_name(name))
 
 
-def _transform_feature(x, feature: F.Feature, training: TrainingConfig):
+def _transform_feature(x, feature: F.Feature, config: TransformConfig):
   if feature.kind == F.NUMERIC:
-    return _numeric(x, training.numeric_buckets)
+    return _numeric(x, config.numeric_buckets)
   text = _as_string(_dense(x, '' if x.dtype == tf.string else 0))
   if feature.kind in (F.ID, F.CATEGORICAL):
-    top_k = 0 if feature.kind == F.ID else training.vocab_top_k
+    top_k = 0 if feature.kind == F.ID else config.vocab_top_k
     return _vocab(text, feature.name, top_k)
   if feature.kind == F.MULTI_VALUED:
-    return _vocab(_split(text), feature.name, training.vocab_top_k)
+    return _vocab(_split(text), feature.name, config.vocab_top_k)
   if feature.kind == F.TEXT:
     return _vocab(_split(text, lowercase_tokens=True), feature.name,
-                  training.text_top_k)
+                  config.text_top_k)
   if feature.kind == F.HISTORY:
     return _split(text)
   raise ValueError(f'feature {feature.name!r}: unknown kind {feature.kind!r}')
 
 
+def _tower_inputs(inputs: Dict[str, Any], custom_config: Dict[str, Any],
+                  tower_features: Callable[[F.FeatureConfig],
+                                           Sequence[F.Feature]]
+                  ) -> Dict[str, Any]:
+  """ITEM_KEY + the transformed features `tower_features` picks."""
+  feature_config, config = _configs(custom_config)
+  features = tower_features(feature_config)
+  outputs = {ITEM_KEY: _as_string(_dense(inputs[F.ITEM_ID], ''))}
+  for feature in features:
+    outputs[feature.name] = _transform_feature(inputs[feature.name], feature,
+                                               config)
+  return outputs
+
+
 def items_preprocessing_fn(inputs: Dict[str, Any],
                            custom_config: Dict[str, Any]) -> Dict[str, Any]:
   """Raw item corpus rows -> item tower inputs (see the module docstring)."""
-  feature_config, training = _configs(custom_config)
-  outputs = {ITEM_KEY: _as_string(_dense(inputs[F.ITEM_ID], ''))}
-  for feature in feature_config.item_features:
-    outputs[feature.name] = _transform_feature(inputs[feature.name], feature,
-                                               training)
-  return outputs
+  return _tower_inputs(inputs, custom_config, lambda fc: fc.item_features)
 
 
 def interactions_preprocessing_fn(inputs: Dict[str, Any],
                                   custom_config: Dict[str, Any]
                                   ) -> Dict[str, Any]:
   """Raw interaction rows -> query tower inputs + the positive item's key."""
-  feature_config, training = _configs(custom_config)
-  outputs = {ITEM_KEY: _as_string(_dense(inputs[F.ITEM_ID], ''))}
-  for feature in feature_config.query_features:
-    outputs[feature.name] = _transform_feature(inputs[feature.name], feature,
-                                               training)
-  return outputs
+  return _tower_inputs(inputs, custom_config, lambda fc: fc.query_features)

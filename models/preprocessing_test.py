@@ -7,9 +7,9 @@ import tensorflow as tf
 from models import features as F
 from models import preprocessing
 from tests.support import tft as test_tft
-from models.config import TrainingConfig
+from models.config import TransformConfig
 
-TRAINING = TrainingConfig(numeric_buckets=2)
+TRANSFORM = TransformConfig(numeric_buckets=2)
 ITEMS = [
     {'item_id': 'a', 'title': 'Toy Story', 'year': 1995.0, 'genres': 'Animation|Comedy'},
     {'item_id': 'b', 'title': 'TOY soldiers!', 'year': 1991.0, 'genres': 'Action'},
@@ -37,7 +37,7 @@ def _rows(out_dir, tft_output):
 def transformed(tmp_path_factory):
   root = tmp_path_factory.mktemp('pre')
   config = {'features': F.load_feature_config(test_tft.schema_dir()).to_dict(),
-            'training': TRAINING.to_dict()}
+            'transform': TRANSFORM.to_dict()}
   items_tft = test_tft.transform(
       ITEMS, os.path.join(test_tft.schema_dir(), F.ITEMS_SCHEMA_FILE),
       preprocessing.items_preprocessing_fn, config, str(root / 'items'))
@@ -78,18 +78,19 @@ def test_numeric_buckets_and_missing_bucket(transformed):
   items_tft, items, _, _ = transformed
   buckets = [int(tf.reshape(r['year'], [-1])[0]) for r in items]
   # 2 quantile buckets over {1995, 1991, 1960}: the oldest is below the median.
-  assert buckets[2] == TRAINING.numeric_buckets  # missing year
+  assert buckets[2] == TRANSFORM.numeric_buckets  # missing year
   assert buckets[3] == 0 and buckets[0] == 1
-  assert preprocessing.num_ids(F.Feature('year', 'numeric', 'float'), items_tft,
-                               TRAINING) == 3
+  # 2 buckets + the missing-value bucket, read from the transformed schema.
+  assert preprocessing.num_ids(F.Feature('year', 'numeric', 'float'),
+                               items_tft) == 3
 
 
 def test_id_vocabulary_covers_every_item_plus_oov(transformed):
   items_tft, items, _, _ = transformed
   ids = sorted(int(tf.reshape(r['item_id'], [-1])[0]) for r in items)
   assert ids == [0, 1, 2, 3]
-  assert preprocessing.num_ids(F.Feature('item_id', 'id', 'string'), items_tft,
-                               TRAINING) == 5
+  assert preprocessing.num_ids(F.Feature('item_id', 'id', 'string'),
+                               items_tft) == 5
 
 
 def test_history_keeps_raw_item_ids_in_order(transformed):

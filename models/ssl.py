@@ -5,13 +5,14 @@ Pure TensorFlow, no TFX. The SSL batch is drawn uniformly from the item corpus
 `info_nce` pulls the two views of an item together and pushes the other items of
 the batch away (Yao et al., CIKM'21; docs/ssl.md).
 """
-from typing import Any, Dict, Iterable, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
 
 from models import augmentation
 from models import features as features_lib
+from models.config import SslVariant
 
 
 def info_nce(z1: tf.Tensor, z2: tf.Tensor, temperature: float,
@@ -78,57 +79,6 @@ def uniform_item_sampler(num_items: int, batch_size: int,
   return tf.data.Dataset.counter(dtype=tf.int64).map(draw)
 
 
-def gather_items(table: Mapping[str, Any], indices: tf.Tensor) -> Dict[str, Any]:
-  """Rows `indices` of a corpus table {name: [num_items] or ragged [num_items, None]}."""
-  return {name: tf.gather(column, indices) for name, column in table.items()}
-
-
-def ssl_item_dataset(table: Mapping[str, Any], batch_size: int,
-                     seed: int) -> tf.data.Dataset:
-  """Infinite uniform batches of corpus items: (indices [B], features dict).
-
-  Args:
-    table: the transformed item corpus held in memory, one entry per feature,
-      dense [num_items] or ragged [num_items, None] (see `corpus_table`).
-    batch_size: SSL batch size.
-    seed: int seed.
-  """
-  sizes = {name: int(_num_rows(col)) for name, col in table.items()}
-  if len(set(sizes.values())) != 1:
-    raise ValueError(f'corpus table columns differ in length: {sizes}')
-  num_items = next(iter(sizes.values()))
-  return uniform_item_sampler(num_items, batch_size, seed).map(
-      lambda idx: (idx, gather_items(table, idx)))
-
-
-def _num_rows(column) -> int:
-  if isinstance(column, tf.RaggedTensor):
-    return column.nrows()
-  return tf.shape(column)[0]
-
-
-def corpus_table(dataset: Iterable[Mapping[str, Any]]) -> Dict[str, Any]:
-  """Concatenates feature-dict batches (a tf.data.Dataset) into one table.
-
-  Dense [b] / [b, 1] columns become [num_items]; ragged and sparse [b, None]
-  columns become ragged [num_items, None]. Meant for the item corpus, which
-  fits in memory (1M items x 10 features of int64 ids is well under 1 GB).
-  """
-  parts: Dict[str, list] = {}
-  for batch in dataset:
-    for name, value in batch.items():
-      if isinstance(value, tf.sparse.SparseTensor):
-        value = tf.RaggedTensor.from_sparse(value)
-      elif not isinstance(value, tf.RaggedTensor):
-        value = tf.convert_to_tensor(value)
-        if value.shape.rank == 2 and value.shape[1] == 1:
-          value = tf.squeeze(value, axis=1)
-      parts.setdefault(name, []).append(value)
-  if not parts:
-    raise ValueError('the item corpus is empty: no rows to sample SSL items from')
-  return {name: tf.concat(values, axis=0) for name, values in parts.items()}
-
-
 class ItemContrastiveTask(tf.Module):
   """The SSL loss of one batch of corpus items: two views, shared tower, InfoNCE.
 
@@ -136,24 +86,26 @@ class ItemContrastiveTask(tf.Module):
   and new dropout, also inside `tf.function`.
   """
 
-  def __init__(self, feature_config: features_lib.FeatureConfig, variant: str,
+  def __init__(self, feature_config: features_lib.FeatureConfig,
+               variant: SslVariant,
                temperature: float, dropout_rate: float,
                cfm_table: Optional[np.ndarray] = None, seed: int = 0):
     """Creates the task.
 
     Args:
       feature_config: item features in tower order.
-      variant: 'dropout', 'rfm' or 'cfm'.
+      variant: SslVariant DROPOUT, RFM or CFM (or its string).
       temperature: InfoNCE temperature (TrainingConfig.ssl_temperature).
       dropout_rate: stage-2 value dropout rate.
       cfm_table: bool [k, k] from augmentation.cfm_mask_table; 'cfm' only.
       seed: seed of the task's generator.
     """
     super().__init__(name='item_contrastive_task')
-    if variant not in ('dropout', 'rfm', 'cfm'):
-      raise ValueError(f"ssl variant must be 'dropout', 'rfm' or 'cfm', got "
-                       f'{variant!r}')
-    if variant == 'cfm' and cfm_table is None:
+    variant = SslVariant.parse(variant, 'ssl variant')
+    if variant is SslVariant.NONE:
+      raise ValueError("ssl variant must be 'dropout', 'rfm' or 'cfm', got "
+                       "'none'")
+    if variant is SslVariant.CFM and cfm_table is None:
       raise ValueError("ssl='cfm' needs the CFM mask table")
     if temperature <= 0:
       raise ValueError(f'ssl temperature must be > 0, got {temperature}')
@@ -175,10 +127,10 @@ class ItemContrastiveTask(tf.Module):
       config: models.config.TrainingConfig.
       mutual_information: the parsed mutual_information.json; needed for 'cfm'.
     """
-    if config.ssl == 'none':
+    if config.ssl is SslVariant.NONE:
       return None
     table = None
-    if config.ssl == 'cfm':
+    if config.ssl is SslVariant.CFM:
       if mutual_information is None:
         raise ValueError(
             "ssl='cfm' needs the MutualInformation artifact: wire the mutual "
@@ -199,9 +151,36 @@ class ItemContrastiveTask(tf.Module):
       features: item tower inputs of B items (dense [B] / ragged [B, None]).
       ids: optional [B] item ids (corpus rows); duplicates are not negatives.
     """
-    view1, view2 = augmentation.two_views(
+    views = augmentation.two_views(
         features, self.feature_config, self.variant, self.dropout_rate,
         self.generator, self.cfm_table)
-    z1 = item_tower(view1.features, mask=view1.mask)
-    z2 = item_tower(view2.features, mask=view2.mask)
+    # Both views through the tower in one call (rows [0, B) view 1, [B, 2B)
+    # view 2, per-row masks): one lookup and one MLP pass instead of two.
+    stacked, mask = _stack(views, self.feature_config.item_feature_names)
+    z1, z2 = tf.split(item_tower(stacked, mask=mask), 2)
     return info_nce(z1, z2, self.temperature, ids)
+
+
+def _stack(views: Sequence[augmentation.View], names: Sequence[str]
+           ) -> Tuple[Dict[str, Any], Optional[tf.Tensor]]:
+  """Views of B rows each -> features of len(views) * B rows, mask [rows, k].
+
+  The mask is None when no view masks (ssl=dropout).
+  """
+  features = {name: tf.concat([v.features[name] for v in views], axis=0)
+              for name in names}
+  if all(v.mask is None for v in views):
+    return features, None
+  k = len(names)
+  rows = []
+  for v in views:
+    batch = tf.shape(_rows_of(v.features[names[0]]))[:1]
+    mask = (tf.zeros([k], tf.bool) if v.mask is None
+            else tf.convert_to_tensor(v.mask, tf.bool))
+    rows.append(tf.broadcast_to(mask, tf.concat([batch, [k]], 0)))
+  return features, tf.concat(rows, axis=0)
+
+
+def _rows_of(column) -> tf.Tensor:
+  """A tensor with the column's batch as its first dimension."""
+  return column.row_lengths() if isinstance(column, tf.RaggedTensor) else column

@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from models import augmentation
 from models import config as config_lib
+from models import data
 from models import features as features_lib
 from models import ssl
 from models import towers
@@ -96,16 +97,19 @@ def test_ssl_items_are_uniform_even_when_the_log_is_skewed():
   log_items = rng.choice(num_items, size=batch * steps, p=p / p.sum())
   main = tf.data.Dataset.from_tensor_slices(
       {'item_id': log_items.astype(np.int64)}).batch(batch)
-  corpus = {
-      'item_id': tf.range(100, 100 + num_items, dtype=tf.int64),  # row r -> id r+100
+  # The Trainer's in-memory corpus: row r has id r+100.
+  corpus = data.ItemCorpus(np.array([f'i{r}' for r in range(num_items)]), {
+      'item_id': tf.range(100, 100 + num_items, dtype=tf.int64),
       'genres': tf.ragged.constant([[r % 3] * (r % 4) for r in range(num_items)],
                                    dtype=tf.int64),
-  }
-  zipped = tf.data.Dataset.zip((main, ssl.ssl_item_dataset(corpus, batch, 1)))
+  })
+  zipped = tf.data.Dataset.zip(
+      (main, ssl.uniform_item_sampler(num_items, batch, 1)))
 
   main_counts = np.zeros(num_items)
   ssl_counts = np.zeros(num_items)
-  for main_batch, (idx, items) in zipped:
+  for main_batch, idx in zipped:
+    items = corpus.gather(idx)
     np.add.at(main_counts, main_batch['item_id'].numpy(), 1)
     np.testing.assert_array_equal(items['item_id'].numpy(), idx.numpy() + 100)
     assert items['genres'].row_lengths().numpy().tolist() == [
@@ -116,34 +120,6 @@ def test_ssl_items_are_uniform_even_when_the_log_is_skewed():
   assert _chi_square_uniform(ssl_counts) < 85.35
   # The same bound rejects the log itself, so the check can tell them apart.
   assert _chi_square_uniform(main_counts) > 85.35 * 10
-
-
-def test_corpus_table_concatenates_dense_ragged_and_sparse_batches():
-  rows = {'item_id': np.array([[0], [1], [2]], np.int64),
-          'year': np.array([5, 6, 7], np.int64)}
-
-  def gen():
-    yield {'item_id': rows['item_id'][:2], 'year': rows['year'][:2],
-           'genres': tf.ragged.constant([[1, 2], []], dtype=tf.int64),
-           'title': tf.sparse.from_dense(tf.constant([[3, 0], [4, 5]], tf.int64))}
-    yield {'item_id': rows['item_id'][2:], 'year': rows['year'][2:],
-           'genres': tf.ragged.constant([[3]], dtype=tf.int64),
-           'title': tf.sparse.from_dense(tf.constant([[6, 0]], tf.int64))}
-
-  table = ssl.corpus_table(list(gen()))
-  assert table['item_id'].numpy().tolist() == [0, 1, 2]
-  assert table['year'].numpy().tolist() == [5, 6, 7]
-  assert table['genres'].to_list() == [[1, 2], [], [3]]
-  assert table['title'].to_list() == [[3], [4, 5], [6]]
-  with pytest.raises(ValueError, match='empty'):
-    ssl.corpus_table([])
-  # The same from a batched tf.data pipeline.
-  ds = tf.data.Dataset.from_tensor_slices({
-      'item_id': rows['item_id'],
-      'genres': tf.ragged.constant([[1, 2], [], [3]], dtype=tf.int64)}).batch(2)
-  table = ssl.corpus_table(ds)
-  assert table['item_id'].numpy().tolist() == [0, 1, 2]
-  assert table['genres'].to_list() == [[1, 2], [], [3]]
 
 
 # ------------------------------------------------- the real item tower
@@ -174,6 +150,37 @@ def test_masked_feature_yields_exactly_its_default_embedding():
           np.tile(tower.default_embeddings[i].numpy(), (4, 1)))
     else:
       np.testing.assert_array_equal(masked[i].numpy(), plain[i].numpy())
+
+
+def test_per_row_masks_equal_one_mask_per_call():
+  tower = _tower()
+  mask1 = tf.constant([True, False, True, False])
+  mask2 = tf.logical_not(mask1)
+  rows = tf.concat([tf.tile(mask1[None], [4, 1]), tf.tile(mask2[None], [4, 1])],
+                   axis=0)
+  items = _items()
+  doubled = {n: tf.concat([v, v], axis=0) for n, v in items.items()}
+  np.testing.assert_allclose(
+      tower(doubled, mask=rows).numpy(),
+      np.concatenate([tower(items, mask=mask1).numpy(),
+                      tower(items, mask=mask2).numpy()]), atol=1e-6)
+
+
+@pytest.mark.parametrize('variant', ['dropout', 'rfm', 'cfm'])
+def test_one_batched_tower_call_gives_the_two_calls_loss(variant):
+  tower = _tower()
+  items = _items()
+  mi = np.array([[1.0, 0.1, 0.2, 0.3], [0.1, 1.0, 0.4, 0.5],
+                 [0.2, 0.4, 1.0, 0.6], [0.3, 0.5, 0.6, 1.0]])
+  table = augmentation.cfm_mask_table(mi)
+  task = ssl.ItemContrastiveTask(CONFIG, variant, 0.1, 0.3, table, seed=7)
+  fused = float(task(tower, items))
+  # The same draws (a generator of the same seed), one tower call per view.
+  v1, v2 = augmentation.two_views(items, CONFIG, variant, 0.3,
+                                  tf.random.Generator.from_seed(7), table)
+  separate = float(ssl.info_nce(tower(v1.features, mask=v1.mask),
+                                tower(v2.features, mask=v2.mask), 0.1))
+  assert fused == pytest.approx(separate, rel=1e-5)
 
 
 def _nonzero_grads(tape, loss, variables):

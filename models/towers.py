@@ -78,11 +78,17 @@ class ItemTower(_Tower):
         trainable=True)
 
   def embed_features(self, features, mask: Optional[tf.Tensor] = None):
-    """Per-feature embeddings, masked ones replaced: list of k [batch, d]."""
+    """Per-feature embeddings, masked ones replaced: list of k [batch, d].
+
+    mask: bool [k] (the same for every row) or [batch, k] (per row).
+    """
     parts = self._embed(features)
     if mask is None:
       return parts
     mask = tf.convert_to_tensor(mask, tf.bool)
+    if mask.shape.rank == 2:
+      return [tf.where(mask[:, i:i + 1], self.default_embeddings[i], p)
+              for i, p in enumerate(parts)]
     return [tf.where(mask[i], tf.broadcast_to(self.default_embeddings[i],
                                               tf.shape(p)), p)
             for i, p in enumerate(parts)]

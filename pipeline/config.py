@@ -6,7 +6,8 @@ checked: an unknown key or a value of the wrong type is an error naming the
 key (`training.epochs`) and the file.
 
 Extension point: a config section is a field of `RunConfig` whose default is a
-frozen dataclass instance (today `training: TrainingConfig`). Adding, e.g.,
+frozen dataclass instance (`transform: TransformConfig`, `training:
+TrainingConfig`, `evaluation: EvaluationConfig`). Adding, e.g.,
 `evaluation: EvaluationConfig = EvaluationConfig()` makes `evaluation:` a
 valid YAML section, adds one `sslrec run` flag per field and shows it in
 `--print-config`; the section's `__post_init__` validates values, and an
@@ -20,7 +21,11 @@ import os
 import shlex
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+from components.index_builder.kinds import IndexKind
+from models.options import Choice
+from models.options import option
 from models.config import TrainingConfig
+from models.config import TransformConfig
 
 DATASET_FILE = 'dataset.json'
 DEFAULT_SCHEMAS = 'movielens-100k'
@@ -32,16 +37,26 @@ DEFAULT_BEAM_ARGS = ('--direct_running_mode=in_memory', '--direct_num_workers=1'
 @dataclasses.dataclass(frozen=True)
 class EvaluationConfig:
   """Retrieval evaluation, the blessing gate and the exported index."""
-  ks: Tuple[int, ...] = (10, 50, 100)  # Recall@K / MAP@K cut-offs
-  blessing_k: int = 50                 # the K the blessing rule reads
-  min_recall: float = 0.05             # overall Recall@blessing_k must reach this
-  max_overall_drop: float = 0.01       # allowed drop vs the last blessed model
-  max_tail_drop: float = 0.01          # same, on tail items
-  exclude_seen: bool = True            # don't rank the user's train items
-  index_k: int = 100                   # items the exported index returns
-  index_kind: str = 'brute_force'      # 'brute_force' | 'scann' (pip install .[scann])
-  bootstrap_samples: int = 1000        # samples of the 95% intervals (bootstrap over users)
-  bootstrap_seed: int = 0              # same seed, same intervals and blessing
+  ks: Tuple[int, ...] = option((10, 50, 100), 'Recall@K / MAP@K cut-offs')
+  blessing_k: int = option(50, 'the K the blessing rule reads (one of ks)')
+  min_recall: float = option(
+      0.05, 'overall Recall@blessing_k a model must reach to be blessed')
+  max_overall_drop: float = option(
+      0.01, 'allowed drop of overall Recall@blessing_k vs the last blessed '
+      'model')
+  max_tail_drop: float = option(
+      0.01, 'allowed drop of tail-item Recall@blessing_k vs the last blessed '
+      'model')
+  exclude_seen: bool = option(
+      True, "leave the user's training items out of their ranking")
+  index_k: int = option(100, 'items the exported retrieval index returns')
+  index_kind: IndexKind = option(
+      IndexKind.BRUTE_FORCE, 'retrieval index: brute_force (exact) or scann '
+      '(approximate; pip install .[scann])')
+  bootstrap_samples: int = option(
+      1000, 'bootstrap samples over users of every 95% interval')
+  bootstrap_seed: int = option(
+      0, 'seed of the bootstrap (same seed, same intervals and blessing)')
 
   def __post_init__(self):
     if not self.ks or any(k <= 0 for k in self.ks):
@@ -59,8 +74,8 @@ class EvaluationConfig:
       raise ValueError('evaluation.bootstrap_samples must be >= 1')
     if self.bootstrap_seed < 0:
       raise ValueError('evaluation.bootstrap_seed must be >= 0')
-    if self.index_kind not in ('brute_force', 'scann'):
-      raise ValueError("evaluation.index_kind must be 'brute_force' or 'scann'")
+    object.__setattr__(self, 'index_kind', IndexKind.parse(
+        self.index_kind, 'evaluation.index_kind'))
 
 
 class ConfigError(ValueError):
@@ -70,12 +85,21 @@ class ConfigError(ValueError):
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
   """Everything `sslrec run` needs."""
-  data: str = 'data/movielens-100k'
-  schemas: str = ''            # bundled schema name or folder; '' = from dataset.json
-  output: str = 'output'
-  pipeline_name: str = 'sslrec'
-  beam_args: Tuple[str, ...] = DEFAULT_BEAM_ARGS
-  enable_cache: bool = True
+  data: str = option('data/movielens-100k', 'data contract folder')
+  schemas: str = option(
+      '', "bundled schema name or folder; '' = the one named in "
+      '<data>/dataset.json')
+  output: str = option(
+      'output', 'output folder (pipeline/, metadata.sqlite, serving/, '
+      'report/)')
+  pipeline_name: str = option('sslrec', 'pipeline name (its MLMD context)')
+  beam_args: Tuple[str, ...] = option(
+      DEFAULT_BEAM_ARGS, 'Beam pipeline args of every Beam-powered '
+      'component; see docs/operations.md for Dataflow, Flink and Spark')
+  enable_cache: bool = option(
+      True, 'reuse executions whose inputs are unchanged (--no-cache re-runs '
+      'every component)')
+  transform: TransformConfig = TransformConfig()
   training: TrainingConfig = TrainingConfig()
   evaluation: EvaluationConfig = EvaluationConfig()
 
@@ -158,6 +182,8 @@ def to_yaml(config: RunConfig) -> str:
 
 
 def _to_plain(value: Any) -> Any:
+  if isinstance(value, Choice):
+    return value.value
   if dataclasses.is_dataclass(value):
     return {f.name: _to_plain(getattr(value, f.name))
             for f in dataclasses.fields(value)}
@@ -203,6 +229,8 @@ def _value(value: Any, default: Any, key: str, source: str) -> Any:
       raise ConfigError(f'{source}: {key}: expected a mapping of keys '
                         f'({_known(type(default))}), got {value!r}')
     return _build(type(default), value, source, prefix=f'{key}.')
+  if isinstance(default, Choice):  # the section parses it (naming the choices)
+    return _scalar(value, str, key, source)
   if isinstance(default, tuple):
     kind = type(default[0]) if default else str
     if isinstance(value, str) and kind is str:
@@ -215,10 +243,20 @@ def _value(value: Any, default: Any, key: str, source: str) -> Any:
   return _scalar(value, type(default), key, source)
 
 
+# Keys of earlier releases -> where they are now (named in the error).
+_MOVED = {'training.numeric_buckets': 'transform.numeric_buckets',
+          'training.vocab_top_k': 'transform.vocab_top_k',
+          'training.text_top_k': 'transform.text_top_k',
+          'training.embedding_dim': 'training.feature_embedding_dim'}
+
+
 def _build(cls, d: Mapping[str, Any], source: str, prefix: str):
   fields = {f.name: f for f in dataclasses.fields(cls)}
   for key in d:
     if key not in fields:
+      moved = _MOVED.get(f'{prefix}{key!s}')
+      if moved:
+        raise ConfigError(f'{source}: key {prefix}{key!s} is now {moved}')
       raise ConfigError(f'{source}: unknown key {prefix}{key!s}; known keys'
                         f'{" in " + prefix[:-1] if prefix else ""}: '
                         f'{_known(cls)}')

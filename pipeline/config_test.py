@@ -164,3 +164,22 @@ def test_run_argv_repeats_only_the_given_options_with_absolute_paths(
   monkeypatch.chdir(REPO)
   again = parser.parse_args(['run'] + argv)
   assert run_command.config_from_args(again) == expected
+
+
+@pytest.mark.parametrize('text, message', [
+    ('training:\n  numeric_buckets: 4\n',
+     'key training.numeric_buckets is now transform.numeric_buckets'),
+    ('training:\n  embedding_dim: 8\n',
+     'key training.embedding_dim is now training.feature_embedding_dim'),
+])
+def test_a_moved_key_says_where_it_is_now(tmp_path, text, message):
+  path = _write(tmp_path, text)
+  with pytest.raises(ConfigError, match=f'^{path}: {message}$'):
+    config_lib.load(path)
+
+
+def test_transform_settings_are_their_own_section(tmp_path):
+  path = _write(tmp_path, 'transform:\n  numeric_buckets: 4\n')
+  config = config_lib.load(path)
+  assert config.transform.numeric_buckets == 4
+  assert config.training == RunConfig().training

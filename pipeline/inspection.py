@@ -20,9 +20,10 @@ from typing import Any, Callable, Dict, Iterable, List, Optional
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as mlmd_pb2
 
+from components.retrieval_evaluator.outputs import METRICS_FILE
+
 RUN_CONTEXT = 'pipeline_run'
 NODE_CONTEXT = 'node'
-METRICS_FILE = 'metrics.json'  # components/retrieval_evaluator writes it
 METRICS_K = 50
 _SQLITE_HEADER = b'SQLite format 3\x00'
 _State = mlmd_pb2.Execution.State

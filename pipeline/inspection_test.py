@@ -1,10 +1,11 @@
 """Tests of pipeline/inspection.py on real ML Metadata stores.
 
 The evaluation, blessing, index and push parts run on the gate pipeline
-(tests/gate_pipeline.py: real TFX components from the Resolver on, over
-stand-in data and towers), twice: run 1 is blessed and pushes the query
-tower, item tower and index; run 2 is not blessed (impossible threshold) and
-evaluates its new towers against run 1's as the baseline, pushing nothing.
+(tests/gate_pipeline.py: the production wiring from the Resolver on, over
+stand-in data and towers); the store is the session fixture `gate_runs` as
+its first two runs left it: run 1 is blessed and pushes the query tower, item
+tower and index; run 2 is not blessed (impossible threshold) and evaluates its
+new towers against run 1's as the baseline, pushing nothing.
 """
 import json
 import os
@@ -16,17 +17,14 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as mlmd_pb2
 
 from pipeline import inspection
-from tests import gate_pipeline
+from pipeline.pipeline import PUSHES
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope='module')
-def gate(tmp_path_factory):
-  out = str(tmp_path_factory.mktemp('gate'))
-  paths = gate_pipeline.run(out, seed=1, min_recall=0.0)
-  gate_pipeline.run(out, seed=2, min_recall=2.0)
-  return paths
+def gate(gate_runs):
+  return dict(gate_runs['paths'], metadata=gate_runs['metadata_after_run2'])
 
 
 def _by_type(artifacts, type_name):
@@ -41,8 +39,8 @@ def test_runs_newest_first_with_states_and_cache_hits(gate):
   assert first['state'] == second['state'] == 'complete'
   assert first['cached'] == []
   assert second['cached'] == ['TinyExampleGen']  # same data, same outputs
-  assert first['executions']['push_query'] == 'COMPLETE'
-  assert 'push_query' not in second['executions']  # skipped by the gate
+  assert first['executions']['PushQueryTower'] == 'COMPLETE'
+  assert 'PushQueryTower' not in second['executions']  # skipped by the gate
   assert {r['pipeline'] for r in runs} == {'gate-test'}
 
 
@@ -101,11 +99,11 @@ def test_artifacts_filter_by_run_and_type(gate):
 def test_pushed_names_versions_runs_and_the_evaluation_of_that_run(gate):
   ins = inspection.inspector(gate['metadata'])
   pushed = {p['pusher']: p for p in ins.pushed()}
-  assert set(pushed) == {'push_query', 'push_item', 'push_index'}
+  assert set(pushed) == set(PUSHES)
   first_run = ins.runs()[1]['run_id']
   (first_eval,) = _by_type(ins.artifacts(run=first_run), 'ModelEvaluation')
   for name, p in pushed.items():
-    tower = name.split('_')[1]
+    tower = PUSHES[name]
     assert os.listdir(os.path.join(gate['serving'], tower)) == [
         p['pushed_version']]
     assert p['pushed_destination'] == os.path.join(
@@ -121,9 +119,9 @@ def test_pushed_names_versions_runs_and_the_evaluation_of_that_run(gate):
 
 def test_lineage_of_the_pushed_index_reaches_the_examples(gate):
   ins = inspection.inspector(gate['metadata'])
-  index_push = next(p for p in ins.pushed() if p['pusher'] == 'push_index')
+  index_push = next(p for p in ins.pushed() if p['pusher'] == 'PushIndex')
   tree = ins.lineage(index_push['id'])
-  assert tree['produced_by']['node'] == 'push_index'
+  assert tree['produced_by']['node'] == 'PushIndex'
   (index,) = tree['produced_by']['inputs']['model']
   assert index['properties']['index_kind'] == 'brute_force'
   builder = index['produced_by']
@@ -180,7 +178,7 @@ def test_a_repeated_push_of_the_same_bytes_keeps_the_run_that_wrote_it(
   """Run 2's pusher finds run 1's bytes already pushed (new_version 0).
 
   Recorded with the MLMD API as components/pusher records it: a PushedModel
-  with the existing destination and version, output by a push_query
+  with the existing destination and version, output by a PushQueryTower
   execution of run 2.
   """
   path = str(tmp_path / 'copy.sqlite')
@@ -189,13 +187,13 @@ def test_a_repeated_push_of_the_same_bytes_keeps_the_run_that_wrote_it(
   config.sqlite.filename_uri = path
   store = metadata_store.MetadataStore(config)
   before = {p['pusher']: p for p in inspection.inspector(path).pushed()}
-  first = before['push_query']
+  first = before['PushQueryTower']
   (old_push,) = store.get_artifacts_by_id([first['id']])
   (old_execution,) = store.get_executions_by_id(
       [e.execution_id for e in store.get_events_by_artifact_ids([old_push.id])
        if e.type == mlmd_pb2.Event.OUTPUT])
   node = next(c for c in store.get_contexts_by_type('node')
-              if c.name.endswith('.push_query'))
+              if c.name.endswith('.PushQueryTower'))
   latest_run = max(store.get_contexts_by_type('pipeline_run'),
                    key=lambda c: c.create_time_since_epoch)
   push = mlmd_pb2.Artifact(type_id=old_push.type_id, uri=old_push.uri + '-2',
@@ -211,13 +209,14 @@ def test_a_repeated_push_of_the_same_bytes_keeps_the_run_that_wrote_it(
 
   ins = inspection.inspector(path)
   now = {p['pusher']: p for p in ins.pushed()}
-  assert now['push_query']['id'] == first['id']
-  assert now['push_query']['run_id'] == first['run_id']
-  assert now['push_query']['last_run_id'] == latest_run.name != first['run_id']
-  assert now['push_query']['evaluation'] == first['evaluation']
-  assert now['push_item'] == before['push_item']
+  assert now['PushQueryTower']['id'] == first['id']
+  assert now['PushQueryTower']['run_id'] == first['run_id']
+  assert (now['PushQueryTower']['last_run_id'] == latest_run.name
+          != first['run_id'])
+  assert now['PushQueryTower']['evaluation'] == first['evaluation']
+  assert now['PushItemTower'] == before['PushItemTower']
   every = [p for p in ins.pushed(all_versions=True)
-           if p['pusher'] == 'push_query']
+           if p['pusher'] == 'PushQueryTower']
   assert len(every) == 2
   assert every[0]['new_version'] is False  # newest first
   assert every[1]['id'] == first['id']

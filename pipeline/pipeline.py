@@ -23,6 +23,7 @@ from components.strict_example_validator.component import StrictExampleValidator
 from components.trainer.component import TwoTowerTrainer
 from models import features as F
 from models.config import TrainingConfig
+from models.config import TransformConfig
 from pipeline.config import EvaluationConfig
 
 ITEMS_DIR = 'items'
@@ -31,6 +32,9 @@ CORPUS_SPLIT = 'corpus'
 QUERY_TOWER = 'query_tower'
 ITEM_TOWER = 'item_tower'
 INDEX = 'index'
+# Pusher node id -> its folder under the serving root.
+PUSHES = {'PushQueryTower': QUERY_TOWER, 'PushItemTower': ITEM_TOWER,
+          'PushIndex': INDEX}
 
 
 def _validated_input(name: str, input_base: str, splits: Dict[str, str],
@@ -49,6 +53,63 @@ def _validated_input(name: str, input_base: str, splits: Dict[str, str],
   return [example_gen, statistics_gen, schema_gen, validator]
 
 
+def evaluate_and_push(*, query_model: tfx.dsl.Channel,
+                      item_model: tfx.dsl.Channel,
+                      interactions: tfx.dsl.Channel, items: tfx.dsl.Channel,
+                      serving_root: str,
+                      evaluation: EvaluationConfig) -> List[Any]:
+  """Resolver -> RetrievalEvaluator -> IndexBuilder -> Cond-gated pushers.
+
+  The part of the pipeline after the Trainer (tests/gate_pipeline.py runs it
+  on stand-in towers).
+
+  Args:
+    query_model: the Trainer's query tower Model channel.
+    item_model: the Trainer's item tower Model channel.
+    interactions: raw interactions Examples (splits train, eval).
+    items: raw items Examples (split corpus).
+    serving_root: push destination; <serving_root>/<PUSHES[node]>/<version>.
+    evaluation: metrics, blessing thresholds and the exported index.
+
+  Returns:
+    The nodes: the resolver, evaluator, index builder and the pushers.
+  """
+  # The last blessed query model (none on the first run) is the baseline: the
+  # strategy keeps only Models named by a blessed ModelBlessing's
+  # current_model_id, which the evaluator sets to the query model.
+  baseline = tfx.dsl.Resolver(
+      strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+      model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+      model_blessing=tfx.dsl.Channel(
+          type=tfx.types.standard_artifacts.ModelBlessing),
+  ).with_id('LatestBlessedModelResolver')
+  evaluator = RetrievalEvaluator(
+      query_model=query_model, item_model=item_model, examples=interactions,
+      items=items, baseline_model=baseline.outputs['model'],
+      ks=list(evaluation.ks), blessing_k=evaluation.blessing_k,
+      min_recall=evaluation.min_recall,
+      max_overall_drop=evaluation.max_overall_drop,
+      max_tail_drop=evaluation.max_tail_drop,
+      exclude_seen=evaluation.exclude_seen,
+      bootstrap_samples=evaluation.bootstrap_samples,
+      bootstrap_seed=evaluation.bootstrap_seed)
+  # Outside the Cond: a node under a Cond takes the blessing as an input, so
+  # a gated index would be rebuilt whenever the same towers are re-blessed.
+  index_builder = IndexBuilder(
+      query_model=query_model, item_model=item_model, items=items,
+      k=evaluation.index_k, kind=evaluation.index_kind)
+  blessing = evaluator.outputs['blessing']
+  models = {QUERY_TOWER: query_model, ITEM_TOWER: item_model,
+            INDEX: index_builder.outputs['index']}
+  with tfx.dsl.Cond(blessing.future()[0].custom_property('blessed') == 1):
+    pushers = [
+        AtomicPusher(model=models[name], model_blessing=blessing,
+                     base_directory=os.path.join(serving_root, name)
+                     ).with_id(node_id)
+        for node_id, name in PUSHES.items()]
+  return [baseline, evaluator, index_builder] + pushers
+
+
 def create_pipeline(
     *,
     pipeline_name: str,
@@ -58,6 +119,7 @@ def create_pipeline(
     serving_root: str,
     feature_config: F.FeatureConfig,
     training: TrainingConfig,
+    transform: TransformConfig = TransformConfig(),
     evaluation: EvaluationConfig = EvaluationConfig(),
     metadata_path: Optional[str] = None,
     beam_pipeline_args: Sequence[str] = (),
@@ -72,7 +134,9 @@ def create_pipeline(
     schema_dir: folder with the annotated items.pbtxt and interactions.pbtxt.
     serving_root: push destination; towers go to <serving_root>/<tower>/<version>.
     feature_config: the features read from `schema_dir` (features.load_feature_config).
-    training: the model and SSL hyperparameters.
+    training: the model and SSL hyperparameters (the Trainer's only config).
+    transform: feature processing (the Transforms' only config, so a change
+      of `training` keeps their cache hits).
     evaluation: metrics, blessing thresholds and the exported index.
     metadata_path: MLMD sqlite file; None when the orchestrator supplies MLMD.
     beam_pipeline_args: Beam arguments for every Beam-powered component.
@@ -91,7 +155,7 @@ def create_pipeline(
   inter_gen, _, inter_schema, inter_validator = interactions
 
   custom_config = {'features': feature_config.to_dict(),
-                   'training': training.to_dict()}
+                   'transform': transform.to_dict()}
   items_transform = tfx.components.Transform(
       examples=items_gen.outputs['examples'],
       schema=items_schema.outputs['schema'],
@@ -107,9 +171,9 @@ def create_pipeline(
                                            transform=['train', 'eval']),
       custom_config=custom_config).with_id('InteractionsTransform')
   # Data that breaks the schema stops the run before Transform.
-  for transform in (items_transform, inter_transform):
-    transform.add_upstream_node(items_validator)
-    transform.add_upstream_node(inter_validator)
+  for node in (items_transform, inter_transform):
+    node.add_upstream_node(items_validator)
+    node.add_upstream_node(inter_validator)
 
   # Pairwise mutual information of the item features (correlated masking).
   mutual_information = MutualInformationGen(
@@ -126,49 +190,15 @@ def create_pipeline(
       training_config=training.to_dict(),
       mutual_information=mutual_information.outputs['mutual_information'])
 
-  # The last blessed query model (none on the first run) is the baseline: the
-  # strategy keeps only Models named by a blessed ModelBlessing's
-  # current_model_id, which the evaluator sets to the query model.
-  baseline = tfx.dsl.Resolver(
-      strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-      model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-      model_blessing=tfx.dsl.Channel(
-          type=tfx.types.standard_artifacts.ModelBlessing),
-  ).with_id('LatestBlessedModelResolver')
-  evaluator = RetrievalEvaluator(
+  gate = evaluate_and_push(
       query_model=trainer.outputs['query_model'],
       item_model=trainer.outputs['item_model'],
-      examples=inter_gen.outputs['examples'],
+      interactions=inter_gen.outputs['examples'],
       items=items_gen.outputs['examples'],
-      baseline_model=baseline.outputs['model'],
-      ks=list(evaluation.ks), blessing_k=evaluation.blessing_k,
-      min_recall=evaluation.min_recall,
-      max_overall_drop=evaluation.max_overall_drop,
-      max_tail_drop=evaluation.max_tail_drop,
-      exclude_seen=evaluation.exclude_seen,
-      bootstrap_samples=evaluation.bootstrap_samples,
-      bootstrap_seed=evaluation.bootstrap_seed)
-  # Outside the Cond: a node under a Cond takes the blessing as an input, so
-  # a gated index would be rebuilt whenever the same towers are re-blessed.
-  index_builder = IndexBuilder(
-      query_model=trainer.outputs['query_model'],
-      item_model=trainer.outputs['item_model'],
-      items=items_gen.outputs['examples'], k=evaluation.index_k,
-      kind=evaluation.index_kind)
-  blessing = evaluator.outputs['blessing']
-  with tfx.dsl.Cond(blessing.future()[0].custom_property('blessed') == 1):
-    pushers = [
-        AtomicPusher(model=model, model_blessing=blessing,
-                     base_directory=os.path.join(serving_root, name)
-                     ).with_id(node_id)
-        for node_id, name, model in (
-            ('PushQueryTower', QUERY_TOWER, trainer.outputs['query_model']),
-            ('PushItemTower', ITEM_TOWER, trainer.outputs['item_model']),
-            ('PushIndex', INDEX, index_builder.outputs['index']))]
+      serving_root=serving_root, evaluation=evaluation)
 
   components: List[Any] = items + interactions + [
-      items_transform, inter_transform, mutual_information, trainer, baseline,
-      evaluator, index_builder] + pushers
+      items_transform, inter_transform, mutual_information, trainer] + gate
   return tfx.dsl.Pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=pipeline_root,

@@ -2,8 +2,9 @@
 
 Stand-ins replace the data and training steps (they write tiny Examples and
 HashedTower SavedModels with the Trainer's output contract, plus TensorBoard
-scalars); everything from the Resolver on is wired exactly as proposed for
-pipeline/pipeline.py. Used by the gate end-to-end test and the report test.
+scalars); everything from the Resolver on is the production wiring,
+pipeline/pipeline.py's `evaluate_and_push`. Used by the gate end-to-end test
+and the inspection test (through tests/support/fixtures.py's `gate_runs`).
 """
 import os
 from typing import Dict
@@ -14,10 +15,10 @@ from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 
 from components import tower_io
+from models.model import LOSS_NAMES
+from pipeline import pipeline as pipeline_lib
+from pipeline.config import EvaluationConfig
 from tests.support import towers as test_towers
-from components.index_builder.component import IndexBuilder
-from components.pusher.component import AtomicPusher
-from components.retrieval_evaluator.component import RetrievalEvaluator
 
 OutputArtifact = tfx.dsl.components.OutputArtifact
 InputArtifact = tfx.dsl.components.InputArtifact
@@ -54,58 +55,32 @@ def TinyTrainer(  # pylint: disable=invalid-name
   with writer.as_default():
     for epoch in range(3):
       main, ssl = 2.0 / (epoch + 1) + seed * 0.1, 1.0 / (epoch + 2)
-      tf.summary.scalar('main_loss', main, step=epoch)
-      tf.summary.scalar('ssl_loss', ssl, step=epoch)
-      tf.summary.scalar('total_loss', main + 0.3 * ssl, step=epoch)
+      for name, value in zip(LOSS_NAMES, (main, ssl, main + 0.3 * ssl)):
+        tf.summary.scalar(name, value, step=epoch)
   writer.close()
 
 
 def create_pipeline(pipeline_root: str, metadata_path: str, serving_dir: str,
                     seed: int = 0, min_recall: float = 0.0
                     ) -> tfx.dsl.Pipeline:
-  """The evaluation/gate/push part of the sslrec pipeline, on stand-in inputs."""
+  """The sslrec pipeline's evaluation/gate/push part, on stand-in inputs."""
   example_gen = TinyExampleGen()
   trainer = TinyTrainer(examples=example_gen.outputs['interactions'],
                         seed=seed)
-
-  # --- the wiring proposed for pipeline/pipeline.py starts here ---
-  baseline_resolver = tfx.dsl.Resolver(
-      strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-      model=tfx.dsl.Channel(type=standard_artifacts.Model),
-      model_blessing=tfx.dsl.Channel(type=standard_artifacts.ModelBlessing),
-  ).with_id('latest_blessed_model_resolver')
-  evaluator = RetrievalEvaluator(
+  gate = pipeline_lib.evaluate_and_push(
       query_model=trainer.outputs['query_model'],
       item_model=trainer.outputs['item_model'],
-      examples=example_gen.outputs['interactions'],
-      items=example_gen.outputs['items'],
-      baseline_model=baseline_resolver.outputs['model'],
-      ks=[10, 50, 100], blessing_k=10, min_recall=min_recall)
-  # Outside the Cond: nodes under a Cond also take the blessing as an input, so
-  # a gated IndexBuilder would rebuild (new bytes) on every re-blessing.
-  index_builder = IndexBuilder(
-      query_model=trainer.outputs['query_model'],
-      item_model=trainer.outputs['item_model'],
-      items=example_gen.outputs['items'], k=10)
-  blessing = evaluator.outputs['blessing']
-  with tfx.dsl.Cond(blessing.future()[0].custom_property('blessed') == 1):
-    pushers = [
-        AtomicPusher(model=model, model_blessing=blessing,
-                     base_directory=os.path.join(serving_dir, name)
-                     ).with_id(f'push_{name}')
-        for name, model in (('query', trainer.outputs['query_model']),
-                            ('item', trainer.outputs['item_model']),
-                            ('index', index_builder.outputs['index']))]
-  # --- end of the proposed wiring ---
-
+      interactions=example_gen.outputs['interactions'],
+      items=example_gen.outputs['items'], serving_root=serving_dir,
+      evaluation=EvaluationConfig(ks=(10, 50, 100), blessing_k=10,
+                                  min_recall=min_recall, index_k=10))
   return tfx.dsl.Pipeline(
       pipeline_name='gate-test',
       pipeline_root=pipeline_root,
       metadata_connection_config=(
           tfx.orchestration.metadata.sqlite_metadata_connection_config(
               metadata_path)),
-      components=[example_gen, trainer, baseline_resolver, evaluator,
-                  index_builder] + pushers,
+      components=[example_gen, trainer] + gate,
       enable_cache=True)
 
 

@@ -1,12 +1,16 @@
 """End to end with LocalDagRunner and real MLMD: blessing gate, pushes, index, report.
 
-Run 1 (normal threshold): blessed; the query tower, item tower and index are
-pushed and load; the index agrees with numpy brute force over the pushed
-towers. Run 2 (impossible threshold, new towers): the last blessed model is
-resolved as the baseline, nothing is pushed, and MLMD and the log say why.
-Run 3 repeats run 1: blessed again, and nothing new is pushed. `sslrec report`
-then regenerates the runs' reports from MLMD.
+The runs are the session fixture `gate_runs` (tests/support/fixtures.py) of
+tests/gate_pipeline.py, whose evaluation/gate/push part is the production
+wiring (pipeline.evaluate_and_push). Run 1 (normal threshold): blessed; the
+query tower, item tower and index are pushed and load; the index agrees with
+numpy brute force over the pushed towers. Run 2 (impossible threshold, new
+towers): the last blessed model is resolved as the baseline, nothing is
+pushed, and MLMD and the log say why. Run 3 repeats run 1: blessed again, and
+nothing new is pushed. `sslrec report` then regenerates the runs' reports
+from MLMD.
 """
+import glob
 import json
 import os
 
@@ -18,23 +22,17 @@ from components import tower_io
 from tests.support import towers as test_towers
 from pipeline import cli
 from pipeline import run_records
-from tests import gate_pipeline
+from pipeline.pipeline import INDEX, ITEM_TOWER, PUSHES, QUERY_TOWER
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope='module')
-def runs(tmp_path_factory):
-  out = str(tmp_path_factory.mktemp('gate'))
-  paths = gate_pipeline.run(out, seed=1, min_recall=0.0)
-  versions_after_run1 = {name: sorted(os.listdir(
-      os.path.join(paths['serving'], name))) for name in ('query', 'item',
-                                                          'index')}
-  gate_pipeline.run(out, seed=2, min_recall=2.0)
-  gate_pipeline.run(out, seed=1, min_recall=0.0)
+def runs(gate_runs):
+  paths = gate_runs['paths']
   store = run_records.open_store(paths['metadata'])
   run_ids = [r.name for r in run_records.list_runs(store)]
-  return out, paths, versions_after_run1, run_ids
+  return gate_runs['out'], paths, gate_runs['versions_after_run1'], run_ids
 
 
 def _serving_dir(paths, name):
@@ -43,22 +41,26 @@ def _serving_dir(paths, name):
   return os.path.join(base, version)
 
 
+def _example_gen_output(paths, name):
+  # TinyExampleGen ran once (a cache hit in the later runs).
+  (uri,) = glob.glob(os.path.join(paths['pipeline_root'], 'TinyExampleGen',
+                                  name, '*'))
+  return uri
+
+
 def test_blessed_run_pushes_three_loadable_models_and_a_correct_index(runs):
   _, paths, versions, run_ids = runs
   assert len(run_ids) == 3
   assert all(len(v) == 1 and v[0].isdigit() for v in versions.values())
-  items = test_towers.all_rows(
-      os.path.join(paths['pipeline_root'], 'TinyExampleGen', 'items', '1'),
-      'corpus')
-  queries = test_towers.all_rows(
-      os.path.join(paths['pipeline_root'], 'TinyExampleGen', 'interactions',
-                   '1'), 'eval')
-  item_emb = tower_io.Tower(_serving_dir(paths, 'item')).embed(items)
-  query_emb = tower_io.Tower(_serving_dir(paths, 'query')).embed(queries)
+  items = test_towers.all_rows(_example_gen_output(paths, 'items'), 'corpus')
+  queries = test_towers.all_rows(_example_gen_output(paths, 'interactions'),
+                                 'eval')
+  item_emb = tower_io.Tower(_serving_dir(paths, ITEM_TOWER)).embed(items)
+  query_emb = tower_io.Tower(_serving_dir(paths, QUERY_TOWER)).embed(queries)
   scores = query_emb @ item_emb.T
   order = np.argsort(-scores, axis=1, kind='stable')[:, :10]
   expected = np.array([i.decode() for i in items['item_id']])[order]
-  index = tf.saved_model.load(_serving_dir(paths, 'index'))
+  index = tf.saved_model.load(_serving_dir(paths, INDEX))
   fn = index.signatures['serving_default']
   out = fn(**{name: tf.constant(queries[name], spec.dtype) for name, spec in
               fn.structured_input_signature[1].items()})
@@ -77,15 +79,14 @@ def test_unblessed_run_pushes_nothing_and_says_why(runs):
   record = run_records.read_run(store, run_ids[1])
   assert record.blessed is False
   assert record.blessing_message.startswith('NOT blessed: overall recall@10')
-  assert 'below the threshold 2' in record.blessing_message
+  assert 'below the threshold 1' in record.blessing_message
   assert record.pushes == []
   # The baseline is run 1's blessed query model.
   assert record.metrics['baseline'] is not None
   first = run_records.read_run(store, run_ids[0])
   assert first.metrics['baseline'] is None
   assert record.metrics['baseline']['recall@10'] == first.metrics['recall@10']
-  assert sorted(p.node_id for p in first.pushes) == [
-      'push_index', 'push_item', 'push_query']
+  assert sorted(p.node_id for p in first.pushes) == sorted(PUSHES)
   assert all(p.pushed for p in first.pushes)
 
 
@@ -96,9 +97,8 @@ def test_a_rerun_blesses_the_same_towers_and_pushes_nothing_new(runs):
   record = run_records.read_run(run_records.open_store(paths['metadata']),
                                 run_ids[2])
   assert record.blessed is True
-  assert sorted(p.node_id for p in record.pushes) == [
-      'push_index', 'push_item', 'push_query']
-  assert all(p.pushed and p.version == versions[p.node_id[len('push_'):]][0]
+  assert sorted(p.node_id for p in record.pushes) == sorted(PUSHES)
+  assert all(p.pushed and p.version == versions[PUSHES[p.node_id]][0]
              for p in record.pushes)
 
 
@@ -110,7 +110,7 @@ def test_report_is_regenerated_from_mlmd_for_any_run(runs, capsys):
   assert cli.main(['report', '--output', out, '--run', run_ids[0],
                    '--dest', dest]) == 0
   text = open(os.path.join(dest, 'index.html'), encoding='utf-8').read()
-  assert 'Blessed</h2>' in text and 'push_index: pushed version' in text
+  assert 'Blessed</h2>' in text and 'PushIndex: pushed version' in text
   assert sorted(os.listdir(dest)) == ['deciles.png', 'index.html',
                                       'losses.png']
   assert cli.main(['report', '--output', out, '--run', run_ids[1]]) == 0

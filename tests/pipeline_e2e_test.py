@@ -1,68 +1,32 @@
-"""End to end: synthetic data -> LocalDagRunner -> towers pushed, MLMD, cache."""
+"""End to end: synthetic data -> LocalDagRunner -> towers pushed, MLMD, cache.
+
+The runs are the session fixture `pipeline_runs` (tests/support/fixtures.py,
+shared with pipeline/commands/inspect_test.py); the anomaly test runs its own.
+"""
 import csv
-import dataclasses
-import glob
 import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from models.config import TrainingConfig
 from pipeline import runner
-from pipeline.config import EvaluationConfig
 from pipeline.config import RunConfig
 from pipeline.data import synthetic
+from tests.support import mlmd as test_mlmd
+from tests.support.fixtures import TINY_TRAINING
 
 pytestmark = pytest.mark.e2e
 
-TRAINING = TrainingConfig(epochs=1, batch_size=64, embedding_dim=8,
-                          tower_layers=(16, 8), ssl='cfm', ssl_batch_size=64)
-
-
-def _store(output):
-  config = metadata_store_pb2.ConnectionConfig()
-  config.sqlite.filename_uri = os.path.join(output, 'metadata.sqlite')
-  config.sqlite.connection_mode = 1  # READONLY
-  return metadata_store.MetadataStore(config)
-
-
-def _executions_by_node(store):
-  """{component id: [execution states]} over every run."""
-  out = {}
-  for context in store.get_contexts_by_type('node'):
-    node = context.name.split('.', 1)[1]
-    executions = sorted(store.get_executions_by_context(context.id),
-                        key=lambda e: e.id)
-    out[node] = [e.last_known_state for e in executions]
-  return out
-
-
-def _versions(output, tower):
-  return sorted(glob.glob(os.path.join(output, 'serving', tower, '*')))
+TRAINING = TINY_TRAINING
 
 
 @pytest.fixture(scope='module')
-def run(tmp_path_factory):
-  root = tmp_path_factory.mktemp('e2e')
-  data = str(root / 'data')
-  synthetic.generate(data, num_items=200, num_users=60, num_events=2500, seed=3)
-  config = RunConfig(data=data, output=str(root / 'output'), training=TRAINING)
-  runner.run(config)
-  first = {
-      'executions': _executions_by_node(_store(config.output)),
-      'query_versions': _versions(config.output, 'query_tower'),
-      'item_versions': _versions(config.output, 'item_tower'),
-      'index_versions': _versions(config.output, 'index'),
-  }
-  runner.run(config)  # unchanged inputs: served from cache, nothing new pushed
-  second = _executions_by_node(_store(config.output))
-  # An impossible threshold: the model is evaluated again but not pushed.
-  runner.run(dataclasses.replace(
-      config, evaluation=EvaluationConfig(min_recall=1.0)))
-  return config, first, second
+def run(pipeline_runs):
+  """The session's three real runs (tests/support/fixtures.py)."""
+  return (pipeline_runs['config'], pipeline_runs['first'],
+          pipeline_runs['second'])
 
 
 def test_every_component_ran_once(run):
@@ -97,12 +61,24 @@ def test_second_run_is_served_from_cache(run):
   # Nothing new was pushed, by the second run nor by the unblessed third.
   for tower in ('query', 'item', 'index'):
     name = 'index' if tower == 'index' else f'{tower}_tower'
-    assert _versions(config.output, name) == first[f'{tower}_versions']
+    assert test_mlmd.versions(config.output, name) == first[f'{tower}_versions']
+
+
+def test_a_training_only_change_keeps_the_transforms_cache_hits(run):
+  config, _, _ = run
+  third = {node: states[2] for node, states in
+           test_mlmd.executions_by_node(config.output).items()
+           if len(states) == 3}
+  cached = metadata_store_pb2.Execution.CACHED
+  for node in ('ItemsExampleGen', 'InteractionsExampleGen', 'ItemsTransform',
+               'InteractionsTransform', 'MutualInformationGen'):
+    assert third[node] == cached, (node, third)
+  assert third['TwoTowerTrainer'] == metadata_store_pb2.Execution.COMPLETE
 
 
 def test_impossible_threshold_is_not_blessed_and_says_why(run):
   config, _, _ = run
-  store = _store(config.output)
+  store = test_mlmd.store(config.output)
   blessings = store.get_artifacts_by_type('ModelBlessing')
   newest = max(blessings, key=lambda a: a.id)
   assert newest.custom_properties['blessed'].int_value == 0
@@ -168,15 +144,16 @@ def test_pushed_towers_load_and_embed_raw_rows(run):
   query_fn = query_tower.signatures['serving_default']
   item_embeddings = item_fn(**_raw(items, item_fn))['embedding'].numpy()
   query_embeddings = query_fn(**_raw(events, query_fn))['embedding'].numpy()
-  assert item_embeddings.shape == (5, TRAINING.tower_layers[-1])
-  assert query_embeddings.shape == (5, TRAINING.tower_layers[-1])
+  width = config.training.tower_layers[-1]
+  assert item_embeddings.shape == (5, width)
+  assert query_embeddings.shape == (5, width)
   np.testing.assert_allclose(np.linalg.norm(item_embeddings, axis=1), 1, atol=1e-5)
   assert np.isfinite(query_embeddings).all()
 
 
 def test_trainer_execution_records_the_training_config(run):
   config, _, _ = run
-  store = _store(config.output)
+  store = test_mlmd.store(config.output)
   [context] = [c for c in store.get_contexts_by_type('node')
                if c.name.endswith('.TwoTowerTrainer')]
   execution = store.get_executions_by_context(context.id)[0]
@@ -199,7 +176,7 @@ def test_schema_anomalies_stop_the_run_before_transform(tmp_path):
                      training=TRAINING)
   with pytest.raises(Exception, match=r'age'):
     runner.run(config)
-  executions = _executions_by_node(_store(config.output))
+  executions = test_mlmd.executions_by_node(config.output)
   assert 'InteractionsTransform' not in executions
   assert 'TwoTowerTrainer' not in executions
   assert not os.path.exists(os.path.join(config.output, 'serving'))

@@ -11,6 +11,7 @@ from tfx.types.component_spec import ExecutionParameter
 
 from components.index_builder import executor
 from components.index_builder import index
+from components.index_builder.kinds import IndexKind
 
 
 class IndexBuilderSpec(types.ComponentSpec):
@@ -47,7 +48,7 @@ class IndexBuilder(base_component.BaseComponent):
                item_model: types.BaseChannel,
                items: types.BaseChannel,
                k: int = index.DEFAULT_K,
-               kind: str = index.BRUTE_FORCE,
+               kind: IndexKind = IndexKind.BRUTE_FORCE,
                scann_options: Optional[Mapping[str, Any]] = None,
                batch_size: int = 4096):
     """Constructs the component.
@@ -57,19 +58,18 @@ class IndexBuilder(base_component.BaseComponent):
       item_model: Model channel of the item tower.
       items: raw items Examples with split `corpus`.
       k: results per query (capped at the corpus size).
-      kind: 'brute_force' (exact, TFRS BruteForce) or 'scann' (approximate,
-        needs the [scann] extra).
+      kind: an IndexKind (or its string): BRUTE_FORCE (exact, TFRS
+        BruteForce) or SCANN (approximate, needs the [scann] extra).
       scann_options: overrides of index.default_scann_options (num_leaves,
         num_leaves_to_search, num_reordering_candidates, dimensions_per_block,
         training_iterations).
       batch_size: corpus items embedded at a time.
     """
-    if kind not in index.KINDS:
-      raise ValueError(f'kind must be one of {index.KINDS}, got {kind!r}')
+    kind = IndexKind.parse(kind, 'kind')
     if k < 1 or batch_size < 1:
       raise ValueError(f'k and batch_size must be >= 1, got {k}, {batch_size}')
     super().__init__(spec=IndexBuilderSpec(
         query_model=query_model, item_model=item_model, items=items, k=k,
-        kind=kind, scann_options=json.dumps(dict(scann_options or {})),
+        kind=kind.value, scann_options=json.dumps(dict(scann_options or {})),
         batch_size=batch_size,
         index=types.Channel(type=standard_artifacts.Model)))

@@ -72,6 +72,7 @@ class Executor(base_executor.BaseExecutor):
     output.set_int_custom_property('k', retrieval.k)
     output.set_int_custom_property('num_items', len(item_ids))
     output.set_string_custom_property('query_model_uri', query_model.uri)
-    output.set_string_custom_property('item_model_uri', item_model.uri)
+    output.set_string_custom_property(tower_io.ITEM_MODEL_URI_PROPERTY,
+                                      item_model.uri)
     logging.info('%s index over %d items (k=%d) written to %s.', kind,
                  len(item_ids), retrieval.k, final_dir)

@@ -22,9 +22,9 @@ import numpy as np
 import tensorflow as tf
 
 from components import tower_io
+from components.index_builder.kinds import IndexKind
 
-BRUTE_FORCE, SCANN = 'brute_force', 'scann'
-KINDS = (BRUTE_FORCE, SCANN)
+BRUTE_FORCE, SCANN = IndexKind.BRUTE_FORCE, IndexKind.SCANN
 ITEM_IDS, SCORES = 'item_ids', 'scores'
 DEFAULT_K = 100
 
@@ -45,16 +45,17 @@ def default_scann_options(num_items: int, k: int) -> Dict[str, Any]:
           'training_iterations': 12}
 
 
-def _index_layer(kind: str, k: int, item_embeddings: np.ndarray,
+def _index_layer(kind: IndexKind, k: int, item_embeddings: np.ndarray,
                  item_ids: np.ndarray, scann_options: Optional[Mapping]):
   # Imported here: tensorflow_recommenders needs TF_USE_LEGACY_KERAS=1, which
   # the CLI and conftest set before TensorFlow is first imported.
   import tensorflow_recommenders as tfrs  # pylint: disable=g-import-not-at-top
   candidates = tf.constant(item_embeddings, tf.float32)
   identifiers = tf.constant(item_ids, tf.string)
-  if kind == BRUTE_FORCE:
+  kind = IndexKind.parse(kind, 'index kind')
+  if kind is BRUTE_FORCE:
     layer = tfrs.layers.factorized_top_k.BruteForce(k=k)
-  elif kind == SCANN:
+  else:  # SCANN
     options = default_scann_options(len(item_ids), k)
     unknown = set(scann_options or {}) - set(options)
     if unknown:
@@ -62,8 +63,6 @@ def _index_layer(kind: str, k: int, item_embeddings: np.ndarray,
                        f'{sorted(options)}')
     options.update(scann_options or {})
     layer = tfrs.layers.factorized_top_k.ScaNN(k=k, **options)
-  else:
-    raise ValueError(f'index kind must be one of {KINDS}, got {kind!r}')
   layer.index(candidates, identifiers)
   return layer
 
@@ -73,7 +72,7 @@ class RetrievalIndex(tf.Module):
 
   def __init__(self, query_model_dir: str, item_embeddings: np.ndarray,
                item_ids: np.ndarray, k: int = DEFAULT_K,
-               kind: str = BRUTE_FORCE,
+               kind: IndexKind = BRUTE_FORCE,
                scann_options: Optional[Mapping] = None):
     """Builds the index.
 
@@ -82,7 +81,7 @@ class RetrievalIndex(tf.Module):
       item_embeddings: float32 [num_items, d] item tower embeddings.
       item_ids: [num_items] item ids (str or bytes), same order.
       k: results per query (capped at num_items).
-      kind: BRUTE_FORCE or SCANN.
+      kind: an IndexKind (or its string).
       scann_options: overrides of `default_scann_options`.
     """
     super().__init__()
@@ -99,7 +98,7 @@ class RetrievalIndex(tf.Module):
       raise ValueError(f'query tower embeds in {self.query_tower.dim} dims, '
                        f'items in {item_embeddings.shape[1]}')
     self.k = min(k, len(item_ids))
-    self.kind = kind
+    self.kind = IndexKind.parse(kind, 'index kind')
     # Tracked attributes: the query SavedModel's variables and the index.
     self.query_model = self.query_tower._loaded  # pylint: disable=protected-access
     self.index = _index_layer(kind, self.k, item_embeddings,
@@ -116,7 +115,7 @@ class RetrievalIndex(tf.Module):
   def save(self, export_dir: str) -> None:
     """Saves the index SavedModel with its `serving_default` signature."""
     options = tf.saved_model.SaveOptions(
-        namespace_whitelist=['Scann'] if self.kind == SCANN else None)
+        namespace_whitelist=['Scann'] if self.kind is SCANN else None)
     tf.saved_model.save(self, export_dir, signatures={
         tower_io.SIGNATURE: self.serve.get_concrete_function()},
                         options=options)

@@ -14,7 +14,7 @@ from typing import Any, Dict
 from tfx.dsl.io import fileio
 from tfx.types import artifact
 
-FILE_NAME = 'mutual_information.json'
+from components.mutual_information.counting import FILE_NAME
 
 
 class MutualInformation(artifact.Artifact):

@@ -22,12 +22,15 @@ import numpy as np
 import pyarrow as pa
 
 from components.mutual_information import counting
-from components.mutual_information import values as values_lib
+from components.mutual_information import encoders as encoders_lib
+from components.mutual_information import parsing
+from components.mutual_information import schema_features
+from components.mutual_information import sketches
+from components.mutual_information import weights as weights_lib
+from components.mutual_information.weights import Weighting
+from components.mutual_information.weights import check_weighting
 from models import features as features_lib
 
-CORPUS, LOG = 'corpus', 'log'
-WEIGHTINGS = (CORPUS, LOG)
-OUTPUT_FILE = 'mutual_information.json'
 
 
 class _StatsCombineFn(beam.CombineFn):
@@ -36,14 +39,14 @@ class _StatsCombineFn(beam.CombineFn):
   def __init__(self, features: Sequence[Tuple[str, str]]):
     self._features = list(features)
 
-  def create_accumulator(self) -> values_lib.Stats:
-    return values_lib.new_stats(self._features)
+  def create_accumulator(self) -> encoders_lib.Stats:
+    return encoders_lib.new_stats(self._features)
 
-  def add_input(self, stats, batch: values_lib.ParsedBatch):
-    return values_lib.add_to_stats(stats, batch)
+  def add_input(self, stats, batch: parsing.ParsedBatch):
+    return encoders_lib.add_to_stats(stats, batch)
 
   def merge_accumulators(self, accumulators):
-    return values_lib.merge_stats(list(accumulators))
+    return encoders_lib.merge_stats(list(accumulators))
 
   def extract_output(self, stats):
     return stats
@@ -71,11 +74,11 @@ class _CountsCombineFn(beam.CombineFn):
 class _IdCountsCombineFn(beam.CombineFn):
   """Interactions per item id (for `log` weighting)."""
 
-  def create_accumulator(self) -> values_lib.ValueCounts:
-    return values_lib.ValueCounts()
+  def create_accumulator(self) -> sketches.ValueCounts:
+    return sketches.ValueCounts()
 
   def add_input(self, acc, record_batch: pa.RecordBatch):
-    return acc.merge(values_lib.count_ids(record_batch, features_lib.ITEM_ID),
+    return acc.merge(weights_lib.count_ids(record_batch, features_lib.ITEM_ID),
                      max_distinct=2**62)
 
   def merge_accumulators(self, accumulators):
@@ -90,19 +93,19 @@ class _IdCountsCombineFn(beam.CombineFn):
 
 def _parse_values(record_batch: pa.RecordBatch,
                   features: Sequence[Tuple[str, str]],
-                  id_counts: Optional[values_lib.ValueCounts] = None
-                  ) -> values_lib.ParsedBatch:
+                  id_counts: Optional[sketches.ValueCounts] = None
+                  ) -> parsing.ParsedBatch:
   weights = None
   if id_counts is not None:
-    weights = values_lib.lookup_weights(record_batch, features_lib.ITEM_ID,
-                                        id_counts)
-  return values_lib.parse_batch(record_batch, features, weights)
+    weights = weights_lib.lookup_weights(record_batch, features_lib.ITEM_ID,
+                                         id_counts)
+  return parsing.parse_batch(record_batch, features, weights)
 
 
-def _build_encoders(stats: values_lib.Stats,
+def _build_encoders(stats: encoders_lib.Stats,
                     features: Sequence[Tuple[str, str]], top_k: int,
-                    num_buckets: int) -> List[values_lib.Encoder]:
-  encoders = values_lib.build_encoders(stats, features, top_k, num_buckets)
+                    num_buckets: int) -> List[encoders_lib.Encoder]:
+  encoders = encoders_lib.build_encoders(stats, features, top_k, num_buckets)
   counting.check_table_size(encoders)
   return encoders
 
@@ -110,10 +113,10 @@ def _build_encoders(stats: values_lib.Stats,
 def _compute_mi(counts: Optional[counting.Counts], names: Sequence[str],
                 id_name: Optional[str], params: Dict[str, Any]):
   if counts is None:
-    raise values_lib.DataError('the item corpus is empty: no items to '
+    raise schema_features.DataError('the item corpus is empty: no items to '
                                'compute mutual information on')
   params = dict(params)
-  if params.get('weighting') == LOG:
+  if params.get('weighting') == Weighting.LOG.value:
     params['total_weight'] = counts.total_weight
   return counting.result(counts, names, id_name, params)
 
@@ -124,29 +127,30 @@ class ComputeMutualInformation(beam.PTransform):
   Args:
     features: (name, kind) of the features, in output order; an `id` kind
       feature is the item id (not counted, see counting.result; checked
-      present). Kinds: values.COUNTED_KINDS or id.
+      present). Kinds: schema_features.COUNTED_KINDS or id.
     top_k: categorical values kept per feature (the rest are one OOV value).
     num_buckets: quantile buckets per numeric feature.
-    weighting: 'corpus' (each item counts once) or 'log' (each item counts
-      its number of rows in `interactions`).
+    weighting: a weights.Weighting (or its string): CORPUS (each item counts
+      once) or LOG (each item counts its number of rows in `interactions`).
     interactions: record batches of interactions with an `item_id` column;
-      required for 'log'.
+      required for LOG.
     params: extra entries for the output's "params".
   """
 
   def __init__(self, features: Sequence[Tuple[str, str]], top_k: int = 100,
-               num_buckets: int = 10, weighting: str = CORPUS,
+               num_buckets: int = 10,
+               weighting: Weighting = Weighting.CORPUS,
                interactions: Optional[beam.PCollection] = None,
                params: Optional[Dict[str, Any]] = None):
     super().__init__()
-    check_params(features, top_k, num_buckets, weighting,
-                 interactions is not None)
+    self._weighting = check_params(features, top_k, num_buckets, weighting,
+                                   interactions is not None)
     self._features = [(name, kind) for name, kind in features]
     self._top_k, self._num_buckets = top_k, num_buckets
-    self._weighting = weighting
     self._interactions = interactions
     self._params = {
-        'weighting': weighting, 'top_k': top_k, 'num_buckets': num_buckets,
+        'weighting': self._weighting.value, 'top_k': top_k,
+        'num_buckets': num_buckets,
         'kinds': {name: kind for name, kind in self._features},
         **(params or {})}
 
@@ -154,7 +158,7 @@ class ComputeMutualInformation(beam.PTransform):
     ids = [n for n, k in self._features if k == features_lib.ID]
     counted = [(n, k) for n, k in self._features if k != features_lib.ID]
     id_counts = None
-    if self._weighting == LOG:
+    if self._weighting is Weighting.LOG:
       id_counts = beam.pvalue.AsSingleton(
           self._interactions
           | 'CountInteractions' >> beam.CombineGlobally(_IdCountsCombineFn()))
@@ -176,18 +180,19 @@ class ComputeMutualInformation(beam.PTransform):
 
 
 def check_params(features: Sequence[Tuple[str, str]], top_k: int,
-                 num_buckets: int, weighting: str,
-                 has_interactions: bool) -> None:
-  """Raises ValueError naming the bad parameter."""
+                 num_buckets: int, weighting,
+                 has_interactions: bool) -> Weighting:
+  """The Weighting; raises ValueError naming the bad parameter."""
   if not features:
     raise ValueError('no item features to compute mutual information on')
   names = [n for n, _ in features]
   if len(set(names)) != len(names):
     raise ValueError(f'features listed twice: {names}')
   for name, kind in features:
-    if kind not in values_lib.COUNTED_KINDS + (features_lib.ID,):
+    if kind not in schema_features.COUNTED_KINDS + (features_lib.ID,):
       raise ValueError(f'feature {name!r} has kind {kind!r}; mutual '
-                       f'information counts {list(values_lib.COUNTED_KINDS)}'
+                       'information counts '
+                       f'{list(schema_features.COUNTED_KINDS)}'
                        f' and the id')
   if sum(k == features_lib.ID for _, k in features) > 1:
     raise ValueError('at most one id feature')
@@ -196,11 +201,7 @@ def check_params(features: Sequence[Tuple[str, str]], top_k: int,
   if not isinstance(num_buckets, int) or num_buckets < 2:
     raise ValueError(f'num_buckets must be an integer >= 2, got '
                      f'{num_buckets!r}')
-  if weighting not in WEIGHTINGS:
-    raise ValueError(f'weighting must be one of {list(WEIGHTINGS)}, got '
-                     f'{weighting!r}')
-  if weighting == LOG and not has_interactions:
-    raise ValueError("weighting 'log' needs the interactions input")
+  return check_weighting(weighting, has_interactions)
 
 
 def write_json(result: Dict[str, Any], path: str) -> str:

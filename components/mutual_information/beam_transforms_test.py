@@ -7,10 +7,11 @@ from apache_beam.testing import util as beam_util
 import numpy as np
 import pytest
 
+from components.mutual_information import artifact
 from components.mutual_information import beam_transforms
 from components.mutual_information import counting
 from tests.support import mi_tables
-from components.mutual_information import values
+from components.mutual_information.schema_features import DataError
 
 
 def _close_to(expected):
@@ -68,7 +69,7 @@ def _run_to_file(batches, features, path, **kwargs):
 
 
 def test_writes_the_json(tmp_path):
-  path = str(tmp_path / 'out' / beam_transforms.OUTPUT_FILE)
+  path = str(tmp_path / 'out' / artifact.FILE_NAME)
   _run_to_file(mi_tables.correlated_batches(300, 300), mi_tables.FEATURES, path)
   with open(path) as f:
     out = json.load(f)
@@ -76,7 +77,7 @@ def test_writes_the_json(tmp_path):
                          'num_items', 'params']
   assert out['features'] == [n for n, _ in mi_tables.FEATURES]
   assert out['params']['kinds']['tags'] == 'multi_valued'
-  assert os.listdir(tmp_path / 'out') == [beam_transforms.OUTPUT_FILE]
+  assert os.listdir(tmp_path / 'out') == [artifact.FILE_NAME]
 
 
 @pytest.mark.parametrize('batches,features,message', [
@@ -91,8 +92,8 @@ def test_writes_the_json(tmp_path):
 ])
 def test_bad_data_names_the_feature_and_writes_nothing(tmp_path, batches,
                                                        features, message):
-  path = str(tmp_path / beam_transforms.OUTPUT_FILE)
-  with pytest.raises(values.DataError, match=message):
+  path = str(tmp_path / artifact.FILE_NAME)
+  with pytest.raises(DataError, match=message):
     _run_to_file(batches, features, path)
   assert not os.listdir(tmp_path)
 

@@ -15,9 +15,10 @@ from tfx.types import component_spec
 from tfx.types import standard_artifacts
 from tfx.utils import json_utils
 
-from components.mutual_information import beam_transforms
 from components.mutual_information import executor
 from components.mutual_information.artifact import MutualInformation
+from components.mutual_information.weights import Weighting
+from components.mutual_information.weights import check_weighting
 
 
 class MutualInformationGenSpec(types.ComponentSpec):
@@ -62,7 +63,7 @@ class MutualInformationGen(base_beam_component.BaseBeamComponent):
                include_item_id: bool = True,
                top_k: int = executor.DEFAULT_TOP_K,
                num_buckets: int = executor.DEFAULT_NUM_BUCKETS,
-               weighting: str = beam_transforms.CORPUS,
+               weighting: Weighting = Weighting.CORPUS,
                splits: Sequence[str] = executor.DEFAULT_SPLITS,
                interactions_splits: Sequence[str] = (
                    executor.DEFAULT_INTERACTIONS_SPLITS)):
@@ -80,17 +81,15 @@ class MutualInformationGen(base_beam_component.BaseBeamComponent):
         from the other features, never counted).
       top_k: categorical values kept per feature, by mass (rest = one OOV).
       num_buckets: quantile buckets per numeric feature.
-      weighting: 'corpus' (each item counts once) or 'log' (each item counts
-        its number of interactions in `interactions_splits`).
+      weighting: a weights.Weighting (or its string): CORPUS (each item
+        counts once) or LOG (each item counts its number of interactions in
+        `interactions_splits`).
       splits: item example splits to read.
       interactions_splits: interaction splits counted for 'log'.
     """
     names = None if feature_names is None else list(feature_names)
-    if weighting not in beam_transforms.WEIGHTINGS:
-      raise ValueError(f'weighting must be one of '
-                       f'{list(beam_transforms.WEIGHTINGS)}, got {weighting!r}')
-    if weighting == beam_transforms.LOG and interactions is None:
-      raise ValueError("weighting 'log' needs the interactions channel")
+    weighting = check_weighting(weighting, interactions is not None,
+                                'channel')
     if int(top_k) < 1 or int(num_buckets) < 2:
       raise ValueError(f'top_k must be >= 1 and num_buckets >= 2, got '
                        f'{top_k} and {num_buckets}')
@@ -104,7 +103,7 @@ class MutualInformationGen(base_beam_component.BaseBeamComponent):
         include_item_id=bool(include_item_id),
         top_k=int(top_k),
         num_buckets=int(num_buckets),
-        weighting=weighting,
+        weighting=weighting.value,
         splits=json_utils.dumps(list(splits)),
         interactions_splits=json_utils.dumps(list(interactions_splits)),
         mutual_information=types.Channel(type=MutualInformation))

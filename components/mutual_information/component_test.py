@@ -15,7 +15,7 @@ from components.mutual_information import artifact
 from components.mutual_information import component
 from components.mutual_information import executor
 from tests.support import mi_tables
-from components.mutual_information import values
+from components.mutual_information.schema_features import DataError
 from google.protobuf import text_format
 
 
@@ -125,7 +125,7 @@ def test_executor_error_reaches_the_runner(tmp_path):
   columns['price'] = ['cheap'] + columns['price'][1:]
   os.makedirs(tmp_path / 'items')
   _write_items_csv(tmp_path / 'items' / 'items.csv', columns)
-  with pytest.raises(values.DataError, match="numeric feature 'price'"):
+  with pytest.raises(DataError, match="numeric feature 'price'"):
     tfx.orchestration.LocalDagRunner().run(_pipeline(
         str(tmp_path), str(tmp_path / 'items'),
         _write_schema(tmp_path / 'items.pbtxt')))

@@ -1,11 +1,11 @@
 """Joint value counts of item feature pairs and the mutual information math.
 
 Pure numpy, no TFX. A batch of encoded features (dense codes per value, see
-values.Encoder) is counted into one dense table per feature pair with
+encoders.Encoder) is counted into one dense table per feature pair with
 `np.bincount` over combined codes `code_i * cardinality_j + code_j`; tables of
 different batches add up. MI and entropies come out of the summed tables.
 
-Mass model (see values.py): an item of weight w with values A of feature i and
+Mass model (see parsing.py): an item of weight w with values A of feature i and
 B of feature j adds w / (|A| |B|) to every pair (a, b) in A x B, so each item's
 mass stays w whatever the number of values; the marginals of a pair table are
 the features' own value distributions, which keeps 0 <= MI <= min(H_i, H_j).
@@ -17,8 +17,12 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from components.mutual_information import values as values_lib
+from components.mutual_information import encoders as encoders_lib
+from components.mutual_information import parsing
 from models import features as features_lib
+
+# The file `result` is written to (the MutualInformation artifact's one file).
+FILE_NAME = 'mutual_information.json'
 
 # Pending pair codes counted at once (about 16 bytes each while waiting).
 FLUSH_SIZE = 1 << 22
@@ -48,8 +52,8 @@ class EncodedBatch:
   weights: Optional[np.ndarray]  # float64 [num_rows], None = all 1
 
 
-def encode_batch(batch: values_lib.ParsedBatch,
-                 encoders: Sequence[values_lib.Encoder]) -> EncodedBatch:
+def encode_batch(batch: parsing.ParsedBatch,
+                 encoders: Sequence[encoders_lib.Encoder]) -> EncodedBatch:
   """Encodes every feature of a parsed batch (absent column = all missing)."""
   columns = []
   n = batch.num_rows
@@ -168,7 +172,7 @@ def table_cells(cardinalities: Sequence[int]) -> int:
   return sum(a * b for a, b in itertools.combinations(cardinalities, 2))
 
 
-def check_table_size(encoders: Sequence[values_lib.Encoder],
+def check_table_size(encoders: Sequence[encoders_lib.Encoder],
                      max_cells: int = MAX_TABLE_CELLS) -> None:
   """Raises ValueError when the dense pair tables would not fit."""
   cells = table_cells([e.cardinality for e in encoders])
@@ -382,13 +386,13 @@ def compute_local(record_batches, features: Sequence[Tuple[str, str]],
     weights: one float64 [rows] array per record batch, or None (corpus).
     params: the output's "params".
   """
-  parsed = [values_lib.parse_batch(rb, features,
+  parsed = [parsing.parse_batch(rb, features,
                                    None if weights is None else weights[i])
             for i, rb in enumerate(record_batches)]
-  stats = values_lib.new_stats(features)
+  stats = encoders_lib.new_stats(features)
   for batch in parsed:
-    values_lib.add_to_stats(stats, batch)
-  encoders = values_lib.build_encoders(stats, features, top_k, num_buckets)
+    encoders_lib.add_to_stats(stats, batch)
+  encoders = encoders_lib.build_encoders(stats, features, top_k, num_buckets)
   check_table_size(encoders)
   counts = None
   for batch in parsed:

@@ -9,7 +9,8 @@ from sklearn import metrics
 
 from components.mutual_information import counting
 from tests.support import mi_tables
-from components.mutual_information import values
+from components.mutual_information import encoders as encoders_lib
+from components.mutual_information import parsing
 from models import features as features_lib
 from pipeline.data import contract
 from pipeline.data import synthetic
@@ -176,9 +177,9 @@ def test_synthetic_top_partner_is_in_its_group(tmp_path):
 def test_table_size_limit_names_the_largest_feature():
   feats = [('a', 'categorical'), ('b', 'categorical')]
   batch = _categorical_batches({'a': np.arange(50), 'b': np.arange(50)}, 50)[0]
-  stats = values.add_to_stats(values.new_stats(feats),
-                              values.parse_batch(batch, feats))
-  encoders = values.build_encoders(stats, feats, 100, 10)
+  stats = encoders_lib.add_to_stats(encoders_lib.new_stats(feats),
+                                    parsing.parse_batch(batch, feats))
+  encoders = encoders_lib.build_encoders(stats, feats, 100, 10)
   assert [e.cardinality for e in encoders] == [52, 52]  # 50 + OOV + missing
   counting.check_table_size(encoders, max_cells=52 * 52)
   with pytest.raises(ValueError, match=r'lower top_k.*a 52 values'):

@@ -14,7 +14,9 @@ from tfx.utils import io_utils
 
 from components.mutual_information import artifact
 from components.mutual_information import beam_transforms
-from components.mutual_information import values
+from components.mutual_information import schema_features
+from components.mutual_information.weights import Weighting
+from components.mutual_information.weights import check_weighting
 from models import features as features_lib
 
 # Keys of the component spec.
@@ -114,7 +116,10 @@ class Executor(base_beam_executor.BaseBeamExecutor):
       exec_properties: see component.MutualInformationGen.
     """
     self._log_startup(input_dict, output_dict, exec_properties)
-    weighting = exec_properties.get(WEIGHTING_KEY) or beam_transforms.CORPUS
+    interactions = input_dict.get(INTERACTIONS_KEY) or []
+    weighting = check_weighting(
+        exec_properties.get(WEIGHTING_KEY) or Weighting.CORPUS,
+        bool(interactions))
     top_k = int(exec_properties.get(TOP_K_KEY) or DEFAULT_TOP_K)
     num_buckets = int(exec_properties.get(NUM_BUCKETS_KEY) or
                       DEFAULT_NUM_BUCKETS)
@@ -124,11 +129,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     splits = _split_names(
         examples, _json_list(exec_properties, SPLITS_KEY, DEFAULT_SPLITS),
         SPLITS_KEY)
-    interactions = input_dict.get(INTERACTIONS_KEY) or []
-    if weighting == beam_transforms.LOG and not interactions:
-      raise ValueError("weighting 'log' needs the interactions input")
     interactions_splits = None
-    if weighting == beam_transforms.LOG:
+    if weighting is Weighting.LOG:
       interactions = artifact_utils.get_single_instance(interactions)
       interactions_splits = _split_names(
           interactions, _json_list(exec_properties, INTERACTIONS_SPLITS_KEY,
@@ -138,7 +140,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     schema_uri = artifact_utils.get_single_uri(input_dict[SCHEMA_KEY])
     schema = io_utils.SchemaReader().read(
         io_utils.get_only_uri_in_dir(schema_uri))
-    features = select_features(values.item_features(schema, schema_uri),
+    features = select_features(
+        schema_features.item_features(schema, schema_uri),
                                feature_names, include_item_id)
     params = {'include_item_id': include_item_id, 'splits': splits}
     if interactions_splits:

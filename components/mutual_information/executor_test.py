@@ -13,7 +13,7 @@ from tfx.types import standard_artifacts
 from components.mutual_information import artifact
 from components.mutual_information import executor
 from tests.support import mi_tables
-from components.mutual_information import values
+from components.mutual_information.schema_features import DataError
 
 _FLOATS = ('price',)
 
@@ -130,7 +130,7 @@ def test_missing_feature_fails_and_writes_nothing(tmp_path):
   inputs, _ = _inputs(tmp_path, num_items=20,
                       extra_kinds={'author': 'categorical'})
   out = _output(tmp_path)
-  with pytest.raises(values.DataError, match=r"\['author'\] missing"):
+  with pytest.raises(DataError, match=r"\['author'\] missing"):
     executor.Executor().Do(inputs, {executor.OUTPUT_KEY: [out]},
                            _exec_properties())
   assert not os.listdir(out.uri)

@@ -15,6 +15,7 @@ from components.retrieval_evaluator import blessing
 from components.retrieval_evaluator import bootstrap
 from components.retrieval_evaluator import evaluation
 from components.retrieval_evaluator import metrics
+from components.retrieval_evaluator import outputs
 from components.retrieval_evaluator import summary
 
 QUERY_MODEL_KEY = 'query_model'
@@ -35,7 +36,7 @@ CORPUS_BATCH_SIZE_KEY = 'corpus_batch_size'
 BOOTSTRAP_SAMPLES_KEY = 'bootstrap_samples'
 BOOTSTRAP_SEED_KEY = 'bootstrap_seed'
 
-METRICS_FILE = 'metrics.json'
+METRICS_FILE = outputs.METRICS_FILE
 # ModelBlessing custom properties, named as the stock Evaluator names them.
 BLESSED_PROPERTY = 'blessed'
 MESSAGE_PROPERTY = 'blessing_message'

@@ -12,11 +12,12 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils
 from tfx.utils import path_utils
 
+from components import tower_io
+from components.mutual_information import artifact as mi_artifact
+
 TRAIN_SPLIT = 'train'
 EVAL_SPLIT = 'eval'
 CORPUS_SPLIT = 'corpus'
-ITEM_MODEL_URI_PROPERTY = 'item_model_uri'
-MUTUAL_INFORMATION_FILE = 'mutual_information.json'
 
 
 def _split_files(artifacts: List[types.Artifact], split: str) -> List[str]:
@@ -53,7 +54,7 @@ def make_fn_args(input_dict: Dict[str, List[types.Artifact]],
   fn_args.item_serving_model_dir = path_utils.serving_model_dir(item_model.uri)
   mi = input_dict.get('mutual_information')
   fn_args.mutual_information_path = (
-      f'{artifact_utils.get_single_uri(mi)}/{MUTUAL_INFORMATION_FILE}'
+      mi_artifact.file_path(artifact_utils.get_single_uri(mi))
       if mi else None)
   return fn_args
 
@@ -74,7 +75,7 @@ class Executor(base_executor.BaseExecutor):
         raise RuntimeError(f'run_fn did not export a SavedModel to {path}')
     item_model = artifact_utils.get_single_instance(output_dict['item_model'])
     query_model = artifact_utils.get_single_instance(output_dict['query_model'])
-    query_model.set_string_custom_property(ITEM_MODEL_URI_PROPERTY,
+    query_model.set_string_custom_property(tower_io.ITEM_MODEL_URI_PROPERTY,
                                            item_model.uri)
     logging.info('Query tower: %s; item tower: %s', fn_args.serving_model_dir,
                  fn_args.item_serving_model_dir)

@@ -11,7 +11,6 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from pipeline import errors
 from pipeline import config as config_lib
-from pipeline import inspection
 from pipeline import run_lock
 
 
@@ -143,6 +142,8 @@ def _metadata_path(args) -> str:
 
 
 def _inspect(args) -> int:
+  # ML Metadata is loaded by the command that reads it, not by `sslrec --help`.
+  from pipeline import inspection  # pylint: disable=g-import-not-at-top
   path = _metadata_path(args)
   try:
     inspector = inspection.inspector(path)

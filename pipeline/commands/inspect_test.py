@@ -1,9 +1,12 @@
 """`sslrec inspect` on the store of a real pipeline run (DirectRunner multi-processing).
 
-The module fixture runs the real pipeline (runner.run) on a tiny synthetic
-dataset with Beam's DirectRunner in multi-processing mode on 2 workers, then
-runs it again unchanged (every component a cache hit).
+The store is the session fixture `pipeline_runs` (tests/support/fixtures.py,
+shared with tests/pipeline_e2e_test.py): the real pipeline (runner.run) on a
+tiny synthetic dataset with Beam's DirectRunner in multi-processing mode on 2
+workers, run twice, the second time unchanged (every component a cache hit);
+these tests read a copy of the store as those two runs left it.
 """
+import csv
 import json
 import os
 import subprocess
@@ -12,32 +15,20 @@ import time
 
 import pytest
 
-from models.config import TrainingConfig
 from pipeline import cli
-from pipeline import runner
-from pipeline.config import RunConfig
-from pipeline.data import synthetic
 
 pytestmark = pytest.mark.e2e
 
-MULTI_PROCESSING = ('--direct_running_mode=multi_processing',
-                    '--direct_num_workers=2')
-TRAINING = TrainingConfig(epochs=1, batch_size=32, embedding_dim=8,
-                          tower_layers=(16, 8), ssl='cfm', ssl_batch_size=32)
-
 
 @pytest.fixture(scope='module')
-def config(tmp_path_factory):
-  root = tmp_path_factory.mktemp('inspect')
-  data = str(root / 'data')
-  synthetic.generate(data, num_items=80, num_users=40, num_events=1500, seed=5)
-  config = RunConfig(data=data, output=str(root / 'output'),
-                     beam_args=MULTI_PROCESSING, training=TRAINING)
-  if 'evaluation' in config.to_dict():  # bless whatever one epoch learns
-    config = config.replace({'evaluation': {'min_recall': 0.0}})
-  runner.run(config)
-  runner.run(config)  # unchanged: served from cache
-  return config
+def config(pipeline_runs):
+  """Its output holds the store after runs 1 and 2 (and the serving folder)."""
+  return pipeline_runs['view_after_run2']
+
+
+def _num_items(config):
+  with open(os.path.join(config.data, 'items', 'items.csv'), newline='') as f:
+    return sum(1 for _ in csv.DictReader(f))
 
 
 def _inspect(capsys, *argv, expect=0):
@@ -93,7 +84,7 @@ def test_artifacts_of_a_run_by_type(config, capsys):
              for m in towers)
   for index in (m for m in models if m['producer'] == 'IndexBuilder'):
     assert index['properties']['index_kind'] == 'brute_force'
-    assert index['properties']['num_items'] == 80
+    assert index['properties']['num_items'] == _num_items(config)
   latest = _json(capsys, config, 'artifacts', '--run', 'latest')
   roles = {(a['type'], a['role']) for a in latest}
   assert ('Model', 'cached') in roles and ('Examples', 'cached') in roles

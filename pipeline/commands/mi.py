@@ -16,13 +16,8 @@ import sys
 import tempfile
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions
-import pyarrow as pa
-from pyarrow import csv as pa_csv
-
-from components.mutual_information import beam_transforms
-from components.mutual_information import values as values_lib
+# Beam, pyarrow and the MI component are imported by the functions that run
+# them, so `sslrec --help` stays fast.
 from models import features as features_lib
 from pipeline.errors import UserError
 import schemas as schemas_lib
@@ -42,6 +37,8 @@ def _header(path: str) -> List[str]:
 
 def _read_csv(path: str, columns: Sequence[str]):
   """Record batches of `columns`, all as strings (empty cell = null)."""
+  import pyarrow as pa  # pylint: disable=g-import-not-at-top
+  from pyarrow import csv as pa_csv  # pylint: disable=g-import-not-at-top
   reader = pa_csv.open_csv(
       path, read_options=pa_csv.ReadOptions(block_size=_BLOCK_SIZE),
       convert_options=pa_csv.ConvertOptions(
@@ -78,9 +75,10 @@ def _kinds_from_flags(header: Sequence[str], args) -> List[Tuple[str, str]]:
 
 def _kinds_from_schemas(header: Sequence[str], schemas: str
                         ) -> List[Tuple[str, str]]:
+  from components.mutual_information import schema_features  # pylint: disable=g-import-not-at-top
   path = os.path.join(schemas_lib.resolve(schemas),
                       features_lib.ITEMS_SCHEMA_FILE)
-  features = values_lib.item_features(features_lib.load_schema(path), path)
+  features = schema_features.item_features(features_lib.load_schema(path), path)
   missing = [n for n, _ in features if n not in header]
   if missing:
     raise UserError(f'{path} declares item feature(s) {missing} that the CSV '
@@ -92,7 +90,12 @@ def compute(items: str, features: Sequence[Tuple[str, str]], top_k: int,
             num_buckets: int, out: str, interactions: Optional[str] = None,
             beam_args: Sequence[str] = ()) -> Dict:
   """Runs the Beam computation on CSV files and writes `out` (JSON)."""
-  weighting = beam_transforms.LOG if interactions else beam_transforms.CORPUS
+  import apache_beam as beam  # pylint: disable=g-import-not-at-top
+  from apache_beam.options.pipeline_options import PipelineOptions  # pylint: disable=g-import-not-at-top
+  from components.mutual_information import beam_transforms  # pylint: disable=g-import-not-at-top
+  from components.mutual_information import schema_features  # pylint: disable=g-import-not-at-top
+  from components.mutual_information.weights import Weighting  # pylint: disable=g-import-not-at-top
+  weighting = Weighting.LOG if interactions else Weighting.CORPUS
   if interactions and features_lib.ITEM_ID not in _header(interactions):
     raise UserError(f'{interactions}: no {features_lib.ITEM_ID!r} column')
   params = {'items': os.path.abspath(items)}
@@ -112,7 +115,7 @@ def compute(items: str, features: Sequence[Tuple[str, str]], top_k: int,
                features, top_k=top_k, num_buckets=num_buckets,
                weighting=weighting, interactions=log, params=params)
            | 'Write' >> beam.Map(beam_transforms.write_json, out))
-  except values_lib.DataError as e:
+  except schema_features.DataError as e:
     # Beam appends the failing step: keep the user's part of the message.
     raise UserError(f'{items}: ' + re.sub(r"\s*\[while running '.*$", '',
                                           str(e), flags=re.S)) from None
@@ -121,6 +124,7 @@ def compute(items: str, features: Sequence[Tuple[str, str]], top_k: int,
 
 
 def _print(result: Dict, top: int, file=None) -> None:
+  from components.mutual_information import beam_transforms  # pylint: disable=g-import-not-at-top
   file = file or sys.stdout
   names = result['features']
   params = result['params']
@@ -165,9 +169,10 @@ def _run(args: argparse.Namespace) -> int:
     features = _kinds_from_flags(header, args)
   if args.no_item_id:
     features = [(n, k) for n, k in features if k != features_lib.ID]
+  from components.mutual_information import counting  # pylint: disable=g-import-not-at-top
   out = args.out
   with tempfile.TemporaryDirectory() as tmp:
-    target = out or os.path.join(tmp, beam_transforms.OUTPUT_FILE)
+    target = out or os.path.join(tmp, counting.FILE_NAME)
     if out and os.path.dirname(os.path.abspath(out)):
       os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     result = compute(args.items, features, args.top_k, args.num_buckets,

@@ -10,6 +10,8 @@ import shlex
 import sys
 from typing import Any, Dict, List
 
+from models.options import Choice
+from models.options import help_of
 from pipeline import config as config_lib
 
 # Top-level flags: (RunConfig field, flag, is a path).
@@ -31,6 +33,32 @@ def _dest(section: str, name: str) -> str:
   return f'{section}.{name}'
 
 
+def _help(field: dataclasses.Field) -> str:
+  """What the option means (the field's help) and its default."""
+  default = field.default
+  if isinstance(default, tuple):
+    default = ' '.join(str(v) for v in default)
+  elif default == '':
+    default = "''"
+  return f'{help_of(field)} (default: {default})'
+
+
+def _add_flag(group, flag: str, dest: str, field: dataclasses.Field) -> None:
+  """The flag of one config field, its type and choices from the default."""
+  default = field.default
+  kwargs = dict(dest=dest, default=None, help=_help(field))
+  if isinstance(default, Choice):
+    kwargs.update(choices=type(default).values())
+  elif isinstance(default, bool):
+    kwargs.update(action=argparse.BooleanOptionalAction)
+  elif isinstance(default, tuple):
+    kwargs.update(nargs='+', metavar=field.name.upper(),
+                  type=type(default[0]) if default else str)
+  else:
+    kwargs.update(type=type(default), metavar=field.name.upper())
+  group.add_argument(flag, **kwargs)
+
+
 def _add_section_flags(parser: argparse.ArgumentParser, taken: set) -> None:
   """One flag per field of every config section (e.g. --epochs for training.epochs)."""
   for section, cls in config_lib.sections().items():
@@ -40,44 +68,24 @@ def _add_section_flags(parser: argparse.ArgumentParser, taken: set) -> None:
       if flag in taken:  # a new section must not reuse a flag name
         raise RuntimeError(f'flag {flag} of {section}.{field.name} is taken')
       taken.add(flag)
-      dest = _dest(section, field.name)
-      metavar = field.name.upper()
-      default = field.default
-      if isinstance(default, bool):
-        group.add_argument(flag, dest=dest, default=None,
-                           action=argparse.BooleanOptionalAction,
-                           help=f'(default {default})')
-      elif isinstance(default, tuple):
-        group.add_argument(flag, dest=dest, nargs='+', default=None,
-                           metavar=metavar,
-                           type=type(default[0]) if default else str,
-                           help=f'(default {list(default)})')
-      else:
-        group.add_argument(flag, dest=dest, type=type(default), default=None,
-                           metavar=metavar, help=f'(default {default})')
+      _add_flag(group, flag, _dest(section, field.name), field)
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
   """The options of a run (shared by `sslrec run` and `sslrec schedule`)."""
-  d = config_lib.RunConfig()
   parser.add_argument('--config', metavar='FILE',
                       help='YAML run config (e.g. configs/movielens-100k.yaml); '
                       'flags override it')
-  parser.add_argument('--data', help=f'data folder (default {d.data})')
-  parser.add_argument('--schemas', help='bundled schema name or folder '
-                      '(default: the one named in <data>/dataset.json)')
-  parser.add_argument('--output', help=f'output folder (default {d.output})')
-  parser.add_argument('--pipeline-name',
-                      help=f'pipeline name (default {d.pipeline_name})')
-  parser.add_argument('--beam-args', metavar='ARGS',
-                      help='Beam pipeline args as one string, written with '
-                      "'=': --beam-args='--direct_running_mode=multi_processing "
-                      f"--direct_num_workers=2' (default '{' '.join(d.beam_args)}'"
-                      '); see docs/operations.md for Dataflow, Flink and Spark')
-  parser.add_argument('--cache', dest='enable_cache', default=None,
-                      action=argparse.BooleanOptionalAction,
-                      help='reuse executions whose inputs are unchanged '
-                      '(default on; --no-cache re-runs every component)')
+  fields = {f.name: f for f in dataclasses.fields(config_lib.RunConfig)}
+  for name, flag, _ in _TOP_FLAGS:
+    field = fields[name]
+    if name == 'beam_args':  # one string, split like a shell would
+      parser.add_argument(
+          flag, metavar='ARGS', help=_help(field) + ". One string, written "
+          "with '=': --beam-args='--direct_running_mode=multi_processing "
+          "--direct_num_workers=2'")
+    else:
+      _add_flag(parser, flag, name, field)
   _add_section_flags(parser, {flag for _, flag, _ in _TOP_FLAGS} | {
       '--config', '--print-config', '--cron', '--print', '--help'})
 

@@ -105,8 +105,10 @@ def transformed_files(out_dir: str) -> List[str]:
   return [os.path.join(out_dir, 'transformed', '*.gz')]
 
 
-def prepare(root: str, training) -> Dict[str, Any]:
+def prepare(root: str, transform_config=None) -> Dict[str, Any]:
   """Transforms `tiny_rows` under `root` and loads the item corpus.
+
+  `transform_config`: a models.config.TransformConfig (default: the defaults).
 
   Returns a dict: root (pathlib.Path), fc (FeatureConfig), items, interactions (raw rows),
   item_tft, query_tft, corpus (data.ItemCorpus), files (transformed
@@ -114,10 +116,12 @@ def prepare(root: str, training) -> Dict[str, Any]:
   """
   from models import data  # pylint: disable=g-import-not-at-top
   from models import preprocessing  # pylint: disable=g-import-not-at-top
+  from models.config import TransformConfig  # pylint: disable=g-import-not-at-top
+  transform_config = transform_config or TransformConfig()
   root = str(root)
   feature_config = F.load_feature_config(schema_dir())
   custom_config = {'features': feature_config.to_dict(),
-                   'training': training.to_dict()}
+                   'transform': transform_config.to_dict()}
   items, interactions = tiny_rows()
   item_tft = transform(
       items, os.path.join(schema_dir(), F.ITEMS_SCHEMA_FILE),

@@ -1,0 +1,64 @@
+"""`sslrec run` flags: one per config key, each saying what it means."""
+import argparse
+import dataclasses
+
+import pytest
+
+from models.options import Choice
+from pipeline import config as config_lib
+from pipeline.commands import run as run_command
+
+
+def _parser():
+  parser = argparse.ArgumentParser()
+  run_command.add_run_arguments(parser)
+  return parser
+
+
+def _options():
+  return {a.option_strings[0]: a for a in _parser()._actions  # pylint: disable=protected-access
+          if a.option_strings and a.option_strings[0] != '-h'}
+
+
+def test_every_flag_says_what_it_means_and_its_default():
+  for flag, action in _options().items():
+    if flag == '--config':
+      continue
+    text = action.help or ''
+    meaning = text.split('(default:')[0].strip()
+    assert meaning, f'{flag} has no help'
+    assert '(default: ' in text, f'{flag} help names no default'
+
+
+def test_every_section_key_has_a_flag_and_choices_are_listed():
+  options = _options()
+  for section, cls in config_lib.sections().items():
+    for field in dataclasses.fields(cls):
+      flag = '--' + field.name.replace('_', '-')
+      assert flag in options, f'{section}.{field.name} has no flag'
+      if isinstance(field.default, Choice):
+        assert options[flag].choices == type(field.default).values()
+
+
+def test_feature_width_and_output_width_are_told_apart():
+  options = _options()
+  assert '--embedding-dim' not in options
+  assert 'not the output size' in options['--feature-embedding-dim'].help
+  assert 'output' in options['--tower-layers'].help
+
+
+@pytest.mark.parametrize('argv, key, value', [
+    (['--ssl', 'rfm'], 'ssl', 'rfm'),
+    (['--index-kind', 'scann'], 'index_kind', 'scann'),
+    (['--numeric-buckets', '4'], 'numeric_buckets', 4),
+])
+def test_flags_land_in_their_section(argv, key, value):
+  config = run_command.config_from_args(_parser().parse_args(argv))
+  plain = config.to_dict()
+  assert value in [plain[s].get(key) for s in config_lib.sections()]
+
+
+def test_a_bad_choice_is_refused_listing_the_choices(capsys):
+  with pytest.raises(SystemExit):
+    _parser().parse_args(['--ssl', 'byol'])
+  assert "choose from 'none', 'dropout', 'rfm', 'cfm'" in capsys.readouterr().err
