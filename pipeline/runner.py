@@ -6,6 +6,7 @@ from typing import Any, Callable, Dict
 import schemas
 from models import features as F
 from pipeline import config as config_lib
+from pipeline import outcome
 from pipeline import pipeline as pipeline_lib
 from pipeline import run_lock
 from pipeline.config import RunConfig
@@ -45,8 +46,12 @@ def build(config: RunConfig):
       **pipeline_kwargs(config, schema_dir))
 
 
-def run(config: RunConfig) -> None:
-  """Runs the whole pipeline; raises on the first failing component."""
+def run(config: RunConfig) -> int:
+  """Runs the whole pipeline; raises on the first failing component.
+
+  Returns the exit code of the outcome (pipeline/outcome.py: 0 pushed or
+  nothing new, 3 not blessed) after logging its one line last.
+  """
   from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
   os.makedirs(config.output, exist_ok=True)
   with run_lock.hold(config.output):  # one run at a time per output folder
@@ -55,10 +60,11 @@ def run(config: RunConfig) -> None:
                  config.pipeline_name, config.data, config.schema_name(),
                  config.output)
     tfx.orchestration.LocalDagRunner().run(pipeline)
-  logging.info('Pipeline %r finished; pushed models under %s',
-               config.pipeline_name, config.serving_root)
+    result = outcome.of_latest_run(os.path.abspath(config.metadata_path))
   from pipeline import report  # pylint: disable=g-import-not-at-top
   try:
     logging.info('Report: %s', report.generate(config.output))
   except Exception as e:  # pylint: disable=broad-except  # the run succeeded
     logging.warning('Could not write the report: %s', e)
+  outcome.announce(result)
+  return result.exit_code
