@@ -12,6 +12,15 @@ from pipeline import run_lock
 from pipeline.config import RunConfig
 
 
+def with_runner(beam_args) -> list:
+  """Beam args naming a runner: DirectRunner unless one is given, so Beam
+  does not log "Missing pipeline option (runner)" for every component."""
+  args = list(beam_args)
+  if not any(a == '--runner' or a.startswith('--runner=') for a in args):
+    args.insert(0, '--runner=DirectRunner')
+  return args
+
+
 def pipeline_kwargs(config: RunConfig, schema_dir: str,
                     location: Callable[[str], str] = os.path.abspath
                     ) -> Dict[str, Any]:
@@ -28,7 +37,7 @@ def pipeline_kwargs(config: RunConfig, schema_dir: str,
       schema_dir=schema_dir,
       serving_root=location(config.serving_root),
       feature_config=F.load_feature_config(schema_dir),
-      beam_pipeline_args=config.beam_args,
+      beam_pipeline_args=with_runner(config.beam_args),
       enable_cache=config.enable_cache,
       **{name: getattr(config, name) for name in config_lib.sections()})
 
