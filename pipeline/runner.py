@@ -64,6 +64,13 @@ def run(config: RunConfig) -> int:
   from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
   os.makedirs(config.output, exist_ok=True)
   with run_lock.hold(config.output):  # one run at a time per output folder
+    removed = run_lock.clean_dead_runs(
+        os.path.abspath(config.pipeline_root),
+        os.path.abspath(config.metadata_path),
+        os.path.abspath(config.serving_root))
+    if removed:
+      logging.info('Removed %d half-written folder(s) of killed runs: %s',
+                   len(removed), ', '.join(removed))
     pipeline = build(config)
     logging.info('Running pipeline %r: data %s, schemas %s, output %s',
                  config.pipeline_name, config.data, config.schema_name(),

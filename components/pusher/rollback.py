@@ -173,7 +173,7 @@ def _record(store, target: int, version: int, destinations: Tuple[str, ...]
     records = [(pushed, _event(mlmd_pb2.Event.OUTPUT, 'pushed_model'))]
     if model is not None:
       records.append((model, _event(mlmd_pb2.Event.INPUT, 'model')))
-    [execution_id], _, _ = store.put_execution(execution, records, contexts)
+    execution_id, _, _ = store.put_execution(execution, records, contexts)
     if node_id == QUERY_PUSHER and model is not None:
       baseline_id = _record_baseline(store, execution_id, model, target,
                                      contexts)
