@@ -19,6 +19,7 @@ from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from components.pusher import versions
+from components.pusher import warmup
 from pipeline import cli
 from pipeline.data import synthetic
 
@@ -69,6 +70,14 @@ def test_exit_codes_versions_and_rollback(tmp_path, capsys):
   assert _versions(output) == {m: [v1] for m in MODELS}
   assert re.fullmatch(rf'sslrec run: pushed version {v1}: .*query_tower/{v1}, '
                       rf'.*item_tower/{v1}, .*index/{v1}', last), last
+  # Ready for TF Serving: warmup requests that replay through each pushed
+  # model, and one models.config for the three.
+  for m in MODELS:
+    assert warmup.replay(os.path.join(output, 'serving', m, str(v1))) == (
+        warmup.NUM_REQUESTS)
+  with open(os.path.join(output, 'serving', 'models.config')) as f:
+    config = f.read()
+  assert all(f'name: "{m}"' in config for m in MODELS)
 
   code, last = _run(capsys, data, output, '--seed', '2')
   assert code == 0, last
