@@ -116,13 +116,12 @@ def _read_file(path: str, columns: typed_csv.Columns, rules: rules_lib.Rules
       yield (path, line), row
 
 
-def _read_ids(path: str, column: str) -> Iterator[Tuple[str, None]]:
-  """Beam step: the ids of `column` in one CSV file, keyed."""
+def _read_ids(path: str, column: str) -> Iterator[str]:
+  """Beam step: the ids of `column` in one CSV file."""
   with beam.io.filesystems.FileSystems.open(
       path, compression_type=beam.io.filesystem.CompressionTypes.UNCOMPRESSED
   ) as f:
-    for value in typed_csv.read_column(f, column, path):
-      yield value, None
+    yield from typed_csv.read_column(f, column, path)
 
 
 def _row_to_example(origin_row, dtypes: Dict[str, str]) -> tf.train.Example:
@@ -182,17 +181,25 @@ def _check_references(pipeline, rows, refs: rules_lib.References, label: str
   files = sorted(fileio.glob(os.path.join(refs.input_base, refs.pattern)))
   known = (pipeline
            | f'{label}IdFiles' >> beam.Create(files)
-           | f'{label}Ids' >> beam.FlatMap(_read_ids, refs.id_column))
+           | f'{label}Ids' >> beam.FlatMap(_read_ids, refs.id_column)
+           | f'{label}DistinctIds' >> beam.Distinct()
+           | f'{label}Keyed' >> beam.Map(lambda v: (v, None)))
   used = [rows | f'{label}Values[{c}]' >> beam.FlatMap(
       _column_values, c, refs.separator if c in refs.list_columns else None)
           for c in refs.columns]
-  referenced = used | f'{label}Flatten' >> beam.Flatten()
+  # One entry per distinct value (its first rows), combined before the
+  # shuffle: a history column names the same items millions of times.
+  referenced = (used
+                | f'{label}Flatten' >> beam.Flatten()
+                | f'{label}FirstRows' >> beam.combiners.Top.SmallestPerKey(
+                    _SHOWN))
   unknown = ({'known': known, 'used': referenced}
              | f'{label}Join' >> beam.CoGroupByKey()
              | f'{label}Unknown' >> beam.Filter(
                  lambda kv: not list(kv[1]['known']))
              | f'{label}Sorted' >> beam.Map(
-                 lambda kv: (kv[0], sorted(kv[1]['used']))))
+                 lambda kv: (kv[0], sorted(o for rows in kv[1]['used']
+                                           for o in rows))))
   id_files = os.path.join(refs.input_base, refs.pattern)
   num_known = known | f'{label}CountIds' >> beam.combiners.Count.Globally()
   _report(unknown, label,
