@@ -18,6 +18,7 @@ import pytest
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from components.pusher import push
 from components.pusher import versions
 from components.pusher import warmup
 from pipeline import cli
@@ -49,6 +50,12 @@ def _same_tree(a, b):
   return (not cmp.left_only and not cmp.right_only and not cmp.diff_files
           and all(_same_tree(os.path.join(a, d), os.path.join(b, d))
                   for d in cmp.common_dirs))
+
+
+def _same_model(model_dir, pushed_dir):
+  """The same model bytes; the pushed copy adds the warmup requests."""
+  return push.same_tree(model_dir, pushed_dir) and os.path.isfile(
+      warmup.warmup_path(pushed_dir))
 
 
 def _newest_blessing(output):
@@ -124,8 +131,8 @@ def test_exit_codes_versions_and_rollback(tmp_path, capsys):
       if a.uri == baseline_uri and 'rollback_of' not in a.custom_properties]
   assert first_query_model, baseline_uri
   # run 1's query model: the one pushed as v1.
-  assert _same_tree(os.path.join(baseline_uri, 'Format-Serving'),
-                    os.path.join(output, 'serving', 'query_tower', str(v1)))
+  assert _same_model(os.path.join(baseline_uri, 'Format-Serving'),
+                     os.path.join(output, 'serving', 'query_tower', str(v1)))
 
   # A served folder that disappeared is reported.
   shutil.rmtree(os.path.join(output, 'serving', 'index', str(v3)))
