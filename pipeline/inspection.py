@@ -476,7 +476,8 @@ class Inspector:
       return {}
     ids = [ev.artifact_id for ev in
            self._store.get_events_by_execution_ids([execution_id])
-           if ev.type == _INPUT and _key(ev) == 'model_blessing']
+           if ev.type == _INPUT and 'model_blessing' in
+           {step.key for step in ev.path.steps if step.HasField('key')}]
     for a in self._store.get_artifacts_by_id(ids):
       return dict(_blessing(a), blessing_id=a.id)
     return {}

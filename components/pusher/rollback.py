@@ -126,8 +126,8 @@ def _pushes_of(store, node: mlmd_pb2.Context, version: int
 
 def _input_model(store, execution_id: int) -> Optional[mlmd_pb2.Artifact]:
   for ev in store.get_events_by_execution_ids([execution_id]):
-    if (ev.type == mlmd_pb2.Event.INPUT and ev.path.steps
-        and ev.path.steps[0].key == 'model'):
+    keys = {step.key for step in ev.path.steps if step.HasField('key')}
+    if ev.type == mlmd_pb2.Event.INPUT and 'model' in keys:
       return store.get_artifacts_by_id([ev.artifact_id])[0]
   return None
 
