@@ -23,6 +23,7 @@ setup(
         'dill',  # tensorflow-transform 1.16 imports dill; apache-beam >= 2.65 stopped installing it
         'kfp-pipeline-spec==0.2.2',  # KubeflowV2DagRunner (compile for Vertex); 0.3 needs protobuf 4
         'protobuf==3.20.3',
+        'tensorflow-serving-api==2.16.1',  # warmup requests (PredictionLog) in pushed SavedModels
         'pyyaml',
         'matplotlib',
         'numpy<2',

@@ -22,6 +22,7 @@ import tensorflow_recommenders as tfrs
 import tensorflow_transform as tft
 from tfx.dsl.io import fileio
 
+from components.trainer import progress
 from models import data
 from models import export
 from models import features as F
@@ -251,6 +252,7 @@ def train(feature_config: F.FeatureConfig, config: TrainingConfig,
     train_ds = train_ds.repeat()
     steps_per_epoch = max(1, math.ceil(config.train_steps / config.epochs))
   callbacks = [_LossSummaries(log_dir)] if log_dir else []
+  callbacks.append(progress.Progress(steps_per_epoch or int(item_counts.sum()) // config.batch_size, config.batch_size, config.epochs))
   logging.info('training: %d corpus items, %d train events, config %s',
                len(corpus), int(item_counts.sum()), config.to_dict())
   if config.mode is Mode.PRETRAIN:  # TrainingConfig ensures pretrain_steps > 0

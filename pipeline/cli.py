@@ -20,6 +20,7 @@ _COMMAND_MODULES = (
     'inspect',
     'compile',
     'report',
+    'rollback',
 )
 
 

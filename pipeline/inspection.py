@@ -461,8 +461,27 @@ class Inspector:
       entry['last_run_id'] = newest_run.name if newest_run else None
       entry['evaluation'] = self._evaluation_of(
           self._upstream(origin.id, 'Model'))
+      entry['blessing'] = self._blessing_of_push(producer.get(origin.id))
+      if 'rollback_of' in origin.custom_properties:
+        entry['rollback_of'] = origin.custom_properties[
+            'rollback_of'].int_value
+      entry['served'] = os.path.isdir(destination(a))
       out.append(entry)
     return out
+
+  def _blessing_of_push(self, execution_id: Optional[int]
+                        ) -> Dict[str, Any]:
+    """The ModelBlessing the pushing execution read (what allowed the push),
+    not the newest evaluation of the same model."""
+    if execution_id is None:
+      return {}
+    ids = [ev.artifact_id for ev in
+           self._store.get_events_by_execution_ids([execution_id])
+           if ev.type == _INPUT and 'model_blessing' in
+           {step.key for step in ev.path.steps if step.HasField('key')}]
+    for a in self._store.get_artifacts_by_id(ids):
+      return dict(_blessing(a), blessing_id=a.id)
+    return {}
 
 
   # Reports (pipeline/run_records.py builds the report's record on these).

@@ -115,6 +115,11 @@ def test_pushed_names_versions_runs_and_the_evaluation_of_that_run(gate):
     assert p['evaluation']['blessed'] is True
     assert p['evaluation']['recall@50_overall'] == (
         first_eval['properties']['recall@50_overall'])
+    # The blessing the pusher read, and the folder it serves.
+    assert p['blessing']['blessed'] is True
+    assert p['blessing']['blessing_id'] in {
+        a['id'] for a in _by_type(ins.artifacts(run=first_run), 'ModelBlessing')}
+    assert p['served'] is True
 
 
 def test_lineage_of_the_pushed_index_reaches_the_examples(gate):

@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from tfx import v1 as tfx
 
+from components.csv_example_gen import rules as csv_rules
 from components.csv_example_gen.component import create_csv_example_gen
 from components.index_builder.component import IndexBuilder
 from components.mutual_information.component import MutualInformationGen
@@ -38,18 +39,20 @@ PUSHES = {'PushQueryTower': QUERY_TOWER, 'PushItemTower': ITEM_TOWER,
 
 
 def _validated_input(name: str, input_base: str, splits: Dict[str, str],
-                     schema_file: str, columns: Sequence[Sequence[str]]):
+                     schema_file: str, columns: Sequence[Sequence[str]],
+                     rules: csv_rules.Rules):
   """ExampleGen -> StatisticsGen, ImportSchemaGen -> StrictExampleValidator."""
   example_gen = create_csv_example_gen(
-      input_base=input_base, columns=columns,
-      splits=splits).with_id(f'{name}ExampleGen')
+      input_base=input_base, columns=columns, splits=splits,
+      rules=rules).with_id(f'{name}ExampleGen')
   statistics_gen = tfx.components.StatisticsGen(
       examples=example_gen.outputs['examples']).with_id(f'{name}StatisticsGen')
   schema_gen = tfx.components.ImportSchemaGen(
       schema_file=schema_file).with_id(f'{name}SchemaGen')
   validator = StrictExampleValidator(
       statistics=statistics_gen.outputs['statistics'],
-      schema=schema_gen.outputs['schema']).with_id(f'{name}ExampleValidator')
+      schema=schema_gen.outputs['schema'],
+      source=input_base).with_id(f'{name}ExampleValidator')
   return [example_gen, statistics_gen, schema_gen, validator]
 
 
@@ -124,6 +127,7 @@ def create_pipeline(
     metadata_path: Optional[str] = None,
     beam_pipeline_args: Sequence[str] = (),
     enable_cache: bool = True,
+    local_schema_dir: Optional[str] = None,
 ) -> tfx.dsl.Pipeline:
   """Creates the pipeline.
 
@@ -141,16 +145,24 @@ def create_pipeline(
     metadata_path: MLMD sqlite file; None when the orchestrator supplies MLMD.
     beam_pipeline_args: Beam arguments for every Beam-powered component.
     enable_cache: reuse executions whose inputs and properties are unchanged.
+    local_schema_dir: `schema_dir` as this machine reads it, for the
+      ExampleGens' cell rules (default `schema_dir`; differs when compiling
+      for an orchestrator whose containers read a gs:// schema_dir).
   """
-  items = _validated_input('Items', os.path.join(data_root, ITEMS_DIR),
-                           {CORPUS_SPLIT: '*.csv'},
-                           os.path.join(schema_dir, F.ITEMS_SCHEMA_FILE),
-                           feature_config.item_columns)
+  items_base, items_pattern = os.path.join(data_root, ITEMS_DIR), '*.csv'
+  items_schema_file = os.path.join(schema_dir, F.ITEMS_SCHEMA_FILE)
+  inter_schema_file = os.path.join(schema_dir, F.INTERACTIONS_SCHEMA_FILE)
+  rules_dir = local_schema_dir or schema_dir
+  items = _validated_input(
+      'Items', items_base, {CORPUS_SPLIT: items_pattern}, items_schema_file,
+      feature_config.item_columns, csv_rules.items_rules(
+          os.path.join(rules_dir, F.ITEMS_SCHEMA_FILE)))
   interactions = _validated_input(
       'Interactions', os.path.join(data_root, INTERACTIONS_DIR),
-      {'train': 'train/*.csv', 'eval': 'eval/*.csv'},
-      os.path.join(schema_dir, F.INTERACTIONS_SCHEMA_FILE),
-      feature_config.interaction_columns)
+      {'train': 'train/*.csv', 'eval': 'eval/*.csv'}, inter_schema_file,
+      feature_config.interaction_columns, csv_rules.interactions_rules(
+          os.path.join(rules_dir, F.INTERACTIONS_SCHEMA_FILE), items_base,
+          items_pattern))
   items_gen, _, items_schema, items_validator = items
   inter_gen, _, inter_schema, inter_validator = interactions
 

@@ -113,3 +113,58 @@ def hold(output_dir: str) -> Iterator[str]:
       os.ftruncate(fd, 0)  # a clean exit leaves no holder behind
   finally:
     os.close(fd)  # releases the flock
+
+
+def clean_dead_runs(pipeline_root: str, metadata_path: str,
+                    serving_root: str) -> list:
+  """Removes what killed runs left half-written; call while holding the lock.
+
+  With the lock held, no other run is alive, so an execution that ML
+  Metadata still records as RUNNING (or NEW) belongs to a dead run: its
+  output artifacts that never became LIVE (PENDING, e.g. half-written
+  examples, Transform's `.temp_path`) and its executor temp folder
+  (`<pipeline_root>/<node>/.system/executor_execution/<id>`) are deleted, and
+  so are pushers' temp copies (`<serving>/<model>/.tmp-*`). The executions
+  stay in ML Metadata (`sslrec inspect runs` shows the run as interrupted).
+
+  Returns:
+    The removed paths.
+  """
+  import glob  # pylint: disable=g-import-not-at-top
+  import shutil  # pylint: disable=g-import-not-at-top
+  removed = []
+  for tmp in sorted(glob.glob(os.path.join(serving_root, '*', '.tmp-*'))):
+    shutil.rmtree(tmp, ignore_errors=True)
+    removed.append(tmp)
+  if not os.path.isfile(metadata_path):
+    return removed
+  from ml_metadata import metadata_store  # pylint: disable=g-import-not-at-top
+  from ml_metadata.proto import metadata_store_pb2 as mlmd_pb2  # pylint: disable=g-import-not-at-top
+  config = mlmd_pb2.ConnectionConfig()
+  config.sqlite.filename_uri = metadata_path
+  config.sqlite.connection_mode = mlmd_pb2.SqliteMetadataSourceConfig.READONLY
+  store = metadata_store.MetadataStore(config)
+  dead = {e.id: e for e in store.get_executions()
+          if e.last_known_state in (mlmd_pb2.Execution.RUNNING,
+                                    mlmd_pb2.Execution.NEW)}
+  if not dead:
+    return removed
+  node_of = {}
+  for ctx in store.get_contexts_by_type('node'):
+    for e in store.get_executions_by_context(ctx.id):
+      node_of[e.id] = ctx.name.rpartition('.')[2]
+  outputs = [ev.artifact_id for ev in
+             store.get_events_by_execution_ids(sorted(dead))
+             if ev.type in (mlmd_pb2.Event.OUTPUT, mlmd_pb2.Event.PENDING_OUTPUT)]
+  paths = [a.uri for a in store.get_artifacts_by_id(outputs)
+           if a.state != mlmd_pb2.Artifact.LIVE and a.uri]
+  paths += [os.path.join(pipeline_root, node_of[i], '.system',
+                         'executor_execution', str(i))
+            for i in sorted(dead) if i in node_of]
+  root = os.path.realpath(pipeline_root)
+  for path in paths:
+    inside = os.path.realpath(path).startswith(root + os.sep)
+    if inside and os.path.exists(path):  # never outside the pipeline root
+      shutil.rmtree(path, ignore_errors=True)
+      removed.append(path)
+  return removed

@@ -6,9 +6,19 @@ from typing import Any, Callable, Dict
 import schemas
 from models import features as F
 from pipeline import config as config_lib
+from pipeline import outcome
 from pipeline import pipeline as pipeline_lib
 from pipeline import run_lock
 from pipeline.config import RunConfig
+
+
+def with_runner(beam_args) -> list:
+  """Beam args naming a runner: DirectRunner unless one is given, so Beam
+  does not log "Missing pipeline option (runner)" for every component."""
+  args = list(beam_args)
+  if not any(a == '--runner' or a.startswith('--runner=') for a in args):
+    args.insert(0, '--runner=DirectRunner')
+  return args
 
 
 def pipeline_kwargs(config: RunConfig, schema_dir: str,
@@ -27,7 +37,7 @@ def pipeline_kwargs(config: RunConfig, schema_dir: str,
       schema_dir=schema_dir,
       serving_root=location(config.serving_root),
       feature_config=F.load_feature_config(schema_dir),
-      beam_pipeline_args=config.beam_args,
+      beam_pipeline_args=with_runner(config.beam_args),
       enable_cache=config.enable_cache,
       **{name: getattr(config, name) for name in config_lib.sections()})
 
@@ -45,20 +55,32 @@ def build(config: RunConfig):
       **pipeline_kwargs(config, schema_dir))
 
 
-def run(config: RunConfig) -> None:
-  """Runs the whole pipeline; raises on the first failing component."""
+def run(config: RunConfig) -> int:
+  """Runs the whole pipeline; raises on the first failing component.
+
+  Returns the exit code of the outcome (pipeline/outcome.py: 0 pushed or
+  nothing new, 3 not blessed) after logging its one line last.
+  """
   from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
   os.makedirs(config.output, exist_ok=True)
   with run_lock.hold(config.output):  # one run at a time per output folder
+    removed = run_lock.clean_dead_runs(
+        os.path.abspath(config.pipeline_root),
+        os.path.abspath(config.metadata_path),
+        os.path.abspath(config.serving_root))
+    if removed:
+      logging.info('Removed %d half-written folder(s) of killed runs: %s',
+                   len(removed), ', '.join(removed))
     pipeline = build(config)
     logging.info('Running pipeline %r: data %s, schemas %s, output %s',
                  config.pipeline_name, config.data, config.schema_name(),
                  config.output)
     tfx.orchestration.LocalDagRunner().run(pipeline)
-  logging.info('Pipeline %r finished; pushed models under %s',
-               config.pipeline_name, config.serving_root)
+    result = outcome.of_latest_run(os.path.abspath(config.metadata_path))
   from pipeline import report  # pylint: disable=g-import-not-at-top
   try:
     logging.info('Report: %s', report.generate(config.output))
   except Exception as e:  # pylint: disable=broad-except  # the run succeeded
     logging.warning('Could not write the report: %s', e)
+  outcome.announce(result)
+  return result.exit_code

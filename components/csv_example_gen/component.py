@@ -13,18 +13,20 @@
 Output: `examples` (standard Examples artifact, gzipped TFRecords of
 tf.train.Example), one output split per input split, same names.
 """
-from typing import Mapping, Sequence
+from typing import Mapping, Optional, Sequence
 
 from tfx.components.example_gen import component
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 
 from components.csv_example_gen import executor
+from components.csv_example_gen import rules as rules_lib
 
 
 def create_csv_example_gen(input_base: str,
                            columns: Sequence[Sequence[str]],
-                           splits: Mapping[str, str]
+                           splits: Mapping[str, str],
+                           rules: Optional[rules_lib.Rules] = None
                            ) -> component.FileBasedExampleGen:
   """Builds the ExampleGen reading `splits` under `input_base`.
 
@@ -35,6 +37,8 @@ def create_csv_example_gen(input_base: str,
       interaction_columns).
     splits: output split name -> glob pattern relative to `input_base`, e.g.
       {'train': 'train/*', 'eval': 'eval/*'} or {'corpus': 'items*.csv'}.
+    rules: cell and whole-input checks (rules.items_rules,
+      rules.interactions_rules); None checks the dtypes only.
 
   Returns:
     A FileBasedExampleGen whose executor types every column from `columns`.
@@ -54,5 +58,5 @@ def create_csv_example_gen(input_base: str,
       # Empty: the output splits are the input splits, also for one split
       # (the default would hash a single input split into train/eval).
       output_config=example_gen_pb2.Output(),
-      custom_config=executor.encode_columns(columns),
+      custom_config=executor.encode_columns(columns, rules),
       custom_executor_spec=executor_spec.BeamExecutorSpec(executor.Executor))

@@ -7,9 +7,19 @@ example_gen_pb2.CustomConfig. Each input split pattern is read file by file
 every declared column, typed from its dtype: bytes_list for 'string',
 int64_list for 'int', float_list for 'float'; an empty cell gives an empty
 list of that type.
+
+The Struct may also hold `rules` (rules.Rules.to_dict()): per-column cell
+rules applied to every row, and whole-input checks run in the same Beam
+pipeline, each failing the run with the file and the rows:
+  - every split has at least one data row (a header-only file, an empty eval
+    split);
+  - `unique`: no value of the column appears twice (duplicate item ids);
+  - `references`: every value of the columns names an id of another CSV
+    (interactions naming an item that the items file lacks).
 """
+import logging
 import os
-from typing import Any, Dict, Iterator, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 import tensorflow as tf
@@ -20,24 +30,30 @@ from tfx.proto import example_gen_pb2
 from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
+from components.csv_example_gen import rules as rules_lib
 from components.csv_example_gen import typed_csv
 
 COLUMNS_KEY = 'columns'
+RULES_KEY = 'rules'
+# How many offending values an error message shows.
+_SHOWN = 5
 
 
-def encode_columns(columns: Sequence[Sequence[str]]
+def encode_columns(columns: Sequence[Sequence[str]],
+                   rules: Optional[rules_lib.Rules] = None
                    ) -> example_gen_pb2.CustomConfig:
-  """[[name, dtype], ...] -> the CustomConfig this executor reads."""
+  """[[name, dtype], ...] (and rules) -> the CustomConfig this executor reads."""
   columns = typed_csv.check_columns(columns)
   struct = struct_pb2.Struct()
   struct.update({COLUMNS_KEY: [list(c) for c in columns]})
+  if rules is not None:
+    struct.update({RULES_KEY: rules.to_dict()})
   config = example_gen_pb2.CustomConfig()
   config.custom_config.Pack(struct)
   return config
 
 
-def decode_columns(exec_properties: Dict[str, Any]) -> typed_csv.Columns:
-  """The declared columns from the `custom_config` execution property."""
+def _decode_struct(exec_properties: Dict[str, Any]) -> struct_pb2.Struct:
   raw = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
   if not raw:
     raise ValueError('custom_config with the declared columns is required; '
@@ -51,8 +67,23 @@ def decode_columns(exec_properties: Dict[str, Any]) -> typed_csv.Columns:
   if not config.custom_config.Unpack(struct) or COLUMNS_KEY not in struct:
     raise ValueError(f'custom_config must hold a Struct with {COLUMNS_KEY!r}, '
                      f'got {config}')
+  return struct
+
+
+def decode_columns(exec_properties: Dict[str, Any]) -> typed_csv.Columns:
+  """The declared columns from the `custom_config` execution property."""
+  struct = _decode_struct(exec_properties)
   return typed_csv.check_columns(
       [list(c) for c in struct[COLUMNS_KEY]])
+
+
+def decode_rules(exec_properties: Dict[str, Any]) -> rules_lib.Rules:
+  """The cell and data rules from `custom_config` (none if absent)."""
+  struct = _decode_struct(exec_properties)
+  if RULES_KEY not in struct:
+    return rules_lib.Rules()
+  from google.protobuf import json_format  # pylint: disable=g-import-not-at-top
+  return rules_lib.Rules.from_dict(json_format.MessageToDict(struct[RULES_KEY]))
 
 
 def _to_example(row: typed_csv.Row, dtypes: Dict[str, str]
@@ -72,15 +103,120 @@ def _to_example(row: typed_csv.Row, dtypes: Dict[str, str]
   return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
-def _read_file(path: str, columns: typed_csv.Columns
-               ) -> Iterator[tf.train.Example]:
-  """Beam step: one CSV file -> its typed examples."""
-  dtypes = dict(columns)
+Origin = Tuple[str, int]  # (file, line)
+
+
+def _read_file(path: str, columns: typed_csv.Columns, rules: rules_lib.Rules
+               ) -> Iterator[Tuple[Origin, typed_csv.Row]]:
+  """Beam step: one CSV file -> (its file and line, typed row) per row."""
   with beam.io.filesystems.FileSystems.open(
       path, compression_type=beam.io.filesystem.CompressionTypes.UNCOMPRESSED
   ) as f:
-    for row in typed_csv.read_rows(f, columns, path):
-      yield _to_example(row, dtypes)
+    for line, row in typed_csv.read_numbered_rows(f, columns, path, rules):
+      yield (path, line), row
+
+
+def _read_ids(path: str, column: str) -> Iterator[str]:
+  """Beam step: the ids of `column` in one CSV file."""
+  with beam.io.filesystems.FileSystems.open(
+      path, compression_type=beam.io.filesystem.CompressionTypes.UNCOMPRESSED
+  ) as f:
+    yield from typed_csv.read_column(f, column, path)
+
+
+def _row_to_example(origin_row, dtypes: Dict[str, str]) -> tf.train.Example:
+  return _to_example(origin_row[1], dtypes)
+
+
+def _where(origins: Sequence[Origin]) -> str:
+  by_file: Dict[str, List[int]] = {}
+  for path, line in sorted(set(origins)):
+    by_file.setdefault(path, []).append(line)
+  return '; '.join(
+      f'{path} line{"s" if len(lines) > 1 else ""} '
+      f'{", ".join(map(str, lines[:_SHOWN]))}{" ..." if len(lines) > _SHOWN else ""}'
+      for path, lines in by_file.items())
+
+
+def _fail_if_empty(count: int, pattern: str, files: Sequence[str]) -> None:
+  if count == 0:
+    raise ValueError(
+        f'{", ".join(files)}: no data rows (a header only); the split '
+        f'{pattern} needs at least one row')
+
+
+def _fail_on(found: List[Tuple[str, List[Origin]]], total: int, what: str,
+             num_known: Optional[int] = None, no_known: str = '') -> None:
+  """Raises naming the first offending values and their rows, if any."""
+  if not found:
+    return
+  if num_known == 0:
+    raise ValueError(no_known)
+  shown = '; '.join(f'{value!r} ({_where(origins)})' for value, origins in found)
+  more = f' ... ({total} in all)' if total > len(found) else ''
+  raise ValueError(f'{what}: {shown}{more}')
+
+
+def _column_values(origin_row, column: str, separator: Optional[str]
+                   ) -> Iterator[Tuple[str, Origin]]:
+  origin, row = origin_row
+  for value in row[column]:
+    text = value.decode('utf-8')
+    for part in (text.split(separator) if separator else [text]):
+      if part:
+        yield part, origin
+
+
+def _check_unique(rows, column: str, label: str) -> None:
+  repeated = (rows
+              | f'{label}Values' >> beam.FlatMap(_column_values, column, None)
+              | f'{label}Group' >> beam.GroupByKey()
+              | f'{label}Repeated' >> beam.Filter(lambda kv: len(kv[1]) > 1)
+              | f'{label}Sorted' >> beam.Map(lambda kv: (kv[0], sorted(kv[1]))))
+  _report(repeated, label, f'{column} values repeat, each must be unique')
+
+
+def _check_references(pipeline, rows, refs: rules_lib.References, label: str
+                      ) -> None:
+  files = sorted(fileio.glob(os.path.join(refs.input_base, refs.pattern)))
+  known = (pipeline
+           | f'{label}IdFiles' >> beam.Create(files)
+           | f'{label}Ids' >> beam.FlatMap(_read_ids, refs.id_column)
+           | f'{label}DistinctIds' >> beam.Distinct()
+           | f'{label}Keyed' >> beam.Map(lambda v: (v, None)))
+  used = [rows | f'{label}Values[{c}]' >> beam.FlatMap(
+      _column_values, c, refs.separator if c in refs.list_columns else None)
+          for c in refs.columns]
+  # One entry per distinct value (its first rows), combined before the
+  # shuffle: a history column names the same items millions of times.
+  referenced = (used
+                | f'{label}Flatten' >> beam.Flatten()
+                | f'{label}FirstRows' >> beam.combiners.Top.SmallestPerKey(
+                    _SHOWN))
+  unknown = ({'known': known, 'used': referenced}
+             | f'{label}Join' >> beam.CoGroupByKey()
+             | f'{label}Unknown' >> beam.Filter(
+                 lambda kv: not list(kv[1]['known']))
+             | f'{label}Sorted' >> beam.Map(
+                 lambda kv: (kv[0], sorted(o for rows in kv[1]['used']
+                                           for o in rows))))
+  id_files = os.path.join(refs.input_base, refs.pattern)
+  num_known = known | f'{label}CountIds' >> beam.combiners.Count.Globally()
+  _report(unknown, label,
+          f'{"/".join(refs.columns)} values name no {refs.id_column} of '
+          f'{id_files}', num_known=num_known,
+          no_known=f'{id_files}: no {refs.id_column} at all (a header only?); '
+          'every interaction names an unknown item')
+
+
+def _report(found, label: str, what: str, num_known=None, no_known='') -> None:
+  total = found | f'{label}Count' >> beam.combiners.Count.Globally()
+  known = (beam.pvalue.AsSingleton(num_known) if num_known is not None
+           else None)
+  (found
+   | f'{label}First' >> beam.combiners.Top.Smallest(_SHOWN)
+   | f'{label}Fail' >> beam.Map(_fail_on, beam.pvalue.AsSingleton(total), what,
+                                known, no_known))
 
 
 @beam.ptransform_fn
@@ -91,6 +227,7 @@ def _CsvToExample(  # pylint: disable=invalid-name
     split_pattern: str) -> beam.pvalue.PCollection:
   """Reads the CSV files of one split into typed tf.train.Examples."""
   columns = decode_columns(exec_properties)
+  rules = decode_rules(exec_properties)
   pattern = os.path.join(
       exec_properties[standard_component_specs.INPUT_BASE_KEY], split_pattern)
   files = sorted(fileio.glob(pattern))
@@ -99,9 +236,19 @@ def _CsvToExample(  # pylint: disable=invalid-name
   for path in files:  # fail before the pipeline runs on a bad header
     with fileio.open(path, 'rb') as f:
       typed_csv.check_header(typed_csv.read_header(f, path), columns, path)
-  return (pipeline
+  logging.info('Reading %d CSV file(s) of %s, typing %d declared columns and '
+               'checking every row', len(files), pattern, len(columns))
+  rows = (pipeline
           | 'CreateFilenames' >> beam.Create(files)
-          | 'ReadTypedCsv' >> beam.FlatMap(_read_file, columns))
+          | 'ReadTypedCsv' >> beam.FlatMap(_read_file, columns, rules))
+  (rows
+   | 'CountRows' >> beam.combiners.Count.Globally()
+   | 'FailIfEmpty' >> beam.Map(_fail_if_empty, split_pattern, files))
+  for column in rules.unique:
+    _check_unique(rows, column, f'Unique[{column}]')
+  if rules.references:
+    _check_references(pipeline, rows, rules.references, 'Known')
+  return rows | 'ToExample' >> beam.Map(_row_to_example, dict(columns))
 
 
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):

@@ -11,6 +11,7 @@ from tfx.types import standard_component_specs as specs
 from tfx.utils import proto_utils
 
 from components.csv_example_gen import executor
+from components.csv_example_gen import rules as rules_lib
 
 COLUMNS = [['user_id', 'string'], ['item_id', 'string'],
            ['timestamp', 'int'], ['age', 'float'], ['zip_prefix', 'string'],
@@ -35,7 +36,7 @@ def _write(base, files):
   return str(base)
 
 
-def _run(input_base, splits, out_dir, columns=COLUMNS):
+def _run(input_base, splits, out_dir, columns=COLUMNS, rules=None):
   examples = standard_artifacts.Examples()
   examples.uri = str(out_dir)
   input_config = example_gen_pb2.Input(splits=[
@@ -47,7 +48,7 @@ def _run(input_base, splits, out_dir, columns=COLUMNS):
       specs.OUTPUT_CONFIG_KEY: proto_utils.proto_to_json(
           example_gen_pb2.Output()),
       specs.CUSTOM_CONFIG_KEY: proto_utils.proto_to_json(
-          executor.encode_columns(columns)),
+          executor.encode_columns(columns, rules)),
   }
   executor.Executor().Do({}, {specs.EXAMPLES_KEY: [examples]},
                          exec_properties)
@@ -159,3 +160,40 @@ def test_missing_files_and_config(tmp_path):
     _run(base, {'train': 'train/*', 'eval': 'eval/*'}, tmp_path / 'out')
   with pytest.raises(ValueError, match='custom_config'):
     executor.decode_columns({})
+
+
+ITEM_COLUMNS = [['item_id', 'string'], ['year', 'float']]
+
+
+def test_references_name_unknown_items_with_their_rows(tmp_path):
+  base = _write(tmp_path / 'in', {
+      'items/items.csv': 'item_id,year\n10,1995\n"Heat, ""the"" movie",\n',
+      'train/a.csv': TRAIN,
+      'eval/b.csv': EVAL + '77|10,x,1,104,99,4\n'})
+  refs = rules_lib.Rules(references=rules_lib.References(
+      columns=('item_id', 'history'), list_columns=('history',),
+      input_base=os.path.join(base, 'items'), pattern='*.csv',
+      id_column='item_id'))
+  # "multi\nline" (lines 2-3), 99 and 77 (line 5) are no items.
+  with pytest.raises(ValueError, match=(
+      r"item_id/history values name no item_id of .*items/\*\.csv: "
+      r"'77' \(.*eval/b\.csv line 5\); '99' \(.*eval/b\.csv line 5\); "
+      r"'multi\\nline' \(.*eval/b\.csv line 2\)")):
+    _run(base, {'train': 'train/*', 'eval': 'eval/*'}, tmp_path / 'out',
+         rules=refs)
+
+
+def test_unique_ids_and_empty_splits(tmp_path):
+  base = _write(tmp_path / 'in', {
+      'items/a.csv': 'item_id,year\n1,1995\n2,\n',
+      'items/b.csv': 'item_id,year\n3,1990\n1,1991\n',
+      'empty/c.csv': 'item_id,year\n'})
+  unique = rules_lib.Rules(unique=('item_id',))
+  with pytest.raises(ValueError, match=(
+      r"item_id values repeat, each must be unique: '1' \(.*items/a\.csv "
+      r"line 2; .*items/b\.csv line 3\)")):
+    _run(base, {'corpus': 'items/*.csv'}, tmp_path / 'out1',
+         columns=ITEM_COLUMNS, rules=unique)
+  with pytest.raises(ValueError, match=r'empty/c\.csv: no data rows'):
+    _run(base, {'corpus': 'empty/*.csv'}, tmp_path / 'out2',
+         columns=ITEM_COLUMNS, rules=unique)

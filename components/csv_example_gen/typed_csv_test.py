@@ -3,6 +3,7 @@ import io
 
 import pytest
 
+from components.csv_example_gen import rules as rules_lib
 from components.csv_example_gen import typed_csv
 
 COLUMNS = (('user_id', 'string'), ('timestamp', 'int'), ('age', 'float'),
@@ -105,3 +106,83 @@ def test_check_columns(columns, message):
 def test_check_columns_accepts_feature_config_columns():
   assert typed_csv.check_columns([['a', 'int'], ('b', 'string')]) == (
       ('a', 'int'), ('b', 'string'))
+
+
+@pytest.mark.parametrize('text, dtype, value', [
+    (' 37 ', 'int', 37), ('\t-5', 'int', -5), ('+7', 'int', 7),
+    ('1e3', 'float', 1000.0), (' .5 ', 'float', 0.5), ('-2.', 'float', -2.0),
+    ('3.4e38', 'float', 3.4e38),
+])
+def test_numbers_a_csv_user_means(text, dtype, value):
+  assert typed_csv.parse_cell(text, dtype) == [value]
+
+
+@pytest.mark.parametrize('text, dtype, reason', [
+    ('1_600_000_000', 'int', 'ASCII digits only'),
+    ('\u0663\u0667', 'int', 'ASCII digits only'),  # Arabic-Indic 37
+    ('1,600', 'int', 'ASCII digits only'),
+    ('0x1f', 'int', 'ASCII digits only'),
+    ('1_000.5', 'float', 'ASCII only'),
+    ('\u0663.5', 'float', 'ASCII only'),
+    ('nan', 'float', "NaN is not allowed .*'nan:missing'"),
+    ('-NaN', 'float', 'NaN is not allowed'),
+    ('inf', 'float', 'infinity'), ('Infinity', 'float', 'infinity'),
+    ('-INF', 'float', 'infinity'),
+    ('1e400', 'float', 'float32 range'), ('-1e39', 'float', 'float32 range'),
+])
+def test_numbers_rejected_with_the_reason(text, dtype, reason):
+  with pytest.raises(ValueError, match=reason):
+    typed_csv.parse_cell(text, dtype)
+
+
+def test_nan_is_missing_only_when_declared():
+  assert typed_csv.parse_cell('NaN', 'float', nan_is_missing=True) == []
+  with pytest.raises(ValueError, match='infinity'):
+    typed_csv.parse_cell('inf', 'float', nan_is_missing=True)
+
+
+def _rules(**columns):
+  return rules_lib.Rules(columns={
+      name: rules_lib.ColumnRule(**rule) for name, rule in columns.items()})
+
+
+@pytest.mark.parametrize('row, rules, message', [
+    (',1,2,3,', _rules(user_id={'required': True}),
+     "line 2, column 'user_id': empty, a value is required"),
+    ('"a\nb",1,2,3,', _rules(user_id={'single_line': True}),
+     r"line 2, column 'user_id': 'a\\nb' holds a line break"),
+    ('"a\rb",1,2,3,', _rules(user_id={'single_line': True}), 'line break'),
+    ('a,-1,2,3,', _rules(timestamp={'minimum': 0}),
+     "column 'timestamp': '-1' is below the schema minimum 0"),
+    ('a,1,200.5,3,', _rules(age={'maximum': 120}),
+     "column 'age': '200.5' is above the schema maximum 120"),
+    ('a,1,nan,3,', _rules(), "column 'age': 'nan' is not a valid float"),
+])
+def test_column_rules_name_line_and_column(row, rules, message):
+  with pytest.raises(ValueError, match=message):
+    list(typed_csv.read_rows(
+        io.BytesIO(('user_id,timestamp,age,zip_prefix,history\n' + row +
+                    '\n').encode()), COLUMNS, 'f.csv', rules))
+
+
+def test_declared_nan_reads_as_missing():
+  rows = list(typed_csv.read_rows(
+      io.BytesIO(b'user_id,timestamp,age,zip_prefix,history\na,1,NaN,3,\n'),
+      COLUMNS, 'f.csv', _rules(age={'nan_is_missing': True})))
+  assert rows[0]['age'] == []
+
+
+def test_cell_limit_is_stated(monkeypatch):
+  monkeypatch.setattr(typed_csv, 'MAX_CELL_CHARS', 1000)
+  text = 'user_id,timestamp,age,zip_prefix,history\n' + 'x' * 1001 + ',1,2,3,\n'
+  with pytest.raises(ValueError,
+                     match='line 2: a cell is longer than the limit of 1,000'):
+    _read(text)
+  monkeypatch.undo()
+  assert _read(text)[0]['user_id'] == [b'x' * 1001]
+  assert typed_csv.MAX_CELL_CHARS == 16 * 1024 * 1024
+
+
+def test_read_column():
+  text = b'a,b\n1,"x\ny"\n2,\n'
+  assert list(typed_csv.read_column(io.BytesIO(text), 'b', 'f')) == ['x\ny']

@@ -1,5 +1,6 @@
 """AtomicPusher executor: pushes a blessed Model's Format-Serving SavedModel."""
 import logging
+import os
 from typing import Any, Dict, List
 
 from tfx import types
@@ -7,7 +8,8 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
 from components import tower_io
-from components.pusher import push
+from components.pusher import serving
+from components.pusher import versions
 
 MODEL_KEY = 'model'
 MODEL_BLESSING_KEY = 'model_blessing'
@@ -39,10 +41,17 @@ class Executor(base_executor.BaseExecutor):
                         model.uri, message or blessing.uri)
         pushed.set_int_custom_property(PUSHED_PROPERTY, 0)
         return
+      key = f'blessing-{blessing.id}'  # shared by the run's three pushers
     else:
       logging.warning('Pushing %s without a ModelBlessing input.', model.uri)
-    result = push.push(tower_io.serving_dir(model.uri),
-                       exec_properties[BASE_DIRECTORY_KEY])
+      key = f'model-{model.id}'
+    base_directory = exec_properties[BASE_DIRECTORY_KEY].rstrip('/')
+    result = versions.push_model(
+        tower_io.serving_dir(model.uri), os.path.dirname(base_directory),
+        os.path.basename(base_directory), key, prepare=serving.prepare)
+    serving.write_models_config(
+        os.path.dirname(base_directory),
+        versions.model_dirs(os.path.dirname(base_directory)))
     pushed.set_int_custom_property(PUSHED_PROPERTY, 1)
     pushed.set_string_custom_property(PUSHED_DESTINATION_PROPERTY,
                                       result.destination)

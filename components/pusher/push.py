@@ -21,11 +21,13 @@ import logging
 import os
 import time
 import uuid
-from typing import Dict, List, NamedTuple, Optional
+from typing import Callable, Dict, List, NamedTuple, Optional
 
 from tfx.dsl.io import fileio
 
 SAVED_MODEL_FILE = 'saved_model.pb'
+# Written into each pushed copy (serving.py); not part of the model's bytes.
+WARMUP_FILE = os.path.join('assets.extra', 'tf_serving_warmup_requests')
 TMP_PREFIX = '.tmp-'
 _MAX_ATTEMPTS = 5
 
@@ -72,7 +74,8 @@ def _files(root: str) -> Dict[str, int]:
   for dir_name, _, files in fileio.walk(root):
     for name in files:
       path = os.path.join(dir_name, name)
-      out[os.path.relpath(path, root)] = fileio.stat(path).length
+      if os.path.relpath(path, root) != WARMUP_FILE:
+        out[os.path.relpath(path, root)] = fileio.stat(path).length
   return out
 
 
@@ -102,13 +105,20 @@ class PushResult(NamedTuple):
 
 
 def push(model_dir: str, base_directory: str,
-         now: Optional[float] = None) -> PushResult:
+         now: Optional[float] = None,
+         version: Optional[int] = None,
+         prepare: Optional[Callable[[str], None]] = None) -> PushResult:
   """Pushes a SavedModel directory unless the latest version is identical.
 
   Args:
     model_dir: a SavedModel directory (holds saved_model.pb).
     base_directory: the serving directory of this model (one per model).
     now: epoch seconds to use instead of the clock (tests).
+    version: push exactly this version (versions.py picks one per run):
+      new=False when it already holds these bytes, an error when it holds
+      others.
+    prepare: called on the complete copy before it is renamed into place
+      (warmup requests, validation); an exception stops the push.
 
   Raises:
     FileNotFoundError: model_dir holds no saved_model.pb.
@@ -118,6 +128,8 @@ def push(model_dir: str, base_directory: str,
     raise FileNotFoundError(f'no SavedModel to push: {SAVED_MODEL_FILE} not '
                             f'found in {model_dir}')
   fileio.makedirs(base_directory)
+  if version is not None:
+    return _push_exact(model_dir, base_directory, version, prepare)
   versions = existing_versions(base_directory)
   if versions:
     latest = os.path.join(base_directory, str(versions[-1]))
@@ -130,6 +142,8 @@ def push(model_dir: str, base_directory: str,
                          f'{TMP_PREFIX}{version}-{uuid.uuid4().hex[:8]}')
   try:
     copy_tree(model_dir, tmp_dir)
+    if prepare:
+      prepare(tmp_dir)
     for _ in range(_MAX_ATTEMPTS):
       destination = os.path.join(base_directory, str(version))
       if not fileio.exists(destination):
@@ -144,6 +158,28 @@ def push(model_dir: str, base_directory: str,
       version = next_version(base_directory, now)
     raise RuntimeError(f'could not find a free version under {base_directory} '
                        f'after {_MAX_ATTEMPTS} attempts')
+  finally:
+    if fileio.exists(tmp_dir):
+      fileio.rmtree(tmp_dir)
+
+
+def _push_exact(model_dir: str, base_directory: str, version: int,
+                prepare: Optional[Callable[[str], None]] = None) -> PushResult:
+  destination = os.path.join(base_directory, str(version))
+  if fileio.exists(destination):
+    if same_tree(model_dir, destination):
+      logging.info('%s already holds this model; not pushing it again.',
+                   destination)
+      return PushResult(destination, version, False)
+    raise RuntimeError(f'{destination} exists and holds another model')
+  tmp_dir = os.path.join(base_directory,
+                         f'{TMP_PREFIX}{version}-{uuid.uuid4().hex[:8]}')
+  try:
+    copy_tree(model_dir, tmp_dir)
+    if prepare:
+      prepare(tmp_dir)
+    fileio.rename(tmp_dir, destination, overwrite=False)
+    return PushResult(destination, version, True)
   finally:
     if fileio.exists(tmp_dir):
       fileio.rmtree(tmp_dir)

@@ -129,6 +129,12 @@ def test_executor_pushes_a_blessed_model(tmp_path, model_uri):
   destination = pushed.get_string_custom_property('pushed_destination')
   assert destination == os.path.join(base, version)
   assert os.listdir(base) == [version]
+  # Ready for TF Serving: warmup requests in the pushed copy, and one config
+  # for every model folder of the serving root.
+  assert os.path.isfile(os.path.join(destination, 'assets.extra',
+                                     'tf_serving_warmup_requests'))
+  with open(tmp_path / 'models.config') as f:
+    assert f'base_path: "{base}"' in f.read()
   emb = tower_io.Tower(destination).embed(
       {'item_id': np.array([b'i1'], object), 'genres': np.array([b''], object),
        'year': np.array([np.nan], np.float32)})

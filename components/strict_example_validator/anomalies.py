@@ -20,10 +20,16 @@ def describe(anomalies: anomalies_pb2.Anomalies) -> List[str]:
   return lines
 
 
-def error_message(source: str, per_split: Dict[str, List[str]]) -> str:
-  """The error raised when any split has anomalies."""
-  parts = [f'{source}: data anomalies against the declared schema stop the run '
-           'before Transform and Trainer:']
+def error_message(source: str, per_split: Dict[str, List[str]],
+                  anomalies_uri: str = '') -> str:
+  """The one-line error raised when any split has anomalies.
+
+  Names the data folder, each split and feature with its first reason; the
+  full anomalies stay in the ExampleAnomalies artifact at `anomalies_uri`.
+  """
+  parts = []
   for split, lines in sorted(per_split.items()):
-    parts.extend(f'  [{split}] {line}' for line in lines)
-  return '\n'.join(parts)
+    parts.extend(f'[{split}] {line}' for line in lines)
+  where = f'; all anomalies in {anomalies_uri}' if anomalies_uri else ''
+  return (f'{source}: data breaks the declared schema: '
+          f'{" | ".join(p.replace(chr(10), " ") for p in parts)}{where}')

@@ -25,8 +25,13 @@ def test_describe_names_each_feature_and_reason():
       'age: Out-of-range values (min -5 < 0)',
       'gender: Unexpected string values (Examples contain values missing from '
       'the schema: X (~1%).)']
-  message = anomalies.error_message('stats', {'train': lines})
-  assert message.splitlines()[1] == '  [train] age: Out-of-range values (min -5 < 0)'
+  message = anomalies.error_message('data/interactions', {'train': lines},
+                                    '/out/anomalies/7')
+  assert '\n' not in message
+  assert message.startswith('data/interactions: data breaks the declared '
+                            'schema: [train] age: Out-of-range values (min -5 < 0) | '
+                            '[train] gender: Unexpected string values')
+  assert message.endswith('; all anomalies in /out/anomalies/7')
 
 
 def test_no_anomalies_no_lines():

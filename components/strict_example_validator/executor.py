@@ -9,8 +9,9 @@ from tfx.types import artifact_utils
 from components.strict_example_validator import anomalies as anomalies_lib
 
 
-class AnomaliesFoundError(RuntimeError):
-  """Raised after the anomalies artifact is written, naming every anomaly."""
+class AnomaliesFoundError(ValueError):
+  """Raised after the anomalies artifact is written: one line naming the
+  features and the data (a ValueError: bad input, exit code 2)."""
 
 
 class Executor(validator_executor.Executor):
@@ -22,9 +23,11 @@ class Executor(validator_executor.Executor):
     self._found = {}
     result = super().Do(input_dict, output_dict, exec_properties)
     if self._found:
-      stats_uri = artifact_utils.get_single_uri(input_dict['statistics'])
+      anomalies_uri = artifact_utils.get_single_uri(output_dict['anomalies'])
+      source = exec_properties.get('source') or artifact_utils.get_single_uri(
+          input_dict['statistics'])
       raise AnomaliesFoundError(
-          anomalies_lib.error_message(f'statistics {stats_uri}', self._found))
+          anomalies_lib.error_message(source, self._found, anomalies_uri))
     return result
 
   def _Validate(self, inputs, outputs):

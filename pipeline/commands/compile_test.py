@@ -14,6 +14,7 @@ from pipeline.config import RunConfig
 IMAGE = 'europe-docker.pkg.dev/my-project/sslrec/sslrec:1'
 DATA = 'gs://my-bucket/data/synthetic'
 OUTPUT = 'gs://my-bucket/sslrec'
+SCHEMA_DIR = 'gs://my-bucket/schemas/synthetic'
 BEAM_ARGS = ('--direct_running_mode=multi_processing', '--direct_num_workers=2')
 
 
@@ -43,7 +44,8 @@ def test_cli_compiles_and_names_the_tasks(tmp_path, capsys):
   spec_file = tmp_path / 'out' / 'vertex.json'
   code = cli.main(['compile', '--target', 'kubeflow-v2', '--output',
                    str(spec_file), '--config',
-                   _write_config(tmp_path / 'c.yaml'), '--image', IMAGE])
+                   _write_config(tmp_path / 'c.yaml'), '--image', IMAGE,
+                   '--schema-dir', SCHEMA_DIR])
   captured = capsys.readouterr()
   assert code == 0, captured.err
   assert captured.out.startswith(f'wrote {spec_file}: ')
@@ -111,6 +113,65 @@ def test_remote_data_needs_explicit_schemas(tmp_path, capsys):
   assert code == 2
   assert 'set `schemas`' in capsys.readouterr().err
   assert not (tmp_path / 'p.json').exists()
+
+
+def test_every_task_condition_names_its_own_inputs(compiled):
+  _, _, job = compiled
+  tasks = job['pipelineSpec']['root']['dag']['tasks']
+  conditions = kubeflow.condition_inputs(job)
+  assert set(conditions) == {'PushQueryTower', 'PushItemTower', 'PushIndex'}
+  for name, names in conditions.items():
+    assert names and set(names) <= set(tasks[name]['inputs']['artifacts']), (
+        name, names)
+    assert names == ['model_blessing']
+
+
+@pytest.mark.parametrize('flags, message', [
+    ([], "schema dir 'synthetic' is a local path"),
+    (['--schema-dir', SCHEMA_DIR, '--pipeline-root', '/tmp/root'],
+     "pipeline root '/tmp/root' is a local path"),
+    (['--schema-dir', SCHEMA_DIR, '--image', kubeflow.DEFAULT_IMAGE],
+     'is the stock TFX image, which lacks sslrec'),
+])
+def test_local_paths_and_the_stock_image_are_refused(tmp_path, capsys, flags,
+                                                     message):
+  spec_file = tmp_path / 'p.json'
+  argv = ['compile', '--target', 'kubeflow-v2', '--output', str(spec_file),
+          '--config', _write_config(tmp_path / 'c.yaml')]
+  code = cli.main(argv + (flags if '--image' in flags else flags + ['--image',
+                                                                    IMAGE]))
+  err = capsys.readouterr().err
+  assert code == 2 and message in err and '--allow-local' in err, err
+  assert not spec_file.exists()
+
+
+def test_local_data_is_refused_unless_allowed(tmp_path, capsys):
+  config = tmp_path / 'c.yaml'
+  config.write_text(f'data: {tmp_path}/data\noutput: {OUTPUT}\nschemas: '
+                    'synthetic\n')
+  argv = ['compile', '--target', 'kubeflow-v2', '--output',
+          str(tmp_path / 'p.json'), '--config', str(config), '--image', IMAGE,
+          '--schema-dir', SCHEMA_DIR]
+  assert cli.main(argv) == 2
+  assert f"data '{tmp_path}/data' is a local path" in capsys.readouterr().err
+  resources = tmp_path / 'r.yaml'
+  resources.write_text('default: {cpu: 1, memory: 2G}\n'
+                       'TwoTowerTrainer: {cpu: 8, memory: 512M}\n')
+  assert cli.main(argv + ['--allow-local', '--resources', str(resources)]) == 0
+  job = json.loads((tmp_path / 'p.json').read_text())
+  executors = job['pipelineSpec']['deploymentSpec']['executors']
+  trainer = executors['TwoTowerTrainer_executor']['container']['resources']
+  assert trainer == {'cpuLimit': 8.0, 'memoryLimit': 0.5}
+  assert executors['PushIndex_executor']['container']['resources'] == {
+      'cpuLimit': 1.0, 'memoryLimit': 2.0}
+
+
+def test_resources_for_unknown_tasks_are_an_error(compiled):
+  _, _, job = compiled
+  with pytest.raises(ValueError, match=r"unknown tasks \['Traner'\]"):
+    kubeflow.set_resources(job, {'Traner': {'cpu': 2}})
+  with pytest.raises(ValueError, match="memory '16 GB' must look like"):
+    kubeflow.set_resources(job, {'default': {'memory': '16 GB'}})
 
 
 def test_kubeflow_pipeline_has_no_local_metadata(tmp_path):

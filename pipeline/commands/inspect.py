@@ -115,10 +115,18 @@ def format_pushed(pushes: List[Dict[str, Any]]) -> str:
     ev = p['evaluation']
     metrics = ', '.join(f'{k} {_fmt(v)}' for k, v in ev.items()
                         if k.startswith('recall@'))
-    verdict = ('' if ev.get('blessed') is None else
-               f'; blessed {_fmt(ev["blessed"])}')
+    blessing = p.get('blessing') or {}
+    if p.get('rollback_of'):
+      verdict = f'; rollback to version {p["rollback_of"]}'
+    elif blessing.get('blessed') is not None:  # the blessing OF the push
+      verdict = (f'; blessed {_fmt(blessing["blessed"])} (ModelBlessing '
+                 f'#{blessing["blessing_id"]})')
+    else:
+      verdict = ''
+    missing = ('  MISSING: the served folder does not exist'
+               if p.get('served') is False else '')
     lines.append(f'{p["pusher"]}: version {p["pushed_version"]} -> '
-                 f'{p["pushed_destination"]}')
+                 f'{p["pushed_destination"]}{missing}')
     again = (f', last confirmed by run {p["last_run_id"]}'
              if p.get('last_run_id') not in (None, p['run_id']) else '')
     how = ('found already pushed (same bytes)' if p.get('new_version') is False

@@ -156,8 +156,7 @@ def _run(args) -> int:
   # Taken before importing TensorFlow, so a second run fails in a second.
   with run_lock.hold(config.output):
     from pipeline import runner  # pylint: disable=g-import-not-at-top
-    runner.run(config)
-  return 0
+    return runner.run(config)  # exit code: pipeline/outcome.py
 
 
 def register(subparsers) -> None:

@@ -23,7 +23,40 @@ LOG_FILE = 'cron.log'
 _MARKER = '# sslrec-schedule output='
 _MACROS = ('@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight',
            '@hourly', '@reboot')
-_FIELD = re.compile(r'^[0-9A-Za-z*/,\-]+$')
+_MONTHS = ('jan feb mar apr may jun jul aug sep oct nov dec').split()
+_DAYS = 'sun mon tue wed thu fri sat'.split()
+# (name, lowest, highest, names for lowest..): the five cron fields.
+_FIELDS = (('minute', 0, 59, ()), ('hour', 0, 23, ()),
+           ('day-of-month', 1, 31, ()), ('month', 1, 12, _MONTHS),
+           ('day-of-week', 0, 7, _DAYS))
+_ITEM = re.compile(r'^(\*|(\w+)(-(\w+))?)(/(\d+))?$')
+
+
+def _field_problem(text: str, name: str, low: int, high: int, names) -> str:
+  """'' when `text` is a valid cron field, else why not."""
+  def number(word):
+    if word.isdigit() and word.isascii():
+      value = int(word)
+    elif word.lower() in names:
+      value = names.index(word.lower()) + low
+    else:
+      return None
+    return value if low <= value <= high else None
+
+  for item in text.split(','):
+    match = _ITEM.match(item)
+    if not match:
+      return f'{item!r} is not *, N, N-M or one of those with /STEP'
+    start, end, step = match.group(2), match.group(4), match.group(6)
+    for word in (start, end):
+      if word is not None and number(word) is None:
+        return f'{word!r} is outside {low}-{high}' + (
+            f' (or {names[0]}..{names[-1]})' if names else '')
+    if end is not None and number(end) < number(start):
+      return f'{item!r}: the range runs backwards'
+    if step is not None and int(step) == 0:
+      return f'{item!r}: the step must be at least 1'
+  return ''
 
 
 def check_cron(expression: str) -> str:
@@ -31,10 +64,15 @@ def check_cron(expression: str) -> str:
   fields = expression.split()
   if len(fields) == 1 and fields[0] in _MACROS:
     return fields[0]
-  if len(fields) != 5 or not all(_FIELD.match(f) for f in fields):
+  if len(fields) != 5:
     raise errors.UserError(
         f'--cron {expression!r}: expected 5 fields "minute hour day-of-month '
         f'month day-of-week" (e.g. "0 3 * * *") or one of {", ".join(_MACROS)}')
+  for text, (name, low, high, names) in zip(fields, _FIELDS):
+    problem = _field_problem(text, name, low, high, names)
+    if problem:
+      raise errors.UserError(f'--cron {expression!r}: {name} field {text!r}: '
+                             f'{problem}')
   return ' '.join(fields)
 
 

@@ -65,12 +65,38 @@ def test_percent_signs_are_escaped_for_cron(tmp_path):
   assert '%' not in entry.replace('\\%', '')
 
 
-@pytest.mark.parametrize('expression', ['0 3 * *', '0 3 * * * *', '0 3 * * ;',
+@pytest.mark.parametrize('expression', ['0 3 * *', '0 3 * * * *',
                                         '@sometimes', ''])
 def test_malformed_schedule_is_a_clear_error(capsys, expression):
   code, _, err = _schedule(capsys, ['--cron', expression, '--print'])
   assert code == 2
   assert f'--cron {expression!r}: expected 5 fields' in err
+
+
+@pytest.mark.parametrize('expression, message', [
+    ('60 3 * * *', "minute field '60': '60' is outside 0-59"),
+    ('0 24 * * *', "hour field '24': '24' is outside 0-23"),
+    ('0 3 0 * *', "day-of-month field '0': '0' is outside 1-31"),
+    ('0 3 * 13 *', "month field '13'"),
+    ('0 3 * * 8', "day-of-week field '8'"),
+    ('0 3 * * ;', "day-of-week field ';': ';' is not *, N, N-M"),
+    ('0 5-2 * * *', "hour field '5-2': '5-2': the range runs backwards"),
+    ('*/0 * * * *', "'*/0': the step must be at least 1"),
+    ('0 3 * foo *', "month field 'foo': 'foo' is outside 1-12 (or jan..dec)"),
+    ('0 3 * * \u0663', "day-of-week field"),
+])
+def test_each_cron_field_is_checked(capsys, expression, message):
+  code, _, err = _schedule(capsys, ['--cron', expression, '--print'])
+  assert code == 2
+  assert message in err, err
+
+
+@pytest.mark.parametrize('expression', [
+    '*/15 0-6,22 1,15 jan-mar,DEC mon-fri', '0 3 * * 7', '0 0 31 12 sun'])
+def test_valid_cron_fields(capsys, expression):
+  code, out, err = _schedule(capsys, ['--cron', expression, '--print'])
+  assert code == 0, err
+  assert out.startswith(expression + ' ')
 
 
 def test_bad_run_options_fail_at_schedule_time(tmp_path, capsys):

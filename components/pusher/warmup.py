@@ -1,0 +1,119 @@
+"""TF Serving warmup requests, and replaying them through a SavedModel.
+
+TF Serving replays `assets.extra/tf_serving_warmup_requests` (a TFRecord file
+of tensorflow.serving.PredictionLog) when it loads a version, so the first
+real request does not pay for tracing and table initialization. The requests
+are built from the model's `serving_default` signature: one batch of
+`BATCH_SIZE` rows per request, every input a 1-D tensor of its dtype filled
+with a neutral value (empty string, 0, NaN for floats: the contract's missing
+value).
+
+`replay` loads a SavedModel and runs every warmup request through
+`serving_default`, checking each output's batch size and that float outputs
+are finite; `python -m components.pusher.warmup DIR` does it in a fresh
+process (what the pusher calls before pushing, InfraValidator-style).
+"""
+import os
+import sys
+from typing import Dict, List
+
+import numpy as np
+import tensorflow as tf
+from tensorflow_serving.apis import predict_pb2
+from tensorflow_serving.apis import prediction_log_pb2
+
+WARMUP_DIR = 'assets.extra'
+WARMUP_FILE = 'tf_serving_warmup_requests'
+SIGNATURE = 'serving_default'
+BATCH_SIZE = 2
+NUM_REQUESTS = 2
+_NEUTRAL = {tf.string: b'', tf.int64: 0, tf.int32: 0,
+            tf.float32: np.nan, tf.float64: np.nan}
+
+
+def warmup_path(saved_model_dir: str) -> str:
+  return os.path.join(saved_model_dir, WARMUP_DIR, WARMUP_FILE)
+
+
+def _inputs(saved_model_dir: str) -> Dict[str, tf.TensorSpec]:
+  loaded = tf.saved_model.load(saved_model_dir)
+  if SIGNATURE not in loaded.signatures:
+    raise ValueError(f'{saved_model_dir}: no {SIGNATURE} signature')
+  _, kwargs = loaded.signatures[SIGNATURE].structured_input_signature
+  return kwargs
+
+
+def requests(saved_model_dir: str, model_name: str
+             ) -> List[prediction_log_pb2.PredictionLog]:
+  """PredictionLogs for the model's serving_default inputs."""
+  logs = []
+  for _ in range(NUM_REQUESTS):
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model_name
+    request.model_spec.signature_name = SIGNATURE
+    for name, spec in sorted(_inputs(saved_model_dir).items()):
+      if spec.dtype not in _NEUTRAL:
+        raise ValueError(f'{saved_model_dir}: input {name!r} has dtype '
+                         f'{spec.dtype.name}, no warmup value for it')
+      shape = [BATCH_SIZE] + [d or 1 for d in spec.shape.as_list()[1:]]
+      value = np.full(shape, _NEUTRAL[spec.dtype],
+                      dtype=object if spec.dtype == tf.string
+                      else spec.dtype.as_numpy_dtype)
+      request.inputs[name].CopyFrom(tf.make_tensor_proto(value, spec.dtype))
+    logs.append(prediction_log_pb2.PredictionLog(
+        predict_log=prediction_log_pb2.PredictLog(request=request)))
+  return logs
+
+
+def write(saved_model_dir: str, model_name: str) -> str:
+  """Writes the warmup file into a SavedModel folder; returns its path."""
+  path = warmup_path(saved_model_dir)
+  tf.io.gfile.makedirs(os.path.dirname(path))
+  with tf.io.TFRecordWriter(path) as writer:
+    for log in requests(saved_model_dir, model_name):
+      writer.write(log.SerializeToString())
+  return path
+
+
+def read(saved_model_dir: str) -> List[prediction_log_pb2.PredictionLog]:
+  return [prediction_log_pb2.PredictionLog.FromString(record.numpy())
+          for record in tf.data.TFRecordDataset(warmup_path(saved_model_dir))]
+
+
+def replay(saved_model_dir: str) -> int:
+  """Runs every warmup request through serving_default; returns how many.
+
+  Raises ValueError naming the request and output that failed.
+  """
+  signature = tf.saved_model.load(saved_model_dir).signatures[SIGNATURE]
+  logs = read(saved_model_dir)
+  if not logs:
+    raise ValueError(f'{warmup_path(saved_model_dir)}: no warmup requests')
+  for number, log in enumerate(logs, start=1):
+    request = log.predict_log.request
+    inputs = {name: tf.constant(tf.make_ndarray(proto))
+              for name, proto in request.inputs.items()}
+    outputs = signature(**inputs)
+    for name, tensor in outputs.items():
+      value = tensor.numpy()
+      if value.shape[:1] != (BATCH_SIZE,):
+        raise ValueError(f'warmup request {number}: output {name!r} has shape '
+                         f'{value.shape}, expected batch {BATCH_SIZE}')
+      if value.dtype.kind == 'f' and not np.isfinite(value).all():
+        raise ValueError(f'warmup request {number}: output {name!r} is not '
+                         'finite')
+  return len(logs)
+
+
+def main(argv: List[str]) -> int:
+  try:
+    count = replay(argv[1])
+  except Exception as e:  # pylint: disable=broad-except  # reported to the parent
+    print(f'FAILED: {type(e).__name__}: {e}', flush=True)
+    return 1
+  print(f'OK: {count} warmup requests through {SIGNATURE}', flush=True)
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main(sys.argv))
