@@ -192,6 +192,7 @@ class Session:
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     from components import tower_io  # pylint: disable=g-import-not-at-top
     from components.retrieval_evaluator import evaluation  # pylint: disable=g-import-not-at-top
+    from components.retrieval_evaluator import summary  # pylint: disable=g-import-not-at-top
     from models import export  # pylint: disable=g-import-not-at-top
     from models import model as model_lib  # pylint: disable=g-import-not-at-top
     tf.keras.backend.clear_session()
@@ -210,13 +211,18 @@ class Session:
       export.export_item_tower(tower_io.serving_dir(item_uri),
                                model.item_tower, self.item_tft,
                                self.feature_config)
-      metrics = evaluation.evaluate(
+      ranking = evaluation.rank_events(
           tower_io.load_tower(query_uri), tower_io.load_tower(item_uri),
           self.prepared.interactions_examples, self.eval_corpus, KS,
           exclude_seen=True)
+    totals = evaluation.user_totals(self.eval_corpus, ranking, KS)
+    metrics = summary.metrics_dict(totals)
     steps_events = (config.train_steps * config.batch_size if config.train_steps
                     else self.num_train_events * config.epochs)
-    return {'metrics': metrics, 'train_seconds': train_seconds,
+    return {'metrics': metrics,
+            # Per-user aggregates for the paired bootstrap of the report.
+            'user_totals': totals.select(quality_stats.COLUMNS).to_dict(),
+            'train_seconds': train_seconds,
             'examples_per_second': steps_events / train_seconds,
             'total_seconds': time.perf_counter() - start}
 
@@ -226,7 +232,9 @@ class Session:
 # logs but neither reused nor reported.
 _CODE_GLOBS = ('models/*.py', 'components/tower_io.py',
                'components/retrieval_evaluator/evaluation.py',
-               'components/retrieval_evaluator/metrics.py')
+               'components/retrieval_evaluator/metrics.py',
+               'components/retrieval_evaluator/summary.py',
+               'components/retrieval_evaluator/bootstrap.py')
 
 
 def code_version() -> str:
@@ -558,22 +566,28 @@ def report_text(results: Sequence[Mapping[str, Any]], variants: Sequence[str],
                 explored: Optional[Sequence[Mapping[str, Any]]] = None,
                 speed: Optional[Sequence[Mapping[str, Any]]] = None) -> str:
   summary = quality_stats.summarize(results)
+  deltas = quality_stats.paired_deltas(results, variants)
+  control_deltas = quality_stats.paired_deltas(results, variants,
+                                               baseline=CONTROL)
   seeds = sorted({r['seed'] for r in results})
   parts = [f'Seeds: {seeds}. Cells: mean ± sample std over seeds '
-           '(relative change vs `none`; `*` = the difference exceeds the sum '
-           'of the two stds).', '']
+           '(relative change vs `none`; `*` = a real difference: its paired '
+           '95% interval, a bootstrap over users pooled over seeds, excludes '
+           '0).', '']
   for data in data_sizes:
     for metric in quality_stats.METRICS:
       parts += [f'**{metric}, {"100%" if data == "full" else "10%"} of the '
                 'train events**', '',
-                quality_stats.markdown_table(summary, data, metric, variants),
+                quality_stats.markdown_table(summary, data, metric, variants,
+                                             deltas=deltas),
                 '']
   parts += ['**Goals (CFM vs tuned baseline)**', '']
-  parts += quality_stats.goal_lines(summary, GOALS) + ['']
+  parts += quality_stats.goal_lines(summary, GOALS, deltas=deltas) + ['']
   if any(r['variant'] == CONTROL for r in results):
     parts += [f'**CFM vs `{CONTROL}`** (ssl=none with the settings CFM was '
               'tuned to: the SSL task\'s own effect)', '']
-    parts += quality_stats.goal_lines(summary, GOALS, baseline=CONTROL) + ['']
+    parts += quality_stats.goal_lines(summary, GOALS, baseline=CONTROL,
+                                      deltas=control_deltas) + ['']
   parts += ['**Training throughput** (train events x epochs / wall time of '
             '`models.model.train`, which includes the per-epoch validation '
             'loss pass and setup)', '']

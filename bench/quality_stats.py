@@ -1,22 +1,34 @@
-"""Aggregation and markdown tables of the quality benchmark (pure Python).
+"""Aggregation, paired intervals and markdown tables of the quality benchmark.
 
 A result is one training + evaluation:
   {'data': 'full', 'variant': 'cfm', 'seed': 0,
    'metrics': {'recall@50': {'overall': x, 'head': x, 'tail': x, 'cold': x
                              (or None when the slice has no eval event)}, ...},
+   'user_totals': summary.UserTotals.to_dict() of the METRICS x SLICES columns,
    'train_seconds': s, 'examples_per_second': r}
 
 Over seeds: the mean and the sample standard deviation (ddof=1; 0 for a single
 seed). Relative change against the baseline variant: (mean - base) / base.
-A change is marked significant ('*') when |mean - base| exceeds the sum of the
-two standard deviations, i.e. the difference is larger than the seeds' spread.
+A difference is marked real ('*') only when its paired 95% interval excludes
+0: the evaluator's bootstrap over users (components/retrieval_evaluator/
+bootstrap.py), pooled over seeds: each variant's per-user aggregates are
+averaged over its seeds (the events are the same), and the users are
+resampled with the same weights for both variants. Results without
+`user_totals` (older logs) get no mark.
 """
 import math
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+import numpy as np
+
+from components.retrieval_evaluator import bootstrap
+from components.retrieval_evaluator import summary as eval_summary
+
 SLICES = ('overall', 'head', 'tail', 'cold')
 METRICS = ('recall@10', 'recall@50', 'map@50')
+COLUMNS = [(m, s) for m in METRICS for s in SLICES]
 BASELINE = 'none'
+SETTINGS = bootstrap.Settings()
 
 
 def mean_std(values: Sequence[float]) -> Tuple[float, float]:
@@ -38,10 +50,68 @@ def relative_change(value: float, base: float) -> Optional[float]:
   return (value - base) / base
 
 
-def exceeds_spread(mean: float, std: float, base_mean: float,
-                   base_std: float) -> bool:
-  """True when the difference of the means exceeds the sum of the stds."""
-  return abs(mean - base_mean) > std + base_std
+def pooled_totals(results: Iterable[Mapping], data: str, variant: str
+                  ) -> Optional[eval_summary.UserTotals]:
+  """A variant's per-user aggregates averaged over its seeds (None when a
+  result has none)."""
+  found = [r for r in results if r['data'] == data and r['variant'] == variant]
+  if not found or any('user_totals' not in r for r in found):
+    return None
+  totals = [eval_summary.UserTotals.from_dict(r['user_totals']) for r in found]
+  first = totals[0]
+  for t in totals[1:]:
+    if t.columns != first.columns or t.users != first.users or (
+        not np.array_equal(t.events, first.events)):
+      raise ValueError(f'{data} {variant}: the seeds were evaluated on '
+                       'different events')
+  return eval_summary.UserTotals(
+      first.columns, first.users,
+      np.mean([t.values for t in totals], axis=0), first.events)
+
+
+# (data, variant, metric, slice) -> (difference vs the baseline, interval).
+Deltas = Dict[Tuple[str, str, str, str],
+              Tuple[float, Optional[Tuple[float, float]]]]
+
+
+def paired_deltas(results: Sequence[Mapping], variants: Sequence[str],
+                  baseline: str = BASELINE,
+                  settings: bootstrap.Settings = SETTINGS) -> Deltas:
+  """Pooled paired differences of every variant against `baseline`."""
+  out: Deltas = {}
+  for data in sorted({r['data'] for r in results}):
+    base = pooled_totals(results, data, baseline)
+    if base is None:
+      continue
+    for variant in variants:
+      if variant == baseline:
+        continue
+      cand = pooled_totals(results, data, variant)
+      if cand is None:
+        continue
+      if cand.users != base.users or not np.array_equal(cand.events,
+                                                         base.events):
+        raise ValueError(f'{data}: {variant} and {baseline} were evaluated '
+                         'on different events')
+      wanted = [c for c in cand.columns if c in base.columns]
+      cand, ref = cand.select(wanted), base.select(wanted)
+      intervals = bootstrap.paired_delta_intervals(cand.values, ref.values,
+                                                   cand.events, settings)
+      points = zip(bootstrap.ratios(cand.values, cand.events),
+                   bootstrap.ratios(ref.values, ref.events))
+      for (metric, name), (c, b), interval in zip(wanted, points, intervals):
+        if c is not None and b is not None:
+          out[(data, variant, metric, name)] = (c - b, interval)
+  return out
+
+
+def is_real(delta: Optional[Tuple[float, Optional[Tuple[float, float]]]]
+            ) -> bool:
+  """True when the paired 95% interval of the difference excludes 0."""
+  if delta is None or delta[1] is None:
+    return False
+  low, high = delta[1]
+  return low > 0 or high < 0
 
 
 # (data, variant, metric, slice) -> (mean, std, n).
@@ -63,11 +133,11 @@ def summarize(results: Iterable[Mapping]) -> Summary:
 
 
 def format_cell(mean: float, std: float, base: Optional[Tuple[float, float]],
-                judge_spread: bool = True) -> str:
+                delta=None) -> str:
   """'0.1234 ± 0.0056' plus ' (+12.3%*)' against a baseline (mean, std).
 
-  '*' marks a change larger than the seeds' spread (exceeds_spread); never
-  when `judge_spread` is False (fewer than two seeds: no spread to compare).
+  '*' marks a real difference: `delta` (difference, paired interval) has an
+  interval that excludes 0.
   """
   text = f'{mean:.4f} ± {std:.4f}'
   if base is None:
@@ -75,14 +145,14 @@ def format_cell(mean: float, std: float, base: Optional[Tuple[float, float]],
   change = relative_change(mean, base[0])
   if change is None:
     return text + ' (n/a)'
-  mark = '*' if judge_spread and exceeds_spread(mean, std, base[0],
-                                                base[1]) else ''
+  mark = '*' if is_real(delta) else ''
   return f'{text} ({change * 100:+.1f}%{mark})'
 
 
 def markdown_table(summary: Summary, data: str, metric: str,
                    variants: Sequence[str], slices: Sequence[str] = SLICES,
-                   baseline: str = BASELINE) -> str:
+                   baseline: str = BASELINE,
+                   deltas: Optional[Deltas] = None) -> str:
   """One table: a row per variant, a column per slice, for one data size."""
   lines = ['| variant | ' + ' | '.join(slices) + ' |',
            '|---|' + '---|' * len(slices)]
@@ -93,23 +163,25 @@ def markdown_table(summary: Summary, data: str, metric: str,
       if value is None:
         cells.append('–')
         continue
-      base, judge = None, False
+      base = None
       if variant != baseline:
         b = summary.get((data, baseline, metric, name))
         if b:
-          base, judge = (b[0], b[1]), min(value[2], b[2]) >= 2
-      cells.append(format_cell(value[0], value[1], base, judge))
+          base = (b[0], b[1])
+      cells.append(format_cell(value[0], value[1], base, (deltas or {}).get(
+          (data, variant, metric, name))))
     lines.append(f'| {variant} | ' + ' | '.join(cells) + ' |')
   return '\n'.join(lines)
 
 
 def goal_lines(summary: Summary, goals: Sequence[Tuple[str, str, str, float]],
-               variant: str = 'cfm', baseline: str = BASELINE) -> List[str]:
+               variant: str = 'cfm', baseline: str = BASELINE,
+               deltas: Optional[Deltas] = None) -> List[str]:
   """One line per goal (data, metric, slice, minimum relative change).
 
-  Says the measured change, whether it reaches the goal and whether it exceeds
-  the seeds' spread (a goal counts as reached only when both hold, with at
-  least two seeds of each).
+  Says the measured change, the paired 95% interval of the difference
+  (pooled over seeds) and whether the goal is reached: the change reaches the
+  target and the interval lies above 0.
   """
   lines = []
   for data, metric, name, target in goals:
@@ -123,13 +195,16 @@ def goal_lines(summary: Summary, goals: Sequence[Tuple[str, str, str, float]],
     if change is None:
       lines.append(f'- {label}: baseline is 0')
       continue
-    reached = change >= target
-    if min(v[2], b[2]) < 2:
-      spread, why = False, ' (one seed: no spread to compare)'
+    delta = (deltas or {}).get((data, variant, metric, name))
+    if delta is None or delta[1] is None:
+      real, why = False, ' (no per-user results: no paired interval)'
     else:
-      spread = exceeds_spread(v[0], v[1], b[0], b[1])
-      why = '' if spread else ' (within the seeds spread)'
+      low, high = delta[1]
+      real = low > 0
+      why = (f', paired 95% interval of the difference [{low:+.4f}, '
+             f'{high:+.4f}]')
+    reached = change >= target and real
     lines.append(
-        f'- {label}: {change * 100:+.1f}% (goal >= {target * 100:+.0f}%): '
-        f'{"reached" if reached and spread else "NOT reached"}{why}')
+        f'- {label}: {change * 100:+.1f}% (goal >= {target * 100:+.0f}%)'
+        f'{why}: {"reached" if reached else "NOT reached"}')
   return lines

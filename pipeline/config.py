@@ -40,6 +40,8 @@ class EvaluationConfig:
   exclude_seen: bool = True            # don't rank the user's train items
   index_k: int = 100                   # items the exported index returns
   index_kind: str = 'brute_force'      # 'brute_force' | 'scann' (pip install .[scann])
+  bootstrap_samples: int = 1000        # samples of the 95% intervals (bootstrap over users)
+  bootstrap_seed: int = 0              # same seed, same intervals and blessing
 
   def __post_init__(self):
     if not self.ks or any(k <= 0 for k in self.ks):
@@ -53,6 +55,10 @@ class EvaluationConfig:
       raise ValueError('evaluation.max_*_drop must be >= 0')
     if self.index_k <= 0:
       raise ValueError('evaluation.index_k must be > 0')
+    if self.bootstrap_samples < 1:
+      raise ValueError('evaluation.bootstrap_samples must be >= 1')
+    if self.bootstrap_seed < 0:
+      raise ValueError('evaluation.bootstrap_seed must be >= 0')
     if self.index_kind not in ('brute_force', 'scann'):
       raise ValueError("evaluation.index_kind must be 'brute_force' or 'scann'")
 
@@ -93,9 +99,12 @@ class RunConfig:
     if os.path.exists(path):
       with open(path) as f:
         try:
-          return json.load(f).get('schemas', DEFAULT_SCHEMAS)
+          name = json.load(f).get('schemas', DEFAULT_SCHEMAS)
         except json.JSONDecodeError as e:
           raise ValueError(f'{path}: not valid JSON: {e}') from e
+      # A schema folder generated into the data folder (sslrec data recbole).
+      local = os.path.join(self.data, name)
+      return local if os.path.isdir(local) else name
     return DEFAULT_SCHEMAS
 
   def to_dict(self) -> Dict[str, Any]:

@@ -464,5 +464,44 @@ class Inspector:
     return out
 
 
+  # Reports (pipeline/run_records.py builds the report's record on these).
+
+  def run_ids(self) -> List[str]:
+    """The recorded run ids, oldest first."""
+    return [c.name for c in reversed(self._runs)]
+
+  def _execution_dict(self, e: mlmd_pb2.Execution) -> Dict[str, Any]:
+    start, end = e.create_time_since_epoch, e.last_update_time_since_epoch
+    return {
+        'id': e.id,
+        'node': self._node_of.get(e.id, str(e.id)),
+        'state': _state_name(e),
+        'start_ms': start,
+        'end_ms': end,
+        'seconds': max(end - start, 0) / 1000 if start and end else None,
+        'properties': {k: _value(v) for k, v in e.custom_properties.items()},
+    }
+
+  def executions(self, run: str) -> List[Dict[str, Any]]:
+    """The run's executions in start order: node, state, start/end (epoch ms),
+    seconds, and the execution properties (exec properties of the node)."""
+    context = self.run_context(run)
+    return [self._execution_dict(e) for e in sorted(
+        self._run_executions[context.id],
+        key=lambda e: (e.create_time_since_epoch, e.id))]
+
+  def producer_execution(self, artifact_id: int) -> Optional[Dict[str, Any]]:
+    """The execution that made an artifact (not a cache hit), as `executions`."""
+    producer = self._producers([artifact_id]).get(artifact_id)
+    if producer is None:
+      return None
+    return self._execution_dict(self._store.get_executions_by_id([producer])[0])
+
+  def artifact_properties(self, artifact_id: int) -> Dict[str, Any]:
+    """Every custom property of an artifact."""
+    return {k: _value(v) for k, v in
+            self._artifact(artifact_id).custom_properties.items()}
+
+
 def inspector(path: str) -> Inspector:
   return Inspector(open_store(path))

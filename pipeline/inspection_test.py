@@ -270,3 +270,28 @@ def test_evaluation_summary_reads_metrics_json(tmp_path):
       'recall@50_overall': 0.25, 'recall@50_tail': 0.125}
   assert inspection.evaluation_summary(str(tmp_path / 'none')) == {
       'metrics_file': None}
+
+
+def test_report_queries_executions_producers_and_properties(gate):
+  ins = inspection.inspector(gate['metadata'])
+  first, second = ins.run_ids()
+  assert [r['run_id'] for r in ins.runs()] == [second, first]
+  executions = ins.executions(second)
+  nodes = [e['node'] for e in executions]
+  assert 'RetrievalEvaluator' in nodes and 'push_query' not in nodes
+  assert [e['start_ms'] for e in executions] == sorted(
+      e['start_ms'] for e in executions)
+  assert all(e['seconds'] is not None and e['seconds'] >= 0
+             for e in executions)
+  (trainer,) = [e for e in executions if e['node'] == 'TinyTrainer']
+  assert trainer['properties']['seed'] == 2
+  # Run 2's blessing names run 1's query model as the baseline; its producer
+  # is run 1's trainer (seed 1).
+  (blessing,) = [a for a in ins.artifacts(run=second)
+                 if a['type'] == 'ModelBlessing' and a['role'] == 'output']
+  props = ins.artifact_properties(blessing['id'])
+  assert props['blessed'] == 0 and 'NOT blessed' in props['blessing_message']
+  producer = ins.producer_execution(props['baseline_model_id'])
+  assert producer['node'] == 'TinyTrainer'
+  assert producer['properties']['seed'] == 1
+  assert producer['id'] in {e['id'] for e in ins.executions(first)}

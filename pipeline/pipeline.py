@@ -145,7 +145,9 @@ def create_pipeline(
       min_recall=evaluation.min_recall,
       max_overall_drop=evaluation.max_overall_drop,
       max_tail_drop=evaluation.max_tail_drop,
-      exclude_seen=evaluation.exclude_seen)
+      exclude_seen=evaluation.exclude_seen,
+      bootstrap_samples=evaluation.bootstrap_samples,
+      bootstrap_seed=evaluation.bootstrap_seed)
   # Outside the Cond: a node under a Cond takes the blessing as an input, so
   # a gated index would be rebuilt whenever the same towers are re-blessed.
   index_builder = IndexBuilder(

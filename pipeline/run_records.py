@@ -1,25 +1,27 @@
-"""What one pipeline run produced, read back from ML Metadata and the artifacts.
+"""What one pipeline run produced: the report's record, read through the Inspector.
 
-A run is an MLMD context of type `pipeline_run` (LocalDagRunner names it by its
-start time). Its executions' OUTPUT events lead to the artifacts read here:
-ModelEvaluation (`metrics.json`), ModelBlessing (`blessed`,
-`blessing_message`), ModelRun (TensorBoard event files, searched recursively)
-and PushedModel (`pushed`, `pushed_destination`, `pushed_version`). Cached
-executions count: TFX records them in the run with their reused outputs.
+Every ML Metadata query is `pipeline/inspection.py`'s `Inspector` (run lookup,
+the run's artifacts and their producers, execution times and properties);
+this module only picks what the report shows and reads the files the
+artifacts hold: ModelEvaluation (`metrics.json`), ModelBlessing (`blessed`,
+`blessing_message`, `baseline_model_id`), ModelRun (TensorBoard event files,
+searched recursively) and PushedModel (`pushed`, `pushed_destination`,
+`pushed_version`). Cached executions count: the run reuses their outputs.
+The training config is the Trainer's `training_config` execution property,
+the baseline's that of the Trainer that made the baseline model.
 """
 import dataclasses
 import json
 import os
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
-import ml_metadata as mlmd
-from ml_metadata.proto import metadata_store_pb2
-from tfx.dsl.io import fileio
+from ml_metadata import metadata_store
 
-RUN_CONTEXT_TYPE = 'pipeline_run'
-NODE_CONTEXT_TYPE = 'node'
-METRICS_FILE = 'metrics.json'
+from pipeline import inspection
+
+METRICS_FILE = inspection.METRICS_FILE
 LOSS_TAGS = ('main_loss', 'ssl_loss', 'total_loss')
+TRAINING_CONFIG_PROPERTY = 'training_config'
 
 # series (event file folder relative to the ModelRun, e.g. 'train') ->
 # tag -> [(step, value)] sorted by step.
@@ -35,6 +37,13 @@ class Push:
 
 
 @dataclasses.dataclass
+class Timing:
+  node_id: str
+  state: str  # COMPLETE, CACHED, FAILED, ...
+  seconds: Optional[float]
+
+
+@dataclasses.dataclass
 class RunRecord:
   """The report's inputs for one run."""
   run_id: str
@@ -47,53 +56,33 @@ class RunRecord:
   model_run_uri: str = ''
   curves: Curves = dataclasses.field(default_factory=dict)
   pushes: List[Push] = dataclasses.field(default_factory=list)
+  training_config: Optional[Dict[str, Any]] = None
+  baseline_training_config: Optional[Dict[str, Any]] = None
+  timings: List[Timing] = dataclasses.field(default_factory=list)
 
 
-def open_store(metadata_path: str) -> mlmd.MetadataStore:
-  """Opens an MLMD sqlite file read-only; a clear error if it is not one."""
-  from pipeline import inspection  # pylint: disable=g-import-not-at-top
-  return inspection.open_store(metadata_path)
+open_store = inspection.open_store
 
 
-def list_runs(store: mlmd.MetadataStore) -> List[metadata_store_pb2.Context]:
-  """Pipeline runs, oldest first."""
-  runs = store.get_contexts_by_type(RUN_CONTEXT_TYPE)
-  return sorted(runs, key=lambda c: (c.create_time_since_epoch, c.id))
+def _inspector(source: Union[metadata_store.MetadataStore,
+                             inspection.Inspector]) -> inspection.Inspector:
+  if isinstance(source, inspection.Inspector):
+    return source
+  return inspection.Inspector(source)
 
 
-def find_run(store: mlmd.MetadataStore,
-             run_id: Optional[str] = None) -> metadata_store_pb2.Context:
-  """The run named run_id, or the latest run; ValueError if there is none."""
-  runs = list_runs(store)
-  if not runs:
-    raise ValueError('the ML Metadata store records no pipeline run yet')
-  if run_id is None:
-    return runs[-1]
-  for run in runs:
-    if run.name == run_id:
-      return run
-  recent = ', '.join(r.name for r in runs[-5:])
-  raise ValueError(f'no pipeline run {run_id!r} in ML Metadata; the latest '
-                   f'runs are: {recent}')
+@dataclasses.dataclass(frozen=True)
+class RunId:
+  name: str
 
 
-def _node_ids(store, execution_ids) -> Dict[int, str]:
-  out = {}
-  for execution_id in execution_ids:
-    for context in store.get_contexts_by_execution(execution_id):
-      if context.type == NODE_CONTEXT_TYPE:
-        out[execution_id] = context.name.split('.', 1)[-1]
-  return out
-
-
-def _prop(artifact, name: str):
-  value = artifact.custom_properties.get(name)
-  if value is None:
-    return None
-  return getattr(value, value.WhichOneof('value'))
+def list_runs(source) -> List[RunId]:
+  """Pipeline runs, oldest first (each with its `.name`, the run id)."""
+  return [RunId(name) for name in _inspector(source).run_ids()]
 
 
 def read_metrics(evaluation_uri: str) -> dict:
+  from tfx.dsl.io import fileio  # pylint: disable=g-import-not-at-top
   path = os.path.join(evaluation_uri, METRICS_FILE)
   with fileio.open(path, 'r') as f:
     return json.loads(f.read())
@@ -103,9 +92,11 @@ def read_curves(model_run_uri: str, tags=LOSS_TAGS) -> Curves:
   """Scalar curves of `tags` from every TensorBoard event file under a folder.
 
   Keras' TensorBoard callback names epoch scalars `epoch_<name>`; that prefix is
-  dropped. Both TF2 tensor summaries and TF1 simple values are read.
+  dropped. Both TF2 tensor summaries and TF1 simple values are read. Steps
+  are as logged (the Trainer logs epoch e, counted from 0, at step e).
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from tfx.dsl.io import fileio  # pylint: disable=g-import-not-at-top
   curves: Curves = {}
   if not model_run_uri or not fileio.exists(model_run_uri):
     return curves
@@ -134,38 +125,66 @@ def read_curves(model_run_uri: str, tags=LOSS_TAGS) -> Curves:
   return curves
 
 
-def read_run(store: mlmd.MetadataStore,
-             run_id: Optional[str] = None) -> RunRecord:
-  """Collects the record of one run (default: the latest)."""
-  run = find_run(store, run_id)
-  pipelines = [c.name for c in store.get_parent_contexts_by_context(run.id)]
-  record = RunRecord(run_id=run.name,
-                     pipeline_name=pipelines[0] if pipelines else '',
-                     start_time_ms=run.create_time_since_epoch)
-  executions = store.get_executions_by_context(run.id)
-  node_of = _node_ids(store, [e.id for e in executions])
-  events = [e for e in store.get_events_by_execution_ids(node_of)
-            if e.type == metadata_store_pb2.Event.OUTPUT]
-  artifacts = {a.id: a for a in store.get_artifacts_by_id(
-      sorted({e.artifact_id for e in events}))}
-  type_names = {t.id: t.name for t in store.get_artifact_types()}
-  for event in sorted(events, key=lambda e: (e.execution_id, e.artifact_id)):
-    artifact = artifacts[event.artifact_id]
-    kind = type_names.get(artifact.type_id)
+def _training_config(execution: Optional[Dict[str, Any]]
+                   ) -> Optional[Dict[str, Any]]:
+  if not execution:
+    return None
+  value = execution['properties'].get(TRAINING_CONFIG_PROPERTY)
+  if not isinstance(value, str):
+    return None
+  try:
+    config = json.loads(value)
+  except ValueError:
+    return None
+  return config if isinstance(config, dict) else None
+
+
+def read_run(source, run_id: Optional[str] = None) -> RunRecord:
+  """Collects the record of one run (default: the latest).
+
+  Args:
+    source: an MLMD store or an `inspection.Inspector` over one.
+    run_id: the run's id (`list_runs`), or None for the latest run.
+  """
+  ins = _inspector(source)
+  context = ins.run_context('latest' if run_id is None else run_id)
+  run = context.name
+  executions = ins.executions(run)
+  summary = next((r for r in ins.runs() if r['run_id'] == run), {})
+  record = RunRecord(run_id=run, pipeline_name=summary.get('pipeline') or '',
+                     start_time_ms=context.create_time_since_epoch)
+  record.timings = [Timing(e['node'], e['state'], e['seconds'])
+                    for e in executions]
+  produced = sorted((a for a in ins.artifacts(run=run)
+                     if a['role'] != 'input'), key=lambda a: a['id'])
+  baseline_model_id = None
+  for artifact in produced:
+    kind = artifact['type']
     if kind == 'ModelEvaluation' and record.metrics is None:
-      record.evaluation_uri = artifact.uri
-      record.metrics = read_metrics(artifact.uri)
+      record.evaluation_uri = artifact['uri']
+      record.metrics = read_metrics(artifact['uri'])
     elif kind == 'ModelBlessing' and record.blessed is None:
-      blessed = _prop(artifact, 'blessed')
-      record.blessed = None if blessed is None else blessed == 1
-      record.blessing_message = _prop(artifact, 'blessing_message') or ''
+      props = ins.artifact_properties(artifact['id'])
+      record.blessed = (None if 'blessed' not in props
+                        else props['blessed'] == 1)
+      record.blessing_message = props.get('blessing_message') or ''
+      baseline_model_id = props.get('baseline_model_id')
     elif kind == 'ModelRun' and not record.model_run_uri:
-      record.model_run_uri = artifact.uri
-      record.curves = read_curves(artifact.uri)
+      record.model_run_uri = artifact['uri']
+      record.curves = read_curves(artifact['uri'])
+      record.training_config = _training_config(
+          ins.producer_execution(artifact['id']))
     elif kind == 'PushedModel':
+      props = artifact['properties']
       record.pushes.append(Push(
-          node_id=node_of.get(event.execution_id, ''),
-          pushed=_prop(artifact, 'pushed') == 1,
-          destination=_prop(artifact, 'pushed_destination') or '',
-          version=_prop(artifact, 'pushed_version') or ''))
+          node_id=artifact['producer'] or '',
+          pushed=bool(props.get('pushed')),
+          destination=props.get('pushed_destination') or '',
+          version=str(props.get('pushed_version') or '')))
+  if record.training_config is None:
+    record.training_config = next(
+        (c for c in map(_training_config, executions) if c is not None), None)
+  if baseline_model_id is not None:
+    record.baseline_training_config = _training_config(
+        ins.producer_execution(int(baseline_model_id)))
   return record

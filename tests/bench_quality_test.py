@@ -54,20 +54,24 @@ def test_mean_std_is_the_sample_std():
     qs.mean_std([])
 
 
-def test_relative_change_and_spread():
+def test_relative_change():
   assert qs.relative_change(0.12, 0.10) == pytest.approx(0.2)
   assert qs.relative_change(0.05, 0.10) == pytest.approx(-0.5)
   assert qs.relative_change(0.1, 0.0) is None
-  # |0.12 - 0.10| = 0.02 > 0.005 + 0.01, but not > 0.01 + 0.01.
-  assert qs.exceeds_spread(0.12, 0.005, 0.10, 0.01)
-  assert not qs.exceeds_spread(0.12, 0.01, 0.10, 0.01)
 
 
-def _result(variant, seed, recall50, tail=None):
-  return {'data': 'full', 'variant': variant, 'seed': seed,
-          'metrics': {'recall@50': {'overall': recall50, 'head': 0.5,
-                                    'tail': tail, 'cold': None},
-                      'num_eval_events': 10}}
+def _result(variant, seed, recall50, tail=None, hits=None):
+  """A result; `hits` = recall@50 overall hits of users u0..u9 (2 events each)."""
+  r = {'data': 'full', 'variant': variant, 'seed': seed,
+       'metrics': {'recall@50': {'overall': recall50, 'head': 0.5,
+                                 'tail': tail, 'cold': None},
+                   'num_eval_events': 10}}
+  if hits is not None:
+    r['user_totals'] = {'columns': [['recall@50', 'overall']],
+                        'users': [f'u{i}' for i in range(10)],
+                        'values': [[h] for h in hits],
+                        'events': [[2.0]] * 10}
+  return r
 
 
 def test_summarize_groups_over_seeds_and_skips_empty_slices():
@@ -81,44 +85,83 @@ def test_summarize_groups_over_seeds_and_skips_empty_slices():
   assert summary[('full', 'cfm', 'recall@50', 'tail')] == (0.2, 0.0, 1)
 
 
-def test_markdown_table_shows_changes_against_none():
+BASE_HITS = [1, 0, 2, 1, 0, 1, 1, 0, 2, 1]  # 9 hits of 20 events
+
+
+def test_paired_deltas_pool_the_seeds_and_resample_users():
+  # cfm seed 0 = none + 1 hit for u1 and u4; seed 1 = none + 1 hit for u7:
+  # pooled per-user hits = none + [0, .5, 0, 0, .5, 0, 0, .5, 0, 0].
+  seed0 = [h + (i in (1, 4)) for i, h in enumerate(BASE_HITS)]
+  seed1 = [h + (i == 7) for i, h in enumerate(BASE_HITS)]
+  results = [_result('none', 0, 0.45, hits=BASE_HITS),
+             _result('none', 1, 0.45, hits=BASE_HITS),
+             _result('cfm', 0, 0.55, hits=seed0),
+             _result('cfm', 1, 0.5, hits=seed1),
+             _result('same', 0, 0.45, hits=BASE_HITS)]
+  deltas = qs.paired_deltas(results, ['none', 'cfm', 'same'])
+  delta, (low, high) = deltas[('full', 'cfm', 'recall@50', 'overall')]
+  assert delta == pytest.approx(1.5 / 20)
+  assert 0 <= low <= delta <= high  # never worse for any user
+  assert deltas[('full', 'same', 'recall@50', 'overall')] == (0.0, (0.0, 0.0))
+  assert not qs.is_real(deltas[('full', 'same', 'recall@50', 'overall')])
+  assert qs.paired_deltas(results, ['cfm']) == {
+      k: v for k, v in deltas.items() if k[1] == 'cfm'}  # same seed
+
+
+def test_a_difference_is_real_only_when_its_interval_excludes_zero():
+  assert qs.is_real((0.02, (0.001, 0.04)))
+  assert qs.is_real((-0.02, (-0.04, -0.001)))
+  assert not qs.is_real((0.02, (-0.001, 0.04)))
+  assert not qs.is_real((0.02, None)) and not qs.is_real(None)
+  # Every user gains a hit: the interval lies above 0.
+  better = [h + 1 for h in BASE_HITS]
+  results = [_result('none', 0, 0.45, hits=BASE_HITS),
+             _result('cfm', 0, 0.95, hits=better)]
+  deltas = qs.paired_deltas(results, ['cfm'])
+  assert deltas[('full', 'cfm', 'recall@50', 'overall')] == (
+      pytest.approx(0.5), (pytest.approx(0.5), pytest.approx(0.5)))
+  # Results without per-user aggregates get no interval.
+  assert qs.paired_deltas([_result('none', 0, 0.1), _result('cfm', 0, 0.2)],
+                          ['cfm']) == {}
+
+
+def test_markdown_table_marks_only_real_differences():
   summary = {('full', 'none', 'recall@50', 'overall'): (0.10, 0.01, 3),
              ('full', 'cfm', 'recall@50', 'overall'): (0.125, 0.002, 3),
              ('full', 'cfm', 'recall@50', 'tail'): (0.05, 0.01, 3)}
+  deltas = {('full', 'cfm', 'recall@50', 'overall'): (0.025, (0.01, 0.04))}
   table = qs.markdown_table(summary, 'full', 'recall@50', ['none', 'cfm'],
-                            slices=('overall', 'tail'))
+                            slices=('overall', 'tail'), deltas=deltas)
   assert table.split('\n') == [
       '| variant | overall | tail |',
       '|---|---|---|',
       '| none | 0.1000 ± 0.0100 | – |',
-      # +25%, and 0.025 > 0.002 + 0.01 -> '*'; no baseline tail -> no change.
+      # +25%, interval above 0 -> '*'; no baseline tail -> no change.
       '| cfm | 0.1250 ± 0.0020 (+25.0%*) | 0.0500 ± 0.0100 |',
   ]
-  # One seed of the baseline: no spread, so no '*'.
-  summary[('full', 'none', 'recall@50', 'overall')] = (0.10, 0.0, 1)
+  deltas[('full', 'cfm', 'recall@50', 'overall')] = (0.025, (-0.01, 0.04))
+  assert '(+25.0%) |' in qs.markdown_table(summary, 'full', 'recall@50',
+                                           ['none', 'cfm'], deltas=deltas)
   assert '(+25.0%) |' in qs.markdown_table(summary, 'full', 'recall@50',
                                            ['none', 'cfm'])
 
 
-def test_goal_lines_need_the_goal_and_the_spread():
+def test_goal_lines_need_the_goal_and_a_real_difference():
   summary = {('full', 'none', 'recall@50', 'overall'): (0.10, 0.01, 3),
              ('full', 'cfm', 'recall@50', 'overall'): (0.115, 0.01, 3),
              ('full', 'none', 'recall@50', 'tail'): (0.02, 0.001, 3),
              ('full', 'cfm', 'recall@50', 'tail'): (0.04, 0.001, 3)}
-  lines = qs.goal_lines(summary, [('full', 'recall@50', 'overall', 0.10),
-                                  ('full', 'recall@50', 'tail', 0.50),
-                                  ('p10', 'recall@50', 'overall', 0.25)])
-  assert 'NOT reached (within the seeds spread)' in lines[0]  # +15%, 0.015 < 0.02
-  assert '+100.0%' in lines[1] and ': reached' in lines[1]
+  deltas = {('full', 'cfm', 'recall@50', 'overall'): (0.015, (0.005, 0.03)),
+            ('full', 'cfm', 'recall@50', 'tail'): (0.02, (-0.001, 0.04))}
+  goals = [('full', 'recall@50', 'overall', 0.10),
+           ('full', 'recall@50', 'tail', 0.50),
+           ('p10', 'recall@50', 'overall', 0.25)]
+  lines = qs.goal_lines(summary, goals, deltas=deltas)
+  assert lines[0].endswith('[+0.0050, +0.0300]: reached')  # +15%, above 0
+  assert '+100.0%' in lines[1] and lines[1].endswith(': NOT reached')
   assert lines[2].endswith('not measured')
-  one_seed = {k: (m, s, 1) for k, (m, s, _) in summary.items()}
-  assert lines_one_seed(one_seed)[1].endswith(
-      'NOT reached (one seed: no spread to compare)')
-
-
-def lines_one_seed(summary):
-  return qs.goal_lines(summary, [('full', 'recall@50', 'overall', 0.10),
-                                 ('full', 'recall@50', 'tail', 0.50)])
+  assert qs.goal_lines(summary, goals)[0].endswith(
+      '(no per-user results: no paired interval): NOT reached')
 
 
 def test_subsample_keeps_a_seeded_fraction_of_train_and_the_rest(src, tmp_path):

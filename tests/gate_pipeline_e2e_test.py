@@ -130,7 +130,12 @@ def test_metrics_json_has_the_documented_keys(runs):
     content = json.load(f)
   for k in (10, 50, 100):
     for name in (f'recall@{k}', f'map@{k}'):
-      assert set(content[name]) == {'overall', 'head', 'tail', 'cold'}
+      assert set(content[name]) == {
+          'overall', 'head', 'tail', 'cold', 'new_users', 'returning_users',
+          'light_users', 'heavy_users'}
+      assert set(content['ci95'][name]) == set(content[name])
   assert len(content['recall@50_by_decile']) == 10
   assert content['num_eval_events'] > 0
   assert 'baseline' in content
+  assert set(content['popularity']['recall@50']) == set(content['recall@50'])
+  assert set(content['delta_ci95']) == {'baseline', 'popularity'}

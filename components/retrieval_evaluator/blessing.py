@@ -9,6 +9,14 @@ Drops are absolute (recall points, e.g. 0.01 = one point). The first run, with
 no baseline, is judged on the threshold alone. A tail check is skipped (and
 the reason says so) when either model has no tail eval event.
 
+Paired interval: when the candidate's dict has `delta_ci95.baseline` (the
+paired bootstrap over users of candidate - baseline, summary.py), a drop
+beyond the tolerance blocks the blessing only when it is also real: the
+whole 95% interval of the difference lies below 0. A drop whose interval
+reaches 0 passes, and the reason says so. Without the interval (a dict
+without `delta_ci95`) the rule is the point rule above. The interval is
+deterministic for a given bootstrap seed, so is the decision.
+
 Defaults: K = 50, min_recall = 0.05 (random ranking on MovieLens-100K's 1682
 items gives 50/1682 = 0.03), max_overall_drop = max_tail_drop = 0.01.
 """
@@ -43,12 +51,20 @@ def _recall(m: Mapping, k: int, slice_name: str, who: str) -> Optional[float]:
   return m[key].get(slice_name)
 
 
+def _delta_interval(candidate: Mapping, k: int, slice_name: str
+                    ) -> Optional[List[float]]:
+  deltas = (candidate.get('delta_ci95') or {}).get('baseline') or {}
+  cell = (deltas.get(metrics.recall_key(k)) or {}).get(slice_name)
+  return cell.get('ci95') if cell else None
+
+
 def decide(candidate: Mapping, baseline: Optional[Mapping],
            config: BlessingConfig = BlessingConfig()) -> Tuple[bool, str]:
   """Returns (blessed, reason): one sentence per check, failures first.
 
   Args:
-    candidate: metrics dict of the candidate (metrics.summarize output).
+    candidate: metrics dict of the candidate (summary.metrics_json output or
+      summary.metrics_dict; `delta_ci95` is used when present).
     baseline: the same for the last blessed model, or None on a first run.
     config: thresholds.
   """
@@ -73,9 +89,19 @@ def decide(candidate: Mapping, baseline: Optional[Mapping],
         passes.append(f'{slice_name} recall@{k} not compared (no '
                       f'{slice_name} eval events)')
       elif base - cand > max_drop + 1e-12:
-        failures.append(f'{slice_name} recall@{k} {_fmt(cand)} dropped by '
-                        f'{base - cand:.4f} from the baseline {_fmt(base)} '
-                        f'(tolerance {max_drop:g})')
+        interval = _delta_interval(candidate, k, slice_name)
+        drop = (f'{slice_name} recall@{k} {_fmt(cand)} dropped by '
+                f'{base - cand:.4f} from the baseline {_fmt(base)} '
+                f'(tolerance {max_drop:g}')
+        if interval is None:
+          failures.append(drop + ')')
+        elif interval[1] < 0:
+          failures.append(drop + f', paired 95% interval of the difference '
+                          f'[{interval[0]:+.4f}, {interval[1]:+.4f}] below 0)')
+        else:
+          passes.append(drop + f', but the paired 95% interval of the '
+                        f'difference [{interval[0]:+.4f}, {interval[1]:+.4f}] '
+                        'includes 0: not a real drop)')
       else:
         passes.append(f'{slice_name} recall@{k} {_fmt(cand)} vs baseline '
                       f'{_fmt(base)} (tolerance {max_drop:g})')

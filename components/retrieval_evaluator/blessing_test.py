@@ -68,3 +68,34 @@ def test_defaults_are_the_documented_ones():
   config = blessing.BlessingConfig()
   assert (config.k, config.min_recall, config.max_overall_drop,
           config.max_tail_drop) == (50, 0.05, 0.01, 0.01)
+
+
+def _with_delta(metrics, overall_ci, tail_ci, k=50):
+  return dict(metrics, delta_ci95={'baseline': {f'recall@{k}': {
+      'overall': {'delta': 0.0, 'ci95': overall_ci},
+      'tail': {'delta': 0.0, 'ci95': tail_ci}}}})
+
+
+def test_a_drop_whose_paired_interval_includes_zero_is_not_real():
+  # Overall drops by 0.03 (> 0.02), but the interval reaches above 0.
+  cand = _with_delta(_metrics(0.27, 0.06), [-0.06, 0.002], [-0.01, 0.01])
+  ok, reason = blessing.decide(cand, _metrics(0.30, 0.06), CONFIG)
+  assert ok, reason
+  assert 'overall recall@50 0.2700 dropped by 0.0300' in reason
+  assert 'includes 0: not a real drop' in reason
+
+
+def test_a_drop_whose_paired_interval_is_below_zero_blocks():
+  cand = _with_delta(_metrics(0.27, 0.06), [-0.05, -0.01], [-0.01, 0.01])
+  ok, reason = blessing.decide(cand, _metrics(0.30, 0.06), CONFIG)
+  assert not ok
+  assert reason.startswith('NOT blessed: overall recall@50 0.2700 dropped by '
+                           '0.0300')
+  assert 'interval of the difference [-0.0500, -0.0100] below 0' in reason
+
+
+def test_a_real_drop_within_the_tolerance_is_blessed():
+  # A drop of 0.005 < 0.01 passes even when its interval is below 0.
+  cand = _with_delta(_metrics(0.30, 0.055), [-0.01, 0.01], [-0.008, -0.001])
+  ok, reason = blessing.decide(cand, _metrics(0.30, 0.06), CONFIG)
+  assert ok, reason

@@ -1,4 +1,4 @@
-"""RetrievalEvaluator: Recall@K / MAP@K by popularity slice, and the blessing gate."""
+"""RetrievalEvaluator: Recall@K / MAP@K by slice with 95% intervals, vs popularity and the baseline, and the blessing gate."""
 from typing import List, Optional
 
 from tfx import types
@@ -9,6 +9,7 @@ from tfx.types.component_spec import ChannelParameter
 from tfx.types.component_spec import ExecutionParameter
 
 from components.retrieval_evaluator import blessing
+from components.retrieval_evaluator import bootstrap
 from components.retrieval_evaluator import executor
 from components.retrieval_evaluator import metrics
 
@@ -24,6 +25,8 @@ class RetrievalEvaluatorSpec(types.ComponentSpec):
       executor.EXCLUDE_SEEN_KEY: ExecutionParameter(type=int),
       executor.QUERY_BATCH_SIZE_KEY: ExecutionParameter(type=int),
       executor.CORPUS_BATCH_SIZE_KEY: ExecutionParameter(type=int),
+      executor.BOOTSTRAP_SAMPLES_KEY: ExecutionParameter(type=int),
+      executor.BOOTSTRAP_SEED_KEY: ExecutionParameter(type=int),
   }
   INPUTS = {
       executor.QUERY_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
@@ -67,7 +70,9 @@ class RetrievalEvaluator(base_component.BaseComponent):
                max_tail_drop: float = blessing.BlessingConfig.max_tail_drop,
                exclude_seen: bool = True,
                query_batch_size: int = 1024,
-               corpus_batch_size: int = 4096):
+               corpus_batch_size: int = 4096,
+               bootstrap_samples: int = bootstrap.DEFAULT_SAMPLES,
+               bootstrap_seed: int = bootstrap.DEFAULT_SEED):
     """Constructs the component.
 
     Args:
@@ -90,6 +95,9 @@ class RetrievalEvaluator(base_component.BaseComponent):
         own item) from the ranking.
       query_batch_size: eval events embedded and scored at a time.
       corpus_batch_size: corpus items embedded and scored at a time.
+      bootstrap_samples: bootstrap samples over users of every 95% interval.
+      bootstrap_seed: seed of the bootstrap weights (same seed, same
+        intervals and blessing).
     """
     ks = metrics.check_ks(list(ks) if ks is not None else metrics.DEFAULT_KS)
     if blessing_k not in ks:
@@ -100,6 +108,7 @@ class RetrievalEvaluator(base_component.BaseComponent):
                         (executor.CORPUS_BATCH_SIZE_KEY, corpus_batch_size)):
       if value < 1:
         raise ValueError(f'{name} must be >= 1, got {value}')
+    bootstrap.Settings(bootstrap_samples, bootstrap_seed)
     spec = RetrievalEvaluatorSpec(
         query_model=query_model,
         item_model=item_model,
@@ -114,6 +123,8 @@ class RetrievalEvaluator(base_component.BaseComponent):
         exclude_seen=int(bool(exclude_seen)),
         query_batch_size=query_batch_size,
         corpus_batch_size=corpus_batch_size,
+        bootstrap_samples=bootstrap_samples,
+        bootstrap_seed=bootstrap_seed,
         evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
         blessing=types.Channel(type=standard_artifacts.ModelBlessing))
     super().__init__(spec=spec)

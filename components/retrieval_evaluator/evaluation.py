@@ -2,7 +2,7 @@
 
 Reads the raw Examples (items `corpus` split, interactions `train` and `eval`
 splits), embeds with the towers' serving signatures and computes the metrics of
-`metrics.py`. Memory: the corpus ids, the eval query embeddings
+`metrics.py` and `summary.py` (slices, intervals, the metrics.json layout). Memory: the corpus ids, the eval query embeddings
 [num_eval_events, d], the running top-k [num_eval_events, depth] and, with
 `exclude_seen`, one (event, item) pair per train item of the event's user; item
 embeddings are computed and scored one corpus batch at a time.
@@ -16,7 +16,9 @@ import numpy as np
 import tensorflow as tf
 
 from components import tower_io
+from components.retrieval_evaluator import bootstrap
 from components.retrieval_evaluator import metrics
+from components.retrieval_evaluator import summary
 
 ITEM_ID = 'item_id'
 USER_ID = 'user_id'
@@ -31,6 +33,8 @@ class Corpus:
   index_of: Dict[str, int]
   popularity: metrics.Popularity
   seen_by_user: Dict[str, np.ndarray]  # user -> corpus indices in train
+  train_counts: np.ndarray  # int64 [num_items] train events of each item
+  train_events_by_user: Dict[str, int]  # user -> train events (any item)
 
 
 def load_corpus(items_uri: str, examples_uri: str,
@@ -50,11 +54,13 @@ def load_corpus(items_uri: str, examples_uri: str,
     index_of[item] = i
   counts = np.zeros(len(item_ids), np.int64)
   seen = collections.defaultdict(set)
+  events_by_user: Dict[str, int] = collections.Counter()
   unknown = 0
   for batch in tower_io.read_split(examples_uri, TRAIN_SPLIT,
                                    {USER_ID: tf.string, ITEM_ID: tf.string},
                                    batch_size):
     for user, item in zip(batch[USER_ID], batch[ITEM_ID]):
+      events_by_user[user.decode('utf-8')] += 1
       index = index_of.get(item.decode('utf-8'))
       if index is None:
         unknown += 1
@@ -65,7 +71,8 @@ def load_corpus(items_uri: str, examples_uri: str,
     logging.warning('%d train events have an item_id that is not in the '
                     'corpus; they count for no item popularity.', unknown)
   return Corpus(items_uri, item_ids, index_of, metrics.popularity(counts),
-                {u: np.array(sorted(s), np.int64) for u, s in seen.items()})
+                {u: np.array(sorted(s), np.int64) for u, s in seen.items()},
+                counts, dict(events_by_user))
 
 
 def _item_embeddings(tower: tower_io.Tower, corpus: Corpus,
@@ -115,11 +122,20 @@ def embed_eval_queries(tower: tower_io.Tower, examples_uri: str,
                      users)
 
 
-def evaluate(query_tower: tower_io.Tower, item_tower: tower_io.Tower,
-             examples_uri: str, corpus: Corpus, ks: Sequence[int],
-             exclude_seen: bool = True, query_batch_size: int = 1024,
-             corpus_batch_size: int = 4096) -> Dict[str, object]:
-  """Returns the metrics dict (metrics.summarize) of one pair of towers."""
+@dataclasses.dataclass
+class Ranking:
+  """One model's ranks of the eval events."""
+  ranks: np.ndarray  # int64 [num_events], 0 = beyond the ranked depth
+  targets: np.ndarray  # int64 [num_events] corpus index
+  users: List[str]  # [num_events]
+  exclusions: Optional[metrics.Exclusions]
+
+
+def rank_events(query_tower: tower_io.Tower, item_tower: tower_io.Tower,
+                examples_uri: str, corpus: Corpus, ks: Sequence[int],
+                exclude_seen: bool = True, query_batch_size: int = 1024,
+                corpus_batch_size: int = 4096) -> Ranking:
+  """Ranks every eval event's item over the whole corpus with two towers."""
   ks = metrics.check_ks(ks)
   if query_tower.dim != item_tower.dim:
     raise ValueError(f'query tower ({query_tower.model_dir}) embeds in '
@@ -139,7 +155,52 @@ def evaluate(query_tower: tower_io.Tower, item_tower: tower_io.Tower,
   logging.info('Ranked %d eval events over %d corpus items (%d seen-item '
                'exclusions).', len(ranks), len(corpus.item_ids),
                len(exclusions) if exclusions is not None else 0)
-  return metrics.summarize(ranks, queries.targets, corpus.popularity, ks)
+  return Ranking(ranks, queries.targets, queries.users, exclusions)
+
+
+def popularity_ranking(corpus: Corpus, like: Ranking) -> Ranking:
+  """The most-popular-items baseline on the events (and exclusions) of `like`."""
+  return Ranking(metrics.popularity_ranks(corpus.train_counts, like.targets,
+                                          like.exclusions),
+                 like.targets, like.users, like.exclusions)
+
+
+def event_slices(corpus: Corpus, ranking: Ranking) -> summary.EventSlices:
+  return summary.event_slices(ranking.targets, ranking.users,
+                              corpus.popularity, corpus.train_events_by_user)
+
+
+def user_totals(corpus: Corpus, ranking: Ranking,
+                ks: Sequence[int]) -> summary.UserTotals:
+  return summary.user_totals(ranking.ranks, event_slices(corpus, ranking), ks)
+
+
+def evaluate(query_tower: tower_io.Tower, item_tower: tower_io.Tower,
+             examples_uri: str, corpus: Corpus, ks: Sequence[int],
+             exclude_seen: bool = True, query_batch_size: int = 1024,
+             corpus_batch_size: int = 4096,
+             bootstrap_settings: Optional[bootstrap.Settings] = None
+             ) -> Dict[str, object]:
+  """One pair of towers' metrics dict (summary.metrics_dict).
+
+  With `bootstrap_settings`, the dict has `ci95`.
+  """
+  ranking = rank_events(query_tower, item_tower, examples_uri, corpus, ks,
+                        exclude_seen, query_batch_size, corpus_batch_size)
+  totals = user_totals(corpus, ranking, ks)
+  samples = None
+  if bootstrap_settings is not None:
+    (samples,) = bootstrap.sample_ratios([totals.values], totals.events,
+                                         bootstrap_settings)
+  return summary.metrics_dict(totals, samples)
+
+
+def rank_models(query_model_uri: str, item_model_uri: str, examples_uri: str,
+                corpus: Corpus, ks: Sequence[int], **kwargs) -> Ranking:
+  """`rank_events` on the towers of two Model artifact URIs."""
+  return rank_events(tower_io.load_tower(query_model_uri),
+                     tower_io.load_tower(item_model_uri), examples_uri, corpus,
+                     ks, **kwargs)
 
 
 def evaluate_models(query_model_uri: str, item_model_uri: str,
@@ -151,9 +212,20 @@ def evaluate_models(query_model_uri: str, item_model_uri: str,
                   ks, **kwargs)
 
 
-def with_baseline(candidate: Dict[str, object],
-                  baseline: Optional[Dict[str, object]]) -> Dict[str, object]:
-  """The metrics.json content: candidate keys plus 'baseline' (dict or None)."""
-  out = dict(candidate)
-  out[metrics.BASELINE_KEY] = baseline
-  return out
+def metrics_json(corpus: Corpus, candidate: Ranking,
+                 baseline: Optional[Ranking], ks: Sequence[int],
+                 settings: bootstrap.Settings) -> Dict[str, object]:
+  """metrics.json of a candidate, its baseline (or None) and popularity."""
+  if baseline is not None and (
+      baseline.users != candidate.users
+      or not np.array_equal(baseline.targets, candidate.targets)):
+    raise RuntimeError('the baseline was ranked on other eval events than the '
+                       'candidate')
+  slices = event_slices(corpus, candidate)
+
+  def totals(ranking: Ranking) -> summary.UserTotals:
+    return summary.user_totals(ranking.ranks, slices, ks)
+
+  return summary.metrics_json(
+      totals(candidate), totals(baseline) if baseline is not None else None,
+      totals(popularity_ranking(corpus, candidate)), settings)

@@ -6,6 +6,7 @@ import pytest
 
 from components import tower_io
 from tests.support import towers as test_towers
+from components.retrieval_evaluator import bootstrap
 from components.retrieval_evaluator import evaluation
 
 
@@ -115,3 +116,20 @@ def test_towers_of_different_widths_are_rejected(tmp_path, setup):
     evaluation.evaluate(tower_io.load_tower(towers['query_model']),
                         tower_io.load_tower(str(tmp_path)),
                         data['interactions'], corpus, ks=[10])
+
+
+def test_metrics_json_of_a_model_against_itself_has_zero_deltas(setup):
+  data, towers = setup
+  corpus = evaluation.load_corpus(data['items'], data['interactions'])
+  ranking = evaluation.rank_models(towers['query_model'],
+                                   towers['item_model'], data['interactions'],
+                                   corpus, ks=[10])
+  settings = bootstrap.Settings(samples=200, seed=1)
+  content = evaluation.metrics_json(corpus, ranking, ranking, [10], settings)
+  for name, cell in content['delta_ci95']['baseline']['recall@10'].items():
+    assert cell is None or cell == {'delta': 0.0, 'ci95': [0.0, 0.0]}, name
+  single = evaluation.evaluate_models(
+      towers['query_model'], towers['item_model'], data['interactions'],
+      corpus, ks=[10], bootstrap_settings=settings)
+  assert single['ci95'] == content['ci95']  # same events, same weights
+  assert single['recall@10'] == content['recall@10']

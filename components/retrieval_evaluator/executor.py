@@ -12,8 +12,10 @@ from tfx.types import artifact_utils
 
 from components import tower_io
 from components.retrieval_evaluator import blessing
+from components.retrieval_evaluator import bootstrap
 from components.retrieval_evaluator import evaluation
 from components.retrieval_evaluator import metrics
+from components.retrieval_evaluator import summary
 
 QUERY_MODEL_KEY = 'query_model'
 ITEM_MODEL_KEY = 'item_model'
@@ -30,6 +32,8 @@ MAX_TAIL_DROP_KEY = 'max_tail_drop'
 EXCLUDE_SEEN_KEY = 'exclude_seen'
 QUERY_BATCH_SIZE_KEY = 'query_batch_size'
 CORPUS_BATCH_SIZE_KEY = 'corpus_batch_size'
+BOOTSTRAP_SAMPLES_KEY = 'bootstrap_samples'
+BOOTSTRAP_SEED_KEY = 'bootstrap_seed'
 
 METRICS_FILE = 'metrics.json'
 # ModelBlessing custom properties, named as the stock Evaluator names them.
@@ -68,6 +72,28 @@ def _ks(value: Any) -> List[int]:
                           else list(value))
 
 
+def _set_properties(evaluation_artifact: types.Artifact, content: Dict,
+                    ks: List[int]) -> None:
+  """Overall values as float properties: `recall@K`, `map@K`, their
+  `..._ci95_low` / `..._ci95_high`, and `popularity_recall@K` etc."""
+  for k in ks:
+    for key in (metrics.recall_key(k), metrics.map_key(k)):
+      for prefix, source in (('', content),
+                             (f'{summary.POPULARITY_KEY}_',
+                              content[summary.POPULARITY_KEY])):
+        value = source[key][metrics.OVERALL]
+        if value is None:
+          continue
+        evaluation_artifact.set_float_custom_property(prefix + key, value)
+        interval = source.get(summary.CI_KEY, {}).get(key, {}).get(
+            metrics.OVERALL)
+        if interval is not None:
+          evaluation_artifact.set_float_custom_property(
+              f'{prefix}{key}_ci95_low', interval[0])
+          evaluation_artifact.set_float_custom_property(
+              f'{prefix}{key}_ci95_high', interval[1])
+
+
 class Executor(base_executor.BaseExecutor):
   """Computes the metrics of the candidate (and baseline) and decides."""
 
@@ -97,27 +123,31 @@ class Executor(base_executor.BaseExecutor):
         query_batch_size=int(exec_properties[QUERY_BATCH_SIZE_KEY]),
         corpus_batch_size=int(exec_properties[CORPUS_BATCH_SIZE_KEY]))
 
+    settings = bootstrap.Settings(
+        samples=int(exec_properties.get(BOOTSTRAP_SAMPLES_KEY,
+                                        bootstrap.DEFAULT_SAMPLES)),
+        seed=int(exec_properties.get(BOOTSTRAP_SEED_KEY,
+                                     bootstrap.DEFAULT_SEED)))
+
     corpus = evaluation.load_corpus(items.uri, examples.uri)
-    candidate = evaluation.evaluate_models(
+    candidate = evaluation.rank_models(
         query_model.uri, item_model.uri, examples.uri, corpus, ks, **options)
-    baseline_metrics = None
+    baseline_ranking = None
     if baselines:
       baseline = baselines[0]
       logging.info('Evaluating the baseline (last blessed) query model %s.',
                    baseline.uri)
-      baseline_metrics = evaluation.evaluate_models(
+      baseline_ranking = evaluation.rank_models(
           baseline.uri, baseline_item_model_uri(baseline), examples.uri,
           corpus, ks, **options)
-    content = evaluation.with_baseline(candidate, baseline_metrics)
+    content = evaluation.metrics_json(corpus, candidate, baseline_ranking, ks,
+                                      settings)
     write_text_atomically(os.path.join(evaluation_artifact.uri, METRICS_FILE),
                           json.dumps(content, indent=2) + '\n')
-    for k in ks:
-      for key in (metrics.recall_key(k), metrics.map_key(k)):
-        value = candidate[key][metrics.OVERALL]
-        if value is not None:
-          evaluation_artifact.set_float_custom_property(key, value)
+    _set_properties(evaluation_artifact, content, ks)
 
-    blessed, reason = blessing.decide(candidate, baseline_metrics, config)
+    blessed, reason = blessing.decide(content, content[metrics.BASELINE_KEY],
+                                      config)
     blessing_artifact.set_int_custom_property(BLESSED_PROPERTY, int(blessed))
     blessing_artifact.set_string_custom_property(MESSAGE_PROPERTY, reason)
     blessing_artifact.set_string_custom_property(CURRENT_MODEL_PROPERTY,

@@ -54,8 +54,20 @@ def test_first_run_writes_metrics_json_and_blesses(setup):
   content, evaluation, blessing = _run(root, data, cand, 'first')
   assert list(content) == [
       'recall@10', 'map@10', 'recall@50', 'map@50', 'recall@50_by_decile',
-      'num_eval_events', 'num_eval_events_by_slice', 'baseline']
-  assert set(content['recall@50']) == {'overall', 'head', 'tail', 'cold'}
+      'num_eval_events', 'num_eval_events_by_slice', 'n_events', 'n_users',
+      'ci95', 'baseline', 'popularity', 'delta_ci95', 'bootstrap']
+  assert set(content['recall@50']) == {
+      'overall', 'head', 'tail', 'cold', 'new_users', 'returning_users',
+      'light_users', 'heavy_users'}
+  assert set(content['ci95']['recall@50']) == set(content['recall@50'])
+  low, high = content['ci95']['recall@10']['overall']
+  assert low <= content['recall@10']['overall'] <= high
+  assert evaluation.get_float_custom_property(
+      'recall@10_ci95_low') == pytest.approx(low)
+  assert evaluation.get_float_custom_property(
+      'popularity_recall@10') == pytest.approx(
+          content['popularity']['recall@10']['overall'])
+  assert content['delta_ci95']['baseline'] is None
   assert len(content['recall@50_by_decile']) == 10
   assert content['num_eval_events'] == len(
       test_towers.all_rows(data['interactions'], 'eval')['item_id'])
@@ -70,6 +82,46 @@ def test_first_run_writes_metrics_json_and_blesses(setup):
       'blessing_message')
   assert os.path.exists(os.path.join(blessing.uri, 'BLESSED'))
   assert not any(n.startswith('.') for n in os.listdir(evaluation.uri))
+
+
+def _brute_force_popularity(data, k):
+  """Recall@k of ranking every corpus item by train count (ties: corpus
+  order), the user's other train items removed, per event and per user."""
+  items = [i.decode() for i in test_towers.all_rows(data['items'],
+                                                     'corpus')['item_id']]
+  train = test_towers.all_rows(data['interactions'], 'train')
+  ev = test_towers.all_rows(data['interactions'], 'eval')
+  counts = {i: 0 for i in items}
+  seen = {}
+  for user, item in zip(train['user_id'], train['item_id']):
+    counts[item.decode()] += 1
+    seen.setdefault(user, set()).add(item.decode())
+  hits = []
+  for user, target in zip(ev['user_id'], ev['item_id']):
+    target = target.decode()
+    ranking = sorted((i for i in items if i == target or
+                      i not in seen.get(user, set())),
+                     key=lambda i: (-counts[i], items.index(i)))
+    hits.append(ranking.index(target) < k)
+  return sum(hits) / len(hits)
+
+
+def test_popularity_baseline_matches_a_brute_force_and_is_reproducible(setup):
+  root, data, cand, _ = setup
+  content, _, _ = _run(root, data, cand, 'popularity')
+  for k in (10, 50):
+    assert content['popularity'][f'recall@{k}']['overall'] == pytest.approx(
+        _brute_force_popularity(data, k))
+  delta = content['delta_ci95']['popularity']['recall@10']['overall']
+  assert delta['delta'] == pytest.approx(
+      content['recall@10']['overall'] -
+      content['popularity']['recall@10']['overall'])
+  assert delta['ci95'][0] <= delta['delta'] <= delta['ci95'][1]
+  again, _, _ = _run(root, data, cand, 'popularity_again')
+  assert again == content  # same bootstrap seed, same file
+  other, _, _ = _run(root, data, cand, 'other_seed', bootstrap_seed=7)
+  assert other['recall@10'] == content['recall@10']
+  assert other['ci95'] != content['ci95']
 
 
 def test_impossible_threshold_is_not_blessed_and_says_why(setup):
@@ -90,8 +142,12 @@ def test_baseline_is_evaluated_through_its_item_model_uri(setup):
                               baseline=baseline, max_overall_drop=1.0,
                               max_tail_drop=1.0)
   base_alone, _, _ = _run(root, data, base, 'base_alone')
-  base_alone.pop('baseline')
-  assert content['baseline'] == base_alone
+  for key in ('baseline', 'popularity', 'delta_ci95', 'bootstrap'):
+    base_alone.pop(key)
+  assert content['baseline'] == base_alone  # same events, same weights
+  delta = content['delta_ci95']['baseline']['recall@50']['overall']
+  assert delta['delta'] == pytest.approx(
+      content['recall@50']['overall'] - base_alone['recall@50']['overall'])
   assert blessing.get_int_custom_property('baseline_model_id') == 5
   assert blessing.get_int_custom_property('blessed') == 1
   assert 'vs baseline' in blessing.get_string_custom_property(
@@ -107,13 +163,18 @@ def test_regression_against_the_baseline_is_not_blessed(setup):
                    else (base, cand))
   baseline = artifact(standard_artifacts.Model, better['query_model'], 5)
   baseline.set_string_custom_property('item_model_uri', better['item_model'])
-  _, _, blessing = _run(root, data, worse, 'regressed', baseline=baseline,
-                        max_overall_drop=0.0, max_tail_drop=1.0)
-  assert blessing.get_int_custom_property('blessed') == 0
-  assert 'overall recall@10' in blessing.get_string_custom_property(
-      'blessing_message')
-  assert 'dropped by' in blessing.get_string_custom_property(
-      'blessing_message')
+  content, _, blessing = _run(root, data, worse, 'regressed',
+                              baseline=baseline, max_overall_drop=0.0,
+                              max_tail_drop=1.0)
+  message = blessing.get_string_custom_property('blessing_message')
+  assert 'overall recall@10' in message and 'dropped by' in message
+  # The drop blocks the blessing exactly when its paired interval is below 0.
+  cell = content['delta_ci95']['baseline']['recall@10']['overall']
+  low, high = cell['ci95']
+  assert cell['delta'] < 0 and low <= cell['delta'] <= high
+  real = high < 0
+  assert blessing.get_int_custom_property('blessed') == int(not real)
+  assert ('below 0' if real else 'not a real drop') in message
 
 
 def test_baseline_without_item_model_uri_fails_clearly(setup):
@@ -139,6 +200,8 @@ def test_component_spec_and_defaults():
   assert c.exec_properties['blessing_k'] == 50
   assert c.exec_properties['min_recall'] == 0.05
   assert c.exec_properties['exclude_seen'] == 1
+  assert c.exec_properties['bootstrap_samples'] == 1000
+  assert c.exec_properties['bootstrap_seed'] == 0
   with pytest.raises(ValueError, match='blessing_k=20 must be one of ks'):
     component.RetrievalEvaluator(
         query_model=_channel(standard_artifacts.Model),

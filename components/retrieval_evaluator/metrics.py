@@ -22,10 +22,13 @@ O(num_queries * k + query_block * corpus_batch), not O(corpus).
   cold = items never seen in training. Deciles split the seen items the same
   way into 10 equal groups (decile 0 = head); cold items are in no decile.
   A slice with no eval event has the value None (null in JSON).
+- Popularity baseline: every query ranks the corpus by train-split frequency
+  (`popularity_ranks`), with the same exclusions.
+User slices, intervals and the metrics.json layout: `summary.py`.
 """
 import dataclasses
 import math
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Iterable, List, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -261,28 +264,29 @@ def popularity(train_counts: np.ndarray) -> Popularity:
   return Popularity(slices, deciles)
 
 
-def summarize(ranks: np.ndarray, targets: np.ndarray, pop: Popularity,
-              ks: Sequence[int]) -> Dict[str, object]:
-  """Builds the metrics dict of metrics.json (without the baseline).
+def popularity_ranks(train_counts: np.ndarray, targets: np.ndarray,
+                     exclusions: Optional[Exclusions] = None) -> np.ndarray:
+  """Ranks of the most-popular-items baseline (the same for every query).
+
+  Items are ranked by train-split frequency, most frequent first, ties by the
+  lower corpus index (the tie rule of `rank_targets`); a query's excluded
+  items are removed from its ranking as for a model.
 
   Args:
-    ranks: int [num_events] from `rank_targets` (depth >= max(ks), 50).
-    targets: int [num_events] corpus index of each event's item.
-    pop: slices of the corpus items.
-    ks: cutoffs K.
+    train_counts: int [num_items] train-split events of each corpus item.
+    targets: int [num_queries] corpus index of each query's relevant item.
+    exclusions: pairs left out of the ranking (never a query's own target).
+
+  Returns:
+    int64 [num_queries]: 1-based rank of the target (never 0).
   """
-  ranks = np.asarray(ranks)
+  counts = np.asarray(train_counts, np.int64)
   targets = np.asarray(targets, np.int64)
-  event_slice = pop.slice_of_item[targets] if len(targets) else np.array([])
-  masks = {OVERALL: np.ones(len(ranks), bool)}
-  masks.update({s: event_slice == s for s in (HEAD, TAIL, COLD)})
-  out: Dict[str, object] = {}
-  for k in check_ks(ks):
-    out[recall_key(k)] = {s: recall_at_k(ranks[m], k) for s, m in masks.items()}
-    out[map_key(k)] = {s: map_at_k(ranks[m], k) for s, m in masks.items()}
-  event_decile = pop.decile_of_item[targets] if len(targets) else np.array([])
-  out[DECILE_KEY] = [recall_at_k(ranks[event_decile == d], DECILE_K)
-                     for d in range(NUM_DECILES)]
-  out[NUM_EVENTS_KEY] = int(len(ranks))
-  out[NUM_EVENTS_BY_SLICE_KEY] = {s: int(m.sum()) for s, m in masks.items()}
-  return out
+  order = np.lexsort((np.arange(len(counts)), -counts))
+  position = np.empty(len(counts), np.int64)
+  position[order] = np.arange(len(counts))
+  ranks = position[targets] + 1
+  if exclusions is not None and len(exclusions):
+    ahead = position[exclusions.items] < position[targets[exclusions.rows]]
+    ranks -= np.bincount(exclusions.rows[ahead], minlength=len(targets))
+  return ranks

@@ -100,35 +100,43 @@ def test_popularity_slices_and_deciles():
   assert list(pop.decile_of_item) == [0, -1, 2, 5, 7]
 
 
-def test_summarize_by_slice_written_out():
-  pop = metrics.popularity(np.array([10, 0, 3, 3, 1]))
-  targets = np.array([2, 4, 4, 2, 0, 1, 3])
-  ranks = np.array([3, 5, 1, 1, 2, 0, 0])
-  out = metrics.summarize(ranks, targets, pop, ks=[3, 1])
-  assert list(out) == ['recall@1', 'map@1', 'recall@3', 'map@3',
-                       'recall@50_by_decile', 'num_eval_events',
-                       'num_eval_events_by_slice']
-  approx = pytest.approx
-  assert out['recall@1'] == {'overall': approx(2 / 7), 'head': 0.0,
-                             'tail': approx(2 / 5), 'cold': 0.0}
-  assert out['recall@3'] == {'overall': approx(4 / 7), 'head': 1.0,
-                             'tail': approx(3 / 5), 'cold': 0.0}
-  # overall: (1/3 + 1 + 1 + 1/2) / 7; head: 1/2; tail: (1/3 + 1 + 1) / 5.
-  assert out['map@3'] == {'overall': approx(0.4047619), 'head': 0.5,
-                          'tail': approx(0.4666667), 'cold': 0.0}
-  assert out['recall@50_by_decile'] == [1.0, None, 1.0, None, None, 0.0,
-                                        None, 1.0, None, None]
-  assert out['num_eval_events'] == 7
-  assert out['num_eval_events_by_slice'] == {'overall': 7, 'head': 1,
-                                             'tail': 5, 'cold': 1}
+def _brute_force_popularity_rank(counts, target, excluded):
+  """Position of target in the corpus sorted by (-count, index), minus the excluded."""
+  ranking = sorted((j for j in range(len(counts)) if j not in excluded),
+                   key=lambda j: (-counts[j], j))
+  return ranking.index(target) + 1
 
 
-def test_slice_without_events_is_none():
-  pop = metrics.popularity(np.array([4, 2]))
-  out = metrics.summarize(np.array([1]), np.array([0]), pop, ks=[10])
-  assert out['recall@10']['cold'] is None
-  assert out['recall@10']['tail'] is None
-  assert out['recall@10']['head'] == 1.0
+def test_popularity_ranks_match_a_brute_force_sort():
+  rng = np.random.default_rng(11)
+  counts = rng.integers(0, 4, size=40)  # many ties
+  targets = rng.integers(0, 40, size=25)
+  users = [f'u{q % 7}' for q in range(25)]
+  seen = {f'u{u}': np.unique(rng.integers(0, 40, size=6)) for u in range(6)}
+  exclusions = metrics.Exclusions.from_seen(users, seen, targets)
+  got = metrics.popularity_ranks(counts, targets, exclusions)
+  for q, target in enumerate(targets):
+    excluded = set(seen.get(users[q], [])) - {target}
+    assert got[q] == _brute_force_popularity_rank(counts, target, excluded), q
+  # Without exclusions: the global position.
+  plain = metrics.popularity_ranks(counts, targets)
+  assert list(plain) == [_brute_force_popularity_rank(counts, t, set())
+                         for t in targets]
+
+
+def test_popularity_ranks_equal_a_model_scoring_items_by_count():
+  # The same ranking through TopK: a 1-d "embedding" = the train count.
+  counts = np.array([3, 0, 5, 3, 1, 5], np.int64)
+  targets = np.array([0, 3, 1, 2])
+  exclusions = metrics.Exclusions(np.array([1, 1, 3]), np.array([2, 0, 5]))
+  via_topk = metrics.rank_targets(np.ones([4, 1], np.float32),
+                                  [counts[:, None].astype(np.float32)],
+                                  targets, depth=6, exclusions=exclusions)
+  got = metrics.popularity_ranks(counts, targets, exclusions)
+  # Order i2 i5 i0 i3 i4 i1; q1 loses i2 and i0 ahead of its i3; q3's
+  # excluded i5 is below its target i2 and changes nothing.
+  assert list(got) == [3, 2, 6, 1]
+  assert list(got) == list(via_topk)
 
 
 @pytest.mark.parametrize('ks', [[], [0, 10], [10, 10], [2.5]])

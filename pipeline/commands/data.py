@@ -1,48 +1,100 @@
 """`sslrec data`: write a dataset in the contract layout (see docs/data.md).
 
-  sslrec data movielens-100k [--source DIR] [--out DIR] [--cache DIR]
-                             [--eval-fraction F] [--history-length N] [--force]
+  sslrec data movielens-100k [--source DIR] [--kg [--kg-max-values N]]
+                             [--out DIR] [--cache DIR] [split options] [--force]
+  sslrec data recbole SOURCE --dataset NAME [--kg [--kg-max-values N]]
+                      [--text FIELD ...] [--multi-valued FIELD ...] [--out DIR]
+                      [split options] [--force]
   sslrec data synthetic --items N --users M --events K --seed S [--out DIR] ...
+
+Split options (every command): --split temporal|leave-last-out,
+--eval-fraction F (temporal only), --history-length N.
 """
 import argparse
 import os
 
 from pipeline.data import contract
+from pipeline.data import kg
+from pipeline.data import split
 
 
-def _add_common(parser: argparse.ArgumentParser, default_out: str) -> None:
+def _add_common(parser: argparse.ArgumentParser, default_out) -> None:
   parser.add_argument('--out', default=default_out,
                       help='dataset folder to write (default: %(default)s)')
-  parser.add_argument('--eval-fraction', type=float,
-                      default=contract.DEFAULT_EVAL_FRACTION,
-                      help='last fraction of events, by time, that forms the '
-                      'eval split (default: %(default)s)')
+  parser.add_argument('--split', choices=split.NAMES,
+                      default=split.DEFAULT_SPLIT.value,
+                      help='temporal: the last --eval-fraction of all events '
+                      'by time form eval; leave-last-out: the last event of '
+                      f'each user with >= {split.LEAVE_LAST_OUT_MIN_EVENTS} '
+                      'events (default: %(default)s)')
+  parser.add_argument('--eval-fraction', type=float, default=None,
+                      help='temporal split: last fraction of events, by time, '
+                      f'that forms eval (default: {split.DEFAULT_EVAL_FRACTION})')
   parser.add_argument('--history-length', type=int,
-                      default=contract.DEFAULT_HISTORY_LENGTH,
+                      default=split.DEFAULT_HISTORY_LENGTH,
                       help='most previous items kept in `history` '
                       '(default: %(default)s)')
   parser.add_argument('--force', action='store_true',
                       help='replace --out when it exists and is not empty')
 
 
+def _add_kg(parser: argparse.ArgumentParser, files: str) -> None:
+  parser.add_argument('--kg', action='store_true',
+                      help=f'add one multi-valued item column per forward '
+                      f'knowledge-graph relation of {files}')
+  parser.add_argument('--kg-max-values', type=int,
+                      default=kg.DEFAULT_MAX_VALUES,
+                      help='most values kept in one KG cell (e.g. actors of a '
+                      'movie), the ones most items share (default: '
+                      '%(default)s)')
+
+
+def _split_kwargs(args: argparse.Namespace):
+  return dict(split=args.split, eval_fraction=args.eval_fraction,
+              history_length=args.history_length, force=args.force)
+
+
 def _report(info, out: str) -> None:
   print(f'wrote {info["name"]} to {os.path.abspath(out)}:')
   print(f'  {contract.ITEMS_CSV}: {info["num_items"]} items')
   print(f'  {contract.TRAIN_CSV}: {info["num_train_events"]} events')
-  print(f'  {contract.EVAL_CSV}: {info["num_eval_events"]} events '
-        f'(last {info["eval_fraction"]:g} by time)')
+  if info['split'] == split.SplitProtocol.TEMPORAL:
+    how = f'last {info["eval_fraction"]:g} by time'
+  else:
+    how = (f'leave-last-out: the last event of each user with >= '
+           f'{info["min_user_events"]} events')
+  print(f'  {contract.EVAL_CSV}: {info["num_eval_events"]} events ({how})')
   print(f'  {contract.DATASET_JSON}: {info["num_users"]} users, schemas '
         f'{info["schemas"]!r}, history up to {info["history_length"]} items')
+  if info.get('kg_relations'):
+    print(f'  {len(info["kg_relations"])} KG columns, at most '
+          f'{info["kg_max_values"]} values each: '
+          + ', '.join(info['kg_relations']))
 
 
 def _movielens(args: argparse.Namespace) -> int:
   from pipeline.data import movielens  # pylint: disable=g-import-not-at-top
+  out = args.out or os.path.join(
+      'data', movielens.KG_NAME if args.kg else movielens.NAME)
   info = movielens.build(
-      args.out, source=args.source, cache_dir=args.cache,
-      eval_fraction=args.eval_fraction, history_length=args.history_length,
-      force=args.force)
+      out, source=args.source, cache_dir=args.cache, kg=args.kg,
+      max_kg_values=args.kg_max_values, **_split_kwargs(args))
   print(f'read {info["source"]}')
-  _report(info, args.out)
+  _report(info, out)
+  return 0
+
+
+def _recbole(args: argparse.Namespace) -> int:
+  from pipeline.data import recbole  # pylint: disable=g-import-not-at-top
+  out = args.out or os.path.join('data', args.dataset)
+  info = recbole.build(
+      out, args.source, args.dataset, kg=args.kg,
+      max_kg_values=args.kg_max_values, text_fields=args.text,
+      multi_valued_fields=args.multi_valued, **_split_kwargs(args))
+  print(f'read {args.dataset} from {info["source"]}')
+  _report(info, out)
+  print(f'  {contract.GENERATED_SCHEMAS}/: the generated annotated schemas '
+        '(edit the sslrec:<kind> tags if you like)')
   return 0
 
 
@@ -50,14 +102,13 @@ def _synthetic(args: argparse.Namespace) -> int:
   from pipeline.data import synthetic  # pylint: disable=g-import-not-at-top
   info = synthetic.generate(
       args.out, args.items, args.users, args.events, args.seed,
-      eval_fraction=args.eval_fraction, history_length=args.history_length,
-      zipf_exponent=args.zipf_exponent, force=args.force)
+      zipf_exponent=args.zipf_exponent, **_split_kwargs(args))
   _report(info, args.out)
   return 0
 
 
 def register(subparsers) -> None:
-  """Adds `data movielens-100k` and `data synthetic`."""
+  """Adds `data movielens-100k`, `data recbole` and `data synthetic`."""
   parser = subparsers.add_parser(
       'data', help='write a dataset as the CSV files the pipeline reads',
       description='Write a dataset in the sslrec data contract: '
@@ -68,17 +119,46 @@ def register(subparsers) -> None:
 
   ml = sources.add_parser(
       'movielens-100k', help='MovieLens-100K (GroupLens folder or RecBole '
-      'wheel)', description='MovieLens-100K. With --source, read an extracted '
+      'wheel), optionally with knowledge-graph item features',
+      description='MovieLens-100K. With --source, read an extracted '
       'GroupLens ml-100k folder; without it, download the recbole==1.2.1 wheel '
-      'with pip into --cache (once) and read its bundled ml-100k files.')
+      'with pip into --cache (once) and read its bundled ml-100k files. '
+      '--kg (wheel only) adds the knowledge-graph columns and uses '
+      'schemas/movielens-100k-kg/.')
   ml.add_argument('--source', default=None,
                   help='extracted GroupLens ml-100k folder (u.data, u.item, '
                   'u.user, u.genre)')
   ml.add_argument('--cache', default='cache',
                   help='download folder for the RecBole wheel '
                   '(default: %(default)s)')
-  _add_common(ml, os.path.join('data', 'movielens-100k'))
+  _add_kg(ml, 'ml-100k.kg (with ml-100k.link)')
+  _add_common(ml, None)
   ml.set_defaults(func=_movielens)
+  ml.epilog = ('--out defaults to data/movielens-100k, or '
+               'data/movielens-100k-kg with --kg.')
+
+  rb = sources.add_parser(
+      'recbole', help='any dataset in RecBole atomic format',
+      description='A dataset in RecBole atomic format: NAME.inter (user_id, '
+      'item_id, timestamp), NAME.item, optional NAME.user, and with --kg '
+      'NAME.kg + NAME.link; tab-separated, header field:type. Writes the '
+      'contract and a generated annotated schema folder <out>/schema/ '
+      '(token -> categorical, token_seq -> text or multi_valued, float -> '
+      'numeric, float_seq -> ignore).')
+  rb.add_argument('source', metavar='SOURCE',
+                  help='a folder holding the atomic files, or a zip/wheel '
+                  'containing them (found at any depth)')
+  rb.add_argument('--dataset', required=True, metavar='NAME',
+                  help='the dataset name: the files are NAME.inter, ...')
+  _add_kg(rb, 'NAME.kg (with NAME.link)')
+  rb.add_argument('--text', nargs='+', default=[], metavar='FIELD',
+                  help='token_seq fields to declare sslrec:text (default: '
+                  'guessed; tokens that rarely repeat make a text field)')
+  rb.add_argument('--multi-valued', nargs='+', default=[], metavar='FIELD',
+                  help='token_seq fields to declare sslrec:multi_valued')
+  _add_common(rb, None)
+  rb.epilog = '--out defaults to data/NAME.'
+  rb.set_defaults(func=_recbole)
 
   syn = sources.add_parser(
       'synthetic', help='synthetic data with known correlated item features',

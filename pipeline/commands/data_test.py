@@ -2,6 +2,8 @@
 import json
 import os
 
+import pytest
+
 from pipeline import cli
 from pipeline.data import contract
 from pipeline.data import movielens_test
@@ -21,6 +23,7 @@ def test_synthetic_writes_and_reports(tmp_path, capsys):
   assert str(out) in printed
   assert f'{contract.TRAIN_CSV}: 160 events' in printed
   assert f'{contract.EVAL_CSV}: 40 events (last 0.2 by time)' in printed
+  assert info['split'] == 'temporal'
 
 
 def test_movielens_from_a_grouplens_folder(tmp_path, capsys):
@@ -53,3 +56,51 @@ def test_bad_source_is_a_clear_error(tmp_path, capsys):
                    str(tmp_path / 'missing'), '--out',
                    str(tmp_path / 'o')]) == 2
   assert 'is not a folder' in capsys.readouterr().err
+
+
+def test_recbole_writes_the_contract_and_a_schema_folder(tmp_path, capsys):
+  from pipeline.data import recbole_test  # pylint: disable=g-import-not-at-top
+  source = recbole_test.write_folder(tmp_path / 'toy')
+  out = tmp_path / 'toy-out'
+  assert cli.main(['data', 'recbole', source, '--dataset', 'toy', '--kg',
+                   '--kg-max-values', '1', '--text', 'genre', '--out',
+                   str(out), '--split', 'leave-last-out']) == 0
+  printed = capsys.readouterr().out
+  assert f'read toy from {source}' in printed
+  assert (f'{contract.EVAL_CSV}: 2 events (leave-last-out: the last event of '
+          'each user with >= 3 events)') in printed
+  assert '2 KG columns, at most 1 values each: kg_actor, kg_genre' in printed
+  assert sorted(os.listdir(out / 'schema')) == ['interactions.pbtxt',
+                                                'items.pbtxt']
+  info = json.loads((out / contract.DATASET_JSON).read_text())
+  assert (info['schemas'], info['split']) == ('schema', 'leave-last-out')
+  assert 'sslrec:text' in (out / 'schema' / 'items.pbtxt').read_text()
+
+
+def test_recbole_errors_are_one_line(tmp_path, capsys):
+  from pipeline.data import recbole_test  # pylint: disable=g-import-not-at-top
+  source = recbole_test.write_folder(tmp_path / 'toy')
+  assert cli.main(['data', 'recbole', source, '--dataset', 'other',
+                   '--out', str(tmp_path / 'o')]) == 2
+  assert 'has no other.inter' in capsys.readouterr().err
+
+
+def test_split_is_recorded_and_checked_on_every_command(tmp_path, capsys):
+  out = tmp_path / 'syn'
+  args = ['data', 'synthetic', '--items', '20', '--users', '10', '--events',
+          '200', '--seed', '1', '--out', str(out)]
+  assert cli.main(args + ['--split', 'leave-last-out']) == 0
+  info = json.loads((out / contract.DATASET_JSON).read_text())
+  assert (info['split'], info['min_user_events']) == ('leave-last-out', 3)
+  assert info['num_eval_events'] == info['num_users']  # all have >= 3 events
+  capsys.readouterr()
+  assert cli.main(args + ['--force', '--split', 'leave-last-out',
+                          '--eval-fraction', '0.2']) == 2
+  assert 'temporal split only' in capsys.readouterr().err
+  source = movielens_test.write_grouplens(tmp_path / 'ml-100k')
+  assert cli.main(['data', 'movielens-100k', '--source', source, '--kg',
+                   '--out', str(tmp_path / 'k')]) == 2
+  assert 'drop --source' in capsys.readouterr().err
+  with pytest.raises(SystemExit):  # argparse rejects it, naming the choices
+    cli.main(args + ['--split', 'random'])
+  assert "invalid choice: 'random'" in capsys.readouterr().err

@@ -12,13 +12,12 @@ import os
 
 def _report(args: argparse.Namespace) -> int:
   # matplotlib, ml_metadata and TFX load only when the command runs.
+  from pipeline import inspection  # pylint: disable=g-import-not-at-top
   from pipeline import report  # pylint: disable=g-import-not-at-top
-  from pipeline import run_records  # pylint: disable=g-import-not-at-top
   if args.list:
-    store = run_records.open_store(
-        os.path.join(args.output, report.METADATA_FILE))
-    for run in run_records.list_runs(store):
-      print(run.name)
+    ins = inspection.inspector(os.path.join(args.output, report.METADATA_FILE))
+    for run_id in ins.run_ids():
+      print(run_id)
     return 0
   path = report.generate(args.output, run_id=args.run, dest=args.dest)
   print(f'wrote {path}')

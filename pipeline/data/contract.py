@@ -1,22 +1,20 @@
-"""The data contract shared by every adapter: temporal split, history, files.
+"""The data contract shared by every adapter: files, columns, atomic writes.
 
 A dataset folder holds
 
   items/items.csv                       one row per item
-  interactions/train/interactions.csv   the earlier events
-  interactions/eval/interactions.csv    the last `eval_fraction` of events
-  dataset.json                          name, schema folder and counts
+  interactions/train/interactions.csv   the train events
+  interactions/eval/interactions.csv    the eval events (split.py: protocols)
+  dataset.json                          name, schema folder, counts, split
+  schema/                               only for a generated schema folder
 
-with the columns (and column order) of the dataset's annotated schemas. Events
-are ordered by (timestamp, user_id, item_id); the `history` of an event is the
-same user's previous item ids in that order, most recent first, capped at
-`history_length` and joined by `|`. Adapters build `Event`s and row dicts and
-call `write_dataset`, which writes everything to a temporary folder and renames
-it into place.
+with the columns (and column order) of the dataset's annotated schemas. The
+split and the `history` of each event follow pipeline/data/split.py. Adapters
+build `Event`s and row dicts and call `write_dataset`, which writes everything
+to a temporary folder and renames it into place.
 """
 import collections
 import csv
-import dataclasses
 import json
 import os
 import re
@@ -25,33 +23,17 @@ import tempfile
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from models import features
+from pipeline.data import split as split_lib
+from pipeline.data.events import Event, id_key
 import schemas
 
 ITEMS_CSV = os.path.join('items', 'items.csv')
 TRAIN_CSV = os.path.join('interactions', 'train', 'interactions.csv')
 EVAL_CSV = os.path.join('interactions', 'eval', 'interactions.csv')
 DATASET_JSON = 'dataset.json'
-
-DEFAULT_EVAL_FRACTION = 0.1
-DEFAULT_HISTORY_LENGTH = 50
-
-
-@dataclasses.dataclass(frozen=True)
-class Event:
-  """One interaction; `origin` names its source (file and line) for errors."""
-  user_id: str
-  item_id: str
-  timestamp: int
-  origin: str = ''
-
-
-def id_key(value: str) -> Tuple[int, Any]:
-  """Sort key for ids: numeric ids by value, before other ids in text order."""
-  return (0, int(value), value) if value.isdigit() else (1, value)
-
-
-def event_key(event: Event) -> Tuple[Any, ...]:
-  return (event.timestamp, id_key(event.user_id), id_key(event.item_id))
+# A generated schema folder lives in the dataset folder under this name, and
+# dataset.json names it (pipeline/config.py resolves it against the folder).
+GENERATED_SCHEMAS = 'schema'
 
 
 def split_title_year(full_title: str) -> Tuple[str, str]:
@@ -65,41 +47,6 @@ def split_title_year(full_title: str) -> Tuple[str, str]:
   if not match:
     return full_title.strip(), ''
   return (match.group(1) + match.group(3)).strip(), match.group(2)
-
-
-def check_split_args(eval_fraction: float, history_length: int) -> None:
-  if not 0.0 < eval_fraction < 1.0:
-    raise ValueError(f'eval_fraction must be in (0, 1), got {eval_fraction}')
-  if history_length < 0:
-    raise ValueError(f'history_length must be >= 0, got {history_length}')
-
-
-def temporal_split(
-    events: Sequence[Event], eval_fraction: float, history_length: int
-) -> Tuple[List[Tuple[Event, str]], List[Tuple[Event, str]]]:
-  """Orders events by time and splits off the last `eval_fraction` of them.
-
-  Returns:
-    (train, eval): lists of (event, history) in time order; `history` is the
-    user's earlier item ids (across both splits), most recent first, at most
-    `history_length` of them, joined by `|` ('' for a first event).
-  """
-  check_split_args(eval_fraction, history_length)
-  ordered = sorted(events, key=event_key)
-  num_eval = int(round(len(ordered) * eval_fraction))
-  if ordered and not 0 < num_eval < len(ordered):
-    raise ValueError(
-        f'eval_fraction {eval_fraction} of {len(ordered)} events leaves '
-        f'{num_eval} eval events; both splits need at least one event')
-  seen: Dict[str, List[str]] = {}
-  rows = []
-  for event in ordered:
-    previous = seen.setdefault(event.user_id, [])
-    recent = previous[::-1][:history_length] if history_length else []
-    rows.append((event, features.SEPARATOR.join(recent)))
-    previous.append(event.item_id)
-  cut = len(ordered) - num_eval
-  return rows[:cut], rows[cut:]
 
 
 def check_out_dir(out_dir: str, force: bool) -> None:
@@ -125,7 +72,7 @@ def _write_csv(path: str, columns: Sequence[str],
       writer.writerow([row[c] for c in columns])
 
 
-def _interaction_rows(split: Sequence[Tuple[Event, str]],
+def _interaction_rows(split: split_lib.Split,
                       users: Mapping[str, Mapping[str, str]],
                       item_ids: set) -> List[Dict[str, str]]:
   rows = []
@@ -142,12 +89,33 @@ def _interaction_rows(split: Sequence[Tuple[Event, str]],
   return rows
 
 
-def write_dataset(out_dir: str, *, name: str, schemas_name: str,
+def _feature_config(schemas_name: Optional[str],
+                    schema_files: Optional[Mapping[str, str]]
+                    ) -> features.FeatureConfig:
+  if (schemas_name is None) == (schema_files is None):
+    raise ValueError('give either schemas_name or schema_files')
+  if schema_files is None:
+    return features.load_feature_config(schemas.resolve(schemas_name))
+  from google.protobuf import text_format  # pylint: disable=g-import-not-at-top
+  from tensorflow_metadata.proto.v0 import schema_pb2  # pylint: disable=g-import-not-at-top
+  names = (features.ITEMS_SCHEMA_FILE, features.INTERACTIONS_SCHEMA_FILE)
+  if sorted(schema_files) != sorted(names):
+    raise ValueError(f'schema_files must be {list(names)}, got '
+                     f'{sorted(schema_files)}')
+  parsed = [text_format.Parse(schema_files[n], schema_pb2.Schema())
+            for n in names]
+  return features.from_schemas(*parsed, *names)
+
+
+def write_dataset(out_dir: str, *, name: str,
                   items: Sequence[Mapping[str, str]],
                   users: Mapping[str, Mapping[str, str]],
                   events: Sequence[Event],
-                  eval_fraction: float = DEFAULT_EVAL_FRACTION,
-                  history_length: int = DEFAULT_HISTORY_LENGTH,
+                  schemas_name: Optional[str] = None,
+                  schema_files: Optional[Mapping[str, str]] = None,
+                  split: split_lib.SplitProtocol = split_lib.DEFAULT_SPLIT,
+                  eval_fraction: Optional[float] = None,
+                  history_length: int = split_lib.DEFAULT_HISTORY_LENGTH,
                   force: bool = False,
                   extra_info: Optional[Mapping[str, Any]] = None
                   ) -> Dict[str, Any]:
@@ -156,13 +124,18 @@ def write_dataset(out_dir: str, *, name: str, schemas_name: str,
   Args:
     out_dir: the dataset folder to create (replaced only when `force`).
     name: dataset name recorded in dataset.json.
-    schemas_name: bundled schema folder (schemas/<schemas_name>/); its column
-      declarations fix the CSV headers and their order.
     items: one dict per item, column -> cell text (all item columns).
     users: user_id -> {query feature column -> cell text} (every interaction
       column except user_id, item_id, timestamp and history).
     events: the interactions, in any order.
-    eval_fraction: the last fraction of events (by time) that forms `eval`.
+    schemas_name: bundled schema folder (schemas/<schemas_name>/) or a folder
+      path; its column declarations fix the CSV headers and their order.
+    schema_files: instead of `schemas_name`, a generated schema folder:
+      {'items.pbtxt': text, 'interactions.pbtxt': text}, written to
+      `<out_dir>/schema/` and named by dataset.json.
+    split: the split protocol (pipeline/data/split.py).
+    eval_fraction: temporal split: the last fraction of events forming
+      `eval` (None = the default).
     history_length: cap on the number of previous items in `history`.
     force: replace a non-empty `out_dir`.
     extra_info: more entries for dataset.json.
@@ -170,8 +143,10 @@ def write_dataset(out_dir: str, *, name: str, schemas_name: str,
   Returns:
     The dataset.json content.
   """
+  split, eval_fraction = split_lib.check_args(split, eval_fraction,
+                                              history_length)
   check_out_dir(out_dir, force)
-  config = features.load_feature_config(schemas.resolve(schemas_name))
+  config = _feature_config(schemas_name, schema_files)
   item_columns = [c for c, _ in config.item_columns]
   interaction_columns = [c for c, _ in config.interaction_columns]
   if not events:
@@ -180,18 +155,19 @@ def write_dataset(out_dir: str, *, name: str, schemas_name: str,
   duplicates = sorted(i for i, n in counts.items() if n > 1)
   if duplicates:
     raise ValueError(f'{name}: duplicate item_id values {duplicates[:5]}')
-  train, evaluation = temporal_split(events, eval_fraction, history_length)
+  train, evaluation = split_lib.split_events(events, split, eval_fraction,
+                                             history_length)
   item_set = set(counts)
   train_rows = _interaction_rows(train, users, item_set)
   eval_rows = _interaction_rows(evaluation, users, item_set)
   info = {
       'name': name,
-      'schemas': schemas_name,
+      'schemas': GENERATED_SCHEMAS if schema_files else schemas_name,
       'num_items': len(items),
       'num_users': len({e.user_id for e in events}),
       'num_train_events': len(train_rows),
       'num_eval_events': len(eval_rows),
-      'eval_fraction': eval_fraction,
+      **split_lib.info(split, eval_fraction),
       'history_length': history_length,
   }
   info.update(extra_info or {})
@@ -209,6 +185,11 @@ def write_dataset(out_dir: str, *, name: str, schemas_name: str,
                'interaction')
     _write_csv(os.path.join(tmp, EVAL_CSV), interaction_columns, eval_rows,
                'interaction')
+    for file_name, text in (schema_files or {}).items():
+      os.makedirs(os.path.join(tmp, GENERATED_SCHEMAS), exist_ok=True)
+      with open(os.path.join(tmp, GENERATED_SCHEMAS, file_name), 'w',
+                encoding='utf-8') as f:
+        f.write(text)
     with open(os.path.join(tmp, DATASET_JSON), 'w', encoding='utf-8') as f:
       json.dump(info, f, indent=2)
       f.write('\n')

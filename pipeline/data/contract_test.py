@@ -1,4 +1,4 @@
-"""Tests for pipeline/data/contract.py (split, history, atomic writing)."""
+"""Tests for pipeline/data/contract.py (columns, atomic writing)."""
 import csv
 import json
 import os
@@ -8,48 +8,6 @@ import pytest
 from pipeline.data import contract
 
 E = contract.Event
-
-
-def _ids(split):
-  return [(e.user_id, e.item_id, e.timestamp, h) for e, h in split]
-
-
-def test_split_orders_by_time_then_user_then_item_and_builds_history():
-  events = [E('2', 'b', 20), E('1', 'a', 10), E('10', 'c', 20), E('1', 'b', 30),
-            E('2', 'a', 20), E('1', 'c', 40), E('2', 'c', 50),
-            E('1', 'd', 60), E('1', 'e', 70), E('2', 'd', 80)]
-  train, evaluation = contract.temporal_split(events, 0.2, history_length=2)
-  # Ties at t=20 go by user id (numeric: 2 before 10), then item id.
-  assert _ids(train) == [
-      ('1', 'a', 10, ''), ('2', 'a', 20, ''), ('2', 'b', 20, 'a'),
-      ('10', 'c', 20, ''), ('1', 'b', 30, 'a'), ('1', 'c', 40, 'b|a'),
-      ('2', 'c', 50, 'b|a'), ('1', 'd', 60, 'c|b')]
-  # Eval = last 20% of 10 events; history spans train and is capped at 2.
-  assert _ids(evaluation) == [('1', 'e', 70, 'd|c'), ('2', 'd', 80, 'c|b')]
-
-
-def test_split_history_length_zero_gives_empty_history():
-  events = [E('1', str(i), i) for i in range(10)]
-  train, evaluation = contract.temporal_split(events, 0.1, history_length=0)
-  assert {h for _, h in train + evaluation} == {''}
-  assert len(evaluation) == 1
-
-
-def test_split_rounds_the_eval_count():
-  events = [E('1', str(i), i) for i in range(100)]
-  _, evaluation = contract.temporal_split(events, 0.29, 5)
-  assert len(evaluation) == 29  # 100 * 0.29 = 28.999999999999996
-
-
-@pytest.mark.parametrize('fraction', [0.0, 1.0, -0.1, 1.5])
-def test_split_rejects_bad_fraction(fraction):
-  with pytest.raises(ValueError, match='eval_fraction'):
-    contract.temporal_split([E('1', 'a', 1)], fraction, 5)
-
-
-def test_split_needs_an_event_in_each_split():
-  with pytest.raises(ValueError, match='both splits'):
-    contract.temporal_split([E('1', 'a', 1), E('1', 'b', 2)], 0.1, 5)
 
 
 @pytest.mark.parametrize('full, expected', [
@@ -94,7 +52,8 @@ def test_write_dataset_writes_the_contract_files(tmp_path):
   info = _write(out)
   assert info == {'name': 'toy', 'schemas': 'movielens-100k', 'num_items': 2,
                   'num_users': 1, 'num_train_events': 2, 'num_eval_events': 1,
-                  'eval_fraction': 0.34, 'history_length': 50}
+                  'split': 'temporal', 'eval_fraction': 0.34,
+                  'history_length': 50}
   assert json.loads((out / 'dataset.json').read_text()) == info
   items = _read(out / contract.ITEMS_CSV)
   assert items == [['item_id', 'title', 'year', 'genres'],

@@ -8,27 +8,39 @@ Two sources give byte-identical contract files:
   (id, age, gender, occupation, zip; `|`-separated), u.genre (name|index);
 * the PyPI wheel `recbole==1.2.1`, fetched with `pip download --no-deps` into a
   cache folder; its `recbole/dataset_example/ml-100k/ml-100k.{inter,item,user}`
-  are tab-separated with `name:type` headers, the title without its year, the
-  year in its own column ('unkonwn' when unknown) and space-separated genres.
+  are RecBole atomic files, read by the RecBole importer (recbole.py): the title
+  without its year, the year in its own column ('unkonwn' when unknown) and
+  space-separated genres. This module only renames and reshapes the fields.
 
 Items: item_id, title (year removed), year ('' when unknown), genres (names in
 sorted order joined by `|`). Interactions: every rating is an implicit positive;
 user_id, item_id, timestamp, age, gender, occupation, zip_prefix (first three
-characters of the zip code) and history (see contract.py).
+characters of the zip code) and history (see split.py).
+
+With `kg` (wheel only), the items also carry one multi-valued column per
+forward KG relation of ml-100k.{kg,link} (`kg_actor`, `kg_directed_by`, ...;
+pipeline/data/kg.py) and use schemas/movielens-100k-kg/.
 """
 import glob
 import os
 import subprocess
 import sys
-import zipfile
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from pipeline.data import contract
+from pipeline.data import kg as kg_lib
+from pipeline.data import recbole
+from pipeline.data import split as split_lib
+from pipeline.data.events import parse_timestamp
 
 NAME = 'movielens-100k'
 SCHEMAS = 'movielens-100k'
+KG_NAME = SCHEMAS_KG = 'movielens-100k-kg'
 RECBOLE_VERSION = '1.2.1'
-RECBOLE_DIR = 'recbole/dataset_example/ml-100k/'
+RECBOLE_DATASET = 'ml-100k'
+RECBOLE_DIR = 'recbole/dataset_example/ml-100k/'  # where the wheel holds it
+_RECBOLE_ITEM_FIELDS = ('movie_title', 'release_year', 'class')
+_RECBOLE_USER_FIELDS = ('age', 'gender', 'occupation', 'zip_code')
 DEFAULT_CACHE = 'cache'
 # RecBole fills unknown titles and years with this (misspelt) token; GroupLens
 # gives the title 'unknown' and no year.
@@ -50,17 +62,6 @@ def _fields(where: str, line: str, sep: str, count: int) -> List[str]:
     raise ValueError(f'{where}: expected {count} {sep!r}-separated fields, '
                      f'found {len(fields)}: {line[:80]!r}')
   return fields
-
-
-def _timestamp(where: str, text: str) -> int:
-  try:
-    value = float(text)
-  except ValueError:
-    value = None
-  if value is None or value != int(value) or value < 0:
-    raise ValueError(f'{where}: timestamp {text!r} is not a whole number of '
-                     'seconds')
-  return int(value)
 
 
 def _user_row(where: str, age: str, gender: str, occupation: str,
@@ -87,6 +88,7 @@ class _Tables:
     self.items: List[Dict[str, str]] = []
     self.users: Dict[str, Dict[str, str]] = {}
     self.events: List[contract.Event] = []
+    self.kg_columns: Dict[str, str] = {}  # KG column -> relation
 
   def add_user(self, where: str, user_id: str, row: Dict[str, str]) -> None:
     if user_id in self.users:
@@ -147,68 +149,40 @@ def read_grouplens(source: str) -> _Tables:
     where = f'{data_file} line {number}'
     user_id, item_id, _, timestamp = _fields(where, line, '\t', 4)
     tables.events.append(contract.Event(
-        user_id.strip(), item_id.strip(), _timestamp(where, timestamp), where))
+        user_id.strip(), item_id.strip(), parse_timestamp(where, timestamp), where))
   return tables
 
 
 # ------------------------------------------------------------------ RecBole
 
 
-def _atomic_rows(text: str, where: str, required: Sequence[str]
-                 ) -> Iterator[Tuple[str, Dict[str, str]]]:
-  """Rows of a RecBole atomic file (tab-separated, `name:type` header)."""
-  lines = _lines(text)
-  try:
-    _, header = next(lines)
-  except StopIteration:
-    raise ValueError(f'{where}: empty file') from None
-  columns = [c.split(':')[0] for c in header.split('\t')]
-  missing = [c for c in required if c not in columns]
-  if missing:
-    raise ValueError(f'{where}: header lacks columns {missing}; has {columns}')
-  for number, line in lines:
-    row_where = f'{where} line {number}'
-    yield row_where, dict(zip(columns, _fields(row_where, line, '\t',
-                                               len(columns))))
+def read_recbole(wheel: str, kg: bool = False,
+                 max_kg_values: int = kg_lib.DEFAULT_MAX_VALUES) -> _Tables:
+  """Reads ml-100k out of the RecBole wheel `wheel` with the RecBole importer.
 
-
-def read_recbole(wheel: str) -> _Tables:
-  """Reads ml-100k.{item,user,inter} out of the RecBole wheel `wheel`."""
-  try:
-    archive = zipfile.ZipFile(wheel)
-  except (OSError, zipfile.BadZipFile) as e:
-    raise ValueError(f'{wheel}: not a readable wheel: {e}') from e
-  with archive:
-    def read(ext):
-      member = f'{RECBOLE_DIR}ml-100k.{ext}'
-      try:
-        return f'{wheel}:{member}', archive.read(member).decode('utf-8')
-      except KeyError:
-        raise ValueError(f'{wheel}: has no {member}') from None
-    items, users, inter = read('item'), read('user'), read('inter')
-
+  With `kg`, the items also get the KG columns of ml-100k.{link,kg}
+  (pipeline/data/kg.py).
+  """
+  data = recbole.read(wheel, RECBOLE_DATASET, kg=kg,
+                      max_kg_values=max_kg_values,
+                      required={'item': _RECBOLE_ITEM_FIELDS,
+                                'user': _RECBOLE_USER_FIELDS})
   tables = _Tables()
-  for where, row in _atomic_rows(
-      items[1], items[0], ['item_id', 'movie_title', 'release_year', 'class']):
+  for row in data.items:
     title, year = row['movie_title'], row['release_year'].strip()
     if title == _RECBOLE_UNKNOWN:
       title = 'unknown'
     if year and year != _RECBOLE_UNKNOWN:
       title = f'{title} ({year})'
-    tables.items.append(_item_row(row['item_id'].strip(), title,
-                                  row['class'].split(' ')))
-
-  for where, row in _atomic_rows(
-      users[1], users[0],
-      ['user_id', 'age', 'gender', 'occupation', 'zip_code']):
-    tables.add_user(where, row['user_id'].strip(), _user_row(
+    item = _item_row(row['item_id'], title, row['class'].split(' '))
+    item.update({c: row[c] for c in data.kg_columns})
+    tables.items.append(item)
+  for user_id, row in data.users.items():
+    where = data.origins[('user', user_id)]
+    tables.add_user(where, user_id, _user_row(
         where, row['age'], row['gender'], row['occupation'], row['zip_code']))
-
-  for where, row in _atomic_rows(inter[1], inter[0],
-                                 ['user_id', 'item_id', 'timestamp']):
-    tables.events.append(contract.Event(
-        row['user_id'].strip(), row['item_id'].strip(),
-        _timestamp(where, row['timestamp']), where))
+  tables.events = data.events
+  tables.kg_columns = data.kg_columns
   return tables
 
 
@@ -242,9 +216,11 @@ def fetch_recbole_wheel(
 
 
 def build(out_dir: str, source: Optional[str] = None,
-          cache_dir: str = DEFAULT_CACHE,
-          eval_fraction: float = contract.DEFAULT_EVAL_FRACTION,
-          history_length: int = contract.DEFAULT_HISTORY_LENGTH,
+          cache_dir: str = DEFAULT_CACHE, *, kg: bool = False,
+          max_kg_values: int = kg_lib.DEFAULT_MAX_VALUES,
+          split: split_lib.SplitProtocol = split_lib.DEFAULT_SPLIT,
+          eval_fraction: Optional[float] = None,
+          history_length: int = split_lib.DEFAULT_HISTORY_LENGTH,
           force: bool = False) -> Dict[str, object]:
   """Writes the MovieLens-100K contract files to `out_dir`.
 
@@ -252,22 +228,35 @@ def build(out_dir: str, source: Optional[str] = None,
     out_dir: dataset folder to create.
     source: an extracted GroupLens ml-100k folder; None = the RecBole wheel.
     cache_dir: where the RecBole wheel is downloaded (when `source` is None).
-    eval_fraction: last fraction of events (by time) forming the eval split.
+    kg: add the knowledge-graph item columns of the wheel's ml-100k.kg and
+      ml-100k.link (schemas/movielens-100k-kg/); needs the wheel.
+    max_kg_values: cap on the values of one KG cell (the most shared ones).
+    split: the split protocol (pipeline/data/split.py).
+    eval_fraction: temporal split: the last fraction of events forming the
+      eval split (None = the default).
     history_length: cap on the number of previous items in `history`.
     force: replace a non-empty `out_dir`.
 
   Returns:
     The dataset.json content, plus 'source' (the folder or wheel read).
   """
-  contract.check_split_args(eval_fraction, history_length)
+  split_lib.check_args(split, eval_fraction, history_length)
   contract.check_out_dir(out_dir, force)
+  if kg and source:
+    raise ValueError('--kg reads ml-100k.kg and ml-100k.link from the RecBole '
+                     'wheel, which a GroupLens --source lacks; drop --source')
   if source:
     tables, origin = read_grouplens(source), os.path.abspath(source)
   else:
     wheel = fetch_recbole_wheel(cache_dir)
-    tables, origin = read_recbole(wheel), os.path.abspath(wheel)
+    tables = read_recbole(wheel, kg=kg, max_kg_values=max_kg_values)
+    origin = os.path.abspath(wheel)
+  extra = ({'kg_relations': tables.kg_columns, 'kg_max_values': max_kg_values}
+           if kg else None)
   info = contract.write_dataset(
-      out_dir, name=NAME, schemas_name=SCHEMAS, items=tables.items,
-      users=tables.users, events=tables.events, eval_fraction=eval_fraction,
-      history_length=history_length, force=force)
+      out_dir, name=KG_NAME if kg else NAME,
+      schemas_name=SCHEMAS_KG if kg else SCHEMAS, items=tables.items,
+      users=tables.users, events=tables.events, split=split,
+      eval_fraction=eval_fraction, history_length=history_length, force=force,
+      extra_info=extra)
   return dict(info, source=origin)

@@ -174,7 +174,7 @@ def test_dataset_json(both):
       (both[1] / contract.DATASET_JSON).read_text())
   assert info == {'name': 'movielens-100k', 'schemas': 'movielens-100k',
                   'num_items': 6, 'num_users': 3, 'num_train_events': 6,
-                  'num_eval_events': 3, 'eval_fraction': 0.3,
+                  'num_eval_events': 3, 'split': 'temporal', 'eval_fraction': 0.3,
                   'history_length': 2}
 
 
@@ -240,6 +240,19 @@ def test_recbole_errors_name_member_and_line(tmp_path):
     movielens.build(str(tmp_path / 'out'), cache_dir=str(tmp_path / 'cache'))
 
 
+def test_recbole_wheel_needs_the_movielens_fields(tmp_path):
+  files = dict(RECBOLE)
+  files['ml-100k.item'] = files['ml-100k.item'].replace('class:', 'genre:')
+  _wheel(tmp_path / 'cache', files)
+  with pytest.raises(ValueError, match=r"ml-100k\.item: header lacks columns "
+                     r"\['class'\]"):
+    movielens.build(str(tmp_path / 'out'), cache_dir=str(tmp_path / 'cache'))
+  files = {k: v for k, v in RECBOLE.items() if k != 'ml-100k.user'}
+  _wheel(tmp_path / 'cache', files)
+  with pytest.raises(FileNotFoundError, match=r'ml-100k\.user not found'):
+    movielens.build(str(tmp_path / 'out'), cache_dir=str(tmp_path / 'cache'))
+
+
 def test_refuses_non_empty_out_before_reading(tmp_path):
   out = tmp_path / 'out'
   out.mkdir()
@@ -285,3 +298,100 @@ def test_full_movielens_100k_from_the_cached_wheel(tmp_path):
                          cache_dir=os.path.dirname(_CACHED[0]))
   assert (info['num_items'], info['num_users']) == (1682, 943)
   assert (info['num_train_events'], info['num_eval_events']) == (90000, 10000)
+
+
+# --------------------------------------------------------------------- KG
+
+KG_RELATIONS = ('actor', 'award_nomination', 'award_won', 'cinematography',
+                'country', 'directed_by', 'genre', 'language', 'prequel',
+                'produced_by', 'production_companies', 'rating', 'sequel',
+                'subjects', 'written_by')
+
+
+def _kg_files():
+  """RECBOLE plus a .link of 5 of the 6 movies and a .kg with every relation."""
+  link = ('item_id:token\tentity_id:token\n'
+          + ''.join(f'{i}\tm.{i}\n' for i in (1, 12, 267, 543, 1412)))
+  triples = [f'm.1\tfilm.film.{r}\tt.{r}' for r in KG_RELATIONS]
+  triples += ['m.1\tfilm.film.actor\tp.b', 'm.12\tfilm.film.actor\tp.b',
+              'm.12\tfilm.film.actor\tp.a', 'm.543\tfilm.film.actor\tp.b',
+              'p.b\tfilm.actor.film\tm.12',        # reverse: dropped
+              'm.12\tfilm.film.language\tl.en']
+  files = dict(RECBOLE)
+  files['ml-100k.link'] = link
+  files['ml-100k.kg'] = ('head_id:token\trelation_id:token\ttail_id:token\n'
+                         + '\n'.join(triples) + '\n')
+  return files
+
+
+def test_kg_columns_follow_the_bundled_schema(tmp_path):
+  _wheel(tmp_path / 'cache', _kg_files())
+  out = tmp_path / 'kg'
+  info = movielens.build(str(out), cache_dir=str(tmp_path / 'cache'), kg=True,
+                         max_kg_values=2)
+  assert (info['name'], info['schemas']) == ('movielens-100k-kg',
+                                             'movielens-100k-kg')
+  assert info['kg_relations'] == {f'kg_{r}': f'film.film.{r}'
+                                  for r in KG_RELATIONS}
+  assert info['kg_max_values'] == 2
+  import schemas  # pylint: disable=g-import-not-at-top
+  from models import features  # pylint: disable=g-import-not-at-top
+  config = features.load_feature_config(schemas.resolve('movielens-100k-kg'))
+  assert {f.name: f.kind for f in config.item_features} == dict(
+      item_id='id', title='text', year='numeric', genres='multi_valued',
+      **{f'kg_{r}': 'multi_valued' for r in KG_RELATIONS})
+  items = {r['item_id']: r for r in _rows(out / contract.ITEMS_CSV)}
+  # p.b is in 3 movies, t.actor and p.a in 1 (ties by id): cap 2.
+  assert items['1']['kg_actor'] == 'p.b|t.actor'
+  assert items['12']['kg_actor'] == 'p.b|p.a'
+  assert items['12']['kg_language'] == 'l.en'
+  assert items['543']['kg_actor'] == 'p.b'
+  assert {items['267'][f'kg_{r}'] for r in KG_RELATIONS} == {''}  # linked, none
+  assert {items['1633'][f'kg_{r}'] for r in KG_RELATIONS} == {''}  # no link
+  assert all(items['1'][f'kg_{r}'].endswith(f't.{r}') for r in KG_RELATIONS)
+  # The other columns and the events are those of the plain dataset.
+  movielens.build(str(tmp_path / 'plain'), cache_dir=str(tmp_path / 'cache'))
+  plain = {r['item_id']: r for r in _rows(tmp_path / 'plain' /
+                                          contract.ITEMS_CSV)}
+  assert all({k: items[i][k] for k in plain[i]} == plain[i] for i in plain)
+  for name in (contract.TRAIN_CSV, contract.EVAL_CSV):
+    assert ((out / name).read_bytes()
+            == (tmp_path / 'plain' / name).read_bytes())
+
+
+def test_kg_needs_the_wheel(tmp_path):
+  with pytest.raises(ValueError, match='--kg reads ml-100k.kg .* drop '
+                     '--source'):
+    movielens.build(str(tmp_path / 'out'), kg=True,
+                    source=write_grouplens(tmp_path / 'ml-100k'))
+
+
+def test_leave_last_out_from_both_sources_is_byte_identical(tmp_path):
+  a, b = tmp_path / 'a', tmp_path / 'b'
+  movielens.build(str(a), source=write_grouplens(tmp_path / 'ml-100k'),
+                  split='leave-last-out')
+  _wheel(tmp_path / 'cache')
+  movielens.build(str(b), cache_dir=str(tmp_path / 'cache'),
+                  split='leave-last-out')
+  assert _files(a) == _files(b)
+  evaluation = _rows(a / contract.EVAL_CSV)
+  # Users 1 and 2 have 4 and 3 ratings: their last goes to eval; user 74 has
+  # only 2, which stay in train.
+  assert [(r['user_id'], r['item_id'], r['history']) for r in evaluation] == [
+      ('2', '12', '1633|267'), ('1', '1633', '1412|543|1')]
+  info = json.loads((a / contract.DATASET_JSON).read_text())
+  assert (info['split'], info['num_eval_events']) == ('leave-last-out', 2)
+
+
+@pytest.mark.skipif(not _CACHED, reason='no cached RecBole wheel in ./cache')
+def test_full_movielens_100k_kg_from_the_cached_wheel(tmp_path):
+  info = movielens.build(str(tmp_path / 'kg'),
+                         cache_dir=os.path.dirname(_CACHED[0]), kg=True,
+                         split='leave-last-out')
+  assert (info['num_items'], info['num_users']) == (1682, 943)
+  # Every ML-100K user has >= 20 ratings, so each gives one eval event.
+  assert (info['num_train_events'], info['num_eval_events']) == (99057, 943)
+  items = _rows(tmp_path / 'kg' / contract.ITEMS_CSV)
+  with_actor = [r['kg_actor'].split('|') for r in items if r['kg_actor']]
+  assert len(with_actor) > 0.9 * len(items)
+  assert max(len(a) for a in with_actor) == info['kg_max_values']

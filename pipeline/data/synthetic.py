@@ -19,14 +19,15 @@ item i with probability proportional to
 
 so a query tower that sees segment, age, user id and history can learn whom
 an item suits. Timestamps are uniform over `span_days`; the split and the
-history follow the shared contract (pipeline/data/contract.py). Everything is
+history follow the shared contract (pipeline/data/split.py). Everything is
 a function of `seed`.
 """
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
 from pipeline.data import contract
+from pipeline.data import split as split_lib
 
 NAME = 'synthetic'
 SCHEMAS = 'synthetic'
@@ -125,8 +126,9 @@ def _favourites(rng: np.random.Generator, segment: np.ndarray, age: np.ndarray
 
 def generate(out_dir: str, num_items: int, num_users: int, num_events: int,
              seed: int, *,
-             eval_fraction: float = contract.DEFAULT_EVAL_FRACTION,
-             history_length: int = contract.DEFAULT_HISTORY_LENGTH,
+             split: split_lib.SplitProtocol = split_lib.DEFAULT_SPLIT,
+             eval_fraction: Optional[float] = None,
+             history_length: int = split_lib.DEFAULT_HISTORY_LENGTH,
              zipf_exponent: float = 1.0, missing_fraction: float = 0.02,
              span_days: int = 90, force: bool = False) -> Dict[str, Any]:
   """Writes a synthetic dataset in the contract layout to `out_dir`.
@@ -137,7 +139,9 @@ def generate(out_dir: str, num_items: int, num_users: int, num_events: int,
     num_users: number of users (users drawing no event are left out).
     num_events: number of interactions.
     seed: random seed; equal arguments give byte-identical files.
-    eval_fraction: last fraction of events (by time) forming the eval split.
+    split: the split protocol (pipeline/data/split.py).
+    eval_fraction: temporal split: the last fraction of events forming the
+      eval split (None = the default).
     history_length: cap on the number of previous items in `history`.
     zipf_exponent: popularity weight of the item of rank r is 1 / r**exponent.
     missing_fraction: fraction of items whose price is missing (empty cell).
@@ -156,7 +160,7 @@ def generate(out_dir: str, num_items: int, num_users: int, num_events: int,
   if not 0.0 <= missing_fraction < 1.0:
     raise ValueError(f'missing_fraction must be in [0, 1), got '
                      f'{missing_fraction}')
-  contract.check_split_args(eval_fraction, history_length)
+  split_lib.check_args(split, eval_fraction, history_length)
   contract.check_out_dir(out_dir, force)
   rng = np.random.default_rng(seed)
 
@@ -194,7 +198,7 @@ def generate(out_dir: str, num_items: int, num_users: int, num_events: int,
 
   return contract.write_dataset(
       out_dir, name=NAME, schemas_name=SCHEMAS, items=items, users=users,
-      events=events, eval_fraction=eval_fraction,
+      events=events, split=split, eval_fraction=eval_fraction,
       history_length=history_length, force=force,
       extra_info={'seed': seed, 'zipf_exponent': zipf_exponent,
                   'correlated_groups': [list(g) for g in CORRELATED_GROUPS]})

@@ -1,0 +1,36 @@
+"""The interaction event of every adapter and the contract's event order."""
+import dataclasses
+import math
+from typing import Any, Tuple
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+  """One interaction; `origin` names its source (file and line) for errors."""
+  user_id: str
+  item_id: str
+  timestamp: int
+  origin: str = ''
+
+
+def id_key(value: str) -> Tuple[int, Any]:
+  """Sort key for ids: numeric ids by value, before other ids in text order."""
+  return (0, int(value), value) if value.isdigit() else (1, value)
+
+
+def event_key(event: Event) -> Tuple[Any, ...]:
+  """Events are ordered by (timestamp, user_id, item_id), ids as id_key."""
+  return (event.timestamp, id_key(event.user_id), id_key(event.item_id))
+
+
+def parse_timestamp(where: str, text: str) -> int:
+  """Epoch seconds from `text` ('881250949', '8.8e8'); `where` names the cell."""
+  try:
+    value = float(text)
+  except ValueError:
+    value = None
+  if (value is None or not math.isfinite(value) or value != int(value)
+      or value < 0):
+    raise ValueError(f'{where}: timestamp {text!r} is not a whole number of '
+                     'seconds')
+  return int(value)
