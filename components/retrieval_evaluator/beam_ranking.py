@@ -129,6 +129,9 @@ def rank_events(query_model_dir: str, item_tower: tower_io.Tower,
     raise ValueError(f'{examples_uri}: split {evaluation.EVAL_SPLIT!r} has no '
                      'events')
   depth = max(max(ks), metrics.DECILE_K)
+  from tfx.dsl.io import fileio  # pylint: disable=g-import-not-at-top
+  if work_dir:
+    fileio.makedirs(work_dir)
   with tempfile.TemporaryDirectory(prefix='sslrec-ranks-') as tmp:
     path = os.path.join(work_dir or tmp, f'.ranks-{uuid.uuid4().hex}.npy')
     with make_pipeline() as p:
@@ -144,7 +147,6 @@ def rank_events(query_model_dir: str, item_tower: tower_io.Tower,
                seen_by_user=beam.pvalue.AsSingleton(seen))
            | 'MergeRanks' >> beam.CombineGlobally(MergeRanks())
            | 'WriteRanks' >> beam.Map(_write_ranks, path))
-    from tfx.dsl.io import fileio  # pylint: disable=g-import-not-at-top
     with fileio.open(path, 'rb') as f:
       ranks = np.load(f)
     if work_dir:
