@@ -24,6 +24,7 @@ from tfx.dsl.io import fileio
 
 from components.trainer import progress
 from models import data
+from models import distribute
 from models import export
 from models import features as F
 from models import preprocessing
@@ -53,7 +54,9 @@ class RetrievalModel(tfrs.Model):
     self.task = tfrs.tasks.Retrieval(
         loss=tf.keras.losses.CategoricalCrossentropy(
             from_logits=True,
-            reduction=tf.keras.losses.Reduction.SUM_OVER_BATCH_SIZE),
+            # Per-example losses, averaged in main_loss: Keras refuses
+            # SUM_OVER_BATCH_SIZE under a tf.distribute strategy.
+            reduction=tf.keras.losses.Reduction.NONE),
         temperature=config.temperature,
         remove_accidental_hits=config.remove_accidental_hits)
     self._item_probability = None
@@ -86,8 +89,9 @@ class RetrievalModel(tfrs.Model):
     if self._item_probability is not None:
       kwargs['candidate_sampling_probability'] = tf.gather(
           self._item_probability, rows)
-    return self.task(query_embeddings, item_embeddings, compute_metrics=False,
-                     compute_batch_metrics=False, **kwargs)
+    return tf.reduce_mean(self.task(
+        query_embeddings, item_embeddings, compute_metrics=False,
+        compute_batch_metrics=False, **kwargs))
 
   def ssl_loss(self, ssl_rows: tf.Tensor) -> tf.Tensor:
     """SSL loss (mean InfoNCE) on corpus rows int64 [S]; 0 when ssl=none."""
@@ -123,9 +127,13 @@ class RetrievalModel(tfrs.Model):
   def train_step(self, inputs):
     with tf.GradientTape() as tape:
       losses = self._regularized(self.losses_for(inputs, training=True))
+      # Replicas' gradients are summed: scale each replica's mean loss so
+      # the update is the mean over replicas (1 replica: unchanged).
+      scaled = losses['total_loss'] / (
+          tf.distribute.get_strategy().num_replicas_in_sync)
     variables = (self.item_tower.trainable_variables if self.pretraining
                  else self.trainable_variables)
-    gradients = tape.gradient(losses['total_loss'], variables)
+    gradients = tape.gradient(scaled, variables)
     # The default embeddings get no gradient without masking (ssl none or
     # dropout): skip them instead of warning on every trace.
     self.optimizer.apply_gradients(
@@ -229,38 +237,77 @@ def build_model(feature_config: F.FeatureConfig, config: TrainingConfig,
                         ssl_task)
 
 
+def _per_worker(ds_fn, strategy: tf.distribute.Strategy):
+  """Keras input: `ds_fn()` as is, or one copy per worker under a strategy.
+
+  Each worker's batches are its own (no re-batching across replicas), so the
+  in-batch softmax sees `batch_size` examples on every worker as on one.
+  """
+  if strategy.num_replicas_in_sync == 1:
+    return ds_fn()
+  return strategy.distribute_datasets_from_function(lambda _: ds_fn())
+
+
 def train(feature_config: F.FeatureConfig, config: TrainingConfig,
           query_tft: tft.TFTransformOutput, item_tft: tft.TFTransformOutput,
           corpus: data.ItemCorpus, train_files, eval_files,
           log_dir: Optional[str] = None,
-          mutual_information: Optional[Dict[str, Any]] = None) -> RetrievalModel:
-  """Trains the model on the transformed interaction files."""
+          mutual_information: Optional[Dict[str, Any]] = None,
+          workers: Optional[distribute.Workers] = None,
+          strategy: Optional[tf.distribute.Strategy] = None) -> RetrievalModel:
+  """Trains the model on the transformed interaction files.
+
+  Under several workers (`workers`, `strategy`: models/distribute.py) every
+  worker runs the same number of steps on its own share of the batches.
+  """
+  workers = workers or distribute.Workers()
+  strategy = strategy or tf.distribute.get_strategy()
   tf.keras.utils.set_random_seed(config.seed)
   item_counts = data.count_items(train_files, query_tft, corpus, 'train split')
-  data.count_items(eval_files, query_tft, corpus, 'eval split')
-  model = build_model(feature_config, config, query_tft, item_tft, corpus,
-                      item_counts, mutual_information)
-  model.compile(optimizer=_optimizer(config))
-  train_ds = data.interaction_dataset(
-      train_files, query_tft, feature_config.query_features, corpus,
-      config.batch_size, shuffle=True, seed=config.seed)
-  eval_ds = data.interaction_dataset(
-      eval_files, query_tft, feature_config.query_features, corpus,
-      config.batch_size, shuffle=False)
-  steps_per_epoch = None
+  eval_counts = data.count_items(eval_files, query_tft, corpus, 'eval split')
+  with strategy.scope():
+    model = build_model(feature_config, config, query_tft, item_tft, corpus,
+                        item_counts, mutual_information)
+    model.compile(optimizer=_optimizer(config))
+
+  def train_ds():
+    ds = data.interaction_dataset(
+        train_files, query_tft, feature_config.query_features, corpus,
+        config.batch_size, shuffle=True, seed=config.seed)
+    ds = workers.shard(ds if workers.num_workers == 1 and not config.train_steps
+                       else ds.repeat())
+    return _with_ssl_rows(ds, config, len(corpus), workers.seed(config.seed))
+
+  def eval_ds():
+    ds = data.interaction_dataset(
+        eval_files, query_tft, feature_config.query_features, corpus,
+        config.batch_size, shuffle=False)
+    ds = workers.shard(ds if workers.num_workers == 1 else ds.repeat())
+    return _with_ssl_rows(ds, config, len(corpus),
+                          workers.seed(config.seed + 1))
+
+  steps_per_epoch, validation_steps = None, None
   if config.train_steps:
-    train_ds = train_ds.repeat()
     steps_per_epoch = max(1, math.ceil(config.train_steps / config.epochs))
-  callbacks = [_LossSummaries(log_dir)] if log_dir else []
-  callbacks.append(progress.Progress(steps_per_epoch or int(item_counts.sum()) // config.batch_size, config.batch_size, config.epochs))
-  logging.info('training: %d corpus items, %d train events, config %s',
-               len(corpus), int(item_counts.sum()), config.to_dict())
+  elif workers.num_workers > 1:  # equal step counts: collectives must match
+    steps_per_epoch = max(1, int(item_counts.sum()) // config.batch_size
+                          // workers.num_workers)
+  if workers.num_workers > 1:
+    validation_steps = max(1, math.ceil(int(eval_counts.sum()) /
+                                        config.batch_size) // workers.num_workers)
+  callbacks = [_LossSummaries(log_dir)] if log_dir and workers.is_chief else []
+  callbacks.append(progress.Progress(
+      steps_per_epoch or int(item_counts.sum()) // config.batch_size,
+      config.batch_size, config.epochs))
+  logging.info('training: %d corpus items, %d train events, %s, config %s',
+               len(corpus), int(item_counts.sum()),
+               distribute.describe(strategy, workers), config.to_dict())
   if config.mode is Mode.PRETRAIN:  # TrainingConfig ensures pretrain_steps > 0
-    _pretrain(model, config, next(iter(eval_ds)), log_dir)
-  model.fit(_with_ssl_rows(train_ds, config, len(corpus), config.seed),
-            validation_data=_with_ssl_rows(eval_ds, config, len(corpus),
-                                           config.seed + 1),
+    _pretrain(model, config, next(iter(eval_ds())), log_dir)
+  model.fit(_per_worker(train_ds, strategy),
+            validation_data=_per_worker(eval_ds, strategy),
             epochs=config.epochs, steps_per_epoch=steps_per_epoch,
+            validation_steps=validation_steps,
             callbacks=callbacks, verbose=0)
   return model
 
@@ -278,7 +325,13 @@ def _read_mutual_information(path: Optional[str]) -> Optional[Dict[str, Any]]:
 
 
 def run_fn(fn_args) -> None:
-  """TFX Trainer entry point (see components/trainer for the extra fn_args)."""
+  """TFX Trainer entry point (see components/trainer for the extra fn_args).
+
+  Runs under the tf.distribute strategy of the environment (TF_CONFIG:
+  models/distribute.py); only the chief writes the exported towers.
+  """
+  workers = distribute.workers()
+  strategy = distribute.strategy()
   feature_config = F.FeatureConfig.from_dict(fn_args.custom_config['features'])
   config = TrainingConfig.from_dict(fn_args.custom_config['training'])
   query_tft = tft.TFTransformOutput(fn_args.transform_output)
@@ -289,9 +342,14 @@ def run_fn(fn_args) -> None:
                 fn_args.train_files, fn_args.eval_files,
                 log_dir=fn_args.model_run_dir,
                 mutual_information=_read_mutual_information(
-                    getattr(fn_args, 'mutual_information_path', None)))
-  export.export_query_tower(fn_args.serving_model_dir, model.query_tower,
-                            query_tft, feature_config)
-  export.export_item_tower(fn_args.item_serving_model_dir, model.item_tower,
-                           item_tft, feature_config)
+                    getattr(fn_args, 'mutual_information_path', None)),
+                workers=workers, strategy=strategy)
+  for export_fn, path, tower, tft_output in (
+      (export.export_query_tower, fn_args.serving_model_dir,
+       model.query_tower, query_tft),
+      (export.export_item_tower, fn_args.item_serving_model_dir,
+       model.item_tower, item_tft)):
+    target = workers.export_dir(path)
+    export_fn(target, tower, tft_output, feature_config)
+    workers.discard(target)
   fileio.makedirs(fn_args.model_run_dir)

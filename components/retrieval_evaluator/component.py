@@ -2,7 +2,7 @@
 from typing import List, Optional
 
 from tfx import types
-from tfx.dsl.components.base import base_component
+from tfx.dsl.components.base import base_beam_component
 from tfx.dsl.components.base import executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter
@@ -44,8 +44,11 @@ class RetrievalEvaluatorSpec(types.ComponentSpec):
   }
 
 
-class RetrievalEvaluator(base_component.BaseComponent):
+class RetrievalEvaluator(base_beam_component.BaseBeamComponent):
   """Evaluates two towers over the whole corpus and blesses the query model.
+
+  The ranking is a Beam job (beam_ranking.py): it runs with the pipeline's
+  Beam arguments, in memory locally and sharded over workers on a runner.
 
   Outputs:
     evaluation: ModelEvaluation holding `metrics.json`.
@@ -55,7 +58,7 @@ class RetrievalEvaluator(base_component.BaseComponent):
       `baseline_model` / `baseline_model_id` when a baseline was given.
   """
   SPEC_CLASS = RetrievalEvaluatorSpec
-  EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
+  EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
   def __init__(self,
                query_model: types.BaseChannel,

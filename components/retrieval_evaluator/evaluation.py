@@ -10,7 +10,7 @@ embeddings are computed and scored one corpus batch at a time.
 import collections
 import dataclasses
 import logging
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -75,7 +75,7 @@ def load_corpus(items_uri: str, examples_uri: str,
                 counts, dict(events_by_user))
 
 
-def _item_embeddings(tower: tower_io.Tower, corpus: Corpus,
+def item_embeddings(tower: tower_io.Tower, corpus: Corpus,
                      batch_size: int) -> Iterator[np.ndarray]:
   row = 0
   columns = dict(tower.columns, **{ITEM_ID: tf.string})
@@ -96,15 +96,20 @@ class EvalQueries:
   users: List[str]
 
 
-def embed_eval_queries(tower: tower_io.Tower, examples_uri: str,
-                       corpus: Corpus, batch_size: int) -> EvalQueries:
-  """Embeds every eval event's query; maps its item to a corpus index."""
-  columns = dict(tower.columns, **{USER_ID: tf.string, ITEM_ID: tf.string})
-  embeddings = [np.zeros([0, tower.dim], np.float32)]
-  targets, users = [], []
+def eval_blocks(columns: Dict[str, tf.DType], examples_uri: str,
+                corpus: Corpus, batch_size: int
+                ) -> Iterator[Tuple[Dict[str, np.ndarray], np.ndarray,
+                                    List[str]]]:
+  """Yields the eval split in blocks: (raw columns, targets, users).
+
+  `targets` is int64 [block] the corpus index of each event's item; an item
+  not in the corpus is an error naming the row.
+  """
+  columns = dict(columns, **{USER_ID: tf.string, ITEM_ID: tf.string})
   row = 0
   for batch in tower_io.read_split(examples_uri, EVAL_SPLIT, columns,
                                    batch_size):
+    targets = []
     for item in batch[ITEM_ID]:
       index = corpus.index_of.get(item.decode('utf-8'))
       if index is None:
@@ -114,11 +119,23 @@ def embed_eval_queries(tower: tower_io.Tower, examples_uri: str,
             f'({corpus.items_uri}); every eval item must be a corpus item')
       targets.append(index)
       row += 1
-    users.extend(u.decode('utf-8') for u in batch[USER_ID])
+    yield (batch, np.array(targets, np.int64),
+           [u.decode('utf-8') for u in batch[USER_ID]])
+
+
+def embed_eval_queries(tower: tower_io.Tower, examples_uri: str,
+                       corpus: Corpus, batch_size: int) -> EvalQueries:
+  """Embeds every eval event's query; maps its item to a corpus index."""
+  embeddings = [np.zeros([0, tower.dim], np.float32)]
+  targets, users = [np.zeros([0], np.int64)], []
+  for batch, block_targets, block_users in eval_blocks(
+      tower.columns, examples_uri, corpus, batch_size):
+    targets.append(block_targets)
+    users.extend(block_users)
     embeddings.append(tower.embed(batch))
-  if not targets:
+  if not users:
     raise ValueError(f'{examples_uri}: split {EVAL_SPLIT!r} has no events')
-  return EvalQueries(np.concatenate(embeddings), np.array(targets, np.int64),
+  return EvalQueries(np.concatenate(embeddings), np.concatenate(targets),
                      users)
 
 
@@ -149,7 +166,7 @@ def rank_events(query_tower: tower_io.Tower, item_tower: tower_io.Tower,
         queries.users, corpus.seen_by_user, queries.targets)
   ranks = metrics.rank_targets(
       queries.embeddings,
-      _item_embeddings(item_tower, corpus, corpus_batch_size),
+      item_embeddings(item_tower, corpus, corpus_batch_size),
       queries.targets, depth=max(max(ks), metrics.DECILE_K),
       exclusions=exclusions, query_block=query_batch_size)
   logging.info('Ranked %d eval events over %d corpus items (%d seen-item '

@@ -6,11 +6,12 @@ import uuid
 from typing import Any, Dict, List
 
 from tfx import types
-from tfx.dsl.components.base import base_executor
+from tfx.dsl.components.base import base_beam_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
 from components import tower_io
+from components.retrieval_evaluator import beam_ranking
 from components.retrieval_evaluator import blessing
 from components.retrieval_evaluator import bootstrap
 from components.retrieval_evaluator import evaluation
@@ -95,8 +96,11 @@ def _set_properties(evaluation_artifact: types.Artifact, content: Dict,
               f'{prefix}{key}_ci95_high', interval[1])
 
 
-class Executor(base_executor.BaseExecutor):
-  """Computes the metrics of the candidate (and baseline) and decides."""
+class Executor(base_beam_executor.BaseBeamExecutor):
+  """Computes the metrics of the candidate (and baseline) and decides.
+
+  Each model's ranking of the eval events is a Beam job (beam_ranking.py).
+  """
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
          output_dict: Dict[str, List[types.Artifact]],
@@ -131,16 +135,22 @@ class Executor(base_executor.BaseExecutor):
                                      bootstrap.DEFAULT_SEED)))
 
     corpus = evaluation.load_corpus(items.uri, examples.uri)
-    candidate = evaluation.rank_models(
-        query_model.uri, item_model.uri, examples.uri, corpus, ks, **options)
+
+    def rank(query_uri: str, item_uri: str) -> evaluation.Ranking:
+      return beam_ranking.rank_events(
+          tower_io.serving_dir(query_uri), tower_io.load_tower(item_uri),
+          examples.uri, corpus, ks, self._make_beam_pipeline,
+          work_dir=evaluation_artifact.uri, **options)
+
+    logging.info('Ranking the eval events over %d corpus items (Beam).',
+                 len(corpus.item_ids))
+    candidate = rank(query_model.uri, item_model.uri)
     baseline_ranking = None
     if baselines:
       baseline = baselines[0]
       logging.info('Evaluating the baseline (last blessed) query model %s.',
                    baseline.uri)
-      baseline_ranking = evaluation.rank_models(
-          baseline.uri, baseline_item_model_uri(baseline), examples.uri,
-          corpus, ks, **options)
+      baseline_ranking = rank(baseline.uri, baseline_item_model_uri(baseline))
     content = evaluation.metrics_json(corpus, candidate, baseline_ranking, ks,
                                       settings)
     write_text_atomically(os.path.join(evaluation_artifact.uri, METRICS_FILE),

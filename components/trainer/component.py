@@ -18,6 +18,7 @@ from tfx.types import standard_artifacts
 
 from components.mutual_information.artifact import MutualInformation
 from components.trainer import executor
+from components.trainer import vertex
 
 
 class TwoTowerTrainerSpec(types.ComponentSpec):
@@ -26,6 +27,9 @@ class TwoTowerTrainerSpec(types.ComponentSpec):
       'run_fn': component_spec.ExecutionParameter(type=str),
       'features': component_spec.ExecutionParameter(type=str),
       'training_config': component_spec.ExecutionParameter(type=str),
+      # JSON; set only to train on Vertex AI (components/trainer/vertex.py).
+      'custom_config': component_spec.ExecutionParameter(type=str,
+                                                         optional=True),
   }
   INPUTS = {
       'examples': component_spec.ChannelParameter(
@@ -63,7 +67,8 @@ class TwoTowerTrainer(base_component.BaseComponent):
                features: Dict[str, Any],
                training_config: Dict[str, Any],
                run_fn: str = 'models.model.run_fn',
-               mutual_information: Optional[types.BaseChannel] = None):
+               mutual_information: Optional[types.BaseChannel] = None,
+               vertex_job: Optional['vertex.VertexJob'] = None):
     """Creates the component.
 
     Args:
@@ -75,6 +80,8 @@ class TwoTowerTrainer(base_component.BaseComponent):
       training_config: TrainingConfig.to_dict() (recorded in ML Metadata).
       run_fn: dotted path of the training function.
       mutual_information: optional MutualInformation artifact (CFM masking).
+      vertex_job: train on Vertex AI Training (a CustomJob of its worker
+        pools) instead of in the task's own process.
     """
     spec = TwoTowerTrainerSpec(
         examples=examples,
@@ -87,5 +94,9 @@ class TwoTowerTrainer(base_component.BaseComponent):
         query_model=types.Channel(type=standard_artifacts.Model),
         item_model=types.Channel(type=standard_artifacts.Model),
         model_run=types.Channel(type=standard_artifacts.ModelRun),
-        mutual_information=mutual_information)
-    super().__init__(spec=spec)
+        mutual_information=mutual_information,
+        custom_config=(json.dumps(vertex_job.custom_config(), sort_keys=True)
+                       if vertex_job else None))
+    super().__init__(spec=spec, custom_executor_spec=(
+        executor_spec.ExecutorClassSpec(vertex.VertexExecutor)
+        if vertex_job else None))

@@ -1,12 +1,15 @@
 """Tests of the TwoTowerTrainer component spec and its FnArgs."""
 import json
 
+import pytest
+
 from tfx.types import channel_utils
 from tfx.types import standard_artifacts
 
 from components.mutual_information.artifact import MutualInformation
 from components.trainer import component
 from components.trainer import executor
+from components.trainer import vertex
 
 
 def _channel(artifact_type):
@@ -62,3 +65,54 @@ def test_fn_args_carry_both_transforms_corpus_and_mi(tmp_path):
       tmp_path / 'mi' / 'mutual_information.json')
   assert fn_args.custom_config == {'features': {'a': 1},
                                    'training': {'ssl': 'rfm'}}
+
+
+def test_vertex_job_runs_the_project_executor_on_vertex_worker_pools():
+  job = vertex.VertexJob(project='p', region='europe-west4', image='img:1',
+                         workers=3, machine_type='n1-highmem-8',
+                         accelerator_type='NVIDIA_TESLA_T4',
+                         accelerator_count=1)
+  trainer = component.TwoTowerTrainer(
+      examples=_channel(standard_artifacts.Examples),
+      transform_graph=_channel(standard_artifacts.TransformGraph),
+      item_examples=_channel(standard_artifacts.Examples),
+      item_transform_graph=_channel(standard_artifacts.TransformGraph),
+      features={}, training_config={}, vertex_job=job)
+  assert trainer.executor_spec.executor_class is vertex.VertexExecutor
+  assert vertex.VertexExecutor()._GetExecutorClass() is executor.Executor
+  config = json.loads(trainer.exec_properties['custom_config'])
+  assert config[vertex.ENABLE_VERTEX_KEY] is True
+  assert config[vertex.VERTEX_REGION_KEY] == 'europe-west4'
+  args = config[vertex.TRAINING_ARGS_KEY]
+  assert args['project'] == 'p'
+  chief, workers = args['job_spec']['worker_pool_specs']
+  assert (chief['replica_count'], workers['replica_count']) == (1, 2)
+  for pool in (chief, workers):
+    assert pool['container_spec'] == {'image_uri': 'img:1'}
+    assert pool['machine_spec'] == {'machine_type': 'n1-highmem-8',
+                                    'accelerator_type': 'NVIDIA_TESLA_T4',
+                                    'accelerator_count': 1}
+
+
+def test_local_trainer_has_no_custom_config():
+  trainer = component.TwoTowerTrainer(
+      examples=_channel(standard_artifacts.Examples),
+      transform_graph=_channel(standard_artifacts.TransformGraph),
+      item_examples=_channel(standard_artifacts.Examples),
+      item_transform_graph=_channel(standard_artifacts.TransformGraph),
+      features={}, training_config={})
+  assert 'custom_config' not in trainer.exec_properties or \
+      trainer.exec_properties['custom_config'] is None
+  assert trainer.executor_spec.executor_class is executor.Executor
+
+
+def test_vertex_job_checks_its_fields():
+  with pytest.raises(ValueError, match='workers must be >= 1'):
+    vertex.VertexJob(project='p', region='r', image='i', workers=0)
+  with pytest.raises(ValueError, match='project is required'):
+    vertex.VertexJob(project='', region='r', image='i')
+  with pytest.raises(ValueError, match='accelerator type and a count'):
+    vertex.VertexJob(project='p', region='r', image='i',
+                     accelerator_type='NVIDIA_TESLA_T4')
+  one = vertex.VertexJob(project='p', region='r', image='i')
+  assert len(one.worker_pool_specs()) == 1

@@ -1,0 +1,221 @@
+"""Scale on one machine: a synthetic catalog through the whole pipeline, then 1 vs 2 training workers.
+
+1. Generates a synthetic dataset (default 1M items, 5M events), runs the whole
+   pipeline (`sslrec run`, in a child process) and prints, per component, the
+   execution time recorded in ML Metadata and the peak RSS of the run's
+   process tree while that component ran (sampled every 0.5 s), and the
+   evaluator's time scaled to 10K eval events x 1M items.
+2. Trains on the run's Transform outputs with `run_fn` for a fixed number of
+   steps, once in one process and once as two real workers
+   (MultiWorkerMirroredStrategy over loopback, TF_CONFIG), and prints the
+   examples/s of each and their ratio. On a 2-core machine the two workers
+   share the cores, so the ratio measures the synchronisation overhead, not a
+   speed-up.
+
+  .venv/bin/python bench/scale.py                         # 1M items, 5M events
+  .venv/bin/python bench/scale.py --items 20000 --users 5000 --events 100000
+"""
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from typing import Dict, List, Tuple
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TF_CONFIG = 'TF_CONFIG'
+
+
+def _tree_rss(pid: int) -> int:
+  import psutil  # pylint: disable=g-import-not-at-top
+  try:
+    root = psutil.Process(pid)
+    processes = [root] + root.children(recursive=True)
+  except psutil.NoSuchProcess:
+    return 0
+  total = 0
+  for p in processes:
+    try:
+      total += p.memory_info().rss
+    except psutil.NoSuchProcess:
+      pass
+  return total
+
+
+def run_pipeline(argv: List[str]) -> Tuple[float, List[Tuple[float, int]]]:
+  """Runs `sslrec run argv` in a child; returns (seconds, [(time, rss)])."""
+  env = dict(os.environ, PYTHONPATH=REPO)
+  start = time.time()
+  child = subprocess.Popen([sys.executable, '-m', 'pipeline.cli', 'run',
+                            *argv], env=env)
+  samples: List[Tuple[float, int]] = []
+
+  def sample():
+    while child.poll() is None:
+      samples.append((time.time(), _tree_rss(child.pid)))
+      time.sleep(0.5)
+
+  sampler = threading.Thread(target=sample, daemon=True)
+  sampler.start()
+  code = child.wait()
+  sampler.join()
+  if code not in (0, 3):  # 3: completed, not blessed
+    raise SystemExit(f'sslrec run failed with exit code {code}')
+  return time.time() - start, samples
+
+
+def component_windows(metadata_path: str) -> Dict[str, Tuple[float, float]]:
+  """Component id -> (start, end) in epoch seconds, from ML Metadata."""
+  from pipeline import inspection  # pylint: disable=g-import-not-at-top
+  store = inspection.open_store(metadata_path)
+  out = {}
+  for context in store.get_contexts_by_type('node'):
+    for e in store.get_executions_by_context(context.id):
+      out[context.name.rpartition('.')[2]] = (
+          e.create_time_since_epoch / 1000,
+          e.last_update_time_since_epoch / 1000)
+  return out
+
+
+def _free_ports(n: int) -> List[int]:
+  sockets = [socket.socket() for _ in range(n)]
+  for s in sockets:
+    s.bind(('127.0.0.1', 0))
+  ports = [s.getsockname()[1] for s in sockets]
+  for s in sockets:
+    s.close()
+  return ports
+
+
+def train_workers(fn_args_file: str, num_workers: int) -> float:
+  """Runs run_fn in `num_workers` real processes; returns the slowest's seconds."""
+  addresses = [f'127.0.0.1:{p}' for p in _free_ports(num_workers)]
+  procs = []
+  for index in range(num_workers):
+    env = dict(os.environ, PYTHONPATH=REPO)
+    env.pop(TF_CONFIG, None)
+    if num_workers > 1:
+      env[TF_CONFIG] = json.dumps({'cluster': {'worker': addresses},
+                                   'task': {'type': 'worker', 'index': index}})
+    procs.append(subprocess.Popen(
+        [sys.executable, os.path.abspath(__file__), '--worker', fn_args_file,
+         '--worker-index', str(index)], env=env, stdout=subprocess.PIPE,
+        text=True))
+  seconds = []
+  for p in procs:
+    out, _ = p.communicate()
+    if p.returncode:
+      raise SystemExit(f'training worker failed ({p.returncode})')
+    seconds.append(float(out.strip().splitlines()[-1]))
+  return max(seconds)
+
+
+def worker(fn_args_file: str, index: int) -> None:
+  """One training process: run_fn on the fn_args in the file; prints seconds."""
+  import types  # pylint: disable=g-import-not-at-top
+  from models import model as model_lib  # pylint: disable=g-import-not-at-top
+  with open(fn_args_file) as f:
+    fields = json.load(f)
+  out = fields.pop('out')
+  fields.update(serving_model_dir=os.path.join(out, f'w{index}', 'query'),
+                item_serving_model_dir=os.path.join(out, f'w{index}', 'item'),
+                model_run_dir=os.path.join(out, f'w{index}', 'logs'))
+  start = time.monotonic()
+  model_lib.run_fn(types.SimpleNamespace(**fields))
+  print(time.monotonic() - start)
+
+
+def main(argv: List[str]) -> None:
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--items', type=int, default=1_000_000)
+  parser.add_argument('--users', type=int, default=200_000)
+  parser.add_argument('--events', type=int, default=5_000_000)
+  parser.add_argument('--epochs', type=int, default=1)
+  parser.add_argument('--train-steps', type=int, default=1000,
+                      help='steps of each worker in the 1-vs-2-worker part')
+  parser.add_argument('--batch-size', type=int, default=256)
+  parser.add_argument('--root', default=os.path.join(REPO, 'output', 'scale'))
+  parser.add_argument('--worker', help=argparse.SUPPRESS)
+  parser.add_argument('--worker-index', type=int, default=0,
+                      help=argparse.SUPPRESS)
+  args = parser.parse_args(argv)
+  if args.worker:
+    worker(args.worker, args.worker_index)
+    return
+
+  from models.config import TrainingConfig  # pylint: disable=g-import-not-at-top
+  from pipeline.data import synthetic  # pylint: disable=g-import-not-at-top
+  sys.path.insert(0, os.path.join(REPO, 'bench'))
+  import quality_prep  # pylint: disable=g-import-not-at-top
+  data = os.path.join(args.root, 'data')
+  output = os.path.join(args.root, 'output')
+  start = time.monotonic()
+  synthetic.generate(data, args.items, args.users, args.events, seed=0,
+                     force=True)
+  print(f'data: {args.items} items, {args.events} events '
+        f'({time.monotonic() - start:.0f} s to generate)', flush=True)
+  seconds, samples = run_pipeline(
+      ['--data', data, '--output', output, '--no-cache', '--epochs',
+       str(args.epochs), '--batch-size', str(args.batch_size),
+       '--min-recall', '0'])
+  windows = component_windows(os.path.join(output, 'metadata.sqlite'))
+  print(f'\n{"component":32s} {"seconds":>9s} {"peak RSS GB":>12s}')
+  peak_all = max((r for _, r in samples), default=0)
+  for node, (t0, t1) in sorted(windows.items(), key=lambda kv: kv[1][0]):
+    peak = max((r for t, r in samples if t0 - 0.5 <= t <= t1 + 0.5),
+               default=0)
+    print(f'{node:32s} {t1 - t0:9.1f} {peak / 2**30:12.2f}')
+  print(f'{"whole run":32s} {seconds:9.1f} {peak_all / 2**30:12.2f}')
+  with open(os.path.join(data, 'dataset.json')) as f:
+    num_eval = json.load(f).get('num_eval_events') or 0
+  if 'RetrievalEvaluator' in windows and num_eval:
+    t0, t1 = windows['RetrievalEvaluator']
+    scaled = (t1 - t0) * (10_000 / num_eval) * (1_000_000 / args.items)
+    print(f'evaluator: {t1 - t0:.1f} s for {num_eval} events x {args.items} '
+          f'items = {scaled:.1f} s per 10K events x 1M items (2 models when '
+          'a baseline exists)')
+
+  prepared = quality_prep.read_uris(os.path.join(output, 'metadata.sqlite'),
+                                    data)
+  training = TrainingConfig(batch_size=args.batch_size,
+                            train_steps=args.train_steps, epochs=1)
+  from models import features as F  # pylint: disable=g-import-not-at-top
+  import schemas  # pylint: disable=g-import-not-at-top
+  fn_args = {
+      'custom_config': {
+          'features': F.load_feature_config(
+              schemas.resolve('synthetic')).to_dict(),
+          'training': training.to_dict()},
+      'train_files': quality_prep.split_files(
+          prepared.interactions_transformed, 'train'),
+      'eval_files': quality_prep.split_files(
+          prepared.interactions_transformed, 'eval'),
+      'transform_output': prepared.interactions_transform_graph,
+      'item_transform_output': prepared.items_transform_graph,
+      'item_files': quality_prep.split_files(prepared.items_transformed,
+                                             'corpus'),
+      'mutual_information_path': prepared.mutual_information,
+      'out': os.path.join(args.root, 'train')}
+  fn_args_file = os.path.join(args.root, 'fn_args.json')
+  with open(fn_args_file, 'w') as f:
+    json.dump(fn_args, f)
+  rates = {}
+  for workers in (1, 2):
+    secs = train_workers(fn_args_file, workers)
+    rates[workers] = args.train_steps * args.batch_size * workers / secs
+    print(f'training, {workers} worker(s): {rates[workers]:,.0f} examples/s '
+          f'({args.train_steps} steps x {args.batch_size} per worker, '
+          f'{secs:.0f} s incl. corpus load and export)', flush=True)
+  print(f'two_worker_vs_one_examples_per_second_ratio={rates[2] / rates[1]:.3f}'
+        f' (2 cores shared: overhead, not speed-up)')
+
+
+if __name__ == '__main__':
+  main(sys.argv[1:])
