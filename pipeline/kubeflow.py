@@ -28,7 +28,7 @@ def _location(path: str) -> str:
 
 
 def kubeflow_pipeline(config: RunConfig, pipeline_root: Optional[str] = None,
-                      schema_dir: Optional[str] = None):
+                      schema_dir: Optional[str] = None, vertex_job=None):
   """The pipeline of `config` for an orchestrator that supplies MLMD.
 
   Args:
@@ -36,6 +36,7 @@ def kubeflow_pipeline(config: RunConfig, pipeline_root: Optional[str] = None,
     pipeline_root: artifact root (default <output>/pipeline).
     schema_dir: the schema folder as the containers see it (default: the
       folder `config.schemas` names, resolved on this machine).
+    vertex_job: train on Vertex AI Training (components/trainer/vertex.py).
   """
   if is_uri(config.data) and not config.schemas:
     raise ValueError(f'data {config.data} is remote: set `schemas` (a bundled '
@@ -51,7 +52,8 @@ def kubeflow_pipeline(config: RunConfig, pipeline_root: Optional[str] = None,
     kwargs['local_schema_dir'] = local_schema_dir
   if pipeline_root:
     kwargs['pipeline_root'] = _location(pipeline_root)
-  return pipeline_lib.create_pipeline(metadata_path=None, **kwargs)
+  return pipeline_lib.create_pipeline(metadata_connection_config=None,
+                                      vertex_job=vertex_job, **kwargs)
 
 
 def local_paths(config: RunConfig, pipeline_root: Optional[str],

@@ -23,12 +23,38 @@ def _resources(path):
   return resources
 
 
+def _vertex_job(args):
+  """The Vertex AI training job of --trainer vertex (None for in place)."""
+  if args.trainer != 'vertex':
+    return None
+  missing = [f'--{n}' for n in ('project', 'region') if not getattr(args, n)]
+  if missing:
+    raise errors.UserError(f'--trainer vertex needs {" and ".join(missing)}')
+  accelerator_type, accelerator_count = '', 0
+  if args.accelerator:
+    accelerator_type, _, count = args.accelerator.partition(':')
+    try:
+      accelerator_count = int(count or 1)
+    except ValueError:
+      raise errors.UserError(f'--accelerator {args.accelerator}: expected '
+                             'TYPE[:COUNT], e.g. NVIDIA_TESLA_T4:1') from None
+  from components.trainer import vertex  # pylint: disable=g-import-not-at-top
+  try:
+    return vertex.VertexJob(
+        project=args.project, region=args.region, image=args.image,
+        workers=args.workers, machine_type=args.machine_type,
+        accelerator_type=accelerator_type,
+        accelerator_count=accelerator_count)
+  except ValueError as e:
+    raise errors.UserError(str(e)) from None
+
+
 def _compile(args) -> int:
   config = (config_lib.load(args.config) if args.config
             else config_lib.RunConfig())
   resources = _resources(args.resources)
   pipeline = kubeflow.kubeflow_pipeline(config, args.pipeline_root,
-                                        args.schema_dir)
+                                        args.schema_dir, _vertex_job(args))
   problems = kubeflow.local_paths(config, args.pipeline_root, args.schema_dir,
                                   args.image)
   if problems and not args.allow_local:
@@ -74,6 +100,22 @@ def register(subparsers) -> None:
                       help='YAML of per-task CPU / memory limits: '
                       '{default: {cpu: 2, memory: 8G}, TwoTowerTrainer: '
                       '{cpu: 8, memory: 32G}}')
+  vertex = parser.add_argument_group(
+      'training on Vertex AI Training (TFX google_cloud_ai_platform extension; '
+      'TF_CONFIG on every replica: MultiWorkerMirroredStrategy with several '
+      'workers)')
+  vertex.add_argument('--trainer', choices=('local', 'vertex'),
+                      default='local', help='where the Trainer trains: in its '
+                      'own task (local) or as a Vertex AI CustomJob (vertex)')
+  vertex.add_argument('--project', help='GCP project of the training job')
+  vertex.add_argument('--region', help='Vertex AI region, e.g. europe-west4')
+  vertex.add_argument('--workers', type=int, default=1,
+                      help='training replicas in all: 1 chief + N-1 workers '
+                      '(default 1)')
+  vertex.add_argument('--machine-type', default='n1-standard-8',
+                      help='machine of every replica (default n1-standard-8)')
+  vertex.add_argument('--accelerator', metavar='TYPE[:COUNT]',
+                      help='accelerators per replica, e.g. NVIDIA_TESLA_T4:1')
   parser.add_argument('--allow-local', action='store_true',
                       help='compile even with local paths or the stock TFX '
                       'image (a cluster that mounts them / a custom setup)')

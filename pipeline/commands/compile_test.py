@@ -232,3 +232,55 @@ def test_every_artifact_type_resolves_in_the_container(compiled):
     except ImportError as e:
       unresolved.append(f'{title}: {e}')
   assert not unresolved, unresolved
+
+
+def test_trainer_on_vertex_ai_training_with_worker_pools(tmp_path, capsys):
+  spec_file = tmp_path / 'vertex.json'
+  code = cli.main(['compile', '--target', 'kubeflow-v2', '--output',
+                   str(spec_file), '--config',
+                   _write_config(tmp_path / 'c.yaml'), '--image', IMAGE,
+                   '--schema-dir', SCHEMA_DIR, '--trainer', 'vertex',
+                   '--project', 'my-project', '--region', 'europe-west4',
+                   '--workers', '3', '--machine-type', 'n1-highmem-16',
+                   '--accelerator', 'NVIDIA_TESLA_T4:2'])
+  assert code == 0, capsys.readouterr().err
+  job = json.loads(spec_file.read_text())
+  executors = job['pipelineSpec']['deploymentSpec']['executors']
+  trainer = executors['TwoTowerTrainer_executor']['container']
+  # The task runs TFX's Vertex AI trainer executor around this project's one.
+  assert 'components.trainer.vertex.VertexExecutor' in trainer['args']
+  task = job['pipelineSpec']['root']['dag']['tasks']['TwoTowerTrainer']
+  config = json.loads(task['inputs']['parameters']['custom_config'][
+      'runtimeValue']['constantValue']['stringValue'])
+  assert config['ai_platform_enable_vertex'] is True
+  assert config['ai_platform_vertex_region'] == 'europe-west4'
+  args = config['ai_platform_training_args']
+  assert args['project'] == 'my-project'
+  # The worker pools: 1 chief + 2 workers, each on the machine asked for.
+  chief, workers = args['job_spec']['worker_pool_specs']
+  assert (chief['replica_count'], workers['replica_count']) == (1, 2)
+  for pool in (chief, workers):
+    assert pool['machine_spec'] == {'machine_type': 'n1-highmem-16',
+                                    'accelerator_type': 'NVIDIA_TESLA_T4',
+                                    'accelerator_count': 2}
+    assert pool['container_spec'] == {'image_uri': IMAGE}
+  # Other tasks keep their own executors; a local trainer has no custom_config.
+  assert 'VertexExecutor' not in json.dumps(
+      executors['ItemsTransform_executor'])
+
+
+def test_local_trainer_has_no_vertex_job(compiled):
+  _, _, job = compiled
+  task = job['pipelineSpec']['root']['dag']['tasks']['TwoTowerTrainer']
+  assert 'custom_config' not in task['inputs']['parameters']
+  assert 'VertexExecutor' not in json.dumps(job)
+
+
+def test_vertex_trainer_needs_project_and_region(tmp_path, capsys):
+  code = cli.main(['compile', '--target', 'kubeflow-v2', '--output',
+                   str(tmp_path / 'v.json'), '--config',
+                   _write_config(tmp_path / 'c.yaml'), '--image', IMAGE,
+                   '--schema-dir', SCHEMA_DIR, '--trainer', 'vertex'])
+  assert code == 2
+  assert '--trainer vertex needs --project and --region' in \
+      capsys.readouterr().err
