@@ -10,7 +10,7 @@ RUN_ARGS  ?=
 PYTEST_ARGS ?=
 export TF_USE_LEGACY_KERAS := 1
 
-.PHONY: run test test-fast venv data clean bench
+.PHONY: run test test-fast test-mysql venv data clean bench
 
 # Find a Python 3.10: python3.10 on PATH, else a pyenv-installed 3.10.x.
 define find_python310
@@ -42,6 +42,11 @@ test: venv
 
 test-fast: venv
 	$(PY) -m pytest -q -m 'not e2e' $(PYTEST_ARGS) tests components models pipeline
+
+# The pipeline against a shared MySQL ML Metadata store: installs Debian's
+# mariadb-server if missing, runs a private server on 127.0.0.1, stops it.
+test-mysql: venv
+	.ci/with-mysql $(PY) -m pytest -q $(PYTEST_ARGS) tests/mysql_e2e_test.py
 
 bench: venv
 	$(PY) bench/recall.py --output $(OUTPUT)

@@ -99,6 +99,9 @@ class RunConfig:
   enable_cache: bool = option(
       True, 'reuse executions whose inputs are unchanged (--no-cache re-runs '
       'every component)')
+  metadata_config: str = option(
+      '', 'ML Metadata connection file (MySQL or sqlite; protobuf text format '
+      "or YAML, see docs/operations.md); '' = <output>/metadata.sqlite")
   transform: TransformConfig = TransformConfig()
   training: TrainingConfig = TrainingConfig()
   evaluation: EvaluationConfig = EvaluationConfig()
@@ -110,6 +113,12 @@ class RunConfig:
   @property
   def metadata_path(self) -> str:
     return os.path.join(self.output, 'metadata.sqlite')
+
+  def metadata_connection(self, readonly: bool = False):
+    """The MLMD ConnectionConfig: `metadata_config`, else the sqlite file."""
+    from pipeline import metadata  # pylint: disable=g-import-not-at-top
+    return metadata.resolve(self.metadata_config,
+                            os.path.abspath(self.metadata_path), readonly)
 
   @property
   def serving_root(self) -> str:

@@ -15,7 +15,7 @@ import datetime
 import json
 import os
 import sqlite3
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as mlmd_pb2
@@ -36,8 +36,36 @@ class StoreError(ValueError):
   """The metadata file is missing or is not an ML Metadata store."""
 
 
-def open_store(path: str) -> metadata_store.MetadataStore:
-  """Opens an MLMD sqlite file read-only; StoreError when it is not one."""
+def sqlite_connection(path: str) -> mlmd_pb2.ConnectionConfig:
+  """A read-only connection to the MLMD sqlite file `path`."""
+  config = mlmd_pb2.ConnectionConfig()
+  config.sqlite.filename_uri = path
+  config.sqlite.connection_mode = mlmd_pb2.SqliteMetadataSourceConfig.READONLY
+  return config
+
+
+def open_store(source: Union[str, mlmd_pb2.ConnectionConfig]
+               ) -> metadata_store.MetadataStore:
+  """Opens an ML Metadata store; StoreError when it is missing or not one.
+
+  `source`: an MLMD sqlite file (opened read-only) or a ConnectionConfig
+  (pipeline/metadata.py: a sqlite file or a MySQL server).
+  """
+  if isinstance(source, str):
+    source = sqlite_connection(source)
+  if source.WhichOneof('config') == 'sqlite':
+    _check_sqlite(source.sqlite.filename_uri)
+  from pipeline import metadata  # pylint: disable=g-import-not-at-top
+  try:
+    return metadata_store.MetadataStore(source)
+  except RuntimeError as e:  # unreachable server, bad credentials, a schema
+    # version this library cannot read
+    raise StoreError(f'{metadata.describe(source)}: cannot open the ML '
+                     f'Metadata store: {e}') from None
+
+
+def _check_sqlite(path: str) -> None:
+  """StoreError unless `path` is an MLMD sqlite file."""
   if not os.path.exists(path):
     raise StoreError(f'{path}: no such metadata file (a pipeline run writes '
                      '<output>/metadata.sqlite; give --output or --metadata)')
@@ -60,13 +88,6 @@ def open_store(path: str) -> metadata_store.MetadataStore:
   if not {'MLMDEnv', 'Context', 'Execution', 'Artifact'} <= tables:
     raise StoreError(f'{path}: a SQLite database but not an ML Metadata '
                      f'store (tables: {", ".join(sorted(tables)) or "none"})')
-  config = mlmd_pb2.ConnectionConfig()
-  config.sqlite.filename_uri = path
-  config.sqlite.connection_mode = mlmd_pb2.SqliteMetadataSourceConfig.READONLY
-  try:
-    return metadata_store.MetadataStore(config)
-  except RuntimeError as e:  # e.g. a schema version this library cannot read
-    raise StoreError(f'{path}: cannot open the ML Metadata store: {e}') from None
 
 
 def _time(ms: int) -> Optional[str]:
@@ -523,5 +544,5 @@ class Inspector:
             self._artifact(artifact_id).custom_properties.items()}
 
 
-def inspector(path: str) -> Inspector:
-  return Inspector(open_store(path))
+def inspector(source: Union[str, mlmd_pb2.ConnectionConfig]) -> Inspector:
+  return Inspector(open_store(source))

@@ -76,11 +76,11 @@ def _str(props, name: str) -> str:
                                 else '')
 
 
-def of_latest_run(metadata_path: str) -> Outcome:
+def of_latest_run(metadata) -> Outcome:
   """The outcome of the newest pipeline run in the store."""
   from ml_metadata.proto import metadata_store_pb2 as mlmd_pb2  # pylint: disable=g-import-not-at-top
   from pipeline import inspection  # pylint: disable=g-import-not-at-top
-  store = inspection.open_store(metadata_path)
+  store = inspection.open_store(metadata)
   runs = sorted(store.get_contexts_by_type(inspection.RUN_CONTEXT),
                 key=lambda c: (c.create_time_since_epoch, c.id))
   if not runs:

@@ -124,10 +124,11 @@ def create_pipeline(
     training: TrainingConfig,
     transform: TransformConfig = TransformConfig(),
     evaluation: EvaluationConfig = EvaluationConfig(),
-    metadata_path: Optional[str] = None,
+    metadata_connection_config: Optional[Any] = None,
     beam_pipeline_args: Sequence[str] = (),
     enable_cache: bool = True,
     local_schema_dir: Optional[str] = None,
+    vertex_job: Optional[Any] = None,
 ) -> tfx.dsl.Pipeline:
   """Creates the pipeline.
 
@@ -142,12 +143,16 @@ def create_pipeline(
     transform: feature processing (the Transforms' only config, so a change
       of `training` keeps their cache hits).
     evaluation: metrics, blessing thresholds and the exported index.
-    metadata_path: MLMD sqlite file; None when the orchestrator supplies MLMD.
+    metadata_connection_config: the MLMD ConnectionConfig (sqlite file or
+      MySQL: pipeline/metadata.py); None when the orchestrator supplies MLMD.
     beam_pipeline_args: Beam arguments for every Beam-powered component.
     enable_cache: reuse executions whose inputs and properties are unchanged.
     local_schema_dir: `schema_dir` as this machine reads it, for the
       ExampleGens' cell rules (default `schema_dir`; differs when compiling
       for an orchestrator whose containers read a gs:// schema_dir).
+    vertex_job: a components.trainer.vertex.VertexJob to train on Vertex AI
+      Training (worker pools of a CustomJob) instead of in the Trainer's own
+      process; None trains in place.
   """
   items_base, items_pattern = os.path.join(data_root, ITEMS_DIR), '*.csv'
   items_schema_file = os.path.join(schema_dir, F.ITEMS_SCHEMA_FILE)
@@ -200,7 +205,8 @@ def create_pipeline(
       item_transform_graph=items_transform.outputs['transform_graph'],
       features=feature_config.to_dict(),
       training_config=training.to_dict(),
-      mutual_information=mutual_information.outputs['mutual_information'])
+      mutual_information=mutual_information.outputs['mutual_information'],
+      vertex_job=vertex_job)
 
   gate = evaluate_and_push(
       query_model=trainer.outputs['query_model'],
@@ -216,7 +222,5 @@ def create_pipeline(
       pipeline_root=pipeline_root,
       components=components,
       enable_cache=enable_cache,
-      metadata_connection_config=(
-          tfx.orchestration.metadata.sqlite_metadata_connection_config(
-              metadata_path) if metadata_path else None),
+      metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=list(beam_pipeline_args))

@@ -399,8 +399,12 @@ def render(record: run_records.RunRecord, dest: str) -> str:
 
 
 def generate(output_dir: str, run_id: Optional[str] = None,
-             dest: Optional[str] = None) -> str:
-  """Renders the report of a run (default: the latest) from MLMD."""
-  ins = inspection.inspector(os.path.join(output_dir, METADATA_FILE))
+             dest: Optional[str] = None, metadata=None) -> str:
+  """Renders the report of a run (default: the latest) from MLMD.
+
+  `metadata`: an MLMD ConnectionConfig (default <output_dir>/metadata.sqlite).
+  """
+  ins = inspection.inspector(metadata if metadata is not None else
+                             os.path.join(output_dir, METADATA_FILE))
   record = run_records.read_run(ins, run_id)
   return render(record, dest or os.path.join(output_dir, REPORT_DIR))

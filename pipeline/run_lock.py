@@ -115,8 +115,7 @@ def hold(output_dir: str) -> Iterator[str]:
     os.close(fd)  # releases the flock
 
 
-def clean_dead_runs(pipeline_root: str, metadata_path: str,
-                    serving_root: str) -> list:
+def clean_dead_runs(pipeline_root: str, metadata, serving_root: str) -> list:
   """Removes what killed runs left half-written; call while holding the lock.
 
   With the lock held, no other run is alive, so an execution that ML
@@ -136,14 +135,14 @@ def clean_dead_runs(pipeline_root: str, metadata_path: str,
   for tmp in sorted(glob.glob(os.path.join(serving_root, '*', '.tmp-*'))):
     shutil.rmtree(tmp, ignore_errors=True)
     removed.append(tmp)
-  if not os.path.isfile(metadata_path):
-    return removed
-  from ml_metadata import metadata_store  # pylint: disable=g-import-not-at-top
   from ml_metadata.proto import metadata_store_pb2 as mlmd_pb2  # pylint: disable=g-import-not-at-top
-  config = mlmd_pb2.ConnectionConfig()
-  config.sqlite.filename_uri = metadata_path
-  config.sqlite.connection_mode = mlmd_pb2.SqliteMetadataSourceConfig.READONLY
-  store = metadata_store.MetadataStore(config)
+  from pipeline import inspection  # pylint: disable=g-import-not-at-top
+  if isinstance(metadata, str):
+    metadata = inspection.sqlite_connection(metadata)
+  if (metadata.WhichOneof('config') == 'sqlite'
+      and not os.path.isfile(metadata.sqlite.filename_uri)):
+    return removed  # no run recorded yet
+  store = inspection.open_store(metadata)
   dead = {e.id: e for e in store.get_executions()
           if e.last_known_state in (mlmd_pb2.Execution.RUNNING,
                                     mlmd_pb2.Execution.NEW)}

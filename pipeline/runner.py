@@ -51,7 +51,7 @@ def build(config: RunConfig):
           "'sslrec data movielens-100k' or 'sslrec data synthetic'")
   schema_dir = schemas.resolve(config.schema_name())
   return pipeline_lib.create_pipeline(
-      metadata_path=os.path.abspath(config.metadata_path),
+      metadata_connection_config=config.metadata_connection(),
       **pipeline_kwargs(config, schema_dir))
 
 
@@ -66,7 +66,7 @@ def run(config: RunConfig) -> int:
   with run_lock.hold(config.output):  # one run at a time per output folder
     removed = run_lock.clean_dead_runs(
         os.path.abspath(config.pipeline_root),
-        os.path.abspath(config.metadata_path),
+        config.metadata_connection(readonly=True),
         os.path.abspath(config.serving_root))
     if removed:
       logging.info('Removed %d half-written folder(s) of killed runs: %s',
@@ -76,10 +76,11 @@ def run(config: RunConfig) -> int:
                  config.pipeline_name, config.data, config.schema_name(),
                  config.output)
     tfx.orchestration.LocalDagRunner().run(pipeline)
-    result = outcome.of_latest_run(os.path.abspath(config.metadata_path))
+    result = outcome.of_latest_run(config.metadata_connection(readonly=True))
   from pipeline import report  # pylint: disable=g-import-not-at-top
   try:
-    logging.info('Report: %s', report.generate(config.output))
+    logging.info('Report: %s', report.generate(
+        config.output, metadata=config.metadata_connection(readonly=True)))
   except Exception as e:  # pylint: disable=broad-except  # the run succeeded
     logging.warning('Could not write the report: %s', e)
   outcome.announce(result)

@@ -137,27 +137,34 @@ def format_pushed(pushes: List[Dict[str, Any]]) -> str:
   return '\n'.join(lines)
 
 
-def _metadata_path(args) -> str:
+def _run_config(args) -> 'config_lib.RunConfig':
+  """The output folder and metadata connection the flags name."""
+  config = (config_lib.load(args.config) if args.config
+            else config_lib.RunConfig())
+  changes = {}
+  if args.output:
+    changes['output'] = args.output
+  if getattr(args, 'metadata_config', None):
+    changes['metadata_config'] = args.metadata_config
+  return config.replace(changes) if changes else config
+
+
+def metadata_source(args):
+  """What to read: --metadata FILE, else the run config's connection."""
   if args.metadata:
     return args.metadata
-  if args.output:
-    output = args.output
-  elif args.config:
-    output = config_lib.load(args.config).output
-  else:
-    output = config_lib.RunConfig().output
-  return config_lib.RunConfig(output=output).metadata_path
+  return _run_config(args).metadata_connection(readonly=True)
 
 
 def _inspect(args) -> int:
   # ML Metadata is loaded by the command that reads it, not by `sslrec --help`.
   from pipeline import inspection  # pylint: disable=g-import-not-at-top
-  path = _metadata_path(args)
   try:
-    inspector = inspection.inspector(path)
+    inspector = inspection.inspector(metadata_source(args))
     if args.what == 'runs':
-      result = inspector.runs(
-          live=run_lock.is_held(os.path.dirname(os.path.abspath(path))))
+      output = (os.path.dirname(os.path.abspath(args.metadata))
+                if args.metadata else _run_config(args).output)
+      result = inspector.runs(live=run_lock.is_held(output))
       text = format_runs
     elif args.what == 'artifacts':
       result = inspector.artifacts(run=args.run, type_name=args.type)
@@ -178,6 +185,15 @@ def _inspect(args) -> int:
   return 0
 
 
+def add_metadata_config_flag(parser: argparse.ArgumentParser) -> None:
+  """--metadata-config FILE: a shared ML Metadata store (MySQL)."""
+  parser.add_argument(
+      '--metadata-config', metavar='FILE',
+      help='ML Metadata connection (MySQL or sqlite; text-format '
+      'ConnectionConfig or YAML, docs/operations.md) instead of '
+      '<output>/metadata.sqlite')
+
+
 def _common() -> argparse.ArgumentParser:
   common = argparse.ArgumentParser(add_help=False)
   common.add_argument('--output', help='the run output folder (default '
@@ -187,6 +203,7 @@ def _common() -> argparse.ArgumentParser:
                       help='take the output folder from this run config')
   common.add_argument('--metadata', metavar='FILE',
                       help='an ML Metadata sqlite file (instead of --output)')
+  add_metadata_config_flag(common)
   common.add_argument('--json', action='store_true', help='print JSON')
   return common
 

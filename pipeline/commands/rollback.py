@@ -12,27 +12,25 @@ import os
 from pipeline import config as config_lib
 from pipeline import errors
 from pipeline import run_lock
+from pipeline.commands import inspect
 
 
 def _rollback(args) -> int:
-  if args.output:
-    config = config_lib.RunConfig(output=args.output)
-  elif args.config:
-    config = config_lib.load(args.config)
-  else:
-    config = config_lib.RunConfig()
+  config = (config_lib.load(args.config) if args.config
+            else config_lib.RunConfig())
+  changes = {key: value for key, value in (
+      ('output', args.output), ('metadata_config', args.metadata_config))
+             if value}
+  config = config.replace(changes) if changes else config
   if not os.path.isdir(config.serving_root):
     raise errors.UserError(f'{config.serving_root}: no pushed models (no '
                            'serving folder); run the pipeline first')
   with run_lock.hold(config.output):
     from ml_metadata import metadata_store  # pylint: disable=g-import-not-at-top
-    from ml_metadata.proto import metadata_store_pb2  # pylint: disable=g-import-not-at-top
     from components.pusher import rollback  # pylint: disable=g-import-not-at-top
     store = None
-    if os.path.exists(config.metadata_path):
-      connection = metadata_store_pb2.ConnectionConfig()
-      connection.sqlite.filename_uri = os.path.abspath(config.metadata_path)
-      store = metadata_store.MetadataStore(connection)
+    if config.metadata_config or os.path.exists(config.metadata_path):
+      store = metadata_store.MetadataStore(config.metadata_connection())
     try:
       rollback.choose(config.serving_root, args.to)  # fail before copying
       result = rollback.roll_back(config.serving_root, store, args.to)
@@ -53,6 +51,7 @@ def register(subparsers) -> None:
                       f'{config_lib.RunConfig().output})')
   parser.add_argument('--config', metavar='FILE',
                       help='take the output folder from this run config')
+  inspect.add_metadata_config_flag(parser)
   parser.add_argument('--to', type=int, metavar='VERSION',
                       help='the version to serve again (default: the newest '
                       'one before the served models)')

@@ -22,6 +22,7 @@ _TOP_FLAGS = (
     ('pipeline_name', '--pipeline-name', False),
     ('beam_args', '--beam-args', False),
     ('enable_cache', '--cache', False),
+    ('metadata_config', '--metadata-config', True),
 )
 
 
@@ -40,7 +41,8 @@ def _help(field: dataclasses.Field) -> str:
     default = ' '.join(str(v) for v in default)
   elif default == '':
     default = "''"
-  return f'{help_of(field)} (default: {default})'
+  # argparse expands %-formats in help texts.
+  return f'{help_of(field)} (default: {default})'.replace('%', '%%')
 
 
 def _add_flag(group, flag: str, dest: str, field: dataclasses.Field) -> None:
