@@ -245,6 +245,9 @@ def test_task_from_config_builds_the_cfm_table_from_the_chosen_measure():
 
 @pytest.mark.parametrize('variant', ['dropout', 'rfm', 'cfm'])
 def test_task_trains_the_tower_inside_tf_function(variant):
+  # Seeded: from some random initializations of this 4-item tower the loss
+  # stays at chance for 60 steps (seen before and after the batched call).
+  tf.keras.utils.set_random_seed(0)
   tower = _tower()
   task = ssl.ItemContrastiveTask.from_config(
       CONFIG, config_lib.TrainingConfig(ssl=variant, ssl_temperature=0.2),
