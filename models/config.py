@@ -9,6 +9,7 @@ from typing import Any, Dict, Tuple
 SSL_VARIANTS = ('none', 'dropout', 'rfm', 'cfm')
 MODES = ('joint', 'pretrain')
 MI_MEASURES = ('mi', 'normalized_mi')
+QUERY_ENCODERS = ('pooled', 'sequence')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +47,13 @@ class TrainingConfig:
   numeric_buckets: int = 10
   vocab_top_k: int = 0              # 0 = keep every value
   text_top_k: int = 5000
+  # Query encoder (models/sequence.py) and user-side SSL (models/seq_ssl.py).
+  query_encoder: str = 'pooled'     # 'pooled' (mean of history items) | 'sequence'
+  num_intentions: int = 4           # K intention vectors of the sequence encoder
+  sequence_max_length: int = 50     # most recent history items the encoder reads
+  seq_ssl_weight: float = 0.0       # beta of the sequence-to-sequence loss; 0 = off
+  seq_ssl_confidence: float = 0.5   # lambda: fraction of (user, intention) pairs kept
+  seq_ssl_temperature: float = 0.1
 
   def __post_init__(self):
     checks = [
@@ -73,6 +81,15 @@ class TrainingConfig:
         (self.numeric_buckets > 1, 'numeric_buckets must be > 1'),
         (self.vocab_top_k >= 0, 'vocab_top_k must be >= 0'),
         (self.text_top_k >= 0, 'text_top_k must be >= 0'),
+        (self.query_encoder in QUERY_ENCODERS,
+         f'query_encoder must be one of {QUERY_ENCODERS}'),
+        (self.num_intentions > 0, 'num_intentions must be > 0'),
+        (self.sequence_max_length > 0, 'sequence_max_length must be > 0'),
+        (self.seq_ssl_weight >= 0, 'seq_ssl_weight must be >= 0'),
+        (self.seq_ssl_weight == 0 or self.query_encoder == 'sequence',
+         "seq_ssl_weight > 0 needs query_encoder 'sequence'"),
+        (0 < self.seq_ssl_confidence <= 1, 'seq_ssl_confidence must be in (0, 1]'),
+        (self.seq_ssl_temperature > 0, 'seq_ssl_temperature must be > 0'),
     ]
     for ok, message in checks:
       if not ok:

@@ -28,3 +28,15 @@ def test_unknown_key_is_named():
 def test_invalid_values_are_rejected(change, message):
   with pytest.raises(ValueError, match=message):
     TrainingConfig.from_dict(change)
+
+
+@pytest.mark.parametrize('change,message', [
+    ({'query_encoder': 'rnn'}, 'query_encoder must be one of'),
+    ({'num_intentions': 0}, 'num_intentions must be > 0'),
+    ({'seq_ssl_weight': 0.5}, "needs query_encoder 'sequence'"),
+    ({'query_encoder': 'sequence', 'seq_ssl_confidence': 0.0},
+     r'seq_ssl_confidence must be in \(0, 1\]'),
+])
+def test_invalid_query_encoder_values_are_rejected(change, message):
+  with pytest.raises(ValueError, match=message):
+    TrainingConfig.from_dict(change)

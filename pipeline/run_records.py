@@ -19,7 +19,7 @@ from tfx.dsl.io import fileio
 RUN_CONTEXT_TYPE = 'pipeline_run'
 NODE_CONTEXT_TYPE = 'node'
 METRICS_FILE = 'metrics.json'
-LOSS_TAGS = ('main_loss', 'ssl_loss', 'total_loss')
+LOSS_TAGS = ('main_loss', 'ssl_loss', 'total_loss', 'seq_ssl_loss')
 
 # series (event file folder relative to the ModelRun, e.g. 'train') ->
 # tag -> [(step, value)] sorted by step.

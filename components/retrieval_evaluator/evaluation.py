@@ -84,7 +84,7 @@ def _item_embeddings(tower: tower_io.Tower, corpus: Corpus,
 
 @dataclasses.dataclass
 class EvalQueries:
-  embeddings: np.ndarray  # float32 [num_events, d]
+  embeddings: np.ndarray  # float32 [num_events, d] or [num_events, K, d]
   targets: np.ndarray  # int64 [num_events] corpus index
   users: List[str]
 
@@ -93,7 +93,7 @@ def embed_eval_queries(tower: tower_io.Tower, examples_uri: str,
                        corpus: Corpus, batch_size: int) -> EvalQueries:
   """Embeds every eval event's query; maps its item to a corpus index."""
   columns = dict(tower.columns, **{USER_ID: tf.string, ITEM_ID: tf.string})
-  embeddings = [np.zeros([0, tower.dim], np.float32)]
+  embeddings = []
   targets, users = [], []
   row = 0
   for batch in tower_io.read_split(examples_uri, EVAL_SPLIT, columns,
@@ -108,7 +108,7 @@ def embed_eval_queries(tower: tower_io.Tower, examples_uri: str,
       targets.append(index)
       row += 1
     users.extend(u.decode('utf-8') for u in batch[USER_ID])
-    embeddings.append(tower.embed(batch))
+    embeddings.append(tower.query_vectors(batch))  # [batch, (K,) d]
   if not targets:
     raise ValueError(f'{examples_uri}: split {EVAL_SPLIT!r} has no events')
   return EvalQueries(np.concatenate(embeddings), np.array(targets, np.int64),
