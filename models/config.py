@@ -54,6 +54,7 @@ class TrainingConfig:
   seq_ssl_weight: float = 0.0       # beta of the sequence-to-sequence loss; 0 = off
   seq_ssl_confidence: float = 0.5   # lambda: fraction of (user, intention) pairs kept
   seq_ssl_temperature: float = 0.1
+  seq_ssl_batch_size: int = 64      # examples of each main batch in the task; 0 = all
 
   def __post_init__(self):
     checks = [
@@ -90,6 +91,7 @@ class TrainingConfig:
          "seq_ssl_weight > 0 needs query_encoder 'sequence'"),
         (0 < self.seq_ssl_confidence <= 1, 'seq_ssl_confidence must be in (0, 1]'),
         (self.seq_ssl_temperature > 0, 'seq_ssl_temperature must be > 0'),
+        (self.seq_ssl_batch_size >= 0, 'seq_ssl_batch_size must be >= 0'),
     ]
     for ok, message in checks:
       if not ok:

@@ -113,8 +113,12 @@ def confident_pairs(confidence: tf.Tensor, valid: tf.Tensor,
 class SequenceContrastiveTask(tf.Module):
   """L_seq_ssl on a batch of query features, through the tower's encoder."""
 
-  def __init__(self, confidence: float, temperature: float, seed: int = 0):
+  def __init__(self, confidence: float, temperature: float,
+               batch_size: int = 0, seed: int = 0):
+    """batch_size > 0: only the first batch_size examples of each (shuffled)
+    main batch take part, which bounds the task's cost."""
     super().__init__(name='sequence_contrastive_task')
+    self.batch_size = batch_size if batch_size > 0 else None
     self.confidence = confidence
     self.temperature = temperature
     self._rng = tf.random.Generator.from_seed(seed)
@@ -124,17 +128,21 @@ class SequenceContrastiveTask(tf.Module):
     if config.seq_ssl_weight == 0:
       return None
     return cls(config.seq_ssl_confidence, config.seq_ssl_temperature,
-               config.seed)
+               config.seq_ssl_batch_size, config.seed)
 
   def __call__(self, query_tower: sequence.SequenceQueryTower, features,
                training: bool = False) -> tf.Tensor:
-    ids = query_tower.sequence(features)
+    ids = query_tower.sequence(features)[:self.batch_size]
     past, future, valid = split_views(
         ids, self._rng.uniform(tf.shape(ids.row_lengths())))
-    encoder = query_tower.encoder
-    past_intentions, past_mass = encoder(past, training=training)
-    future_intentions, future_mass = encoder(future, training=training)
+    # Both views in one encoder call: [2S] rows.
+    intentions, mass = query_tower.encoder(
+        tf.concat([past, future], axis=0), training=training)
+    past_intentions, future_intentions = tf.split(intentions, 2, axis=0)
+    past_mass, future_mass = tf.split(mass, 2, axis=0)
     users = features.get(F.USER_ID)
+    if users is not None:
+      users = users[:self.batch_size]
     losses = pair_losses(past_intentions, future_intentions, valid,
                          self.temperature, users)
     keep = confident_pairs(

@@ -114,3 +114,13 @@ def test_users_with_fewer_than_three_items_take_no_part():
   features = {'user_id': tf.constant([0, 1], tf.int64),
               'history': tf.ragged.constant([['i1', 'i2'], []])}
   assert task(_tower(), features).numpy() == 0.0
+
+
+def test_batch_size_bounds_the_examples_taking_part():
+  features = {'user_id': tf.constant([0, 1], tf.int64),
+              'history': tf.ragged.constant([['i1'], ['i1', 'i2', 'i3', 'i4']])}
+  tower = _tower()
+  everyone = seq_ssl.SequenceContrastiveTask(1.0, 0.1, batch_size=0)
+  first_only = seq_ssl.SequenceContrastiveTask(1.0, 0.1, batch_size=1)
+  assert everyone(tower, features).numpy() > 0
+  assert first_only(tower, features).numpy() == 0.0  # row 0 is too short

@@ -7,14 +7,15 @@ of the query tower by
   2. item embeddings (a table of the query tower's own, not shared with the
      item tower: see docs/ssl.md) + learned positional embeddings, position 0
      being the most recent item of the sequence;
-  3. one bidirectional Transformer block (multi-head self-attention with a
-     padding mask, feed-forward, residuals and layer norms). Bidirectional:
-     the whole history is the past of the event being predicted, so no
-     position may leak a target; every position sees its full context;
+  3. one bidirectional self-attention layer (single head, padding mask,
+     residual and layer norm; no feed-forward block: it tripled the step
+     time for no measured gain, see docs/ssl.md). Bidirectional: the whole
+     history is the past of the event being predicted, so no position can
+     leak a target; every position sees its full context;
   4. K intentions (Ma et al., KDD'20): K learned prototypes; position l is
-     softly assigned to prototype k, a[l, k] = softmax_k(LN(h_l).LN(p_k)/sqrt(e));
-     a learned attention gives each position a weight b[l] (softmax over the
-     valid positions); intention k = LN(sum_l a[l, k] b[l] h_l); its mass
+     softly assigned to prototype k, a[l, k] = softmax_k(h_l.LN(p_k)/sqrt(e))
+     (h_l is layer-normed); a learned vector w gives each position a weight
+     b[l] = softmax over the valid positions of h_l.w; intention k = LN(sum_l a[l, k] b[l] h_l); its mass
      sum_l a[l, k] b[l] (sums to 1 over k) says how present it is.
 The other query features (user id, demographics) join as today: each
 intention is concatenated with their embeddings and goes through the tower's
@@ -29,7 +30,6 @@ from models import towers
 
 INTENTIONS = 'intentions'
 EMBEDDING = 'embedding'
-_HEADS = 2
 
 
 def reverse_rows(x: tf.RaggedTensor) -> tf.RaggedTensor:
@@ -109,19 +109,12 @@ class IntentionEncoder(tf.keras.layers.Layer):
         name='position_embeddings', shape=[max_length, dim], initializer=init())
     self.prototypes = self.add_weight(
         name='prototypes', shape=[num_intentions, dim], initializer=init())
-    self.attention = tf.keras.layers.MultiHeadAttention(
-        num_heads=_HEADS, key_dim=max(1, dim // _HEADS))
-    self.feed_forward = tf.keras.Sequential(
-        [tf.keras.layers.Dense(2 * dim, activation='relu'),
-         tf.keras.layers.Dense(dim)])
+    self.query_key_value = tf.keras.layers.Dense(3 * dim, use_bias=False)
     self.norm_attention = tf.keras.layers.LayerNormalization()
-    self.norm_feed_forward = tf.keras.layers.LayerNormalization()
-    self.norm_positions = tf.keras.layers.LayerNormalization()
     self.norm_prototypes = tf.keras.layers.LayerNormalization()
     self.norm_intentions = tf.keras.layers.LayerNormalization()
-    self.importance = tf.keras.Sequential(
-        [tf.keras.layers.Dense(dim, activation='tanh'),
-         tf.keras.layers.Dense(1, use_bias=False)])
+    self.importance = self.add_weight(
+        name='importance', shape=[dim], initializer=init())
 
   def call(self, ids: tf.RaggedTensor, training=None
            ) -> Tuple[tf.Tensor, tf.Tensor]:
@@ -136,15 +129,17 @@ class IntentionEncoder(tf.keras.layers.Layer):
     h = (tf.nn.embedding_lookup(self.item_embeddings, dense)
          + tf.nn.embedding_lookup(self.position_embeddings, position))
     h *= maskf[:, :, None]
-    pair_mask = tf.logical_and(mask[:, :, None], mask[:, None, :])
-    h = self.norm_attention(h + self.attention(h, h, attention_mask=pair_mask,
-                                               training=training))
-    h = self.norm_feed_forward(h + self.feed_forward(h)) * maskf[:, :, None]
     dim = tf.cast(tf.shape(h)[-1], tf.float32)
+    query, key, value = tf.split(self.query_key_value(h), 3, axis=-1)
+    logits = tf.matmul(query, key, transpose_b=True) / tf.sqrt(dim)  # [B, L, L]
+    logits += (1.0 - maskf[:, None, :]) * -1e9  # attend to valid positions only
+    h = self.norm_attention(h + tf.matmul(tf.nn.softmax(logits), value))
+    h *= maskf[:, :, None]
+    # h is layer-normed (zero at padding): no second norm before matching.
     assignment = tf.nn.softmax(tf.einsum(
-        'bld,kd->blk', self.norm_positions(h),
-        self.norm_prototypes(self.prototypes)) / tf.sqrt(dim), axis=-1)
-    logits = tf.squeeze(self.importance(h), -1)                  # [B, L]
+        'bld,kd->blk', h, self.norm_prototypes(self.prototypes))
+                               / tf.sqrt(dim), axis=-1)
+    logits = tf.einsum('bld,d->bl', h, self.importance)          # [B, L]
     logits = tf.where(mask, logits, tf.fill(tf.shape(logits), -1e9))
     weight = tf.nn.softmax(logits, axis=-1) * maskf               # [B, L]
     weights = assignment * weight[:, :, None]                     # [B, L, K]
