@@ -13,10 +13,11 @@ intentions). All three variants share the main-task settings tuned for
 `ssl=none` (bench/quality_settings.json, full) with ssl=none: the same budget
 (no tuning of the sequence variants).
 
-Prints Recall@50 per variant, overall and on light users (the third of the
-validation users with the fewest training events), and for each sequence
+Prints Recall@50 per variant (per event, and per-user means) overall, on new
+users (no training event: the split is temporal) and on light users (the third
+of the returning users with the fewest training items), and for each sequence
 variant the change vs pooled with a paired 95% bootstrap interval over users
-(per-user mean Recall@50, 2000 resamples).
+(per-user mean Recall@50, mean over seeds, 2000 resamples).
 """
 import argparse
 import json
@@ -131,18 +132,24 @@ def main(argv=None):
     hits[name] = np.mean(per_seed, axis=0)  # mean over seeds, per event
   order = np.array(sorted(set(users.tolist())))
   user_counts = np.array([counts.get(u, 0) for u in order])
-  light = user_counts <= np.quantile(user_counts, LIGHT_FRACTION)
+  new = user_counts == 0
+  threshold = np.quantile(user_counts[~new], LIGHT_FRACTION)
+  light = ~new & (user_counts <= threshold)
+  slices = (('overall', np.ones(len(order), bool)), ('new', new),
+            ('light', light))
   rng = np.random.default_rng(0)
   print(f'full_valid: {len(users)} validation events, {len(order)} users '
-        f'({light.sum()} light: <= {np.quantile(user_counts, LIGHT_FRACTION):.0f} '
-        f'train events); seeds {args.seeds}; epochs {base.epochs}')
+        f'({new.sum()} new: no train event; {light.sum()} light: returning, '
+        f'<= {threshold:.0f} train items); seeds {args.seeds}; epochs '
+        f'{base.epochs}')
   per_user = {n: _per_user(h, users, order) for n, h in hits.items()}
   for name in args.variants:
-    line = (f'  {name:18s} Recall@{K} overall {hits[name].mean():.4f}  '
-            f'per-user {per_user[name].mean():.4f}  light users '
-            f'{per_user[name][light].mean():.4f}')
+    line = (f'  {name:18s} Recall@{K} per event {hits[name].mean():.4f}; '
+            'per-user mean: ' + ', '.join(
+                f'{label} {per_user[name][sel].mean():.4f}'
+                for label, sel in slices))
     if name != 'pooled' and 'pooled' in per_user:
-      for label, sel in (('overall', slice(None)), ('light', light)):
+      for label, sel in slices:
         diff = per_user[name][sel] - per_user['pooled'][sel]
         lo, hi = _interval(diff, rng)
         base_value = per_user['pooled'][sel].mean()
