@@ -5,8 +5,9 @@
 tf.float32 for float columns, NaN = missing; tf.int64 for int columns) and
 returns {'embedding': float32 [batch, d]}; a sequence query tower
 (models/sequence.py) also returns 'intentions' float32 [batch, K, d], the
-vectors the index and the evaluator score with (max over K). The TF Transform graph travels
-inside, so serving applies exactly the training preprocessing.
+vectors the index and the evaluator score with (max over K). The TF
+Transform graph travels inside, so serving applies exactly the training
+preprocessing.
 """
 from typing import Dict, Sequence, Tuple
 

@@ -8,8 +8,8 @@ corpus. A query tower that returns K `intentions` [batch, K, d] (the sequence
 encoder) is scored by the max over its intentions: each intention is searched
 for its top k, and the K x k candidates are merged into one top k (an item
 found by several intentions keeps its best score), which equals the top k of
-the max-over-intentions scores. The query tower SavedModel is embedded in the index, so one model
-serves retrieval. k = min(configured k, corpus size).
+the max-over-intentions scores. The query tower SavedModel is embedded in the
+index, so one model serves retrieval. k = min(configured k, corpus size).
 
 Kinds:
   brute_force  exact: tfrs.layers.factorized_top_k.BruteForce over a
