@@ -2,6 +2,7 @@
 
   python bench/train_step.py [--steps 200] [--batch 256] [--ssl-batch 256]
                              [--variant cfm] [--dropout-rate 0.3]
+  python bench/train_step.py --compare sequence [--num-intentions 4]
 
 Builds the real towers and RetrievalModel (models/model.py) on synthetic
 transformed features shaped like MovieLens-100K (1682 items: item_id, title
@@ -12,6 +13,11 @@ then times the compiled Keras train function one step at a time for
 by step so that load from other processes hits both alike.
 Prints the median and p90 step time and examples/s of each, and last
 `ssl_step_time_ratio=<median ssl / median none>` (goal <= 1.15).
+
+`--compare sequence` times `query_encoder=pooled` against
+`query_encoder=sequence` with the sequence-to-sequence SSL loss on
+(seq_ssl_weight 0.1), both with ssl=none, and prints last
+`sequence_step_time_ratio=<median sequence+seq-ssl / median pooled>` (goal <= 2).
 """
 import argparse
 import os
@@ -29,6 +35,7 @@ import schemas  # pylint: disable=g-import-not-at-top,wrong-import-position
 from models import data  # pylint: disable=g-import-not-at-top,wrong-import-position
 from models import features as F  # pylint: disable=g-import-not-at-top,wrong-import-position
 from models import model as model_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+from models import seq_ssl  # pylint: disable=g-import-not-at-top,wrong-import-position
 from models import ssl as ssl_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 from models import towers  # pylint: disable=g-import-not-at-top,wrong-import-position
 from models.config import TrainingConfig  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -96,13 +103,13 @@ def _model(fc, config, corpus, mi):
   item_tower = towers.ItemTower(fc.item_feature_names, ITEM_SIZES,
                                 config.feature_embedding_dim, config.tower_layers)
   history = [f.name for f in fc.query_features if f.kind == F.HISTORY]
-  query_tower = towers.QueryTower(
-      fc.query_feature_names, QUERY_SIZES, config.feature_embedding_dim,
-      config.tower_layers, history_feature=history[0] if history else None,
-      item_keys=corpus.keys.tolist())
+  query_tower = model_lib.build_query_tower(
+      fc.query_feature_names, QUERY_SIZES, config,
+      history[0] if history else None, corpus.keys.tolist())
   task = ssl_lib.ItemContrastiveTask.from_config(fc, config, mi)
-  model = model_lib.RetrievalModel(query_tower, item_tower, corpus, config,
-                                   ssl_task=task)
+  model = model_lib.RetrievalModel(
+      query_tower, item_tower, corpus, config, ssl_task=task,
+      seq_ssl_task=seq_ssl.SequenceContrastiveTask.from_config(config))
   model.compile(optimizer=tf.keras.optimizers.Adagrad(config.learning_rate))
   return model
 
@@ -122,6 +129,11 @@ def main(argv=None):
   parser.add_argument('--variant', default='cfm', choices=['dropout', 'rfm', 'cfm'])
   parser.add_argument('--dropout-rate', type=float,
                       default=TrainingConfig.dropout_rate)
+  parser.add_argument('--compare', default='ssl', choices=['ssl', 'sequence'],
+                      help="ssl: ssl=none vs ssl=<variant>; sequence: pooled "
+                      "vs sequence + seq-ssl")
+  parser.add_argument('--num-intentions', type=int,
+                      default=TrainingConfig.num_intentions)
   args = parser.parse_args(argv)
 
   rng = np.random.default_rng(0)
@@ -130,7 +142,12 @@ def main(argv=None):
   mi = _mi(fc, rng)
   base = TrainingConfig(batch_size=args.batch, ssl_batch_size=args.ssl_batch,
                         dropout_rate=args.dropout_rate, ssl='none')
-  variants = {'none': base, args.variant: base.replace(ssl=args.variant)}
+  if args.compare == 'sequence':
+    variants = {'pooled': base, 'sequence+seq-ssl': base.replace(
+        query_encoder='sequence', num_intentions=args.num_intentions,
+        seq_ssl_weight=0.1)}
+  else:
+    variants = {'none': base, args.variant: base.replace(ssl=args.variant)}
   runs = {}
   for name, config in variants.items():
     model = _model(fc, config, corpus, mi)
@@ -161,9 +178,13 @@ def main(argv=None):
   for name, (_, _, times) in runs.items():
     p25, median, p90, rate = _stats(times, args.batch)
     medians[name] = median
-    print(f'  ssl={name:8s} median {median:7.2f} ms  (p25 {p25:6.2f}, p90 '
+    print(f'  {name:16s} median {median:7.2f} ms  (p25 {p25:6.2f}, p90 '
           f'{p90:6.2f})  {rate:8.0f} main examples/s')
-  print(f'ssl_step_time_ratio={medians[args.variant] / medians["none"]:.3f}')
+  if args.compare == 'sequence':
+    ratio = medians['sequence+seq-ssl'] / medians['pooled']
+    print(f'sequence_step_time_ratio={ratio:.3f}')
+  else:
+    print(f'ssl_step_time_ratio={medians[args.variant] / medians["none"]:.3f}')
 
 
 if __name__ == '__main__':

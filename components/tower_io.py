@@ -2,7 +2,9 @@
 
 A tower is one SavedModel under `<model artifact uri>/Format-Serving/` whose
 `serving_default` signature takes raw columns as 1-D [batch] tensors and returns
-{"embedding": float32 [batch, d]}. Which columns it takes is read from the
+{"embedding": float32 [batch, d]}; a multi-interest query tower also returns
+{"intentions": float32 [batch, K, d]}, and an item's score is then the max over
+the K intentions (`Tower.query_vectors`). Which columns it takes is read from the
 signature, so nothing here names a dataset's columns.
 
 Raw Examples are gzip TFRecords under `<examples uri>/Split-<name>/`; each
@@ -19,6 +21,7 @@ from tfx.dsl.io import fileio
 SERVING_DIR = 'Format-Serving'
 SIGNATURE = 'serving_default'
 EMBEDDING = 'embedding'
+INTENTIONS = 'intentions'
 # String custom property of a query Model artifact: URI of its item Model.
 ITEM_MODEL_URI_PROPERTY = 'item_model_uri'
 
@@ -49,6 +52,7 @@ class Tower:
     self.input_specs: Dict[str, tf.TensorSpec] = dict(
         self.signature.structured_input_signature[1])
     self.dim = int(outputs[EMBEDDING].shape[-1])
+    self.has_intentions = INTENTIONS in outputs
 
   @property
   def columns(self) -> Dict[str, tf.DType]:
@@ -64,13 +68,21 @@ class Tower:
     Returns:
       float32 [batch, d].
     """
+    return self._run(columns, EMBEDDING)
+
+  def query_vectors(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+    """What a query is scored with: float32 [batch, K, d] intentions (score =
+    max over K) when the tower returns them, else its [batch, d] embedding."""
+    return self._run(columns, INTENTIONS if self.has_intentions else EMBEDDING)
+
+  def _run(self, columns: Mapping[str, np.ndarray], output: str) -> np.ndarray:
     inputs = {}
     for name, spec in self.input_specs.items():
       if name not in columns:
         raise ValueError(f'{self.model_dir}: the tower needs column {name!r}, '
                          f'the data has {sorted(columns)}')
       inputs[name] = tf.constant(columns[name], dtype=spec.dtype)
-    return self.signature(**inputs)[EMBEDDING].numpy().astype(np.float32)
+    return self.signature(**inputs)[output].numpy().astype(np.float32)
 
 
 def load_tower(model_uri: str) -> Tower:

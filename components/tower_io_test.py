@@ -68,3 +68,37 @@ def test_load_tower_without_saved_model_fails_clearly(tmp_path):
   os.makedirs(tower_io.serving_dir(str(tmp_path)))
   with pytest.raises(FileNotFoundError, match='saved_model.pb'):
     tower_io.load_tower(str(tmp_path))
+
+
+class _TwoIntentions(tf.Module):
+  """A query tower returning `embedding` and 2 `intentions`: [x, 0] and [0, x]."""
+
+  @tf.function(input_signature=[{'x': tf.TensorSpec([None], tf.float32,
+                                                    name='x')}])
+  def serve(self, features):
+    x = features['x'][:, None]
+    zero = tf.zeros_like(x)
+    intentions = tf.stack([tf.concat([x, zero], 1), tf.concat([zero, x], 1)], 1)
+    return {'embedding': tf.reduce_mean(intentions, 1),
+            'intentions': intentions}
+
+
+def test_query_vectors_are_the_intentions_when_the_tower_has_them(tmp_path):
+  module = _TwoIntentions()
+  tf.saved_model.save(module, str(tmp_path / 'q'), signatures={
+      'serving_default': module.serve.get_concrete_function()})
+  tower = tower_io.Tower(str(tmp_path / 'q'))
+  assert tower.has_intentions and tower.dim == 2
+  vectors = tower.query_vectors({'x': np.array([1.0, 2.0], np.float32)})
+  np.testing.assert_allclose(vectors, [[[1, 0], [0, 1]], [[2, 0], [0, 2]]])
+  np.testing.assert_allclose(tower.embed({'x': np.array([1.0], np.float32)}),
+                             [[0.5, 0.5]])
+
+
+def test_query_vectors_of_a_single_vector_tower_are_its_embedding(tmp_path):
+  path = test_towers.save_tower(str(tmp_path / 'm'), {'user_id': tf.string})
+  tower = tower_io.Tower(path)
+  columns = {'user_id': np.array([b'u1', b'u2'], object)}
+  assert not tower.has_intentions
+  np.testing.assert_array_equal(tower.query_vectors(columns),
+                                tower.embed(columns))

@@ -91,6 +91,12 @@ class _Section:
     return self.from_dict({**self.to_dict(), **changes})
 
 
+class QueryEncoder(Choice):
+  """How the query tower reads the history (models/sequence.py)."""
+  POOLED = 'pooled'      # mean of the history items' embeddings
+  SEQUENCE = 'sequence'  # self-attention encoder with K intention vectors
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig(_Section):
   """Hyperparameters of the two-tower model and its self-supervised task.
@@ -141,6 +147,25 @@ class TrainingConfig(_Section):
       '(pretrain_steps SSL-only steps first)')
   pretrain_steps: int = option(
       0, 'SSL-only steps before joint training (mode pretrain)')
+  # Query encoder (models/sequence.py) and user-side SSL (models/seq_ssl.py).
+  query_encoder: QueryEncoder = option(
+      QueryEncoder.POOLED, 'how the query tower reads the history: pooled '
+      '(mean of the history items) or sequence (self-attention encoder with '
+      'num_intentions intention vectors; score = max over them)')
+  num_intentions: int = option(
+      4, 'K intention vectors of the sequence encoder')
+  sequence_max_length: int = option(
+      50, 'most recent history items the sequence encoder reads')
+  seq_ssl_weight: float = option(
+      0.0, 'beta of the sequence-to-sequence SSL loss (needs query_encoder '
+      'sequence); 0 = off')
+  seq_ssl_confidence: float = option(
+      0.5, 'lambda: fraction of the most confident (user, intention) pairs '
+      'the sequence SSL loss keeps')
+  seq_ssl_temperature: float = option(
+      0.1, 'InfoNCE temperature of the sequence SSL loss')
+  seq_ssl_batch_size: int = option(
+      64, 'examples of each main batch in the sequence SSL task; 0 = all')
 
   def __post_init__(self):
     self._parse_choices()
@@ -163,6 +188,16 @@ class TrainingConfig(_Section):
          "mode 'pretrain' needs pretrain_steps > 0"),
         (self.ssl_weight >= 0, 'ssl_weight must be >= 0'),
         (0 <= self.dropout_rate < 1, 'dropout_rate must be in [0, 1)'),
+        (self.num_intentions > 0, 'num_intentions must be > 0'),
+        (self.sequence_max_length > 0, 'sequence_max_length must be > 0'),
+        (self.seq_ssl_weight >= 0, 'seq_ssl_weight must be >= 0'),
+        (self.seq_ssl_weight == 0
+         or self.query_encoder is QueryEncoder.SEQUENCE,
+         "seq_ssl_weight > 0 needs query_encoder 'sequence'"),
+        (0 < self.seq_ssl_confidence <= 1,
+         'seq_ssl_confidence must be in (0, 1]'),
+        (self.seq_ssl_temperature > 0, 'seq_ssl_temperature must be > 0'),
+        (self.seq_ssl_batch_size >= 0, 'seq_ssl_batch_size must be >= 0'),
     ]
     self._check(checks)
 

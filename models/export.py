@@ -3,8 +3,11 @@
 `serving_default` takes the contract's raw columns as 1-D [batch] tensors
 (tf.string for string columns, `|`-joined when multi-valued, '' = missing;
 tf.float32 for float columns, NaN = missing; tf.int64 for int columns) and
-returns {'embedding': float32 [batch, d]}. The TF Transform graph travels
-inside, so serving applies exactly the training preprocessing.
+returns {'embedding': float32 [batch, d]}; a sequence query tower
+(models/sequence.py) also returns 'intentions' float32 [batch, K, d], the
+vectors the index and the evaluator score with (max over K). The TF
+Transform graph travels inside, so serving applies exactly the training
+preprocessing.
 """
 from typing import Dict, Sequence, Tuple
 
@@ -12,6 +15,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from models import features as F
+from models import sequence
 from models import towers
 
 _TF_DTYPES = {'string': tf.string, 'float': tf.float32, 'int': tf.int64}
@@ -69,7 +73,7 @@ class _Serving(tf.Module):
   def _serve(self, raw):
     transformed = self.tft_layer(to_tft_inputs(raw, self._raw_spec))
     inputs = towers.model_inputs(transformed, self._features)
-    return {'embedding': self.tower(inputs)}
+    return sequence.serving_outputs(self.tower(inputs))
 
 
 def _columns(features: Sequence[F.Feature]):

@@ -1,12 +1,16 @@
 """The two-tower retrieval model and the Trainer's `run_fn`.
 
-Loss = main + ssl_weight * ssl, both mean-reduced over their batches:
+Loss = main + ssl_weight * ssl + seq_ssl_weight * seq_ssl, each mean-reduced:
   main: in-batch softmax over cosine similarity / temperature
         (tfrs.tasks.Retrieval with a mean-reduced loss; optional logQ
         correction and accidental-hit removal).
   ssl:  contrastive loss between two augmented views of items drawn uniformly
         from the corpus (see models/ssl.py, models/augmentation.py); the SSL
         views go through the same `item_tower` object as the main task.
+  seq_ssl: sequence-to-sequence InfoNCE between the K intentions of the past
+        and the reversed future of each history (models/seq_ssl.py), only
+        with query_encoder='sequence', whose main scores are max over the K
+        intentions (models/sequence.py).
 mode 'pretrain' runs `pretrain_steps` SSL-only steps (item tower variables
 only) before the joint steps, with the same optimizer.
 """
@@ -28,14 +32,17 @@ from models import distribute
 from models import export
 from models import features as F
 from models import preprocessing
+from models import seq_ssl
+from models import sequence
 from models import ssl as ssl_lib
 from models import towers
 from models.config import Mode
+from models.config import QueryEncoder
 from models.config import Optimizer
 from models.config import SslVariant
 from models.config import TrainingConfig
 
-LOSS_NAMES = ('main_loss', 'ssl_loss', 'total_loss')
+LOSS_NAMES = ('main_loss', 'ssl_loss', 'total_loss', 'seq_ssl_loss')
 
 
 class RetrievalModel(tfrs.Model):
@@ -45,7 +52,8 @@ class RetrievalModel(tfrs.Model):
                item_tower: towers.ItemTower, corpus: data.ItemCorpus,
                config: TrainingConfig,
                item_counts: Optional[np.ndarray] = None,
-               ssl_task: Optional[ssl_lib.ItemContrastiveTask] = None):
+               ssl_task: Optional[ssl_lib.ItemContrastiveTask] = None,
+               seq_ssl_task: Optional[seq_ssl.SequenceContrastiveTask] = None):
     super().__init__()
     self.query_tower = query_tower
     self.item_tower = item_tower
@@ -70,6 +78,9 @@ class RetrievalModel(tfrs.Model):
     if config.ssl is not SslVariant.NONE and ssl_task is None:
       raise ValueError(f'ssl={config.ssl!r} needs an ssl_task')
     self.ssl_task = ssl_task
+    if config.seq_ssl_weight > 0 and seq_ssl_task is None:
+      raise ValueError('seq_ssl_weight > 0 needs a seq_ssl_task')
+    self.seq_ssl_task = seq_ssl_task
     # Python flag read when the train function is traced: after changing it,
     # call make_train_function(force=True).
     self.pretraining = False
@@ -83,6 +94,9 @@ class RetrievalModel(tfrs.Model):
     rows = batch[data.ITEM_ROW]
     query_embeddings = self.query_tower(batch[data.QUERY])      # [B, d]
     item_embeddings = self.item_tower(self.corpus.gather(rows))  # [B, d]
+    if query_embeddings.shape.rank == 3:  # K intentions: score = max over K
+      query_embeddings, item_embeddings = sequence.as_retrieval_inputs(
+          query_embeddings, item_embeddings)
     kwargs = {}
     if self.config.remove_accidental_hits:
       kwargs['candidate_ids'] = rows
@@ -99,6 +113,12 @@ class RetrievalModel(tfrs.Model):
       return tf.constant(0.0)
     return self.ssl_task(self.item_tower, self.corpus.gather(ssl_rows), ssl_rows)
 
+  def seq_ssl_loss(self, batch: Dict[str, Any], training: bool) -> tf.Tensor:
+    """Sequence-to-sequence SSL loss (models/seq_ssl.py); 0 when off."""
+    if self.seq_ssl_task is None:
+      return tf.constant(0.0)
+    return self.seq_ssl_task(self.query_tower, batch[data.QUERY], training)
+
   def losses_for(self, inputs, training: bool = False) -> Dict[str, tf.Tensor]:
     """inputs: (main batch, SSL corpus rows [S]); see _with_ssl_rows."""
     batch, ssl_rows = inputs
@@ -106,8 +126,11 @@ class RetrievalModel(tfrs.Model):
     if self.pretraining:
       return {'ssl_loss': ssl, 'total_loss': ssl}
     main = self.main_loss(batch)
-    total = main + self.config.ssl_weight * ssl
-    return {'main_loss': main, 'ssl_loss': ssl, 'total_loss': total}
+    seq = self.seq_ssl_loss(batch, training)
+    total = (main + self.config.ssl_weight * ssl
+             + self.config.seq_ssl_weight * seq)
+    return {'main_loss': main, 'ssl_loss': ssl, 'total_loss': total,
+            'seq_ssl_loss': seq}
 
   def compute_loss(self, inputs, training: bool = False) -> tf.Tensor:
     # As tfrs.Model: without the regularization losses, which the steps add.
@@ -229,12 +252,26 @@ def build_model(feature_config: F.FeatureConfig, config: TrainingConfig,
   item_tower = towers.ItemTower(
       feature_config.item_feature_names, item_sizes,
       config.feature_embedding_dim, config.tower_layers)
-  query_tower = towers.QueryTower(
-      feature_config.query_feature_names, query_sizes,
-      config.feature_embedding_dim, config.tower_layers, history_feature=history[0] if history else None,
-      item_keys=corpus.keys.tolist())
+  query_tower = build_query_tower(
+      feature_config.query_feature_names, query_sizes, config,
+      history[0] if history else None, corpus.keys.tolist())
   return RetrievalModel(query_tower, item_tower, corpus, config, item_counts,
-                        ssl_task)
+                        ssl_task, seq_ssl.SequenceContrastiveTask.from_config(
+                            config))
+
+
+def build_query_tower(feature_names, table_sizes, config: TrainingConfig,
+                      history_feature, item_keys) -> towers.QueryTower:
+  """The query tower of `config.query_encoder` (pooled or sequence)."""
+  if config.query_encoder is QueryEncoder.SEQUENCE:
+    return sequence.SequenceQueryTower(
+        feature_names, table_sizes, config.feature_embedding_dim,
+        config.tower_layers,
+        history_feature, item_keys, config.num_intentions,
+        config.sequence_max_length)
+  return towers.QueryTower(feature_names, table_sizes,
+                           config.feature_embedding_dim, config.tower_layers,
+                           history_feature=history_feature, item_keys=item_keys)
 
 
 def _per_worker(ds_fn, strategy: tf.distribute.Strategy):

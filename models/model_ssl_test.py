@@ -44,7 +44,8 @@ def test_joint_cfm_reports_three_losses_and_writes_them(setup):
   model = _train(setup, CONFIG, log_dir)
   history = model.history.history
   for epoch in range(CONFIG.epochs):
-    main, ssl, total = (history[k][epoch] for k in model_lib.LOSS_NAMES)
+    main, ssl, total = (history[k][epoch]
+                        for k in ('main_loss', 'ssl_loss', 'total_loss'))
     assert ssl > 0
     # Per-epoch means of a linear combination: total = main + w * ssl.
     assert total == pytest.approx(main + CONFIG.ssl_weight * ssl, rel=1e-5)

@@ -106,10 +106,13 @@ class QueryTower(_Tower):
 
   def __init__(self, feature_names, table_sizes, embedding_dim, layer_widths,
                history_feature: Optional[str] = None,
-               item_keys: Optional[Sequence[str]] = None):
+               item_keys: Optional[Sequence[str]] = None,
+               pool_history: bool = True):
+    # pool_history=False: no mean-pooled history table; a subclass encodes
+    # `history_ids` itself (models/sequence.py).
     names = [n for n in feature_names if n != history_feature]
     sizes = dict(table_sizes)
-    if history_feature:
+    if history_feature and pool_history:
       sizes[history_feature] = len(item_keys) + 1  # + OOV
       names.append(history_feature)
     super().__init__(names, sizes, embedding_dim, layer_widths,
@@ -120,12 +123,16 @@ class QueryTower(_Tower):
           vocabulary=list(item_keys), num_oov_indices=1, mask_token=None,
           name='history_lookup')
 
+  def history_ids(self, features) -> tf.RaggedTensor:
+    """History item keys -> int64 ragged [batch, None] (0 = OOV, item i = i+1)."""
+    history = features[self.history_feature]
+    return tf.RaggedTensor.from_row_splits(
+        self.history_lookup(history.values), history.row_splits)
+
   def call(self, features, training=None):
     features = dict(features)
     if self.history_feature:
-      history = features[self.history_feature]
-      features[self.history_feature] = tf.RaggedTensor.from_row_splits(
-          self.history_lookup(history.values), history.row_splits)
+      features[self.history_feature] = self.history_ids(features)
     return self._head(self._embed(features))
 
 

@@ -20,7 +20,7 @@ from ml_metadata import metadata_store
 from pipeline import inspection
 
 METRICS_FILE = inspection.METRICS_FILE
-LOSS_TAGS = ('main_loss', 'ssl_loss', 'total_loss')
+LOSS_TAGS = ('main_loss', 'ssl_loss', 'total_loss', 'seq_ssl_loss')
 TRAINING_CONFIG_PROPERTY = 'training_config'
 
 # series (event file folder relative to the ModelRun, e.g. 'train') ->

@@ -4,8 +4,12 @@ The exported `serving_default` takes the query tower's raw inputs (same names
 and dtypes, read from its signature) and returns
   {"item_ids": string [batch, k], "scores": float32 [batch, k]},
 best first, where score = dot(query embedding, item embedding) over the whole
-corpus. The query tower SavedModel is embedded in the index, so one model
-serves retrieval. k = min(configured k, corpus size).
+corpus. A query tower that returns K `intentions` [batch, K, d] (the sequence
+encoder) is scored by the max over its intentions: each intention is searched
+for its top k, and the K x k candidates are merged into one top k (an item
+found by several intentions keeps its best score), which equals the top k of
+the max-over-intentions scores. The query tower SavedModel is embedded in the
+index, so one model serves retrieval. k = min(configured k, corpus size).
 
 Kinds:
   brute_force  exact: tfrs.layers.factorized_top_k.BruteForce over a
@@ -16,7 +20,7 @@ Kinds:
                with a TF Serving build that has them (google/tf-serving-scann).
 """
 import math
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -51,7 +55,8 @@ def _index_layer(kind: IndexKind, k: int, item_embeddings: np.ndarray,
   # the CLI and conftest set before TensorFlow is first imported.
   import tensorflow_recommenders as tfrs  # pylint: disable=g-import-not-at-top
   candidates = tf.constant(item_embeddings, tf.float32)
-  identifiers = tf.constant(item_ids, tf.string)
+  # Corpus rows as identifiers: merging intentions compares integers.
+  identifiers = tf.range(len(item_ids), dtype=tf.int64)
   kind = IndexKind.parse(kind, 'index kind')
   if kind is BRUTE_FORCE:
     layer = tfrs.layers.factorized_top_k.BruteForce(k=k)
@@ -65,6 +70,31 @@ def _index_layer(kind: IndexKind, k: int, item_embeddings: np.ndarray,
     layer = tfrs.layers.factorized_top_k.ScaNN(k=k, **options)
   layer.index(candidates, identifiers)
   return layer
+
+
+def merge_top_k(scores: tf.Tensor, rows: tf.Tensor, k: int
+                ) -> Tuple[tf.Tensor, tf.Tensor]:
+  """Best k distinct rows of several candidate lists.
+
+  Args:
+    scores: float32 [batch, M] candidate scores (M = K intentions x k).
+    rows: int64 [batch, M] their corpus rows (a row may repeat).
+    k: results kept, <= the number of distinct rows of each query.
+
+  Returns:
+    (scores float32 [batch, k], rows int64 [batch, k]), best first; a
+    repeated row counts once, with its best score.
+  """
+  order = tf.argsort(scores, axis=1, direction='DESCENDING', stable=True)
+  scores = tf.gather(scores, order, batch_dims=1)
+  rows = tf.gather(rows, order, batch_dims=1)
+  same = tf.equal(rows[:, :, None], rows[:, None, :])           # [B, M, M]
+  m = tf.shape(rows)[1]
+  earlier = tf.range(m)[None, :] < tf.range(m)[:, None]         # j < i
+  repeated = tf.reduce_any(tf.logical_and(same, earlier[None]), axis=2)
+  scores = tf.where(repeated, tf.fill(tf.shape(scores), -np.inf), scores)
+  top_scores, top = tf.math.top_k(scores, k=k)
+  return top_scores, tf.gather(rows, top, batch_dims=1)
 
 
 class RetrievalIndex(tf.Module):
@@ -103,14 +133,23 @@ class RetrievalIndex(tf.Module):
     self.query_model = self.query_tower._loaded  # pylint: disable=protected-access
     self.index = _index_layer(kind, self.k, item_embeddings,
                               np.asarray(item_ids), scann_options)
+    self.item_ids = tf.constant(np.asarray(item_ids).astype(str), tf.string)
     spec = {name: tf.TensorSpec([None], s.dtype, name=name)
             for name, s in self.query_tower.input_specs.items()}
     self.serve = tf.function(self._serve, input_signature=[spec])
 
   def _serve(self, features: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
-    embedding = self.query_tower.signature(**features)[tower_io.EMBEDDING]
-    scores, ids = self.index(embedding, k=self.k)
-    return {ITEM_IDS: ids, SCORES: scores}
+    outputs = self.query_tower.signature(**features)
+    if tower_io.INTENTIONS in outputs:
+      intentions = outputs[tower_io.INTENTIONS]                 # [B, K, d]
+      shape = tf.shape(intentions)
+      scores, rows = self.index(tf.reshape(intentions, [-1, shape[2]]),
+                                k=self.k)                      # [B*K, k]
+      scores, rows = merge_top_k(tf.reshape(scores, [shape[0], -1]),
+                                 tf.reshape(rows, [shape[0], -1]), self.k)
+    else:
+      scores, rows = self.index(outputs[tower_io.EMBEDDING], k=self.k)
+    return {ITEM_IDS: tf.gather(self.item_ids, rows), SCORES: scores}
 
   def save(self, export_dir: str) -> None:
     """Saves the index SavedModel with its `serving_default` signature."""

@@ -54,7 +54,7 @@ class _RankBlock(beam.DoFn):
               seen_by_user: Dict[str, np.ndarray]
               ) -> Iterator[Tuple[int, np.ndarray]]:
     index, columns, targets, users = block
-    queries = self._tower.embed(columns)
+    queries = self._tower.query_vectors(columns)  # [block, d] or [block, K, d]
     exclusions = (metrics.Exclusions.from_seen(users, seen_by_user, targets)
                   if self._exclude_seen else None)
     batches = (item_embeddings[i:i + self._corpus_batch_size]

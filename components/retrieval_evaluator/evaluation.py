@@ -91,7 +91,7 @@ def item_embeddings(tower: tower_io.Tower, corpus: Corpus,
 
 @dataclasses.dataclass
 class EvalQueries:
-  embeddings: np.ndarray  # float32 [num_events, d]
+  embeddings: np.ndarray  # float32 [num_events, d] or [num_events, K, d]
   targets: np.ndarray  # int64 [num_events] corpus index
   users: List[str]
 
@@ -126,13 +126,13 @@ def eval_blocks(columns: Dict[str, tf.DType], examples_uri: str,
 def embed_eval_queries(tower: tower_io.Tower, examples_uri: str,
                        corpus: Corpus, batch_size: int) -> EvalQueries:
   """Embeds every eval event's query; maps its item to a corpus index."""
-  embeddings = [np.zeros([0, tower.dim], np.float32)]
-  targets, users = [np.zeros([0], np.int64)], []
+  embeddings = []  # [block, d] or [block, K, d] (a query tower with intentions)
+  targets, users = [], []
   for batch, block_targets, block_users in eval_blocks(
       tower.columns, examples_uri, corpus, batch_size):
     targets.append(block_targets)
     users.extend(block_users)
-    embeddings.append(tower.embed(batch))
+    embeddings.append(tower.query_vectors(batch))
   if not users:
     raise ValueError(f'{examples_uri}: split {EVAL_SPLIT!r} has no events')
   return EvalQueries(np.concatenate(embeddings), np.concatenate(targets),

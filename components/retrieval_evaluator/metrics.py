@@ -143,6 +143,13 @@ def batch_top_k(scores: np.ndarray, k: int, offset: int = 0):
   return _sort_candidates(top, indices)
 
 
+def query_item_scores(queries: np.ndarray, items: np.ndarray) -> np.ndarray:
+  """[n, d] or [n, K, d] (K intentions: max over K) x [m, d] -> [n, m]."""
+  if queries.ndim == 3:
+    return np.einsum('nkd,md->nkm', queries, items).max(axis=1)
+  return queries @ items.T
+
+
 class TopK:
   """Running exact top-k of query . item scores over a streamed corpus."""
 
@@ -152,7 +159,8 @@ class TopK:
     """Initializes the accumulator.
 
     Args:
-      queries: float32 [num_queries, d] query embeddings.
+      queries: float32 [num_queries, d] query embeddings, or
+        [num_queries, K, d] intentions (score = max over K).
       k: number of best items kept per query.
       exclusions: (query, item) pairs to leave out of the ranking.
       query_block: queries scored at a time (bounds the score matrix).
@@ -169,15 +177,15 @@ class TopK:
   def add(self, items: np.ndarray) -> None:
     """Scores the next corpus batch, float32 [batch, d], and merges it."""
     items = np.asarray(items, np.float32)
-    if items.ndim != 2 or items.shape[1] != self._queries.shape[1]:
+    if items.ndim != 2 or items.shape[1] != self._queries.shape[-1]:
       raise ValueError(f'item embeddings must be [batch, '
-                       f'{self._queries.shape[1]}], got {items.shape}')
+                       f'{self._queries.shape[-1]}], got {items.shape}')
     start, end = self.num_items, self.num_items + items.shape[0]
     if self._exclusions is not None:
       ex_rows, ex_items = self._exclusions.in_range(start, end)
     for q0 in range(0, self._queries.shape[0], self._block):
       q1 = min(q0 + self._block, self._queries.shape[0])
-      scores = self._queries[q0:q1] @ items.T  # [block, batch]
+      scores = query_item_scores(self._queries[q0:q1], items)  # [block, batch]
       scores[np.isnan(scores)] = -np.inf
       if self._exclusions is not None:
         hit = (ex_rows >= q0) & (ex_rows < q1)

@@ -149,3 +149,16 @@ def test_item_embeddings_of_the_wrong_width_are_rejected():
   top = metrics.TopK(QUERIES, k=2)
   with pytest.raises(ValueError, match=r'\[batch, 5\]'):
     top.add(np.ones([3, 4], np.float32))
+
+
+def test_top_k_scores_k_intentions_by_their_max():
+  rng = np.random.default_rng(3)
+  intentions = rng.normal(size=(4, 2, 3)).astype(np.float32)  # [n, K, d]
+  items = rng.normal(size=(9, 3)).astype(np.float32)
+  expected = np.maximum(intentions[:, 0] @ items.T, intentions[:, 1] @ items.T)
+  np.testing.assert_allclose(metrics.query_item_scores(intentions, items),
+                             expected, rtol=1e-6)
+  top = metrics.TopK(intentions, k=9)
+  top.add(items[:4])
+  top.add(items[4:])
+  np.testing.assert_array_equal(top.indices, np.argsort(-expected, axis=1))

@@ -1,0 +1,179 @@
+"""The sequence query encoder: self-attention over the history, then K intentions.
+
+`query_encoder='sequence'` (models/config.py) replaces the mean-pooled history
+of the query tower by
+  1. the history in time order (the contract's `history` is most recent
+     first: rows are reversed), the `sequence_max_length` most recent items;
+  2. item embeddings (a table of the query tower's own, not shared with the
+     item tower: see docs/ssl.md) + learned positional embeddings, position 0
+     being the most recent item of the sequence;
+  3. one bidirectional self-attention layer (single head, padding mask,
+     residual and layer norm; no feed-forward block: it tripled the step
+     time for no measured gain, see docs/ssl.md). Bidirectional: the whole
+     history is the past of the event being predicted, so no position can
+     leak a target; every position sees its full context;
+  4. K intentions (Ma et al., KDD'20): K learned prototypes; position l is
+     softly assigned to prototype k, a[l, k] = softmax_k(h_l.LN(p_k)/sqrt(e))
+     (h_l is layer-normed); a learned vector w gives each position a weight
+     b[l] = softmax over the valid positions of h_l.w; intention k = LN(sum_l a[l, k] b[l] h_l); its mass
+     sum_l a[l, k] b[l] (sums to 1 over k) says how present it is.
+The other query features (user id, demographics) join as today: each
+intention is concatenated with their embeddings and goes through the tower's
+MLP, giving K L2-normalized vectors [batch, K, d]. The score of an item is the
+max over the K intentions (`max_over_intentions`).
+"""
+from typing import Dict, Tuple
+
+import tensorflow as tf
+
+from models import towers
+
+INTENTIONS = 'intentions'
+EMBEDDING = 'embedding'
+
+
+def reverse_rows(x: tf.RaggedTensor) -> tf.RaggedTensor:
+  """Reverses each row of a ragged [batch, None] tensor."""
+  rows = x.value_rowids()
+  starts = tf.gather(x.row_starts(), rows)
+  position = tf.range(tf.shape(x.values, out_type=tf.int64)[0]) - starts
+  source = starts + tf.gather(x.row_lengths(), rows) - 1 - position
+  return tf.RaggedTensor.from_row_splits(tf.gather(x.values, source),
+                                         x.row_splits)
+
+
+def time_ordered(history: tf.RaggedTensor, max_length: int) -> tf.RaggedTensor:
+  """Most-recent-first history -> its `max_length` most recent items, oldest first."""
+  return reverse_rows(history[:, :max_length])
+
+
+def max_over_intentions(intentions: tf.Tensor, candidates: tf.Tensor) -> tf.Tensor:
+  """Multi-interest scores: [batch, K, d] x [num_candidates, d] -> [batch, num_candidates].
+
+  score(query, item) = max_k dot(intention_k, item).
+  """
+  return tf.reduce_max(tf.einsum('bkd,cd->bkc', intentions, candidates), axis=1)
+
+
+def as_retrieval_inputs(intentions: tf.Tensor, candidates: tf.Tensor
+                        ) -> Tuple[tf.Tensor, tf.Tensor]:
+  """(scores [batch, C], identity [C, C]): what tfrs.tasks.Retrieval multiplies.
+
+  The task computes query @ candidate^T; with the max-over-intentions scores
+  as the "query" and the identity as the candidates it gets exactly those
+  scores, and keeps its temperature, logQ correction and accidental-hit
+  removal unchanged.
+  """
+  scores = max_over_intentions(intentions, candidates)
+  return scores, tf.eye(tf.shape(candidates)[0], dtype=scores.dtype)
+
+
+def serving_outputs(vectors: tf.Tensor) -> Dict[str, tf.Tensor]:
+  """Tower output -> the serving signature's outputs.
+
+  [batch, d] (pooled): {'embedding'}. [batch, K, d] (sequence): 'intentions'
+  (what the index and the evaluator rank with, max over K) and 'embedding',
+  the L2-normalized mean of the intentions: an aggregate for consumers that
+  need one vector per user (it does not reproduce the index's ranking).
+  """
+  if vectors.shape.rank == 2:
+    return {EMBEDDING: vectors}
+  return {EMBEDDING: tf.math.l2_normalize(tf.reduce_mean(vectors, axis=1), axis=1),
+          INTENTIONS: vectors}
+
+
+def _dense_sequence(ids: tf.RaggedTensor) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+  """Ragged [batch, None] -> (ids [batch, L], mask bool [batch, L], position [batch, L]).
+
+  Positions count back from the last item of each row (0 = most recent).
+  """
+  dense = ids.to_tensor(default_value=0)
+  lengths = ids.row_lengths()
+  index = tf.range(tf.shape(dense, out_type=tf.int64)[1])[None, :]
+  mask = index < lengths[:, None]
+  position = tf.where(mask, lengths[:, None] - 1 - index, 0)
+  return dense, mask, position
+
+
+class IntentionEncoder(tf.keras.layers.Layer):
+  """Time-ordered item ids -> K intention vectors and their masses."""
+
+  def __init__(self, num_items: int, dim: int, num_intentions: int,
+               max_length: int, name: str = 'intention_encoder'):
+    super().__init__(name=name)
+    init = towers._initializer  # pylint: disable=protected-access
+    self.max_length = max_length
+    self.item_embeddings = self.add_weight(
+        name='item_embeddings', shape=[num_items, dim], initializer=init())
+    self.position_embeddings = self.add_weight(
+        name='position_embeddings', shape=[max_length, dim], initializer=init())
+    self.prototypes = self.add_weight(
+        name='prototypes', shape=[num_intentions, dim], initializer=init())
+    self.query_key_value = tf.keras.layers.Dense(3 * dim, use_bias=False)
+    self.norm_attention = tf.keras.layers.LayerNormalization()
+    self.norm_prototypes = tf.keras.layers.LayerNormalization()
+    self.norm_intentions = tf.keras.layers.LayerNormalization()
+    self.importance = self.add_weight(
+        name='importance', shape=[dim], initializer=init())
+
+  def call(self, ids: tf.RaggedTensor, training=None
+           ) -> Tuple[tf.Tensor, tf.Tensor]:
+    """ids: int64 ragged [batch, None], oldest first, rows <= max_length.
+
+    Returns:
+      intentions float32 [batch, K, dim]; mass float32 [batch, K] (rows sum
+      to 1, all 0 for an empty history).
+    """
+    dense, mask, position = _dense_sequence(ids)
+    maskf = tf.cast(mask, tf.float32)
+    h = (tf.nn.embedding_lookup(self.item_embeddings, dense)
+         + tf.nn.embedding_lookup(self.position_embeddings, position))
+    h *= maskf[:, :, None]
+    dim = tf.cast(tf.shape(h)[-1], tf.float32)
+    query, key, value = tf.split(self.query_key_value(h), 3, axis=-1)
+    logits = tf.matmul(query, key, transpose_b=True) / tf.sqrt(dim)  # [B, L, L]
+    logits += (1.0 - maskf[:, None, :]) * -1e9  # attend to valid positions only
+    h = self.norm_attention(h + tf.matmul(tf.nn.softmax(logits), value))
+    h *= maskf[:, :, None]
+    # h is layer-normed (zero at padding): no second norm before matching.
+    assignment = tf.nn.softmax(tf.einsum(
+        'bld,kd->blk', h, self.norm_prototypes(self.prototypes))
+                               / tf.sqrt(dim), axis=-1)
+    logits = tf.einsum('bld,d->bl', h, self.importance)          # [B, L]
+    logits = tf.where(mask, logits, tf.fill(tf.shape(logits), -1e9))
+    weight = tf.nn.softmax(logits, axis=-1) * maskf               # [B, L]
+    weights = assignment * weight[:, :, None]                     # [B, L, K]
+    intentions = self.norm_intentions(tf.einsum('blk,bld->bkd', weights, h))
+    return intentions, tf.reduce_sum(weights, axis=1)
+
+
+class SequenceQueryTower(towers.QueryTower):
+  """Query features + history -> K L2-normalized vectors [batch, K, d]."""
+
+  def __init__(self, feature_names, table_sizes, embedding_dim, layer_widths,
+               history_feature: str, item_keys, num_intentions: int,
+               max_length: int):
+    if not history_feature:
+      raise ValueError("query_encoder 'sequence' needs a history feature "
+                       "(tagged sslrec:history) in the interactions schema")
+    super().__init__(feature_names, table_sizes, embedding_dim, layer_widths,
+                     history_feature=history_feature, item_keys=item_keys,
+                     pool_history=False)
+    self.num_intentions = num_intentions
+    self.encoder = IntentionEncoder(len(item_keys) + 1, embedding_dim,
+                                    num_intentions, max_length)
+
+  def sequence(self, features) -> tf.RaggedTensor:
+    """The encoder's input: int64 ragged [batch, None] item ids, oldest first."""
+    return time_ordered(self.history_ids(features), self.encoder.max_length)
+
+  def head(self, features, intentions: tf.Tensor) -> tf.Tensor:
+    """Other features' embeddings + each intention -> MLP -> [batch, K, d]."""
+    others = tf.concat(self._embed(features), axis=1)            # [B, F*e]
+    others = tf.repeat(others[:, None, :], self.num_intentions, axis=1)
+    out = self.mlp(tf.concat([others, intentions], axis=-1))
+    return tf.math.l2_normalize(out, axis=-1)
+
+  def call(self, features, training=None):
+    intentions, _ = self.encoder(self.sequence(features), training=training)
+    return self.head(features, intentions)
