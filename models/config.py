@@ -9,6 +9,7 @@ from typing import Any, Dict, Tuple
 SSL_VARIANTS = ('none', 'dropout', 'rfm', 'cfm')
 MODES = ('joint', 'pretrain')
 MI_MEASURES = ('mi', 'normalized_mi')
+HISTORY_EMBEDDINGS = ('table', 'item_id')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,10 +23,14 @@ class TrainingConfig:
   # Towers.
   embedding_dim: int = 32          # per-feature embedding width
   tower_layers: Tuple[int, ...] = (128, 64)  # MLP widths; the last is the output size
+  query_id_embedding: bool = True   # embed the user id in the query tower
+  history_embedding: str = 'table'  # 'table' (own table) | 'item_id' (the item tower's id table)
+  history_max_length: int = 0       # > 0: pool only the most recent N history items
   # Main task (in-batch softmax over cosine / temperature).
   temperature: float = 0.2
   logq_correction: bool = False     # subtract log p(item) (Yi et al., RecSys'19)
   remove_accidental_hits: bool = True
+  mixed_negatives: int = 0          # > 0: add this many uniform corpus items to the softmax (Yang et al., WWW'20)
   # Optimisation.
   optimizer: str = 'adagrad'        # 'adagrad' | 'adam'
   learning_rate: float = 0.2
@@ -54,6 +59,10 @@ class TrainingConfig:
         (self.mi_measure in MI_MEASURES, f'mi_measure must be one of {MI_MEASURES}'),
         (self.optimizer in ('adagrad', 'adam'), "optimizer must be 'adagrad' or 'adam'"),
         (self.embedding_dim > 0, 'embedding_dim must be > 0'),
+        (self.history_embedding in HISTORY_EMBEDDINGS,
+         f'history_embedding must be one of {HISTORY_EMBEDDINGS}'),
+        (self.history_max_length >= 0, 'history_max_length must be >= 0'),
+        (self.mixed_negatives >= 0, 'mixed_negatives must be >= 0'),
         (len(self.tower_layers) > 0 and all(w > 0 for w in self.tower_layers),
          'tower_layers must be a non-empty list of positive widths'),
         (self.temperature > 0, 'temperature must be > 0'),

@@ -25,6 +25,7 @@ from tfx.dsl.io import fileio
 from models import data
 from models import export
 from models import features as F
+from models import negatives as negatives_lib
 from models import preprocessing
 from models import ssl as ssl_lib
 from models import towers
@@ -59,6 +60,8 @@ class RetrievalModel(tfrs.Model):
       # Smoothed so that an item never seen in training has p > 0.
       p = (item_counts + 1.0) / (item_counts.sum() + len(item_counts))
       self._item_probability = tf.constant(p, tf.float32)
+    self.uniform_rows = (negatives_lib.UniformRows(len(corpus), config.seed + 3)
+                         if config.mixed_negatives else None)
     self._trackers = {n: tf.keras.metrics.Mean(name=n) for n in LOSS_NAMES}
     if config.ssl != 'none' and ssl_task is None:
       raise ValueError(f'ssl={config.ssl!r} needs an ssl_task')
@@ -72,16 +75,27 @@ class RetrievalModel(tfrs.Model):
     return list(self._trackers.values())
 
   def main_loss(self, batch: Dict[str, Any]) -> tf.Tensor:
-    """In-batch softmax loss, mean over the batch. batch: see data.interaction_dataset."""
+    """In-batch softmax loss, mean over the batch. batch: see data.interaction_dataset.
+
+    With `mixed_negatives` M > 0 the softmax runs over the B positives plus M
+    items drawn uniformly from the corpus (models/negatives.py).
+    """
     rows = batch[data.ITEM_ROW]
     query_embeddings = self.query_tower(batch[data.QUERY])      # [B, d]
     item_embeddings = self.item_tower(self.corpus.gather(rows))  # [B, d]
+    probability = None
+    if self._item_probability is not None:
+      probability = tf.gather(self._item_probability, rows)
+    if self.uniform_rows is not None:
+      extra = self.uniform_rows(self.config.mixed_negatives)    # [M]
+      item_embeddings, rows, probability = negatives_lib.mixed_candidates(
+          item_embeddings, rows, self.item_tower(self.corpus.gather(extra)),
+          extra, self._item_probability)
     kwargs = {}
     if self.config.remove_accidental_hits:
       kwargs['candidate_ids'] = rows
-    if self._item_probability is not None:
-      kwargs['candidate_sampling_probability'] = tf.gather(
-          self._item_probability, rows)
+    if probability is not None:
+      kwargs['candidate_sampling_probability'] = probability
     return self.task(query_embeddings, item_embeddings, compute_metrics=False,
                      compute_batch_metrics=False, **kwargs)
 
@@ -189,6 +203,24 @@ def _pretrain(model: RetrievalModel, config: TrainingConfig,
   model.make_train_function(force=True)
 
 
+def _shared_history(item_tower: towers.ItemTower,
+                    feature_config: F.FeatureConfig, corpus: data.ItemCorpus,
+                    item_sizes: Dict[str, int]):
+  """(the item tower's item id table, history lookup id -> row of it).
+
+  History lookup ids are 0 for an unknown key and 1 + corpus row otherwise
+  (towers.QueryTower); an unknown key maps to the id table's OOV row.
+  """
+  id_feature = feature_config.item_features[0]
+  if id_feature.kind != F.ID:
+    raise ValueError("history_embedding='item_id' needs the item id as an item "
+                     f'feature; the first item feature is {id_feature.name!r}')
+  oov = item_sizes[id_feature.name] - 1
+  ids = tf.cast(corpus.features[id_feature.name], tf.int64)
+  index = tf.concat([tf.constant([oov], tf.int64), ids], axis=0)
+  return item_tower.tables[0], index
+
+
 def build_model(feature_config: F.FeatureConfig, config: TrainingConfig,
                 query_tft: tft.TFTransformOutput, item_tft: tft.TFTransformOutput,
                 corpus: data.ItemCorpus,
@@ -209,10 +241,18 @@ def build_model(feature_config: F.FeatureConfig, config: TrainingConfig,
                  for f in feature_config.query_features if f.kind != F.HISTORY}
   item_tower = towers.ItemTower(feature_config.item_feature_names, item_sizes,
                                 config.embedding_dim, config.tower_layers)
+  query_names = [f.name for f in feature_config.query_features
+                 if config.query_id_embedding or f.kind != F.ID]
+  shared_history = None
+  if history and config.history_embedding == 'item_id':
+    shared_history = _shared_history(item_tower, feature_config, corpus,
+                                     item_sizes)
   query_tower = towers.QueryTower(
-      feature_config.query_feature_names, query_sizes, config.embedding_dim,
+      query_names, query_sizes, config.embedding_dim,
       config.tower_layers, history_feature=history[0] if history else None,
-      item_keys=corpus.keys.tolist())
+      item_keys=corpus.keys.tolist(),
+      history_max_length=config.history_max_length,
+      shared_history=shared_history)
   return RetrievalModel(query_tower, item_tower, corpus, config, item_counts,
                         ssl_task)
 

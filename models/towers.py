@@ -10,7 +10,7 @@ The item tower takes an optional `mask`, bool [k] in FeatureConfig order:
 a masked feature's embedding is replaced by a learned per-feature default
 embedding (correlated / random feature masking of the SSL task).
 """
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
@@ -96,28 +96,54 @@ class QueryTower(_Tower):
 
   History items are raw item keys (strings); they are looked up in the corpus
   keys given at construction, so the exported tower is self-contained.
+  `history_max_length` > 0 pools only the first (most recent) N of them.
+  `shared_history` = (table, index): embed history items with `table` (the item
+  tower's item id table) instead of a table of the query tower's own;
+  index int64 [len(item_keys) + 1] maps a history lookup id (0 = unknown key,
+  1 + corpus row) to a row of `table`.
   """
 
   def __init__(self, feature_names, table_sizes, embedding_dim, layer_widths,
                history_feature: Optional[str] = None,
-               item_keys: Optional[Sequence[str]] = None):
+               item_keys: Optional[Sequence[str]] = None,
+               history_max_length: int = 0,
+               shared_history: Optional[Tuple[tf.Variable, tf.Tensor]] = None):
     names = [n for n in feature_names if n != history_feature]
     sizes = dict(table_sizes)
     if history_feature:
-      sizes[history_feature] = len(item_keys) + 1  # + OOV
+      # + OOV; a 1-row placeholder when the item tower's table is shared.
+      sizes[history_feature] = 1 if shared_history else len(item_keys) + 1
       names.append(history_feature)
     super().__init__(names, sizes, embedding_dim, layer_widths,
                      name='query_tower')
     self.history_feature = history_feature
+    self.history_max_length = history_max_length
+    self.shared_history = shared_history
     if history_feature:
       self.history_lookup = tf.keras.layers.StringLookup(
           vocabulary=list(item_keys), num_oov_indices=1, mask_token=None,
           name='history_lookup')
 
+  def _embed(self, features):
+    if not self.shared_history:
+      return super()._embed(features)
+    table, index = self.shared_history
+    parts = []
+    for name, own in zip(self.feature_names, self.tables):
+      ids = features[name]
+      if name == self.history_feature:
+        parts.append(pooled_lookup(table, ids.with_values(
+            tf.gather(index, ids.values))))
+      else:
+        parts.append(pooled_lookup(own, ids))
+    return parts
+
   def call(self, features, training=None):
     features = dict(features)
     if self.history_feature:
       history = features[self.history_feature]
+      if self.history_max_length:
+        history = history[:, :self.history_max_length]
       features[self.history_feature] = tf.RaggedTensor.from_row_splits(
           self.history_lookup(history.values), history.row_splits)
     return self._head(self._embed(features))
