@@ -10,6 +10,7 @@ SSL_VARIANTS = ('none', 'dropout', 'rfm', 'cfm')
 MODES = ('joint', 'pretrain')
 MI_MEASURES = ('mi', 'normalized_mi')
 HISTORY_EMBEDDINGS = ('table', 'item_id')
+SSL_ITEM_ID = ('feature', 'masked')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +27,7 @@ class TrainingConfig:
   query_id_embedding: bool = True   # embed the user id in the query tower
   history_embedding: str = 'table'  # 'table' (own table) | 'item_id' (the item tower's id table)
   history_max_length: int = 0       # > 0: pool only the most recent N history items
+  min_item_count: int = 0           # items with fewer train events: id embedding -> its default (models/fallback.py)
   # Main task (in-batch softmax over cosine / temperature).
   temperature: float = 0.2
   logq_correction: bool = False     # subtract log p(item) (Yi et al., RecSys'19)
@@ -47,6 +49,7 @@ class TrainingConfig:
   mi_measure: str = 'normalized_mi' # which matrix CFM ranks partners by
   mode: str = 'joint'               # 'joint' | 'pretrain'
   pretrain_steps: int = 0           # SSL-only steps before joint training (mode=pretrain)
+  ssl_item_id: str = 'feature'      # 'feature' (masked like any feature) | 'masked' (in both views)
   # Feature processing (TF Transform).
   numeric_buckets: int = 10
   vocab_top_k: int = 0              # 0 = keep every value
@@ -63,6 +66,9 @@ class TrainingConfig:
          f'history_embedding must be one of {HISTORY_EMBEDDINGS}'),
         (self.history_max_length >= 0, 'history_max_length must be >= 0'),
         (self.mixed_negatives >= 0, 'mixed_negatives must be >= 0'),
+        (self.min_item_count >= 0, 'min_item_count must be >= 0'),
+        (self.ssl_item_id in SSL_ITEM_ID,
+         f'ssl_item_id must be one of {SSL_ITEM_ID}'),
         (len(self.tower_layers) > 0 and all(w > 0 for w in self.tower_layers),
          'tower_layers must be a non-empty list of positive widths'),
         (self.temperature > 0, 'temperature must be > 0'),

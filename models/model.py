@@ -24,6 +24,7 @@ from tfx.dsl.io import fileio
 
 from models import data
 from models import export
+from models import fallback
 from models import features as F
 from models import negatives as negatives_lib
 from models import preprocessing
@@ -232,6 +233,8 @@ def build_model(feature_config: F.FeatureConfig, config: TrainingConfig,
   `mutual_information` (the parsed MutualInformation JSON) is needed for
   ssl=cfm.
   """
+  if config.min_item_count and item_counts is None:
+    raise ValueError('min_item_count needs the items\' training counts')
   ssl_task = ssl_lib.ItemContrastiveTask.from_config(
       feature_config, config, mutual_information)
   item_sizes = {f.name: preprocessing.num_ids(f, item_tft, config)
@@ -239,8 +242,15 @@ def build_model(feature_config: F.FeatureConfig, config: TrainingConfig,
   history = [f.name for f in feature_config.query_features if f.kind == F.HISTORY]
   query_sizes = {f.name: preprocessing.num_ids(f, query_tft, config)
                  for f in feature_config.query_features if f.kind != F.HISTORY}
+  rare_ids = None
+  if config.min_item_count:
+    id_name = feature_config.item_features[0].name
+    rare_ids = fallback.rare_id_flags(
+        item_counts, corpus.features[id_name].numpy(), item_sizes[id_name],
+        config.min_item_count)
   item_tower = towers.ItemTower(feature_config.item_feature_names, item_sizes,
-                                config.embedding_dim, config.tower_layers)
+                                config.embedding_dim, config.tower_layers,
+                                rare_ids=rare_ids)
   query_names = [f.name for f in feature_config.query_features
                  if config.query_id_embedding or f.kind != F.ID]
   shared_history = None

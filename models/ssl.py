@@ -138,7 +138,8 @@ class ItemContrastiveTask(tf.Module):
 
   def __init__(self, feature_config: features_lib.FeatureConfig, variant: str,
                temperature: float, dropout_rate: float,
-               cfm_table: Optional[np.ndarray] = None, seed: int = 0):
+               cfm_table: Optional[np.ndarray] = None, seed: int = 0,
+               item_id_masked: bool = False):
     """Creates the task.
 
     Args:
@@ -148,6 +149,8 @@ class ItemContrastiveTask(tf.Module):
       dropout_rate: stage-2 value dropout rate.
       cfm_table: bool [k, k] from augmentation.cfm_mask_table; 'cfm' only.
       seed: seed of the task's generator.
+      item_id_masked: mask the item id in both views (augmentation.id_apart);
+        `cfm_table` is then over the other features.
     """
     super().__init__(name='item_contrastive_task')
     if variant not in ('dropout', 'rfm', 'cfm'):
@@ -163,6 +166,7 @@ class ItemContrastiveTask(tf.Module):
     self.dropout_rate = dropout_rate
     self.cfm_table = None if cfm_table is None else np.asarray(cfm_table, bool)
     self.generator = tf.random.Generator.from_seed(seed)
+    self.item_id_masked = item_id_masked
 
   @classmethod
   def from_config(cls, feature_config: features_lib.FeatureConfig, config,
@@ -178,6 +182,10 @@ class ItemContrastiveTask(tf.Module):
     if config.ssl == 'none':
       return None
     table = None
+    item_id_masked = config.ssl_item_id == 'masked'
+    names = feature_config.item_feature_names
+    if item_id_masked:
+      names = names[1:]  # the item id is feature 0 (features.FeatureConfig)
     if config.ssl == 'cfm':
       if mutual_information is None:
         raise ValueError(
@@ -185,10 +193,10 @@ class ItemContrastiveTask(tf.Module):
             "information component into the Trainer, or choose ssl 'rfm', "
             "'dropout' or 'none'")
       table = augmentation.cfm_mask_table(augmentation.mi_matrix(
-          mutual_information, feature_config.item_feature_names,
-          config.mi_measure))
+          mutual_information, names, config.mi_measure))
     return cls(feature_config, config.ssl, config.ssl_temperature,
-               config.dropout_rate, table, seed=config.seed)
+               config.dropout_rate, table, seed=config.seed,
+               item_id_masked=item_id_masked)
 
   def __call__(self, item_tower, features: Mapping[str, Any],
                ids: Optional[tf.Tensor] = None) -> tf.Tensor:
@@ -201,7 +209,7 @@ class ItemContrastiveTask(tf.Module):
     """
     view1, view2 = augmentation.two_views(
         features, self.feature_config, self.variant, self.dropout_rate,
-        self.generator, self.cfm_table)
+        self.generator, self.cfm_table, self.item_id_masked)
     z1 = item_tower(view1.features, mask=view1.mask)
     z2 = item_tower(view2.features, mask=view2.mask)
     return info_nce(z1, z2, self.temperature, ids)

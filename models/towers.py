@@ -66,9 +66,15 @@ class _Tower(tf.keras.Model):
 
 
 class ItemTower(_Tower):
-  """Item features -> L2-normalized embedding [batch, d]."""
+  """Item features -> L2-normalized embedding [batch, d].
 
-  def __init__(self, feature_names, table_sizes, embedding_dim, layer_widths):
+  `rare_ids`, optional bool [rows of the first (id) feature's table]: ids
+  flagged True are embedded by the id's default embedding, always
+  (models/fallback.py); kept as a non-trainable weight, so it is exported.
+  """
+
+  def __init__(self, feature_names, table_sizes, embedding_dim, layer_widths,
+               rare_ids=None):
     super().__init__(feature_names, table_sizes, embedding_dim, layer_widths,
                      name='item_tower')
     self.default_embeddings = self.add_weight(
@@ -76,10 +82,21 @@ class ItemTower(_Tower):
         shape=[len(self.feature_names), embedding_dim],
         initializer=_initializer(),
         trainable=True)
+    self.rare_ids = None
+    if rare_ids is not None:
+      self.rare_ids = tf.Variable(tf.constant(rare_ids, tf.bool),
+                                  trainable=False, name='rare_ids')
+
+  def _fallback(self, parts, features):
+    if self.rare_ids is None:
+      return parts
+    rare = tf.gather(self.rare_ids, features[self.feature_names[0]])[:, None]
+    return [tf.where(rare, self.default_embeddings[0][None, :], parts[0])
+            ] + parts[1:]
 
   def embed_features(self, features, mask: Optional[tf.Tensor] = None):
     """Per-feature embeddings, masked ones replaced: list of k [batch, d]."""
-    parts = self._embed(features)
+    parts = self._fallback(self._embed(features), features)
     if mask is None:
       return parts
     mask = tf.convert_to_tensor(mask, tf.bool)
