@@ -66,6 +66,14 @@ EXPERIMENTS: Dict[str, Dict[str, Any]] = {
     'hist10': {'history_max_length': 10},
     'mns256': {'mixed_negatives': 256},
     'mns1024': {'mixed_negatives': 1024},
+    'idmask': {'ssl_item_id': 'masked'},
+    'fb5': {'min_item_count': 5},
+    'fb10': {'min_item_count': 10},
+    'dr0.5': {'dropout_rate': 0.5},
+    'sslt0.2': {'ssl_temperature': 0.2},
+    'w0.3': {'ssl_weight': 0.3},
+    'w1': {'ssl_weight': 1.0},
+    'rfm': {'ssl': 'rfm'},
 }
 
 
@@ -228,7 +236,14 @@ def run(work: str, data: str, names: Sequence[str], seeds: Sequence[int],
           f'{name} @{json.dumps(dict(base), sort_keys=True)}')
       record = {'data': data, 'exp': label,
                 'seed': 0 if name == POPULAR else seed, 'config': config}
-      if _key(record) in {_key(r) for r in quality.read_log(log_path)}:
+      done = quality.read_log(log_path)
+      if _key(record) in {_key(r) for r in done}:
+        continue
+      same = [r for r in done if (r['data'], r['seed'], r['config']) == (
+          data, record['seed'], config)]
+      if same:  # trained under another label: copy it, no training
+        with open(log_path, 'a') as f:
+          f.write(json.dumps(dict(same[0], exp=label)) + '\n')
         continue
       if session is None:
         session = quality.Session(quality.load_prepared(work, data))
