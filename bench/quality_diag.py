@@ -40,6 +40,8 @@ from models.config import TrainingConfig
 
 K = 50
 POPULAR = 'popular'
+# Slices of the paired difference against the `--vs` run.
+VS_SLICES = ('overall', 'tail', 'cold', 'returning')
 # The reference point of the diagnosis: the shipped defaults of main.
 BASE: Dict[str, Any] = {}
 # Named experiments: overrides of TrainingConfig (one change at a time from
@@ -74,6 +76,10 @@ EXPERIMENTS: Dict[str, Dict[str, Any]] = {
     'w0.3': {'ssl_weight': 0.3},
     'w1': {'ssl_weight': 1.0},
     'rfm': {'ssl': 'rfm'},
+    # The defaults shipped before issue 14 (relative to the current defaults).
+    'old_default': {'logq_correction': False, 'history_embedding': 'table',
+                    'ssl': 'cfm', 'ssl_item_id': 'feature',
+                    'min_item_count': 0},
 }
 
 
@@ -297,9 +303,9 @@ def table(work: str, data: str, vs: str, names: Optional[Sequence[str]] = None,
   lines = [f'Recall@{K} on `{data}` ({len(users)} events; mean over seeds; '
            f'Δ = paired bootstrap over users, 95% interval, seeds averaged)', '',
            '| run | seeds | ' + ' | '.join(f'{s} ({counts[s]})' for s in slices)
-           + f' | Δ overall vs popular | Δ returning vs popular | Δ overall vs '
-           f'{vs} | ssl loss |',
-           '|' + '---|' * (len(slices) + 6)]
+           + ' | Δ overall vs popular | Δ returning vs popular | ' +
+           ' | '.join(f'Δ {s} vs {vs}' for s in VS_SLICES) + ' | ssl loss |',
+           '|' + '---|' * (len(slices) + 5 + len(VS_SLICES))]
   for n in order:
     if n not in mean_hits:
       continue
@@ -307,9 +313,10 @@ def table(work: str, data: str, vs: str, names: Optional[Sequence[str]] = None,
     cells = [f'{h[masks[s]].mean():.4f}' if masks[s].any() else '-'
              for s in slices]
     diffs = []
-    for other, mask in ((POPULAR, masks['overall']),
-                        (POPULAR, masks['returning']), (vs, masks['overall'])):
-      if n == other or other not in mean_hits:
+    for other, mask in ([(POPULAR, masks['overall']),
+                         (POPULAR, masks['returning'])] +
+                        [(vs, masks[s]) for s in VS_SLICES]):
+      if n == other or other not in mean_hits or not mask.any():
         diffs.append('-')
         continue
       d = quality_boot.paired_user_bootstrap(h[mask], mean_hits[other][mask],

@@ -17,20 +17,20 @@ SSL_ITEM_ID = ('feature', 'masked')
 class TrainingConfig:
   """Hyperparameters of the two-tower model and its self-supervised task.
 
-  Defaults: the configuration tuned on a validation split of MovieLens-100K
-  (docs/benchmarks.md); on the eval split it is within the seeds' spread of
-  the tuned `ssl=none` baseline.
+  Defaults: the configuration chosen on a validation split of MovieLens-100K
+  (docs/benchmarks.md, "Diagnosis"): logQ correction on and history items
+  embedded by the item tower's id table, with CFM.
   """
   # Towers.
   embedding_dim: int = 32          # per-feature embedding width
   tower_layers: Tuple[int, ...] = (128, 64)  # MLP widths; the last is the output size
   query_id_embedding: bool = True   # embed the user id in the query tower
-  history_embedding: str = 'table'  # 'table' (own table) | 'item_id' (the item tower's id table)
+  history_embedding: str = 'item_id'  # 'item_id' (the item tower's id table) | 'table' (own table)
   history_max_length: int = 0       # > 0: pool only the most recent N history items
   min_item_count: int = 0           # items with fewer train events: id embedding -> its default (models/fallback.py)
   # Main task (in-batch softmax over cosine / temperature).
   temperature: float = 0.2
-  logq_correction: bool = False     # subtract log p(item) (Yi et al., RecSys'19)
+  logq_correction: bool = True      # subtract log p(item) (Yi et al., RecSys'19)
   remove_accidental_hits: bool = True
   mixed_negatives: int = 0          # > 0: add this many uniform corpus items to the softmax (Yang et al., WWW'20)
   # Optimisation.
