@@ -274,10 +274,26 @@ def augment(features: Mapping[str, Any],
   return View(out, mask)
 
 
+def id_apart(mask1: tf.Tensor, mask2: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+  """Masks over the content features -> masks over [id] + content, the id
+  masked in both views (SSL option `ssl_item_id='masked'`).
+
+  The item id is unique per item, so a view that keeps it identifies the item
+  on its own (and the SSL loss then mostly trains the id table to echo the
+  content); masked in both views, the task is content against content, and it
+  trains the id's default embedding, which is what rare items are embedded with
+  (models/fallback.py).
+  """
+  masked = tf.constant([True])
+  return (tf.concat([masked, tf.convert_to_tensor(mask1, tf.bool)], axis=0),
+          tf.concat([masked, tf.convert_to_tensor(mask2, tf.bool)], axis=0))
+
+
 def two_views(features: Mapping[str, Any],
               feature_config: features_lib.FeatureConfig, ssl: SslVariant,
               dropout_rate: float, seed: Seed,
-              cfm_table: Optional[Union[np.ndarray, tf.Tensor]] = None
+              cfm_table: Optional[Union[np.ndarray, tf.Tensor]] = None,
+              item_id_masked: bool = False
               ) -> Tuple[View, View]:
   """Both augmented views of one SSL batch for variant `ssl`.
 
@@ -287,12 +303,15 @@ def two_views(features: Mapping[str, Any],
     ssl: SslVariant DROPOUT (no masking), RFM or CFM (or its string).
     dropout_rate: stage-2 rate, applied independently to both views.
     seed: stateless seed, int tensor [2], or a `tf.random.Generator`.
-    cfm_table: bool [k, k] from `cfm_mask_table`; required for 'cfm'.
+    cfm_table: bool [k, k] from `cfm_mask_table`; required for 'cfm'. With
+      `item_id_masked`, [k - 1, k - 1] over the content features.
+    item_id_masked: mask the item id (feature 0) in both views and split the
+      other k - 1 features between the views (see `id_apart`).
 
   Returns:
     (view1, view2).
   """
-  k = len(feature_config.item_features)
+  k = len(feature_config.item_features) - (1 if item_id_masked else 0)
   mask_seed, seed1, seed2 = _split_seed(seed, 3)
   ssl = SslVariant.parse(ssl, 'ssl')
   if ssl is SslVariant.DROPOUT:
@@ -306,10 +325,16 @@ def two_views(features: Mapping[str, Any],
     if tuple(np.shape(cfm_table)) != (k, k):
       raise ValueError(f'CFM mask table has shape {tuple(np.shape(cfm_table))}, '
                        f'expected {(k, k)} for item features '
-                       f'{feature_config.item_feature_names}')
+                       f'{feature_config.item_feature_names}'
+                       + (' without the item id' if item_id_masked else ''))
     mask1, mask2 = sample_cfm_masks(cfm_table, mask_seed)
   else:
     raise ValueError(f"ssl must be 'dropout', 'rfm' or 'cfm' to build views, "
                      f'got {ssl.value!r}')
+  if item_id_masked:
+    if mask1 is None:
+      mask1 = mask2 = tf.range(k + 1) < 1  # only the id, in both views
+    else:
+      mask1, mask2 = id_apart(mask1, mask2)
   return (augment(features, feature_config, mask1, dropout_rate, seed1),
           augment(features, feature_config, mask2, dropout_rate, seed2))

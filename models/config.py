@@ -97,13 +97,26 @@ class QueryEncoder(Choice):
   SEQUENCE = 'sequence'  # self-attention encoder with K intention vectors
 
 
+class HistoryEmbedding(Choice):
+  """Which table embeds the query's history items."""
+  ITEM_ID = 'item_id'  # the item tower's item-id table (shared)
+  TABLE = 'table'      # a table of the query tower's own
+
+
+class SslItemId(Choice):
+  """How the item id takes part in the SSL views."""
+  FEATURE = 'feature'  # masked like any other feature
+  MASKED = 'masked'    # masked in both views; masks and CFM partners among
+                       # the content features
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig(_Section):
   """Hyperparameters of the two-tower model and its self-supervised task.
 
-  Defaults: the configuration tuned on a validation split of MovieLens-100K
-  (docs/benchmarks.md); on the eval split it is within the seeds' spread of
-  the tuned `ssl=none` baseline.
+  Defaults: the configuration chosen on a validation split of MovieLens-100K
+  (docs/benchmarks.md, "Diagnosis"): logQ correction on and history items
+  embedded by the item tower's id table, with CFM.
   """
   SECTION: ClassVar[str] = 'training'
   # Towers.
@@ -113,13 +126,28 @@ class TrainingConfig(_Section):
   tower_layers: Tuple[int, ...] = option(
       (128, 64), 'MLP widths of both towers; the last one is the output '
       'embedding size')
+  query_id_embedding: bool = option(
+      True, 'embed the user id in the query tower')
+  history_embedding: HistoryEmbedding = option(
+      HistoryEmbedding.ITEM_ID, 'which table embeds the history items: '
+      'item_id (the item tower\'s item-id table) or table (one of the query '
+      'tower\'s own)')
+  history_max_length: int = option(
+      0, '> 0: pool only the most recent N history items; 0 = all')
+  min_item_count: int = option(
+      0, 'items with fewer training events are embedded with their id '
+      'masked (the learned default: rare-item fallback, models/fallback.py); '
+      '0 = off')
   # Main task (in-batch softmax over cosine / temperature).
   temperature: float = option(
       0.2, 'softmax temperature of the main task (cosine / temperature)')
   logq_correction: bool = option(
-      False, 'subtract log p(item) from the logits (Yi et al., RecSys\'19)')
+      True, 'subtract log p(item) from the logits (Yi et al., RecSys\'19)')
   remove_accidental_hits: bool = option(
       True, 'leave in-batch negatives that are the positive item out')
+  mixed_negatives: int = option(
+      0, '> 0: add this many items drawn uniformly from the corpus to the '
+      'softmax (mixed negative sampling, Yang et al., WWW\'20)')
   # Optimisation.
   optimizer: Optimizer = option(Optimizer.ADAGRAD, 'optimizer')
   learning_rate: float = option(0.2, 'learning rate')
@@ -147,6 +175,10 @@ class TrainingConfig(_Section):
       '(pretrain_steps SSL-only steps first)')
   pretrain_steps: int = option(
       0, 'SSL-only steps before joint training (mode pretrain)')
+  ssl_item_id: SslItemId = option(
+      SslItemId.FEATURE, 'the item id in the SSL views: feature (masked like '
+      'any feature) or masked (in both views; masks and CFM partners among '
+      'the content features)')
   # Query encoder (models/sequence.py) and user-side SSL (models/seq_ssl.py).
   query_encoder: QueryEncoder = option(
       QueryEncoder.POOLED, 'how the query tower reads the history: pooled '
@@ -172,6 +204,9 @@ class TrainingConfig(_Section):
     pretrain = self.mode is Mode.PRETRAIN
     checks = [
         (self.feature_embedding_dim > 0, 'feature_embedding_dim must be > 0'),
+        (self.history_max_length >= 0, 'history_max_length must be >= 0'),
+        (self.mixed_negatives >= 0, 'mixed_negatives must be >= 0'),
+        (self.min_item_count >= 0, 'min_item_count must be >= 0'),
         (len(self.tower_layers) > 0 and all(w > 0 for w in self.tower_layers),
          'tower_layers must be a non-empty list of positive widths'),
         (self.temperature > 0, 'temperature must be > 0'),

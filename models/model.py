@@ -30,12 +30,15 @@ from components.trainer import progress
 from models import data
 from models import distribute
 from models import export
+from models import fallback
 from models import features as F
+from models import negatives as negatives_lib
 from models import preprocessing
 from models import seq_ssl
 from models import sequence
 from models import ssl as ssl_lib
 from models import towers
+from models.config import HistoryEmbedding
 from models.config import Mode
 from models.config import QueryEncoder
 from models.config import Optimizer
@@ -74,6 +77,8 @@ class RetrievalModel(tfrs.Model):
       # Smoothed so that an item never seen in training has p > 0.
       p = (item_counts + 1.0) / (item_counts.sum() + len(item_counts))
       self._item_probability = tf.constant(p, tf.float32)
+    self.uniform_rows = (negatives_lib.UniformRows(len(corpus), config.seed + 3)
+                         if config.mixed_negatives else None)
     self._trackers = {n: tf.keras.metrics.Mean(name=n) for n in LOSS_NAMES}
     if config.ssl is not SslVariant.NONE and ssl_task is None:
       raise ValueError(f'ssl={config.ssl!r} needs an ssl_task')
@@ -90,19 +95,30 @@ class RetrievalModel(tfrs.Model):
     return list(self._trackers.values())
 
   def main_loss(self, batch: Dict[str, Any]) -> tf.Tensor:
-    """In-batch softmax loss, mean over the batch. batch: see data.interaction_dataset."""
+    """In-batch softmax loss, mean over the batch. batch: see data.interaction_dataset.
+
+    With `mixed_negatives` M > 0 the softmax runs over the B positives plus M
+    items drawn uniformly from the corpus (models/negatives.py).
+    """
     rows = batch[data.ITEM_ROW]
     query_embeddings = self.query_tower(batch[data.QUERY])      # [B, d]
     item_embeddings = self.item_tower(self.corpus.gather(rows))  # [B, d]
+    probability = None
+    if self._item_probability is not None:
+      probability = tf.gather(self._item_probability, rows)
+    if self.uniform_rows is not None:
+      extra = self.uniform_rows(self.config.mixed_negatives)    # [M]
+      item_embeddings, rows, probability = negatives_lib.mixed_candidates(
+          item_embeddings, rows, self.item_tower(self.corpus.gather(extra)),
+          extra, self._item_probability)
     if query_embeddings.shape.rank == 3:  # K intentions: score = max over K
       query_embeddings, item_embeddings = sequence.as_retrieval_inputs(
           query_embeddings, item_embeddings)
     kwargs = {}
     if self.config.remove_accidental_hits:
       kwargs['candidate_ids'] = rows
-    if self._item_probability is not None:
-      kwargs['candidate_sampling_probability'] = tf.gather(
-          self._item_probability, rows)
+    if probability is not None:
+      kwargs['candidate_sampling_probability'] = probability
     return tf.reduce_mean(self.task(
         query_embeddings, item_embeddings, compute_metrics=False,
         compute_batch_metrics=False, **kwargs))
@@ -231,6 +247,24 @@ def _pretrain(model: RetrievalModel, config: TrainingConfig,
   model.make_train_function(force=True)
 
 
+def _shared_history(item_tower: towers.ItemTower,
+                    feature_config: F.FeatureConfig, corpus: data.ItemCorpus,
+                    item_sizes: Dict[str, int]):
+  """(the item tower's item id table, history lookup id -> row of it).
+
+  History lookup ids are 0 for an unknown key and 1 + corpus row otherwise
+  (towers.QueryTower); an unknown key maps to the id table's OOV row.
+  """
+  id_feature = feature_config.item_features[0]
+  if id_feature.kind != F.ID:
+    raise ValueError("history_embedding='item_id' needs the item id as an item "
+                     f'feature; the first item feature is {id_feature.name!r}')
+  oov = item_sizes[id_feature.name] - 1
+  ids = tf.cast(corpus.features[id_feature.name], tf.int64)
+  index = tf.concat([tf.constant([oov], tf.int64), ids], axis=0)
+  return item_tower.tables[0], index
+
+
 def build_model(feature_config: F.FeatureConfig, config: TrainingConfig,
                 query_tft: tft.TFTransformOutput, item_tft: tft.TFTransformOutput,
                 corpus: data.ItemCorpus,
@@ -242,6 +276,8 @@ def build_model(feature_config: F.FeatureConfig, config: TrainingConfig,
   `mutual_information` (the parsed MutualInformation JSON) is needed for
   ssl=cfm.
   """
+  if config.min_item_count and item_counts is None:
+    raise ValueError('min_item_count needs the items\' training counts')
   ssl_task = ssl_lib.ItemContrastiveTask.from_config(
       feature_config, config, mutual_information)
   item_sizes = {f.name: preprocessing.num_ids(f, item_tft)
@@ -249,20 +285,39 @@ def build_model(feature_config: F.FeatureConfig, config: TrainingConfig,
   history = [f.name for f in feature_config.query_features if f.kind == F.HISTORY]
   query_sizes = {f.name: preprocessing.num_ids(f, query_tft)
                  for f in feature_config.query_features if f.kind != F.HISTORY}
+  rare_ids = None
+  if config.min_item_count:
+    id_name = feature_config.item_features[0].name
+    rare_ids = fallback.rare_id_flags(
+        item_counts, corpus.features[id_name].numpy(), item_sizes[id_name],
+        config.min_item_count)
   item_tower = towers.ItemTower(
       feature_config.item_feature_names, item_sizes,
-      config.feature_embedding_dim, config.tower_layers)
+      config.feature_embedding_dim, config.tower_layers, rare_ids=rare_ids)
+  query_names = [f.name for f in feature_config.query_features
+                 if config.query_id_embedding or f.kind != F.ID]
+  shared_history = None
+  if (history and config.history_embedding is HistoryEmbedding.ITEM_ID
+      and config.query_encoder is QueryEncoder.POOLED):
+    shared_history = _shared_history(item_tower, feature_config, corpus,
+                                     item_sizes)
   query_tower = build_query_tower(
-      feature_config.query_feature_names, query_sizes, config,
-      history[0] if history else None, corpus.keys.tolist())
+      query_names, query_sizes, config, history[0] if history else None,
+      corpus.keys.tolist(), shared_history)
   return RetrievalModel(query_tower, item_tower, corpus, config, item_counts,
                         ssl_task, seq_ssl.SequenceContrastiveTask.from_config(
                             config))
 
 
 def build_query_tower(feature_names, table_sizes, config: TrainingConfig,
-                      history_feature, item_keys) -> towers.QueryTower:
-  """The query tower of `config.query_encoder` (pooled or sequence)."""
+                      history_feature, item_keys,
+                      shared_history=None) -> towers.QueryTower:
+  """The query tower of `config.query_encoder` (pooled or sequence).
+
+  `shared_history` (pooled only): the item tower's id table and the history
+  lookup's index into it (history_embedding item_id); the sequence encoder
+  embeds its history with a table of its own (docs/ssl.md).
+  """
   if config.query_encoder is QueryEncoder.SEQUENCE:
     return sequence.SequenceQueryTower(
         feature_names, table_sizes, config.feature_embedding_dim,
@@ -271,7 +326,9 @@ def build_query_tower(feature_names, table_sizes, config: TrainingConfig,
         config.sequence_max_length)
   return towers.QueryTower(feature_names, table_sizes,
                            config.feature_embedding_dim, config.tower_layers,
-                           history_feature=history_feature, item_keys=item_keys)
+                           history_feature=history_feature, item_keys=item_keys,
+                           history_max_length=config.history_max_length,
+                           shared_history=shared_history)
 
 
 def _per_worker(ds_fn, strategy: tf.distribute.Strategy):

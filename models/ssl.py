@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from models import augmentation
 from models import features as features_lib
+from models.config import SslItemId
 from models.config import SslVariant
 
 
@@ -89,7 +90,8 @@ class ItemContrastiveTask(tf.Module):
   def __init__(self, feature_config: features_lib.FeatureConfig,
                variant: SslVariant,
                temperature: float, dropout_rate: float,
-               cfm_table: Optional[np.ndarray] = None, seed: int = 0):
+               cfm_table: Optional[np.ndarray] = None, seed: int = 0,
+               item_id_masked: bool = False):
     """Creates the task.
 
     Args:
@@ -99,6 +101,8 @@ class ItemContrastiveTask(tf.Module):
       dropout_rate: stage-2 value dropout rate.
       cfm_table: bool [k, k] from augmentation.cfm_mask_table; 'cfm' only.
       seed: seed of the task's generator.
+      item_id_masked: mask the item id in both views (augmentation.id_apart);
+        `cfm_table` is then over the other features.
     """
     super().__init__(name='item_contrastive_task')
     variant = SslVariant.parse(variant, 'ssl variant')
@@ -115,6 +119,7 @@ class ItemContrastiveTask(tf.Module):
     self.dropout_rate = dropout_rate
     self.cfm_table = None if cfm_table is None else np.asarray(cfm_table, bool)
     self.generator = tf.random.Generator.from_seed(seed)
+    self.item_id_masked = item_id_masked
 
   @classmethod
   def from_config(cls, feature_config: features_lib.FeatureConfig, config,
@@ -130,6 +135,10 @@ class ItemContrastiveTask(tf.Module):
     if config.ssl is SslVariant.NONE:
       return None
     table = None
+    item_id_masked = config.ssl_item_id is SslItemId.MASKED
+    names = feature_config.item_feature_names
+    if item_id_masked:
+      names = names[1:]  # the item id is feature 0 (features.FeatureConfig)
     if config.ssl is SslVariant.CFM:
       if mutual_information is None:
         raise ValueError(
@@ -137,10 +146,10 @@ class ItemContrastiveTask(tf.Module):
             "information component into the Trainer, or choose ssl 'rfm', "
             "'dropout' or 'none'")
       table = augmentation.cfm_mask_table(augmentation.mi_matrix(
-          mutual_information, feature_config.item_feature_names,
-          config.mi_measure))
+          mutual_information, names, config.mi_measure))
     return cls(feature_config, config.ssl, config.ssl_temperature,
-               config.dropout_rate, table, seed=config.seed)
+               config.dropout_rate, table, seed=config.seed,
+               item_id_masked=item_id_masked)
 
   def __call__(self, item_tower, features: Mapping[str, Any],
                ids: Optional[tf.Tensor] = None) -> tf.Tensor:
@@ -153,7 +162,7 @@ class ItemContrastiveTask(tf.Module):
     """
     views = augmentation.two_views(
         features, self.feature_config, self.variant, self.dropout_rate,
-        self.generator, self.cfm_table)
+        self.generator, self.cfm_table, self.item_id_masked)
     # Both views through the tower in one call (rows [0, B) view 1, [B, 2B)
     # view 2, per-row masks): one lookup and one MLP pass instead of two.
     stacked, mask = _stack(views, self.feature_config.item_feature_names)

@@ -10,7 +10,7 @@ The item tower takes an optional `mask`, bool [k] in FeatureConfig order:
 a masked feature's embedding is replaced by a learned per-feature default
 embedding (correlated / random feature masking of the SSL task).
 """
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
@@ -66,9 +66,15 @@ class _Tower(tf.keras.Model):
 
 
 class ItemTower(_Tower):
-  """Item features -> L2-normalized embedding [batch, d]."""
+  """Item features -> L2-normalized embedding [batch, d].
 
-  def __init__(self, feature_names, table_sizes, embedding_dim, layer_widths):
+  `rare_ids`, optional bool [rows of the first (id) feature's table]: ids
+  flagged True are embedded by the id's default embedding, always
+  (models/fallback.py); kept as a non-trainable weight, so it is exported.
+  """
+
+  def __init__(self, feature_names, table_sizes, embedding_dim, layer_widths,
+               rare_ids=None):
     super().__init__(feature_names, table_sizes, embedding_dim, layer_widths,
                      name='item_tower')
     self.default_embeddings = self.add_weight(
@@ -76,13 +82,24 @@ class ItemTower(_Tower):
         shape=[len(self.feature_names), embedding_dim],
         initializer=_initializer(),
         trainable=True)
+    self.rare_ids = None
+    if rare_ids is not None:
+      self.rare_ids = tf.Variable(tf.constant(rare_ids, tf.bool),
+                                  trainable=False, name='rare_ids')
+
+  def _fallback(self, parts, features):
+    if self.rare_ids is None:
+      return parts
+    rare = tf.gather(self.rare_ids, features[self.feature_names[0]])[:, None]
+    return [tf.where(rare, self.default_embeddings[0][None, :], parts[0])
+            ] + parts[1:]
 
   def embed_features(self, features, mask: Optional[tf.Tensor] = None):
     """Per-feature embeddings, masked ones replaced: list of k [batch, d].
 
     mask: bool [k] (the same for every row) or [batch, k] (per row).
     """
-    parts = self._embed(features)
+    parts = self._fallback(self._embed(features), features)
     if mask is None:
       return parts
     mask = tf.convert_to_tensor(mask, tf.bool)
@@ -102,32 +119,61 @@ class QueryTower(_Tower):
 
   History items are raw item keys (strings); they are looked up in the corpus
   keys given at construction, so the exported tower is self-contained.
+  `history_max_length` > 0 pools only the first (most recent) N of them.
+  `shared_history` = (table, index): embed history items with `table` (the item
+  tower's item id table) instead of a table of the query tower's own;
+  index int64 [len(item_keys) + 1] maps a history lookup id (0 = unknown key,
+  1 + corpus row) to a row of `table`.
   """
 
   def __init__(self, feature_names, table_sizes, embedding_dim, layer_widths,
                history_feature: Optional[str] = None,
                item_keys: Optional[Sequence[str]] = None,
-               pool_history: bool = True):
+               pool_history: bool = True,
+               history_max_length: int = 0,
+               shared_history: Optional[Tuple[tf.Variable, tf.Tensor]] = None):
     # pool_history=False: no mean-pooled history table; a subclass encodes
     # `history_ids` itself (models/sequence.py).
     names = [n for n in feature_names if n != history_feature]
     sizes = dict(table_sizes)
     if history_feature and pool_history:
-      sizes[history_feature] = len(item_keys) + 1  # + OOV
+      # + OOV; a 1-row placeholder when the item tower's table is shared.
+      sizes[history_feature] = 1 if shared_history else len(item_keys) + 1
       names.append(history_feature)
     super().__init__(names, sizes, embedding_dim, layer_widths,
                      name='query_tower')
     self.history_feature = history_feature
+    self.history_max_length = history_max_length
+    self.shared_history = shared_history
     if history_feature:
       self.history_lookup = tf.keras.layers.StringLookup(
           vocabulary=list(item_keys), num_oov_indices=1, mask_token=None,
           name='history_lookup')
 
   def history_ids(self, features) -> tf.RaggedTensor:
-    """History item keys -> int64 ragged [batch, None] (0 = OOV, item i = i+1)."""
+    """History item keys -> int64 ragged [batch, None] (0 = OOV, item i = i+1).
+
+    Only the first (most recent) `history_max_length` when that is > 0.
+    """
     history = features[self.history_feature]
+    if self.history_max_length:
+      history = history[:, :self.history_max_length]
     return tf.RaggedTensor.from_row_splits(
         self.history_lookup(history.values), history.row_splits)
+
+  def _embed(self, features):
+    if not self.shared_history:
+      return super()._embed(features)
+    table, index = self.shared_history
+    parts = []
+    for name, own in zip(self.feature_names, self.tables):
+      ids = features[name]
+      if name == self.history_feature:
+        parts.append(pooled_lookup(table, ids.with_values(
+            tf.gather(index, ids.values))))
+      else:
+        parts.append(pooled_lookup(own, ids))
+    return parts
 
   def call(self, features, training=None):
     features = dict(features)

@@ -1,0 +1,98 @@
+"""Query tower and main-task options, trained on real TF Transform output of tiny data:
+history embedded by the item tower's id table, history truncation, no user id
+embedding, mixed negatives. Exported towers must serve like the trained ones."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from models import data
+from models import export
+from models import model as model_lib
+from models.config import TrainingConfig
+
+CONFIG = TrainingConfig(epochs=2, batch_size=16, feature_embedding_dim=8,
+                        tower_layers=(16, 8), learning_rate=0.2,
+                        seed=1, ssl='none', temperature=0.1,
+                        history_embedding='item_id', history_max_length=3,
+                        query_id_embedding=False, mixed_negatives=8,
+                        logq_correction=True)
+
+
+@pytest.fixture(scope='module')
+def setup(tiny_transformed, tmp_path_factory):
+  setup = dict(tiny_transformed, root=tmp_path_factory.mktemp('options'))
+  setup['model'] = model_lib.train(
+      setup['fc'], CONFIG, setup['query_tft'], setup['item_tft'],
+      setup['corpus'], setup['files'], setup['files'])
+  export.export_query_tower(str(setup['root'] / 'query'),
+                            setup['model'].query_tower, setup['query_tft'],
+                            setup['fc'])
+  return setup
+
+
+def _batch(setup):
+  return next(iter(data.interaction_dataset(
+      setup['files'], setup['query_tft'], setup['fc'].query_features,
+      setup['corpus'], batch_size=len(setup['interactions']), shuffle=False)))
+
+
+def _raw(rows, features):
+  out = {}
+  for f in features:
+    values = [r[f.name] for r in rows]
+    if f.dtype == 'float':
+      out[f.name] = tf.constant([np.nan if v is None else v for v in values],
+                                tf.float32)
+    else:
+      out[f.name] = tf.constant(['' if v is None else v for v in values])
+  return out
+
+
+def test_history_shares_the_item_id_table(setup):
+  query_tower, item_tower = setup['model'].query_tower, setup['model'].item_tower
+  table, index = query_tower.shared_history
+  assert table is item_tower.tables[0]
+  corpus = setup['corpus']
+  # Lookup id 1 + r is corpus row r, whose item id index is the corpus's.
+  np.testing.assert_array_equal(index.numpy()[1:],
+                                corpus.features['item_id'].numpy())
+  # 0 (an unknown key) is the id table's OOV row, the last one.
+  assert index.numpy()[0] == item_tower.tables[0].shape[0] - 1
+
+
+def test_query_tower_has_no_user_id_table(setup):
+  assert 'user_id' not in setup['model'].query_tower.feature_names
+
+
+def test_only_the_most_recent_history_items_count(setup):
+  query_tower = setup['model'].query_tower
+  inputs = dict(_batch(setup)[data.QUERY])
+  full = query_tower(inputs).numpy()
+  history = inputs['history']
+  kept = history[:, :CONFIG.history_max_length]
+  # Dropping items beyond the first 3 changes nothing; changing the first does.
+  inputs['history'] = tf.concat(
+      [kept, tf.ragged.constant([['i0']] * int(history.nrows()))], axis=1)
+  np.testing.assert_allclose(
+      query_tower(inputs).numpy()[kept.row_lengths().numpy() == 3],
+      full[kept.row_lengths().numpy() == 3], atol=1e-6)
+
+
+def test_exported_query_tower_serves_like_training(setup):
+  trained = setup['model'].query_tower(_batch(setup)[data.QUERY]).numpy()
+  served = tf.saved_model.load(str(setup['root'] / 'query'))
+  exported = served.signatures['serving_default'](
+      **_raw(setup['interactions'], setup['fc'].query_features))['embedding']
+  np.testing.assert_allclose(exported.numpy(), trained, atol=1e-5)
+
+
+def test_mixed_negative_training_lowers_the_main_loss(setup):
+  history = setup['model'].history.history['main_loss']
+  assert np.isfinite(history).all() and history[-1] < history[0]
+
+
+def test_bad_option_values_are_errors_naming_the_field():
+  with pytest.raises(ValueError, match='history_embedding'):
+    CONFIG.replace(history_embedding='sequence')
+  with pytest.raises(ValueError, match='mixed_negatives'):
+    CONFIG.replace(mixed_negatives=-1)
