@@ -397,7 +397,8 @@ def train(feature_config: F.FeatureConfig, config: TrainingConfig,
                len(corpus), int(item_counts.sum()),
                distribute.describe(strategy, workers), config.to_dict())
   if config.mode is Mode.PRETRAIN:  # TrainingConfig ensures pretrain_steps > 0
-    _pretrain(model, config, next(iter(eval_ds())), log_dir)
+    first_batch, _ = next(iter(eval_ds()))  # (main batch, SSL rows)
+    _pretrain(model, config, first_batch, log_dir)
   model.fit(_per_worker(train_ds, strategy),
             validation_data=_per_worker(eval_ds, strategy),
             epochs=config.epochs, steps_per_epoch=steps_per_epoch,
