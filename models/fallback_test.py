@@ -8,6 +8,7 @@ from models import export
 from models import fallback
 from models import model as model_lib
 from models.config import TrainingConfig
+from tests.support import tft as test_tft
 
 
 def test_rare_id_flags_by_hand():
@@ -51,18 +52,6 @@ def setup(tiny_transformed, tmp_path_factory):
   return setup
 
 
-def _raw(rows, features):
-  out = {}
-  for f in features:
-    values = [r[f.name] for r in rows]
-    if f.dtype == 'float':
-      out[f.name] = tf.constant([np.nan if v is None else v for v in values],
-                                tf.float32)
-    else:
-      out[f.name] = tf.constant(['' if v is None else v for v in values])
-  return out
-
-
 def test_rare_items_are_embedded_with_the_id_masked(setup):
   tower, corpus, rare = setup['model'].item_tower, setup['corpus'], setup['rare']
   assert 0 < rare.sum() < len(rare)  # the tiny log's Pareto tail has both kinds
@@ -84,7 +73,7 @@ def test_exported_item_tower_falls_back_like_training(setup):
   rows = [by_key[k] for k in corpus.keys.tolist()]
   served = tf.saved_model.load(str(setup['root'] / 'item'))
   exported = served.signatures['serving_default'](
-      **_raw(rows, setup['fc'].item_features))['embedding'].numpy()
+      **test_tft.raw_inputs(rows, setup['fc'].item_features))['embedding'].numpy()
   np.testing.assert_allclose(exported, trained, atol=1e-5)
   # An id unknown to the vocabulary (a new item) falls back too: its embedding
   # is the one of the same content with any rare item's id.
@@ -92,7 +81,7 @@ def test_exported_item_tower_falls_back_like_training(setup):
   new = dict(rows[rare_row], item_id='never-seen-id')
   np.testing.assert_allclose(
       served.signatures['serving_default'](
-          **_raw([new], setup['fc'].item_features))['embedding'].numpy()[0],
+          **test_tft.raw_inputs([new], setup['fc'].item_features))['embedding'].numpy()[0],
       trained[rare_row], atol=1e-5)
 
 

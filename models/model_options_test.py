@@ -9,6 +9,7 @@ from models import data
 from models import export
 from models import model as model_lib
 from models.config import TrainingConfig
+from tests.support import tft as test_tft
 
 CONFIG = TrainingConfig(epochs=2, batch_size=16, feature_embedding_dim=8,
                         tower_layers=(16, 8), learning_rate=0.2,
@@ -34,18 +35,6 @@ def _batch(setup):
   return next(iter(data.interaction_dataset(
       setup['files'], setup['query_tft'], setup['fc'].query_features,
       setup['corpus'], batch_size=len(setup['interactions']), shuffle=False)))
-
-
-def _raw(rows, features):
-  out = {}
-  for f in features:
-    values = [r[f.name] for r in rows]
-    if f.dtype == 'float':
-      out[f.name] = tf.constant([np.nan if v is None else v for v in values],
-                                tf.float32)
-    else:
-      out[f.name] = tf.constant(['' if v is None else v for v in values])
-  return out
 
 
 def test_history_shares_the_item_id_table(setup):
@@ -82,7 +71,7 @@ def test_exported_query_tower_serves_like_training(setup):
   trained = setup['model'].query_tower(_batch(setup)[data.QUERY]).numpy()
   served = tf.saved_model.load(str(setup['root'] / 'query'))
   exported = served.signatures['serving_default'](
-      **_raw(setup['interactions'], setup['fc'].query_features))['embedding']
+      **test_tft.raw_inputs(setup['interactions'], setup['fc'].query_features))['embedding']
   np.testing.assert_allclose(exported.numpy(), trained, atol=1e-5)
 
 

@@ -15,10 +15,10 @@ from components import tower_io
 from components.index_builder import index as index_lib
 from components.retrieval_evaluator import metrics
 from models import data
-from models import export
 from models import model as model_lib
 from models import sequence
 from models.config import TrainingConfig
+from tests.support import tft as test_tft
 
 K = 3
 CONFIG = TrainingConfig(epochs=2, batch_size=16, feature_embedding_dim=8,
@@ -31,16 +31,8 @@ CONFIG = TrainingConfig(epochs=2, batch_size=16, feature_embedding_dim=8,
 
 @pytest.fixture(scope='module')
 def setup(tiny_transformed, tmp_path_factory):
-  setup = dict(tiny_transformed, root=tmp_path_factory.mktemp('sequence_model'))
-  root, fc = setup['root'], setup['fc']
-  setup['model'] = model_lib.train(
-      fc, CONFIG, setup['query_tft'], setup['item_tft'], setup['corpus'],
-      setup['files'], setup['files'], log_dir=str(root / 'logs'))
-  export.export_query_tower(str(root / 'query'), setup['model'].query_tower,
-                            setup['query_tft'], fc)
-  export.export_item_tower(str(root / 'item'), setup['model'].item_tower,
-                           setup['item_tft'], fc)
-  return setup
+  return test_tft.train_and_export(
+      tiny_transformed, tmp_path_factory.mktemp('sequence_model'), CONFIG)
 
 
 def _raw(rows, features):

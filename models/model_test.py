@@ -4,9 +4,9 @@ import pytest
 import tensorflow as tf
 
 from models import data
-from models import export
 from models import model as model_lib
 from models.config import TrainingConfig
+from tests.support import tft as test_tft
 
 CONFIG = TrainingConfig(epochs=3, batch_size=16, feature_embedding_dim=8,
                         tower_layers=(16, 8), learning_rate=0.2,
@@ -15,30 +15,8 @@ CONFIG = TrainingConfig(epochs=3, batch_size=16, feature_embedding_dim=8,
 
 @pytest.fixture(scope='module')
 def setup(tiny_transformed, tmp_path_factory):
-  setup = dict(tiny_transformed, root=tmp_path_factory.mktemp('model'))
-  root = setup['root']
-  fc = setup['feature_config'] = setup['fc']
-  setup['model'] = model_lib.train(
-      fc, CONFIG, setup['query_tft'], setup['item_tft'], setup['corpus'],
-      setup['files'], setup['files'], log_dir=str(root / 'logs'))
-  export.export_query_tower(str(root / 'query'), setup['model'].query_tower,
-                            setup['query_tft'], fc)
-  export.export_item_tower(str(root / 'item'), setup['model'].item_tower,
-                           setup['item_tft'], fc)
-  return setup
-
-
-def _raw(rows, features):
-  """Rows -> the serving signature's raw [batch] tensors."""
-  out = {}
-  for f in features:
-    values = [r[f.name] for r in rows]
-    if f.dtype == 'float':
-      out[f.name] = tf.constant([np.nan if v is None else v for v in values],
-                                tf.float32)
-    else:
-      out[f.name] = tf.constant(['' if v is None else v for v in values])
-  return out
+  return test_tft.train_and_export(
+      tiny_transformed, tmp_path_factory.mktemp('model'), CONFIG)
 
 
 def test_corpus_holds_every_item_once(setup):
@@ -54,7 +32,7 @@ def test_item_embedding_same_from_corpus_row_and_from_raw_features(setup):
   raw_rows = [by_key[k] for k in corpus.keys.tolist()]
   served = tf.saved_model.load(str(setup['root'] / 'item'))
   exported = served.signatures['serving_default'](
-      **_raw(raw_rows, fc.item_features))['embedding'].numpy()
+      **test_tft.raw_inputs(raw_rows, fc.item_features))['embedding'].numpy()
   np.testing.assert_allclose(exported, trained, atol=1e-5)
   np.testing.assert_allclose(np.linalg.norm(exported, axis=1), 1.0, atol=1e-5)
 
@@ -68,7 +46,7 @@ def test_query_tower_serves_raw_features_like_training(setup):
   # The transformed files keep the input order of the tiny rows.
   served = tf.saved_model.load(str(setup['root'] / 'query'))
   exported = served.signatures['serving_default'](
-      **_raw(setup['interactions'], fc.query_features))['embedding'].numpy()
+      **test_tft.raw_inputs(setup['interactions'], fc.query_features))['embedding'].numpy()
   assert exported.shape == (len(setup['interactions']), CONFIG.tower_layers[-1])
   np.testing.assert_allclose(exported, trained, atol=1e-5)
 
@@ -107,8 +85,10 @@ def test_logq_needs_counts():
 
 def test_a_regularized_layers_loss_reaches_the_total(setup):
   fc = setup['feature_config']
+  counts = data.count_items(setup['files'], setup['query_tft'],
+                            setup['corpus'], 'train')  # logQ needs them
   model = model_lib.build_model(fc, CONFIG, setup['query_tft'],
-                                setup['item_tft'], setup['corpus'])
+                                setup['item_tft'], setup['corpus'], counts)
   model.compile(optimizer=tf.keras.optimizers.SGD(0.1))
   batch = next(iter(data.interaction_dataset(
       setup['files'], setup['query_tft'], fc.query_features, setup['corpus'],

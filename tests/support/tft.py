@@ -137,3 +137,37 @@ def prepare(root: str, transform_config=None) -> Dict[str, Any]:
               interactions=interactions, item_tft=item_tft,
               query_tft=query_tft, corpus=corpus,
               files=transformed_files(os.path.join(root, 'interactions')))
+
+
+def raw_inputs(rows: List[Dict[str, Any]], features) -> Dict[str, Any]:
+  """Raw rows -> a serving signature's [batch] inputs (missing: NaN or '')."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  out = {}
+  for f in features:
+    values = [r[f.name] for r in rows]
+    if f.dtype == 'float':
+      out[f.name] = tf.constant([np.nan if v is None else v for v in values],
+                                tf.float32)
+    else:
+      out[f.name] = tf.constant(['' if v is None else v for v in values])
+  return out
+
+
+def train_and_export(tiny: Dict[str, Any], root, config) -> Dict[str, Any]:
+  """Trains `config` on `tiny` (the tiny_transformed fixture) under `root`.
+
+  Returns a copy of `tiny` with root, feature_config, model, and both towers
+  exported to root/query and root/item (TensorBoard logs in root/logs).
+  """
+  from models import export  # pylint: disable=g-import-not-at-top
+  from models import model as model_lib  # pylint: disable=g-import-not-at-top
+  setup = dict(tiny, root=root, feature_config=tiny['fc'])
+  fc = setup['fc']
+  setup['model'] = model_lib.train(
+      fc, config, setup['query_tft'], setup['item_tft'], setup['corpus'],
+      setup['files'], setup['files'], log_dir=str(root / 'logs'))
+  export.export_query_tower(str(root / 'query'), setup['model'].query_tower,
+                            setup['query_tft'], fc)
+  export.export_item_tower(str(root / 'item'), setup['model'].item_tower,
+                           setup['item_tft'], fc)
+  return setup
