@@ -31,6 +31,7 @@ from models import data
 from models import distribute
 from models import export
 from models import fallback
+from models import loss_names
 from models import features as F
 from models import negatives as negatives_lib
 from models import preprocessing
@@ -45,7 +46,7 @@ from models.config import Optimizer
 from models.config import SslVariant
 from models.config import TrainingConfig
 
-LOSS_NAMES = ('main_loss', 'ssl_loss', 'total_loss', 'seq_ssl_loss')
+LOSS_NAMES = loss_names.LOSS_NAMES
 
 
 class RetrievalModel(tfrs.Model):

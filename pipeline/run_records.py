@@ -17,10 +17,11 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 from ml_metadata import metadata_store
 
+from models import loss_names
 from pipeline import inspection
 
 METRICS_FILE = inspection.METRICS_FILE
-LOSS_TAGS = ('main_loss', 'ssl_loss', 'total_loss', 'seq_ssl_loss')
+LOSS_TAGS = loss_names.LOSS_NAMES
 TRAINING_CONFIG_PROPERTY = 'training_config'
 
 # series (event file folder relative to the ModelRun, e.g. 'train') ->
