@@ -27,7 +27,7 @@ from pipeline.data import synthetic
 pytestmark = pytest.mark.e2e
 
 MODELS = ('query_tower', 'item_tower', 'index')
-TINY = ['--epochs', '1', '--batch-size', '64', '--embedding-dim', '8',
+TINY = ['--epochs', '1', '--batch-size', '64', '--feature-embedding-dim', '8',
         '--tower-layers', '16', '8', '--ssl-batch-size', '64',
         '--min-recall', '0', '--max-overall-drop', '1', '--max-tail-drop', '1']
 
