@@ -18,7 +18,6 @@
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +27,8 @@ from typing import Dict, List, Tuple
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+from tests.support.ports import free_ports  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TF_CONFIG = 'TF_CONFIG'
@@ -84,19 +85,9 @@ def component_windows(metadata_path: str) -> Dict[str, Tuple[float, float]]:
   return out
 
 
-def _free_ports(n: int) -> List[int]:
-  sockets = [socket.socket() for _ in range(n)]
-  for s in sockets:
-    s.bind(('127.0.0.1', 0))
-  ports = [s.getsockname()[1] for s in sockets]
-  for s in sockets:
-    s.close()
-  return ports
-
-
 def train_workers(fn_args_file: str, num_workers: int) -> float:
   """Runs run_fn in `num_workers` real processes; returns the slowest's seconds."""
-  addresses = [f'127.0.0.1:{p}' for p in _free_ports(num_workers)]
+  addresses = [f'127.0.0.1:{p}' for p in free_ports(num_workers)]
   procs = []
   for index in range(num_workers):
     env = dict(os.environ, PYTHONPATH=REPO)

@@ -1,7 +1,6 @@
 """Strategy choice from TF_CONFIG, and a real two-worker training run."""
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -11,6 +10,7 @@ import tensorflow as tf
 
 from models import distribute
 from models.config import TrainingConfig
+from tests.support.ports import free_ports
 
 CONFIG = TrainingConfig(epochs=4, batch_size=16, feature_embedding_dim=8,
                         tower_layers=(16, 8), learning_rate=0.2, seed=3,
@@ -63,16 +63,6 @@ def test_bad_tf_config(value, message):
     distribute.workers(_tf_config('worker', 5))
 
 
-def _free_ports(n):
-  sockets = [socket.socket() for _ in range(n)]
-  for s in sockets:
-    s.bind(('127.0.0.1', 0))
-  ports = [s.getsockname()[1] for s in sockets]
-  for s in sockets:
-    s.close()
-  return ports
-
-
 def _losses(log_dir):
   values = []
   for name in sorted(os.listdir(log_dir)):
@@ -91,7 +81,7 @@ def test_two_real_workers_train_and_the_chief_exports(tiny_transformed,
   with open(tmp_path / 'config.json', 'w') as f:
     json.dump({'features': setup['fc'].to_dict(),
                'training': CONFIG.to_dict()}, f)
-  addresses = [f'127.0.0.1:{p}' for p in _free_ports(2)]
+  addresses = [f'127.0.0.1:{p}' for p in free_ports(2)]
   env = dict(os.environ, PYTHONPATH=os.pathsep.join(
       [os.getcwd()] + os.environ.get('PYTHONPATH', '').split(os.pathsep)),
              TF_USE_LEGACY_KERAS='1', TF_CPP_MIN_LOG_LEVEL='2')
