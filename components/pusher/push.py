@@ -17,11 +17,12 @@ returns that version with `new=False`.
 The rename is atomic on local and POSIX filesystems. On object stores (gs://,
 s3://) a directory rename is a copy and delete, so it is not atomic there.
 """
+import contextlib
 import logging
 import os
 import time
 import uuid
-from typing import Callable, Dict, List, NamedTuple, Optional
+from typing import Callable, Dict, Iterator, List, NamedTuple, Optional
 
 from tfx.dsl.io import fileio
 
@@ -104,6 +105,37 @@ class PushResult(NamedTuple):
   new: bool  # False: the latest version already held these exact bytes
 
 
+def _unchanged(model_dir: str, version_dir: str,
+               version: int) -> Optional[PushResult]:
+  """PushResult(new=False) when version_dir already holds model_dir's bytes."""
+  if not same_tree(model_dir, version_dir):
+    return None
+  logging.info('%s already holds this model; not pushing it again.',
+               version_dir)
+  return PushResult(version_dir, version, False)
+
+
+@contextlib.contextmanager
+def _staged(model_dir: str, base_directory: str, version: int,
+            prepare: Optional[Callable[[str], None]]) -> Iterator[str]:
+  """A complete, prepared copy of model_dir in a hidden temp folder.
+
+  The copy is `<base>/.tmp-<version>-<random>` (TF Serving ignores it); the
+  caller renames it into place. Whatever is left of it on exit (a failed
+  copy, prepare or rename) is removed.
+  """
+  tmp_dir = os.path.join(base_directory,
+                         f'{TMP_PREFIX}{version}-{uuid.uuid4().hex[:8]}')
+  try:
+    copy_tree(model_dir, tmp_dir)
+    if prepare:
+      prepare(tmp_dir)
+    yield tmp_dir
+  finally:
+    if fileio.exists(tmp_dir):
+      fileio.rmtree(tmp_dir)
+
+
 def push(model_dir: str, base_directory: str,
          now: Optional[float] = None,
          version: Optional[int] = None,
@@ -132,18 +164,13 @@ def push(model_dir: str, base_directory: str,
     return _push_exact(model_dir, base_directory, version, prepare)
   versions = existing_versions(base_directory)
   if versions:
-    latest = os.path.join(base_directory, str(versions[-1]))
-    if same_tree(model_dir, latest):
-      logging.info('%s already holds this model; not pushing it again.',
-                   latest)
-      return PushResult(latest, versions[-1], False)
+    unchanged = _unchanged(
+        model_dir, os.path.join(base_directory, str(versions[-1])),
+        versions[-1])
+    if unchanged:
+      return unchanged
   version = next_version(base_directory, now)
-  tmp_dir = os.path.join(base_directory,
-                         f'{TMP_PREFIX}{version}-{uuid.uuid4().hex[:8]}')
-  try:
-    copy_tree(model_dir, tmp_dir)
-    if prepare:
-      prepare(tmp_dir)
+  with _staged(model_dir, base_directory, version, prepare) as tmp_dir:
     for _ in range(_MAX_ATTEMPTS):
       destination = os.path.join(base_directory, str(version))
       if not fileio.exists(destination):
@@ -156,30 +183,18 @@ def push(model_dir: str, base_directory: str,
           logging.info('Version %d appeared during the push (%s); trying the '
                        'next one.', version, e)
       version = next_version(base_directory, now)
-    raise RuntimeError(f'could not find a free version under {base_directory} '
-                       f'after {_MAX_ATTEMPTS} attempts')
-  finally:
-    if fileio.exists(tmp_dir):
-      fileio.rmtree(tmp_dir)
+  raise RuntimeError(f'could not find a free version under {base_directory} '
+                     f'after {_MAX_ATTEMPTS} attempts')
 
 
 def _push_exact(model_dir: str, base_directory: str, version: int,
                 prepare: Optional[Callable[[str], None]] = None) -> PushResult:
   destination = os.path.join(base_directory, str(version))
   if fileio.exists(destination):
-    if same_tree(model_dir, destination):
-      logging.info('%s already holds this model; not pushing it again.',
-                   destination)
-      return PushResult(destination, version, False)
+    unchanged = _unchanged(model_dir, destination, version)
+    if unchanged:
+      return unchanged
     raise RuntimeError(f'{destination} exists and holds another model')
-  tmp_dir = os.path.join(base_directory,
-                         f'{TMP_PREFIX}{version}-{uuid.uuid4().hex[:8]}')
-  try:
-    copy_tree(model_dir, tmp_dir)
-    if prepare:
-      prepare(tmp_dir)
+  with _staged(model_dir, base_directory, version, prepare) as tmp_dir:
     fileio.rename(tmp_dir, destination, overwrite=False)
-    return PushResult(destination, version, True)
-  finally:
-    if fileio.exists(tmp_dir):
-      fileio.rmtree(tmp_dir)
+  return PushResult(destination, version, True)
