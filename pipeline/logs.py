@@ -5,8 +5,10 @@ the lines an operator reads (component started / finished / cached, training
 epochs, our own modules) and every warning and error.
 """
 import logging
+import os
 import re
 import warnings
+from typing import Optional
 
 _KEPT_ABSL_INFO = re.compile(
     r'^(Component \S+ is (running|finished)|Running pipeline|'
@@ -38,6 +40,8 @@ class _TfxInfoFilter(logging.Filter):
   def filter(self, record: logging.LogRecord) -> bool:
     if record.name not in ('absl', 'tensorflow'):
       return True
+    if getattr(record, _REWORDED, False):  # by another handler's filter
+      return True
     message = record.getMessage()
     if record.levelno >= logging.WARNING:
       return not _DROPPED_WARNINGS.match(message)
@@ -56,8 +60,12 @@ class _TfxInfoFilter(logging.Filter):
     return bool(cached or skipped or _KEPT_ABSL_INFO.match(message))
 
 
+_REWORDED = 'sslrec_reworded'
+
+
 def _reword(record: logging.LogRecord, message: str) -> None:
   record.msg, record.args = message, ()
+  setattr(record, _REWORDED, True)
 
 
 def quiet_import_warnings() -> None:
@@ -65,11 +73,68 @@ def quiet_import_warnings() -> None:
   warnings.filterwarnings('ignore', category=FutureWarning, module=r'google\..*')
 
 
+_FORMAT, _DATE_FORMAT = '%(asctime)s %(levelname)s %(name)s: %(message)s', '%H:%M:%S'
+_TRACEBACK = 'Traceback (most recent call last)'
+
+
+class OneLineFormatter(logging.Formatter):
+  """The console's format: records without their tracebacks.
+
+  Beam logs a failing DoFn's exception with its traceback before the CLI
+  prints its one-line `sslrec run: error: ...`; on the console the record
+  keeps its message and says where the traceback is (`log_file`, set by
+  `to_file`, or --verbose). A traceback inside the message (multi-processing
+  workers send it as text) is cut too.
+  """
+
+  def __init__(self):
+    super().__init__(_FORMAT, _DATE_FORMAT)
+    self.log_file: Optional[str] = None
+
+  def format(self, record: logging.LogRecord) -> str:
+    saved = record.exc_info, record.exc_text, record.stack_info
+    record.exc_info = record.exc_text = record.stack_info = None
+    try:
+      text = super().format(record)
+    finally:
+      record.exc_info, record.exc_text, record.stack_info = saved
+    cut = text.find(_TRACEBACK)
+    if cut >= 0:
+      text = text[:cut].rstrip()
+    exc_info, exc_text, stack_info = saved
+    if cut >= 0 or (exc_info and exc_info[0]) or exc_text or stack_info:
+      text += (f' (traceback in {self.log_file})' if self.log_file
+               else ' (traceback: sslrec --verbose)')
+    return text
+
+
+def to_file(path: str) -> str:
+  """Also logs to `path` (created; full records, tracebacks included).
+
+  The console handler's tracebacks then point at it. Removed by the next
+  `setup`.
+  """
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  handler = logging.FileHandler(path, encoding='utf-8')
+  handler.setFormatter(logging.Formatter(_FORMAT, '%Y-%m-%d %H:%M:%S'))
+  root = logging.getLogger()
+  for existing in root.handlers:
+    if isinstance(existing.formatter, OneLineFormatter):
+      existing.formatter.log_file = path
+  if any(isinstance(f, _TfxInfoFilter) for h in root.handlers
+         for f in h.filters):
+    handler.addFilter(_TfxInfoFilter())  # the console's records, in full
+  root.addHandler(handler)
+  return path
+
+
 def setup(verbose: bool = False) -> None:
+  """Console logging; --verbose: debug level, every record, tracebacks."""
   handler = logging.StreamHandler()
-  handler.setFormatter(logging.Formatter(
-      '%(asctime)s %(levelname)s %(name)s: %(message)s', '%H:%M:%S'))
-  if not verbose:
+  if verbose:
+    handler.setFormatter(logging.Formatter(_FORMAT, _DATE_FORMAT))
+  else:
+    handler.setFormatter(OneLineFormatter())
     handler.addFilter(_TfxInfoFilter())
   logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                       handlers=[handler], force=True)

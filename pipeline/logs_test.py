@@ -34,3 +34,49 @@ def test_our_lines_and_warnings_pass():
   assert f.filter(_record('disk full', level=logging.WARNING))
   assert not f.filter(_record('Tables initialized inside a tf.function x',
                               level=logging.WARNING))
+
+
+def _failing_record(name='apache_beam.runners.common'):
+  try:
+    raise ValueError("items.csv line 3, column 'price': 'nan'")
+  except ValueError:
+    import sys  # pylint: disable=g-import-not-at-top
+    return logging.LogRecord(name, logging.ERROR, __file__, 1, '%s',
+                             ("items.csv line 3, column 'price': 'nan'",),
+                             sys.exc_info())
+
+
+def test_console_lines_leave_tracebacks_to_the_log_file(tmp_path, capsys):
+  logs.setup()
+  logging.getLogger('apache_beam.runners.common').handle(_failing_record())
+  logging.getLogger('x').error('worker said: %s',
+                               'boom\nTraceback (most recent call last):\n  x')
+  err = capsys.readouterr().err
+  assert 'Traceback' not in err, err
+  first, second = err.strip().splitlines()
+  assert first.endswith("ERROR apache_beam.runners.common: items.csv line 3, "
+                        "column 'price': 'nan' (traceback: sslrec --verbose)")
+  assert second.endswith('worker said: boom (traceback: sslrec --verbose)')
+
+  log = logs.to_file(str(tmp_path / 'logs' / 'run.log'))
+  logging.getLogger('apache_beam.runners.common').handle(_failing_record())
+  logging.getLogger('absl').info('Component ItemsTransform is running.')
+  logging.getLogger('absl').info('A cached execution 12 is used.')
+  logging.getLogger('absl').info('Some proto dump of an execution')
+  err = capsys.readouterr().err
+  assert 'Traceback' not in err and f'(traceback in {log})' in err
+  for handler in logging.getLogger().handlers:
+    handler.flush()
+  text = open(log, encoding='utf-8').read()
+  assert 'Traceback (most recent call last)' in text
+  assert 'raise ValueError' in text
+  assert 'Component ItemsTransform: cache hit' in text  # reworded once, kept
+  assert 'proto dump' not in text
+  logs.setup()  # closes the file handler
+
+
+def test_verbose_keeps_tracebacks(capsys):
+  logs.setup(verbose=True)
+  logging.getLogger('apache_beam.runners.common').handle(_failing_record())
+  assert 'Traceback (most recent call last)' in capsys.readouterr().err
+  logs.setup()

@@ -4,9 +4,11 @@ One table: each row breaks a small synthetic dataset in one way and states the
 message, the exit code and the component that stops the run (read from ML
 Metadata: the one FAILED execution). The runs go through the real command
 line in this process (`cli.main`), so a row costs the seconds of the
-ExampleGens (and StatisticsGens for a schema anomaly), not a training.
+ExampleGens (and StatisticsGens for a schema anomaly), not a training. Beam's
+traceback of the failing step is in the run's log file, not on stderr.
 """
 import csv
+import glob
 import os
 import re
 import shutil
@@ -143,5 +145,12 @@ def test_bad_input_stops_early_in_one_line(base_data, tmp_path, capsys, case,
   assert code == 2, err[-3000:]
   assert last.startswith('sslrec run: error: '), last
   assert re.search(message, last), last
+  # Beam's traceback of the failing DoFn stays in the run's log file.
+  assert 'Traceback' not in err, err[-3000:]
+  [log] = glob.glob(os.path.join(output, 'logs', 'run-*.log'))
+  assert f'(traceback in {log})' in err or stage.endswith('Validator')
+  if stage.endswith('ExampleGen'):
+    with open(log, encoding='utf-8') as f:
+      assert 'Traceback (most recent call last)' in f.read()
   assert _failed_nodes(output) == [stage]
   assert not os.path.exists(os.path.join(output, 'serving'))

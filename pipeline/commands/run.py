@@ -5,14 +5,23 @@ overridden by the flags given; `--print-config` prints it and exits.
 """
 import argparse
 import dataclasses
+import glob
+import itertools
+import logging
 import os
 import shlex
 import sys
-from typing import Any, Dict, List
+import time
+from typing import Any, Dict, List, Optional
 
 from models.options import Choice
 from models.options import help_of
 from pipeline import config as config_lib
+from pipeline import logs
+
+# Each run's full log, tracebacks included: <output>/logs/run-<time>.log.
+LOG_DIR = 'logs'
+KEEP_RUN_LOGS = 30
 
 # Top-level flags: (RunConfig field, flag, is a path).
 _TOP_FLAGS = (
@@ -149,6 +158,28 @@ def run_argv(args) -> List[str]:
   return argv
 
 
+def run_log_path(output: str, keep: int = KEEP_RUN_LOGS,
+                 now: Optional[float] = None) -> str:
+  """Creates a new, empty `<output>/logs/run-<time>.log` and returns it.
+
+  The oldest run logs beyond `keep` (this one included) are removed.
+  """
+  folder = os.path.join(output, LOG_DIR)
+  os.makedirs(folder, exist_ok=True)
+  old = sorted(glob.glob(os.path.join(folder, 'run-*.log')),
+               key=lambda p: (os.path.getmtime(p), p))
+  for path in old[:max(0, len(old) - keep + 1)]:
+    os.remove(path)
+  stamp = time.strftime('%Y%m%d-%H%M%S', time.localtime(now))
+  for n in itertools.count(1):
+    path = os.path.join(folder, f'run-{stamp}{"" if n == 1 else f"-{n}"}.log')
+    try:
+      with open(path, 'x', encoding='utf-8'):
+        return path
+    except FileExistsError:  # another run log within the same second
+      continue
+
+
 def _run(args) -> int:
   config = config_from_args(args)
   if args.print_config:
@@ -157,6 +188,9 @@ def _run(args) -> int:
   from pipeline import run_lock  # pylint: disable=g-import-not-at-top
   # Taken before importing TensorFlow, so a second run fails in a second.
   with run_lock.hold(config.output):
+    if '://' not in config.output:
+      logging.info('Log file (tracebacks included): %s',
+                   logs.to_file(run_log_path(config.output)))
     from pipeline import runner  # pylint: disable=g-import-not-at-top
     return runner.run(config)  # exit code: pipeline/outcome.py
 

@@ -1,6 +1,7 @@
 """`sslrec run` flags: one per config key, each saying what it means."""
 import argparse
 import dataclasses
+import os
 
 import pytest
 
@@ -62,3 +63,16 @@ def test_a_bad_choice_is_refused_listing_the_choices(capsys):
   with pytest.raises(SystemExit):
     _parser().parse_args(['--ssl', 'byol'])
   assert "choose from 'none', 'dropout', 'rfm', 'cfm'" in capsys.readouterr().err
+
+
+def test_each_run_gets_a_new_log_file_and_old_ones_go(tmp_path):
+  out = str(tmp_path / 'out')
+  paths = [run_command.run_log_path(out, keep=3, now=1_800_000_000)
+           for _ in range(2)]
+  assert len(set(paths)) == 2  # the same second: still two files
+  assert all(os.path.isfile(p) and p.startswith(f'{out}/logs/run-')
+             and p.endswith('.log') for p in paths)
+  later = [run_command.run_log_path(out, keep=3, now=1_900_000_000 + i)
+           for i in range(3)]
+  assert sorted(os.listdir(os.path.join(out, 'logs'))) == sorted(
+      os.path.basename(p) for p in later)  # the 3 newest kept

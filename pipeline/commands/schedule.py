@@ -18,7 +18,7 @@ from typing import List
 from pipeline import errors
 from pipeline.commands import run as run_command
 
-LOG_DIR = 'logs'
+LOG_DIR = run_command.LOG_DIR  # beside each run's own log
 LOG_FILE = 'cron.log'
 _MARKER = '# sslrec-schedule output='
 _MACROS = ('@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight',
