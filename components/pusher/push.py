@@ -1,9 +1,9 @@
 """Atomic push of a SavedModel directory to `<base_directory>/<version>/` (TF Serving layout).
 
 The model is copied into a hidden temp directory beside the version directories
-(`<base>/.tmp-<version>-<random>/`, which TF Serving ignores: it only loads
-all-digit names) and then renamed to `<base>/<version>`, so a version directory
-appears complete or not at all. Earlier versions are never touched.
+(`<base>/.tmp-<version>-<random>/<version>/`; TF Serving ignores it: it only
+loads all-digit names) and then renamed to `<base>/<version>`, so a version
+directory appears complete or not at all. Earlier versions are never touched.
 
 version = max(current epoch seconds, largest existing version + 1): increasing
 and never reused, also for two pushes within one second. If another pusher
@@ -120,17 +120,19 @@ def _staged(model_dir: str, base_directory: str, version: int,
             prepare: Optional[Callable[[str], None]]) -> Iterator[str]:
   """A complete, prepared copy of model_dir in a hidden temp folder.
 
-  The copy is `<base>/.tmp-<version>-<random>` (TF Serving ignores it); the
-  caller renames it into place. Whatever is left of it on exit (a failed
-  copy, prepare or rename) is removed.
+  The copy is `<base>/.tmp-<version>-<random>/<version>/` (TF Serving ignores
+  the hidden folder; inside it the copy is a version of a valid base path,
+  which the model-server check serves); the caller renames it into place.
+  Whatever is left on exit (after a failed copy, prepare or rename) is removed.
   """
   tmp_dir = os.path.join(base_directory,
                          f'{TMP_PREFIX}{version}-{uuid.uuid4().hex[:8]}')
+  copy = os.path.join(tmp_dir, str(version))
   try:
-    copy_tree(model_dir, tmp_dir)
+    copy_tree(model_dir, copy)
     if prepare:
-      prepare(tmp_dir)
-    yield tmp_dir
+      prepare(copy)
+    yield copy
   finally:
     if fileio.exists(tmp_dir):
       fileio.rmtree(tmp_dir)

@@ -1,11 +1,18 @@
-"""Ready for TF Serving: warmup requests, a fresh-process check, models.config.
+"""Ready for TF Serving: warmup requests, validation before a push, models.config.
 
 Before a version folder appears (push.py renames a complete temp folder),
-`prepare` writes the warmup requests into the copy (warmup.py) and loads it in
-a fresh Python process that replays them through `serving_default`
-(InfraValidator-style: a model that cannot load or answer is never pushed).
-It uses TensorFlow in that process: a `tensorflow_model_server` binary is not
-driven, even when one is on PATH (the log line says which was found).
+`prepare` writes the warmup requests into the copy (warmup.py) and validates
+it (InfraValidator-style: a model that cannot load or answer is never pushed):
+
+  1. always: a fresh Python process loads the copy with TensorFlow and replays
+     the warmup requests through `serving_default` (outputs of the batch size,
+     finite floats), saving the outputs;
+  2. when a `tensorflow_model_server` is found (model_server.binary: the
+     $SSLREC_MODEL_SERVER path, else PATH; `SSLREC_MODEL_SERVER=none` skips
+     it): that server serves the copy on a loopback port, and its answers to
+     the same requests must equal step 1's (model_server.validate).
+
+The log line says which validators ran.
 
 `write_models_config` writes `<serving>/models.config`, the TF Serving model
 config listing every model folder under the serving root, so one server
@@ -15,51 +22,66 @@ serves the three models:
 """
 import logging
 import os
-import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 
-from google.protobuf import text_format
-from tensorflow_serving.config import model_server_config_pb2
 from tfx.dsl.io import fileio
 
+from components.pusher import model_server
 from components.pusher import warmup
 
 MODELS_CONFIG = 'models.config'
 VALIDATION_TIMEOUT_S = 600
+IN_PROCESS = 'in a fresh Python process with TensorFlow'
+
+
+def _fresh_process_outputs(saved_model_dir: str, model_name: str):
+  """Step 1: (outputs of every warmup request, the check's summary)."""
+  with tempfile.TemporaryDirectory(prefix='sslrec-warmup-') as work:
+    path = os.path.join(work, 'outputs.npz')
+    result = subprocess.run(
+        [sys.executable, '-m', 'components.pusher.warmup', saved_model_dir,
+         path], capture_output=True, text=True, timeout=VALIDATION_TIMEOUT_S,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'), check=False)
+    lines = result.stdout.strip().splitlines()
+    last = lines[-1] if lines else result.stderr.strip()[-2000:]
+    if result.returncode != 0 or not last.startswith('OK'):
+      raise RuntimeError(f'{model_name}: the SavedModel failed to load or to '
+                         f'answer its warmup requests {IN_PROCESS}: {last}')
+    return warmup.load_outputs(path), last[4:]
 
 
 def prepare(saved_model_dir: str, model_name: str) -> None:
-  """Writes the warmup requests, then checks the model in a fresh process."""
+  """Writes the warmup requests, then validates the copy (module doc)."""
   try:
     warmup.write(saved_model_dir, model_name)
   except Exception as e:  # pylint: disable=broad-except  # any load failure
     raise RuntimeError(f'{model_name}: the SavedModel failed to load or to '
                        f'answer its warmup requests: {e}') from e
-  server = shutil.which('tensorflow_model_server')
-  how = ('in a fresh Python process with TensorFlow (tensorflow_model_server '
-         f'{"is on PATH at " + server + " but is not driven" if server else "is not on PATH"})')
-  result = subprocess.run(
-      [sys.executable, '-m', 'components.pusher.warmup', saved_model_dir],
-      capture_output=True, text=True, timeout=VALIDATION_TIMEOUT_S,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'), check=False)
-  lines = result.stdout.strip().splitlines()
-  last = lines[-1] if lines else result.stderr.strip()[-2000:]
-  if result.returncode != 0 or not last.startswith('OK'):
-    raise RuntimeError(f'{model_name}: the SavedModel failed to load or to '
-                       f'answer its warmup requests {how}: {last}')
-  logging.info('Validated %s %s: %s.', model_name, how, last[4:])
+  server = model_server.binary()
+  outputs, summary = _fresh_process_outputs(saved_model_dir, model_name)
+  if server is None:
+    why = (f'${model_server.ENV}={model_server.OFF}'
+           if os.environ.get(model_server.ENV, '').strip().lower()
+           == model_server.OFF else f'{model_server.BINARY} is not on PATH')
+    logging.info('Validated %s %s (%s; no model server check): %s.',
+                 model_name, IN_PROCESS, why, summary)
+    return
+  try:
+    served = model_server.validate(server, saved_model_dir, model_name,
+                                   warmup.read(saved_model_dir), outputs)
+  except (RuntimeError, ValueError, TimeoutError) as e:
+    raise RuntimeError(f'{model_name}: failed validation with {server}: '
+                       f'{e}') from e
+  logging.info('Validated %s with %s: %s; and %s: %s.', model_name,
+               model_server.BINARY, served, IN_PROCESS, summary)
 
 
 def models_config(serving_root: str, names) -> str:
-  config = model_server_config_pb2.ModelServerConfig()
-  for name in names:
-    model = config.model_config_list.config.add()
-    model.name = name
-    model.base_path = os.path.join(serving_root, name)
-    model.model_platform = 'tensorflow'
-  return text_format.MessageToString(config)
+  return model_server.server_config(
+      {name: os.path.join(serving_root, name) for name in names})
 
 
 def write_models_config(serving_root: str, names) -> str:

@@ -8,10 +8,12 @@ are built from the model's `serving_default` signature: one batch of
 with a neutral value (empty string, 0, NaN for floats: the contract's missing
 value).
 
-`replay` loads a SavedModel and runs every warmup request through
+`replay_outputs` loads a SavedModel and runs every warmup request through
 `serving_default`, checking each output's batch size and that float outputs
-are finite; `python -m components.pusher.warmup DIR` does it in a fresh
-process (what the pusher calls before pushing, InfraValidator-style).
+are finite; `python -m components.pusher.warmup DIR [OUTPUTS.npz]` does it in
+a fresh process and saves the outputs (what the pusher calls before pushing,
+InfraValidator-style; model_server.py compares a model server's answers with
+them).
 """
 import os
 import sys
@@ -80,38 +82,68 @@ def read(saved_model_dir: str) -> List[prediction_log_pb2.PredictionLog]:
           for record in tf.data.TFRecordDataset(warmup_path(saved_model_dir))]
 
 
-def replay(saved_model_dir: str) -> int:
-  """Runs every warmup request through serving_default; returns how many.
+def replay_outputs(saved_model_dir: str) -> List[Dict[str, np.ndarray]]:
+  """Runs every warmup request through serving_default; returns the outputs.
 
-  Raises ValueError naming the request and output that failed.
+  Raises ValueError naming the request and output that failed (a batch size
+  other than BATCH_SIZE, a float that is not finite).
   """
   signature = tf.saved_model.load(saved_model_dir).signatures[SIGNATURE]
   logs = read(saved_model_dir)
   if not logs:
     raise ValueError(f'{warmup_path(saved_model_dir)}: no warmup requests')
+  results = []
   for number, log in enumerate(logs, start=1):
     request = log.predict_log.request
     inputs = {name: tf.constant(tf.make_ndarray(proto))
               for name, proto in request.inputs.items()}
-    outputs = signature(**inputs)
-    for name, tensor in outputs.items():
-      value = tensor.numpy()
+    outputs = {name: tensor.numpy()
+               for name, tensor in signature(**inputs).items()}
+    for name, value in outputs.items():
       if value.shape[:1] != (BATCH_SIZE,):
         raise ValueError(f'warmup request {number}: output {name!r} has shape '
                          f'{value.shape}, expected batch {BATCH_SIZE}')
       if value.dtype.kind == 'f' and not np.isfinite(value).all():
         raise ValueError(f'warmup request {number}: output {name!r} is not '
                          'finite')
-  return len(logs)
+    results.append(outputs)
+  return results
+
+
+def replay(saved_model_dir: str) -> int:
+  """Runs every warmup request through serving_default; returns how many."""
+  return len(replay_outputs(saved_model_dir))
+
+
+def save_outputs(outputs: List[Dict[str, np.ndarray]], path: str) -> None:
+  """Writes replay_outputs to an .npz file (strings as bytes arrays)."""
+  arrays = {}
+  for number, by_name in enumerate(outputs):
+    for name, value in by_name.items():
+      arrays[f'{number}/{name}'] = (value.astype(bytes)
+                                    if value.dtype == object else value)
+  np.savez(path, **arrays)
+
+
+def load_outputs(path: str) -> List[Dict[str, np.ndarray]]:
+  with np.load(path, allow_pickle=False) as data:
+    out: Dict[int, Dict[str, np.ndarray]] = {}
+    for key in data.files:
+      number, name = key.split('/', 1)
+      out.setdefault(int(number), {})[name] = data[key]
+  return [out[n] for n in sorted(out)]
 
 
 def main(argv: List[str]) -> int:
+  """`python -m components.pusher.warmup DIR [OUTPUTS.npz]`."""
   try:
-    count = replay(argv[1])
+    outputs = replay_outputs(argv[1])
+    if len(argv) > 2:
+      save_outputs(outputs, argv[2])
   except Exception as e:  # pylint: disable=broad-except  # reported to the parent
     print(f'FAILED: {type(e).__name__}: {e}', flush=True)
     return 1
-  print(f'OK: {count} warmup requests through {SIGNATURE}', flush=True)
+  print(f'OK: {len(outputs)} warmup requests through {SIGNATURE}', flush=True)
   return 0
 
 

@@ -37,14 +37,17 @@ def test_warmup_requests_parse_and_replay(tmp_path, tower_dir):
   assert warmup.replay(model) == warmup.NUM_REQUESTS
 
 
-def test_prepare_validates_in_a_fresh_process(tmp_path, tower_dir, caplog):
+def test_prepare_validates_in_a_fresh_process(tmp_path, tower_dir, caplog,
+                                              monkeypatch):
   model = str(tmp_path / 'model')
   shutil.copytree(tower_dir, model)
+  monkeypatch.setenv('SSLREC_MODEL_SERVER', 'none')  # says which validator ran
   with caplog.at_level('INFO'):
     serving.prepare(model, 'item_tower')
   assert os.path.isfile(warmup.warmup_path(model))
-  assert 'in a fresh Python process with TensorFlow' in caplog.text
-  assert 'OK' not in caplog.text or '2 warmup requests' in caplog.text
+  assert ('Validated item_tower in a fresh Python process with TensorFlow '
+          '($SSLREC_MODEL_SERVER=none; no model server check): 2 warmup '
+          'requests through serving_default.') in caplog.text
   broken = str(tmp_path / 'broken')
   shutil.copytree(tower_dir, broken)
   shutil.rmtree(os.path.join(broken, 'variables'))
