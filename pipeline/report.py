@@ -227,22 +227,33 @@ def _is_validation(series: str) -> bool:
   return any(w in series for w in _VALIDATION_WORDS)
 
 
-def plot_losses(curves: run_records.Curves, path: str) -> bool:
-  """One panel per loss tag, one line per series, epochs numbered from 1;
-  False if nothing to plot."""
-  tags = [t for t in run_records.LOSS_TAGS
-          if any(t in by_tag for by_tag in curves.values())]
-  if not tags:
-    return False
-  fig, axes = plt.subplots(1, len(tags), figsize=(4 * len(tags), 3.2),
-                           dpi=100, squeeze=False)
-  for ax, tag in zip(axes[0], tags):
+def loss_lines(curves: run_records.Curves
+               ) -> Dict[str, List[Tuple[str, List[int], List[float]]]]:
+  """{loss tag: [(series, epochs numbered from 1, values)]}, the lines of the
+  loss chart (TensorBoard steps count epochs from 0)."""
+  lines = {}
+  for tag in run_records.LOSS_TAGS:
     for series, by_tag in sorted(curves.items()):
       points = by_tag.get(tag)
       if points:
-        ax.plot([p[0] + 1 for p in points], [p[1] for p in points],
-                marker='o', linestyle='--' if _is_validation(series) else '-',
-                label=series or 'run')
+        lines.setdefault(tag, []).append(
+            (series, [p[0] + 1 for p in points], [p[1] for p in points]))
+  return lines
+
+
+def plot_losses(curves: run_records.Curves, path: str) -> bool:
+  """One panel per loss tag, one line per series, epochs numbered from 1;
+  False if nothing to plot."""
+  lines = loss_lines(curves)
+  if not lines:
+    return False
+  fig, axes = plt.subplots(1, len(lines), figsize=(4 * len(lines), 3.2),
+                           dpi=100, squeeze=False)
+  for ax, (tag, tag_lines) in zip(axes[0], lines.items()):
+    for series, epochs, values in tag_lines:
+      ax.plot(epochs, values, marker='o',
+              linestyle='--' if _is_validation(series) else '-',
+              label=series or 'run')
     ax.set_title(tag)
     ax.set_xlabel('epoch')
     ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))

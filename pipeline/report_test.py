@@ -151,6 +151,33 @@ def test_overfitting_is_flagged_with_epochs_from_one():
   assert report.overfitting_warnings(curves) == []
 
 
+def test_loss_chart_numbers_epochs_from_one():
+  curves = {'logs/train': {'main_loss': [(0, 3.0), (1, 2.0)],
+                           'total_loss': [(0, 4.0), (1, 2.5)]},
+            'logs/validation': {'main_loss': [(0, 3.5), (1, 2.9)]}}
+  lines = report.loss_lines(curves)
+  assert list(lines) == ['main_loss', 'total_loss']
+  assert lines['main_loss'] == [('logs/train', [1, 2], [3.0, 2.0]),
+                                ('logs/validation', [1, 2], [3.5, 2.9])]
+  assert report.loss_lines({}) == {}
+
+
+def test_run_timings_list_each_component_and_the_sum(tmp_path):
+  timings = [run_records.Timing('ItemsExampleGen', 'COMPLETE', 3.0),
+             run_records.Timing('ItemsTransform', 'CACHED', 1.5),
+             run_records.Timing('PushIndex', 'FAILED', None)]
+  html = report.timings_table(timings)
+  assert '<tr><td>ItemsExampleGen</td><td>COMPLETE</td><td>3.0</td></tr>' in html
+  assert '<tr><td>PushIndex</td><td>FAILED</td><td>&ndash;</td></tr>' in html
+  assert '<tr><td>sum</td><td></td><td>4.5</td></tr>' in html
+  assert report.timings_table([]) == ''
+  record = run_records.RunRecord(run_id='r1', pipeline_name='sslrec',
+                                 start_time_ms=0, timings=timings)
+  text = open(report.render(record, str(tmp_path / 'report')),
+              encoding='utf-8').read()
+  assert '<h2>Run timings</h2>' in text and html in text
+
+
 def test_config_table_marks_the_differences_from_the_baseline():
   html = report.config_table({'ssl': 'cfm', 'epochs': 10, 'seed': 0},
                              {'ssl': 'none', 'epochs': 10, 'seed': 0})
