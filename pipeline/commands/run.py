@@ -191,6 +191,8 @@ def _run(args) -> int:
     if '://' not in config.output:
       logging.info('Log file (tracebacks included): %s',
                    logs.to_file(run_log_path(config.output)))
+    from components.pusher import model_server  # pylint: disable=g-import-not-at-top
+    model_server.binary()  # a bad $SSLREC_MODEL_SERVER fails now, not at the push
     from pipeline import runner  # pylint: disable=g-import-not-at-top
     return runner.run(config)  # exit code: pipeline/outcome.py
 

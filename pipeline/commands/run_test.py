@@ -76,3 +76,17 @@ def test_each_run_gets_a_new_log_file_and_old_ones_go(tmp_path):
            for i in range(3)]
   assert sorted(os.listdir(os.path.join(out, 'logs'))) == sorted(
       os.path.basename(p) for p in later)  # the 3 newest kept
+
+
+def test_a_bad_model_server_path_fails_before_the_run(tmp_path, capsys,
+                                                     monkeypatch):
+  from pipeline import cli  # pylint: disable=g-import-not-at-top
+  monkeypatch.setenv('SSLREC_MODEL_SERVER', str(tmp_path / 'no-such-binary'))
+  out = str(tmp_path / 'out')
+  assert cli.main(['run', '--data', str(tmp_path), '--output', out]) == 2
+  last = capsys.readouterr().err.strip().splitlines()[-1]
+  assert last == (f'sslrec run: error: $SSLREC_MODEL_SERVER={tmp_path}/'
+                  "no-such-binary: not an executable file (unset it to use "
+                  "tensorflow_model_server from PATH, or set it to 'none' to "
+                  'validate with TensorFlow only)')
+  assert not os.path.exists(os.path.join(out, 'metadata.sqlite'))
