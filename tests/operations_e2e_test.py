@@ -1,7 +1,8 @@
 """End to end: exit codes and last lines, one version per run, rollback.
 
   run 1 (seed 1)            -> 0, pushed version V1 (the same V1 for all three)
-  run 2 (seed 2)            -> 0, pushed V2
+  run 2 (seed 2)            -> 0, pushed V2; its report shows the config diff
+                               against run 1's model (seed), n, timings
   run 3 (min_recall 1)      -> 3, not blessed, nothing pushed; `inspect pushed`
                                still says V2 was blessed (the blessing OF the push)
   rollback                  -> V3 = V1's bytes for all three, recorded in MLMD
@@ -58,6 +59,11 @@ def _same_model(model_dir, pushed_dir):
       warmup.warmup_path(pushed_dir))
 
 
+def _report(output):
+  with open(os.path.join(output, 'report', 'index.html'), encoding='utf-8') as f:
+    return f.read()
+
+
 def _newest_blessing(output):
   config = metadata_store_pb2.ConnectionConfig()
   config.sqlite.filename_uri = os.path.join(output, 'metadata.sqlite')
@@ -86,8 +92,17 @@ def test_exit_codes_versions_and_rollback(tmp_path, capsys):
     config = f.read()
   assert all(f'name: "{m}"' in config for m in MODELS)
 
+  assert 'No baseline model: nothing to compare with.' in _report(output)
+
   code, last = _run(capsys, data, output, '--seed', '2')
   assert code == 0, last
+  # The report of run 2 compares with run 1's model, the blessed baseline.
+  text = _report(output)
+  assert 'Differences from the baseline model&#39;s config: seed.' in text
+  assert '<tr class="changed"><td>seed</td><td>2</td><td>1</td></tr>' in text
+  assert re.search(r'<td[^>]*title="\d+ eval events, \d+ users">', text)
+  assert '<td>recall@50 popularity</td>' in text
+  assert '<h2>Run timings</h2>' in text and '<td>TwoTowerTrainer</td>' in text
   v2 = _versions(output)['query_tower'][-1]
   assert v2 > v1 and _versions(output) == {m: [v1, v2] for m in MODELS}
   assert last.startswith(f'sslrec run: pushed version {v2}: ')
