@@ -145,6 +145,9 @@ def test_bad_input_stops_early_in_one_line(base_data, tmp_path, capsys, case,
   assert code == 2, err[-3000:]
   assert last.startswith('sslrec run: error: '), last
   assert re.search(message, last), last
+  # The ExampleGens say what they read and check.
+  assert re.search(r'Reading 1 CSV file\(s\) of .*, typing \d+ declared '
+                   'columns and checking every row', err), err[-3000:]
   # Beam's traceback of the failing DoFn stays in the run's log file.
   assert 'Traceback' not in err, err[-3000:]
   [log] = glob.glob(os.path.join(output, 'logs', 'run-*.log'))
