@@ -129,6 +129,10 @@ def main(argv: List[str]) -> None:
   parser.add_argument('--users', type=int, default=200_000)
   parser.add_argument('--events', type=int, default=5_000_000)
   parser.add_argument('--epochs', type=int, default=1)
+  parser.add_argument('--eval-fraction', type=float, default=0.002,
+                      help='the last fraction of events forming the eval '
+                      'split (temporal); the default keeps ~10K eval events '
+                      'of 5M so the exact evaluator fits a session')
   parser.add_argument('--train-steps', type=int, default=1000,
                       help='steps of each worker in the 1-vs-2-worker part')
   parser.add_argument('--batch-size', type=int, default=256)
@@ -149,7 +153,7 @@ def main(argv: List[str]) -> None:
   output = os.path.join(args.root, 'output')
   start = time.monotonic()
   synthetic.generate(data, args.items, args.users, args.events, seed=0,
-                     force=True)
+                     eval_fraction=args.eval_fraction, force=True)
   print(f'data: {args.items} items, {args.events} events '
         f'({time.monotonic() - start:.0f} s to generate)', flush=True)
   seconds, samples = run_pipeline(
