@@ -13,10 +13,12 @@ never ranks or top-k lists:
   block files
     | Reshuffle                         (blocks spread over the workers)
     | RankBlock                         (each model's query tower embeds the
-                                         block; exact top-k over its item
-                                         embeddings; seen-item exclusions; the
-                                         popularity baseline's ranks; each ->
-                                         a rank histogram of the block)
+                                         block; exact ranks over its item
+                                         embeddings, seen items excluded
+                                         (count_ranks.py: the top-k's ranks,
+                                         ~5x cheaper); the popularity
+                                         baseline's ranks; each -> a rank
+                                         histogram of the block)
     | CombineGlobally(MergeHistograms)  (exact merge, any order)
     | Map(totals)                       (per-user aggregates of every (metric,
                                          slice); user slices from the users'
@@ -24,13 +26,13 @@ never ranks or top-k lists:
   driver: reads the per-user aggregates [users, columns] of each model and
           computes metrics.json with the paired bootstrap (summary.py).
 
-Every block is ranked by `metrics.rank_targets` with the same blocks as in
-memory, and histograms sum the metrics in one canonical order
+Every block is ranked with the same query blocks and corpus batches, and so
+the same scores, as in memory; `count_ranks` gives exactly the ranks of
+`metrics.rank_targets`; and histograms sum the metrics in one canonical order
 (rank_histograms.py), so metrics.json is identical to
 `evaluation.metrics_json`. Memory per worker: the item embeddings, one
-block's scores [query_batch_size, corpus_batch_size] and top-k
-[query_batch_size, depth], and the histograms (about one entry per user);
-nothing of size corpus x queries or events x k.
+block's scores [query_batch_size, corpus_batch_size], and the histograms
+(about one entry per user); nothing of size corpus x queries or events x k.
 """
 import dataclasses
 import os
@@ -45,6 +47,7 @@ import numpy as np
 
 from components import tower_io
 from components.retrieval_evaluator import bootstrap
+from components.retrieval_evaluator import count_ranks
 from components.retrieval_evaluator import evaluation
 from components.retrieval_evaluator import metrics
 from components.retrieval_evaluator import rank_histograms
@@ -109,13 +112,11 @@ class _RankBlock(beam.DoFn):
     out = {POPULARITY: histogram(metrics.popularity_ranks(
         train_counts, targets, exclusions))}
     for name, tower in self._towers.items():
-      items = item_embeddings[name]
-      batches = (items[i:i + self._corpus_batch_size]
-                 for i in range(0, len(items), self._corpus_batch_size))
-      out[name] = histogram(metrics.rank_targets(
+      out[name] = histogram(count_ranks.rank_targets(
           tower.query_vectors({c: columns[c] for c in tower.columns}),
-          batches, targets, self._depth, exclusions,
-          query_block=len(targets)))
+          item_embeddings[name], targets, self._depth, exclusions,
+          query_block=len(targets),
+          corpus_batch_size=self._corpus_batch_size))
     yield out
 
 
