@@ -18,6 +18,7 @@
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -193,6 +194,19 @@ def worker(fn_args_file: str, index: int) -> None:
   print(time.monotonic() - start)
 
 
+def _same_data(data: str, args: argparse.Namespace) -> bool:
+  """Whether `data` already holds the dataset these arguments generate."""
+  try:
+    with open(os.path.join(data, 'dataset.json')) as f:
+      info = json.load(f)
+  except (OSError, ValueError):
+    return False
+  events = info.get('num_train_events', 0) + info.get('num_eval_events', 0)
+  return (info.get('num_items') == args.items and events == args.events
+          and info.get('num_users') == args.users and info.get('seed') == 0
+          and info.get('eval_fraction') == args.eval_fraction)
+
+
 def main(argv: List[str]) -> None:
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('--items', type=int, default=1_000_000)
@@ -229,11 +243,16 @@ def main(argv: List[str]) -> None:
   output = os.path.join(args.root, 'output')
   if args.part in ('all', 'pipeline'):
     from pipeline.data import synthetic  # pylint: disable=g-import-not-at-top
-    start = time.monotonic()
-    synthetic.generate(data, args.items, args.users, args.events, seed=0,
-                       eval_fraction=args.eval_fraction, force=True)
-    print(f'data: {args.items} items, {args.events} events '
-          f'({time.monotonic() - start:.0f} s to generate)', flush=True)
+    if _same_data(data, args):
+      print(f'data: reusing {data}', flush=True)
+    else:
+      start = time.monotonic()
+      synthetic.generate(data, args.items, args.users, args.events, seed=0,
+                         eval_fraction=args.eval_fraction, force=True)
+      print(f'data: {args.items} items, {args.events} events '
+            f'({time.monotonic() - start:.0f} s to generate)', flush=True)
+    if os.path.exists(output):
+      shutil.rmtree(output)  # a fresh store: the table reads its executions
     samples_file = os.path.join(args.root, 'samples.jsonl')
     if os.path.exists(samples_file):
       os.remove(samples_file)
