@@ -59,13 +59,17 @@ def _tree_usage(pid: int) -> Tuple[int, float]:
   return rss, cpu
 
 
-def run_pipeline(argv: List[str], samples_file: str) -> float:
+def run_pipeline(argv: List[str], samples_file: str,
+                 max_rss_gb: float) -> bool:
   """Runs `sslrec run argv` in a child, appending (time, rss, cpu, load)
-  samples to `samples_file` every 0.5 s; returns the seconds."""
+  samples to `samples_file` every 0.5 s; returns whether it completed.
+
+  A run whose process tree exceeds `max_rss_gb` is stopped (this machine is
+  shared), and the table shows how far it got."""
   env = dict(os.environ, PYTHONPATH=REPO)
-  start = time.time()
   child = subprocess.Popen([sys.executable, '-m', 'pipeline.cli', 'run',
                             *argv], env=env)
+  over = []
 
   def sample():
     with open(samples_file, 'a') as f:
@@ -74,15 +78,22 @@ def run_pipeline(argv: List[str], samples_file: str) -> float:
         f.write(json.dumps([time.time(), rss, cpu, os.getloadavg()[0]])
                 + '\n')
         f.flush()
+        if rss > max_rss_gb * 2**30 and not over:
+          over.append(rss)
+          child.kill()
         time.sleep(0.5)
 
   sampler = threading.Thread(target=sample, daemon=True)
   sampler.start()
   code = child.wait()
   sampler.join()
+  if over:
+    print(f'STOPPED: the run reached {over[0] / 2**30:.1f} GB RSS, over '
+          f'--max-rss-gb {max_rss_gb}', flush=True)
+    return False
   if code not in (0, 3):  # 3: completed, not blessed
     raise SystemExit(f'sslrec run failed with exit code {code}')
-  return time.time() - start
+  return True
 
 
 def read_samples(samples_file: str) -> List[Tuple[float, int, float, float]]:
@@ -220,6 +231,9 @@ def main(argv: List[str]) -> None:
   parser.add_argument('--train-steps', type=int, default=1000,
                       help='steps of each worker in the 1-vs-2-worker part')
   parser.add_argument('--batch-size', type=int, default=256)
+  parser.add_argument('--max-rss-gb', type=float, default=12.0,
+                      help='stop the pipeline run when its processes hold '
+                      'more (the machine is shared)')
   parser.add_argument('--root', default=os.path.join(REPO, 'output', 'scale'))
   parser.add_argument('--part', choices=('all', 'pipeline', 'train', 'table'),
                       default='all', help='pipeline: data + the whole run; '
@@ -256,10 +270,13 @@ def main(argv: List[str]) -> None:
     samples_file = os.path.join(args.root, 'samples.jsonl')
     if os.path.exists(samples_file):
       os.remove(samples_file)
-    run_pipeline(['--data', data, '--output', output, '--no-cache',
+    completed = run_pipeline(['--data', data, '--output', output, '--no-cache',
                   '--epochs', str(args.epochs), '--batch-size',
-                  str(args.batch_size), '--min-recall', '0'], samples_file)
+                  str(args.batch_size), '--min-recall', '0'], samples_file,
+                 args.max_rss_gb)
     print_table(args.root, args.items)
+    if not completed:
+      return
   if args.part not in ('all', 'train'):
     return
 
