@@ -270,10 +270,10 @@ def main(argv: List[str]) -> None:
     samples_file = os.path.join(args.root, 'samples.jsonl')
     if os.path.exists(samples_file):
       os.remove(samples_file)
-    completed = run_pipeline(['--data', data, '--output', output, '--no-cache',
-                  '--epochs', str(args.epochs), '--batch-size',
-                  str(args.batch_size), '--min-recall', '0'], samples_file,
-                 args.max_rss_gb)
+    completed = run_pipeline(
+        ['--data', data, '--output', output, '--no-cache', '--epochs',
+         str(args.epochs), '--batch-size', str(args.batch_size),
+         '--min-recall', '0'], samples_file, args.max_rss_gb)
     print_table(args.root, args.items)
     if not completed:
       return
