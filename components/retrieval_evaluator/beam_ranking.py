@@ -6,8 +6,9 @@ exact ranking runs as a Beam pipeline, so it scales out with the pipeline's
 every other Beam component, and the driver receives per-user accumulators,
 never ranks or top-k lists:
 
-  driver: item embeddings of each model, computed once  -> side inputs
-          item kinds (slice, decile), train counts, seen items -> side inputs
+  driver: item embeddings of each model, computed once, item kinds (slice,
+          decile), train counts, seen items -> one corpus file, loaded once
+          per worker (a side input file)
           eval events, in blocks of `query_batch_size`, spilled one file per
           block under `work_dir` (the driver holds one block at a time)
   block files
@@ -82,24 +83,35 @@ def _write_pickle(value, path: str) -> None:
 
 
 class _RankBlock(beam.DoFn):
-  """A block file -> {model name: the block's rank histogram}."""
+  """A block file -> {model name: the block's rank histogram}.
 
-  def __init__(self, query_model_dirs: Mapping[str, str], depth: int,
-               exclude_seen: bool, corpus_batch_size: int):
+  The corpus-sized inputs (each model's item embeddings, the item kinds and
+  train counts, the users' seen items) are one file written by the driver and
+  loaded once per worker in `setup`. As a Beam side input they were decoded
+  again for every bundle by the local runner, one more copy of the
+  embeddings per block (measured: the evaluator's RSS grew block by block)."""
+
+  def __init__(self, query_model_dirs: Mapping[str, str], corpus_file: str,
+               depth: int, exclude_seen: bool, corpus_batch_size: int):
     super().__init__()
     self._dirs = dict(query_model_dirs)
+    self._corpus_file = corpus_file
     self._depth = depth
     self._exclude_seen = exclude_seen
     self._corpus_batch_size = corpus_batch_size
     self._towers = None
+    self._corpus = None
 
   def setup(self):
     self._towers = {name: tower_io.Tower(d)  # once per worker
                     for name, d in self._dirs.items()}
+    self._corpus = _read_pickle(self._corpus_file)
 
-  def process(self, path: str, item_embeddings: Mapping[str, np.ndarray],
-              seen_by_user: Mapping[str, np.ndarray], item_kinds: np.ndarray,
-              train_counts: np.ndarray) -> Iterator[Histograms]:
+  def process(self, path: str) -> Iterator[Histograms]:
+    item_embeddings = self._corpus['item_embeddings']
+    seen_by_user = self._corpus['seen_by_user']
+    item_kinds = self._corpus['item_kinds']
+    train_counts = self._corpus['train_counts']
     start, columns, targets, users = _read_pickle(path)
     positions = start + np.arange(len(targets))
     exclusions = (metrics.Exclusions.from_seen(users, seen_by_user, targets)
@@ -226,25 +238,26 @@ def evaluate(models: Mapping[str, Model], examples_uri: str,
       paths, num_events = _spill_blocks(columns, examples_uri, corpus,
                                         query_batch_size, folder)
       result = os.path.join(folder, 'totals.pkl')
+      corpus_file = os.path.join(folder, 'corpus.pkl')
+      _write_pickle({'item_embeddings': item_embeddings,
+                     'seen_by_user': corpus.seen_by_user,
+                     'item_kinds': rank_histograms.item_kinds(
+                         corpus.popularity),
+                     'train_counts': corpus.train_counts}, corpus_file)
+      del item_embeddings  # the workers read the file
       with make_pipeline() as p:
-        def side(label, value):
-          return beam.pvalue.AsSingleton(p | label >> beam.Create([value]))
-
+        train_events = beam.pvalue.AsSingleton(
+            p | 'TrainEventsByUser' >> beam.Create(
+                [corpus.train_events_by_user]))
         _ = (p
              | 'EvalBlocks' >> beam.Create(paths)
              | 'Spread' >> beam.Reshuffle()
-             | 'RankBlock' >> beam.ParDo(
-                 _RankBlock({n: m.query_model_dir for n, m in models.items()},
-                            depth, exclude_seen, corpus_batch_size),
-                 item_embeddings=side('ItemEmbeddings', item_embeddings),
-                 seen_by_user=side('SeenItems', corpus.seen_by_user),
-                 item_kinds=side('ItemKinds', rank_histograms.item_kinds(
-                     corpus.popularity)),
-                 train_counts=side('TrainCounts', corpus.train_counts))
+             | 'RankBlock' >> beam.ParDo(_RankBlock(
+                 {n: m.query_model_dir for n, m in models.items()},
+                 corpus_file, depth, exclude_seen, corpus_batch_size))
              | 'MergeHistograms' >> beam.CombineGlobally(MergeHistograms())
-             | 'UserTotals' >> beam.Map(
-                 _totals, side('TrainEventsByUser',
-                               corpus.train_events_by_user), ks, num_events)
+             | 'UserTotals' >> beam.Map(_totals, train_events, ks,
+                                        num_events)
              | 'WriteTotals' >> beam.Map(_write_pickle, result))
       return _read_pickle(result)
     finally:
