@@ -218,6 +218,61 @@ def _same_data(data: str, args: argparse.Namespace) -> bool:
           and info.get('eval_fraction') == args.eval_fraction)
 
 
+def evaluator_child(root: str) -> None:
+  """In a child process: the Beam evaluator (in memory) on the run's towers
+  and Examples, as the RetrievalEvaluator runs it (no baseline)."""
+  import apache_beam as beam  # pylint: disable=g-import-not-at-top
+  sys.path.insert(0, os.path.join(REPO, 'bench'))
+  import quality_prep  # pylint: disable=g-import-not-at-top
+  from components import tower_io  # pylint: disable=g-import-not-at-top
+  from components.retrieval_evaluator import beam_ranking  # pylint: disable=g-import-not-at-top
+  from components.retrieval_evaluator import bootstrap  # pylint: disable=g-import-not-at-top
+  from components.retrieval_evaluator import evaluation  # pylint: disable=g-import-not-at-top
+  from components.retrieval_evaluator import metrics  # pylint: disable=g-import-not-at-top
+  from pipeline import inspection  # pylint: disable=g-import-not-at-top
+  store = inspection.open_store(os.path.join(root, 'output',
+                                             'metadata.sqlite'))
+  trained = quality_prep._latest_outputs(store, 'TwoTowerTrainer')  # pylint: disable=protected-access
+  prepared = quality_prep.read_uris(
+      os.path.join(root, 'output', 'metadata.sqlite'),
+      os.path.join(root, 'data'))
+  corpus = evaluation.load_corpus(prepared.items_examples,
+                                  prepared.interactions_examples)
+  content = beam_ranking.metrics_json(
+      beam_ranking.Model(tower_io.serving_dir(trained['query_model']),
+                         tower_io.load_tower(trained['item_model'])),
+      None, prepared.interactions_examples, corpus, metrics.DEFAULT_KS,
+      bootstrap.Settings(), lambda: beam.Pipeline(argv=[
+          '--direct_running_mode=in_memory']))
+  print(f'recall@10={content["recall@10"]["overall"]:.4f} over '
+        f'{content[metrics.NUM_EVENTS_KEY]} events')
+
+
+def measure_evaluator(root: str, items: int) -> None:
+  """Runs `evaluator_child` in a child; prints its wall, CPU and peak RSS."""
+  env = dict(os.environ, PYTHONPATH=REPO)
+  start = time.time()
+  child = subprocess.Popen([sys.executable, os.path.abspath(__file__),
+                            '--evaluator-child', root], env=env)
+  peak, cpu, loads = 0, 0.0, []
+  while child.poll() is None:
+    rss, cpu_now = _tree_usage(child.pid)
+    peak, cpu = max(peak, rss), max(cpu, cpu_now)
+    loads.append(os.getloadavg()[0])
+    time.sleep(0.5)
+  if child.returncode:
+    raise SystemExit(f'the evaluator failed ({child.returncode})')
+  wall = time.time() - start
+  with open(os.path.join(root, 'data', 'dataset.json')) as f:
+    num_eval = json.load(f)['num_eval_events']
+  scale = (10_000 / num_eval) * (1_000_000 / items)
+  print(f'evaluator alone (Beam, in memory, incl. start-up and corpus load): '
+        f'{wall:.0f} s wall, {cpu:.0f} CPU s, peak RSS {peak / 2**30:.2f} GB '
+        f'for {num_eval} events x {items} items = {wall * scale:.0f} s wall, '
+        f'{cpu * scale:.0f} CPU s per 10K events x 1M items (load '
+        f'{sum(loads) / max(len(loads), 1):.1f})', flush=True)
+
+
 def main(argv: List[str]) -> None:
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('--items', type=int, default=1_000_000)
@@ -235,17 +290,26 @@ def main(argv: List[str]) -> None:
                       help='stop the pipeline run when its processes hold '
                       'more (the machine is shared)')
   parser.add_argument('--root', default=os.path.join(REPO, 'output', 'scale'))
-  parser.add_argument('--part', choices=('all', 'pipeline', 'train', 'table'),
+  parser.add_argument('--part', choices=('all', 'pipeline', 'train', 'table',
+                                         'evaluator'),
                       default='all', help='pipeline: data + the whole run; '
                       'train: 1 vs 2 workers on the Transform outputs of the '
                       'run under --root; table: print the per-component '
-                      'table of the (possibly unfinished) run under --root')
+                      'table of the (possibly unfinished) run under --root; evaluator: the Beam '
+                      'evaluator alone on the towers of the run under --root')
   parser.add_argument('--worker', help=argparse.SUPPRESS)
+  parser.add_argument('--evaluator-child', help=argparse.SUPPRESS)
   parser.add_argument('--worker-index', type=int, default=0,
                       help=argparse.SUPPRESS)
   args = parser.parse_args(argv)
   if args.worker:
     worker(args.worker, args.worker_index)
+    return
+  if args.evaluator_child:
+    evaluator_child(args.evaluator_child)
+    return
+  if args.part == 'evaluator':
+    measure_evaluator(args.root, args.items)
     return
 
   if args.part == 'table':
