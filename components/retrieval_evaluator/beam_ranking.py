@@ -78,8 +78,11 @@ def _read_pickle(path: str):
 
 def _write_pickle(value, path: str) -> None:
   from tfx.dsl.io import fileio  # pylint: disable=g-import-not-at-top
+  # dumps, not dump: protocol 5 hands large arrays to write() as PickleBuffer
+  # objects, which a GFile (remote filesystems) does not take.
+  data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
   with fileio.open(path, 'wb') as f:
-    pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+    f.write(data)
 
 
 class _RankBlock(beam.DoFn):

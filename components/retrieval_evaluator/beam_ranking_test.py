@@ -114,3 +114,12 @@ def test_merge_histograms_in_any_order_and_checks_the_events():
   assert merged.num_events == 4
   with pytest.raises(RuntimeError, match='lost or repeated'):
     beam_ranking._totals({'m': merged}, {}, [10], num_events=5)  # pylint: disable=protected-access
+
+
+def test_large_arrays_round_trip_through_the_work_files(tmp_path):
+  value = {'a': np.arange(1 << 20, dtype=np.float32), 'b': ['x']}
+  path = str(tmp_path / 'v.pkl')
+  beam_ranking._write_pickle(value, path)  # pylint: disable=protected-access
+  got = beam_ranking._read_pickle(path)  # pylint: disable=protected-access
+  np.testing.assert_array_equal(got['a'], value['a'])
+  assert got['b'] == ['x']
