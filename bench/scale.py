@@ -1,19 +1,25 @@
 """Scale on one machine: a synthetic catalog through the whole pipeline, then 1 vs 2 training workers.
 
-1. Generates a synthetic dataset (default 1M items, 5M events), runs the whole
-   pipeline (`sslrec run`, in a child process) and prints, per component, the
-   execution time recorded in ML Metadata and the peak RSS of the run's
-   process tree while that component ran (sampled every 0.5 s), and the
-   evaluator's time scaled to 10K eval events x 1M items.
-2. Trains on the run's Transform outputs with `run_fn` for a fixed number of
+1. Generates a synthetic dataset (default 1M items, 5M events, the last 0.2%
+   of them, ~10K, the eval split; reused when the arguments match), runs the
+   whole pipeline (`sslrec run`, in a child process) and prints, per
+   component, the wall time recorded in ML Metadata and the CPU seconds and
+   peak RSS of the run's process tree while that component ran (sampled every
+   0.5 s into <root>/samples.jsonl), and the evaluator's time scaled to 10K
+   eval events x 1M items. A run whose RSS passes --max-rss-gb is stopped;
+   `--part table` prints the table of a run, finished or not.
+2. `--part evaluator`: the Beam evaluator alone on that run's towers, in a
+   child (wall, CPU, peak RSS, per 10K events x 1M items).
+3. Trains on the run's Transform outputs with `run_fn` for a fixed number of
    steps, once in one process and once as two real workers
    (MultiWorkerMirroredStrategy over loopback, TF_CONFIG), and prints the
-   examples/s of each and their ratio. On a 2-core machine the two workers
-   share the cores, so the ratio measures the synchronisation overhead, not a
-   speed-up.
+   examples/s of each (including corpus load and export) and their ratio. On
+   a 2-core machine the two workers share the cores, so the ratio measures
+   the synchronisation overhead, not a speed-up.
 
   .venv/bin/python bench/scale.py                         # 1M items, 5M events
-  .venv/bin/python bench/scale.py --items 20000 --users 5000 --events 100000
+  .venv/bin/python bench/scale.py --items 1000000 --users 20000 --events 500000 --eval-fraction 0.02
+  .venv/bin/python bench/scale.py --part evaluator | train | table --root output/scale
 """
 import argparse
 import json
