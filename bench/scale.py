@@ -1,28 +1,35 @@
 """Scale on one machine: a synthetic catalog through the whole pipeline, then 1 vs 2 training workers.
 
-1. Generates a synthetic dataset (default 1M items, 5M events), runs the whole
-   pipeline (`sslrec run`, in a child process) and prints, per component, the
-   execution time recorded in ML Metadata and the peak RSS of the run's
-   process tree while that component ran (sampled every 0.5 s), and the
-   evaluator's time scaled to 10K eval events x 1M items.
-2. Trains on the run's Transform outputs with `run_fn` for a fixed number of
+1. Generates a synthetic dataset (default 1M items, 5M events, the last 0.2%
+   of them, ~10K, the eval split; reused when the arguments match), runs the
+   whole pipeline (`sslrec run`, in a child process) and prints, per
+   component, the wall time recorded in ML Metadata and the CPU seconds and
+   peak RSS of the run's process tree while that component ran (sampled every
+   0.5 s into <root>/samples.jsonl), and the evaluator's time scaled to 10K
+   eval events x 1M items. A run whose RSS passes --max-rss-gb is stopped;
+   `--part table` prints the table of a run, finished or not.
+2. `--part evaluator`: the Beam evaluator alone on that run's towers, in a
+   child (wall, CPU, peak RSS, per 10K events x 1M items).
+3. Trains on the run's Transform outputs with `run_fn` for a fixed number of
    steps, once in one process and once as two real workers
    (MultiWorkerMirroredStrategy over loopback, TF_CONFIG), and prints the
-   examples/s of each and their ratio. On a 2-core machine the two workers
-   share the cores, so the ratio measures the synchronisation overhead, not a
-   speed-up.
+   examples/s of each (including corpus load and export) and their ratio. On
+   a 2-core machine the two workers share the cores, so the ratio measures
+   the synchronisation overhead, not a speed-up.
 
   .venv/bin/python bench/scale.py                         # 1M items, 5M events
-  .venv/bin/python bench/scale.py --items 20000 --users 5000 --events 100000
+  .venv/bin/python bench/scale.py --items 1000000 --users 20000 --events 500000 --eval-fraction 0.02
+  .venv/bin/python bench/scale.py --part evaluator | train | table --root output/scale
 """
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
 import time
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
@@ -34,55 +41,136 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TF_CONFIG = 'TF_CONFIG'
 
 
-def _tree_rss(pid: int) -> int:
+def _tree_usage(pid: int) -> Tuple[int, float]:
+  """(RSS bytes, CPU seconds) of a process and its descendants.
+
+  CPU seconds include the reaped children (Beam worker processes that
+  ended)."""
   import psutil  # pylint: disable=g-import-not-at-top
   try:
     root = psutil.Process(pid)
     processes = [root] + root.children(recursive=True)
+    t = root.cpu_times()
+    cpu = t.children_user + t.children_system
   except psutil.NoSuchProcess:
-    return 0
-  total = 0
+    return 0, 0.0
+  rss = 0
   for p in processes:
     try:
-      total += p.memory_info().rss
+      rss += p.memory_info().rss
+      t = p.cpu_times()
+      cpu += t.user + t.system
     except psutil.NoSuchProcess:
       pass
-  return total
+  return rss, cpu
 
 
-def run_pipeline(argv: List[str]) -> Tuple[float, List[Tuple[float, int]]]:
-  """Runs `sslrec run argv` in a child; returns (seconds, [(time, rss)])."""
+def run_pipeline(argv: List[str], samples_file: str,
+                 max_rss_gb: float) -> bool:
+  """Runs `sslrec run argv` in a child, appending (time, rss, cpu, load)
+  samples to `samples_file` every 0.5 s; returns whether it completed.
+
+  A run whose process tree exceeds `max_rss_gb` is stopped (this machine is
+  shared), and the table shows how far it got."""
   env = dict(os.environ, PYTHONPATH=REPO)
-  start = time.time()
   child = subprocess.Popen([sys.executable, '-m', 'pipeline.cli', 'run',
                             *argv], env=env)
-  samples: List[Tuple[float, int]] = []
+  over = []
 
   def sample():
-    while child.poll() is None:
-      samples.append((time.time(), _tree_rss(child.pid)))
-      time.sleep(0.5)
+    with open(samples_file, 'a') as f:
+      while child.poll() is None:
+        rss, cpu = _tree_usage(child.pid)
+        f.write(json.dumps([time.time(), rss, cpu, os.getloadavg()[0]])
+                + '\n')
+        f.flush()
+        if rss > max_rss_gb * 2**30 and not over:
+          over.append(rss)
+          child.kill()
+        time.sleep(0.5)
 
   sampler = threading.Thread(target=sample, daemon=True)
   sampler.start()
   code = child.wait()
   sampler.join()
+  if over:
+    print(f'STOPPED: the run reached {over[0] / 2**30:.1f} GB RSS, over '
+          f'--max-rss-gb {max_rss_gb}', flush=True)
+    return False
   if code not in (0, 3):  # 3: completed, not blessed
     raise SystemExit(f'sslrec run failed with exit code {code}')
-  return time.time() - start, samples
+  return True
 
 
-def component_windows(metadata_path: str) -> Dict[str, Tuple[float, float]]:
-  """Component id -> (start, end) in epoch seconds, from ML Metadata."""
+def read_samples(samples_file: str) -> List[Tuple[float, int, float, float]]:
+  if not os.path.exists(samples_file):
+    return []
+  out = []
+  with open(samples_file) as f:
+    for line in f:
+      try:
+        out.append(tuple(json.loads(line)))
+      except json.JSONDecodeError:  # a line cut by a stop
+        pass
+  return out
+
+
+_DONE_STATES = (3,)  # mlmd Execution.COMPLETE
+
+
+def component_windows(metadata_path: str
+                      ) -> Dict[str, Tuple[float, Optional[float]]]:
+  """Component id -> (start, end or None while running), epoch seconds."""
   from pipeline import inspection  # pylint: disable=g-import-not-at-top
   store = inspection.open_store(metadata_path)
   out = {}
   for context in store.get_contexts_by_type('node'):
     for e in store.get_executions_by_context(context.id):
+      done = e.last_known_state in _DONE_STATES
       out[context.name.rpartition('.')[2]] = (
           e.create_time_since_epoch / 1000,
-          e.last_update_time_since_epoch / 1000)
+          e.last_update_time_since_epoch / 1000 if done else None)
   return out
+
+
+def print_table(root: str, items: int) -> None:
+  """The per-component table of the run under `root` (complete or not)."""
+  output = os.path.join(root, 'output')
+  samples = read_samples(os.path.join(root, 'samples.jsonl'))
+  metadata = os.path.join(output, 'metadata.sqlite')
+  if not samples or not os.path.exists(metadata):
+    print('no pipeline run recorded under', root)
+    return
+  windows = component_windows(metadata)
+  now = samples[-1][0]
+
+  def usage(t0, t1):
+    inside = [s for s in samples if t0 - 0.5 <= s[0] <= t1 + 0.5]
+    if not inside:
+      return 0.0, 0.0, 0.0
+    return (max(s[1] for s in inside) / 2**30, inside[-1][2] - inside[0][2],
+            sum(s[3] for s in inside) / len(inside))
+
+  print(f'\n{"component":28s} {"wall s":>8s} {"CPU s":>8s} '
+        f'{"peak RSS GB":>11s} {"load":>5s}')
+  for node, (t0, t1) in sorted(windows.items(), key=lambda kv: kv[1][0]):
+    rss, cpu, load = usage(t0, t1 or now)
+    note = '' if t1 else '  (running, not finished)'
+    print(f'{node:28s} {(t1 or now) - t0:8.0f} {cpu:8.0f} {rss:11.2f} '
+          f'{load:5.1f}{note}')
+  rss, cpu, load = usage(samples[0][0], now)
+  print(f'{"whole run so far":28s} {now - samples[0][0]:8.0f} {cpu:8.0f} '
+        f'{rss:11.2f} {load:5.1f}')
+  with open(os.path.join(root, 'data', 'dataset.json')) as f:
+    num_eval = json.load(f).get('num_eval_events') or 0
+  t0, t1 = windows.get('RetrievalEvaluator', (None, None))
+  if t1 and num_eval:
+    _, cpu, _ = usage(t0, t1)
+    scale = (10_000 / num_eval) * (1_000_000 / items)
+    print(f'evaluator: {t1 - t0:.0f} s wall, {cpu:.0f} CPU s for {num_eval} '
+          f'events x {items} items = {(t1 - t0) * scale:.0f} s wall, '
+          f'{cpu * scale:.0f} CPU s per 10K events x 1M items (2 models when '
+          'a baseline exists)')
 
 
 def train_workers(fn_args_file: str, num_workers: int) -> float:
@@ -123,56 +211,146 @@ def worker(fn_args_file: str, index: int) -> None:
   print(time.monotonic() - start)
 
 
+def _same_data(data: str, args: argparse.Namespace) -> bool:
+  """Whether `data` already holds the dataset these arguments generate."""
+  try:
+    with open(os.path.join(data, 'dataset.json')) as f:
+      info = json.load(f)
+  except (OSError, ValueError):
+    return False
+  events = info.get('num_train_events', 0) + info.get('num_eval_events', 0)
+  return (info.get('num_items') == args.items and events == args.events
+          and info.get('num_users') == args.users and info.get('seed') == 0
+          and info.get('eval_fraction') == args.eval_fraction)
+
+
+def evaluator_child(root: str) -> None:
+  """In a child process: the Beam evaluator (in memory) on the run's towers
+  and Examples, as the RetrievalEvaluator runs it (no baseline)."""
+  import apache_beam as beam  # pylint: disable=g-import-not-at-top
+  sys.path.insert(0, os.path.join(REPO, 'bench'))
+  import quality_prep  # pylint: disable=g-import-not-at-top
+  from components import tower_io  # pylint: disable=g-import-not-at-top
+  from components.retrieval_evaluator import beam_ranking  # pylint: disable=g-import-not-at-top
+  from components.retrieval_evaluator import bootstrap  # pylint: disable=g-import-not-at-top
+  from components.retrieval_evaluator import evaluation  # pylint: disable=g-import-not-at-top
+  from components.retrieval_evaluator import metrics  # pylint: disable=g-import-not-at-top
+  from pipeline import inspection  # pylint: disable=g-import-not-at-top
+  store = inspection.open_store(os.path.join(root, 'output',
+                                             'metadata.sqlite'))
+  trained = quality_prep._latest_outputs(store, 'TwoTowerTrainer')  # pylint: disable=protected-access
+  prepared = quality_prep.read_uris(
+      os.path.join(root, 'output', 'metadata.sqlite'),
+      os.path.join(root, 'data'))
+  corpus = evaluation.load_corpus(prepared.items_examples,
+                                  prepared.interactions_examples)
+  content = beam_ranking.metrics_json(
+      beam_ranking.Model(tower_io.serving_dir(trained['query_model']),
+                         tower_io.load_tower(trained['item_model'])),
+      None, prepared.interactions_examples, corpus, metrics.DEFAULT_KS,
+      bootstrap.Settings(), lambda: beam.Pipeline(argv=[
+          '--direct_running_mode=in_memory']))
+  print(f'recall@10={content["recall@10"]["overall"]:.4f} over '
+        f'{content[metrics.NUM_EVENTS_KEY]} events')
+
+
+def measure_evaluator(root: str, items: int) -> None:
+  """Runs `evaluator_child` in a child; prints its wall, CPU and peak RSS."""
+  env = dict(os.environ, PYTHONPATH=REPO)
+  start = time.time()
+  child = subprocess.Popen([sys.executable, os.path.abspath(__file__),
+                            '--evaluator-child', root], env=env)
+  peak, cpu, loads = 0, 0.0, []
+  while child.poll() is None:
+    rss, cpu_now = _tree_usage(child.pid)
+    peak, cpu = max(peak, rss), max(cpu, cpu_now)
+    loads.append(os.getloadavg()[0])
+    time.sleep(0.5)
+  if child.returncode:
+    raise SystemExit(f'the evaluator failed ({child.returncode})')
+  wall = time.time() - start
+  with open(os.path.join(root, 'data', 'dataset.json')) as f:
+    num_eval = json.load(f)['num_eval_events']
+  scale = (10_000 / num_eval) * (1_000_000 / items)
+  print(f'evaluator alone (Beam, in memory, incl. start-up and corpus load): '
+        f'{wall:.0f} s wall, {cpu:.0f} CPU s, peak RSS {peak / 2**30:.2f} GB '
+        f'for {num_eval} events x {items} items = {wall * scale:.0f} s wall, '
+        f'{cpu * scale:.0f} CPU s per 10K events x 1M items (load '
+        f'{sum(loads) / max(len(loads), 1):.1f})', flush=True)
+
+
 def main(argv: List[str]) -> None:
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   parser.add_argument('--items', type=int, default=1_000_000)
   parser.add_argument('--users', type=int, default=200_000)
   parser.add_argument('--events', type=int, default=5_000_000)
   parser.add_argument('--epochs', type=int, default=1)
+  parser.add_argument('--eval-fraction', type=float, default=0.002,
+                      help='the last fraction of events forming the eval '
+                      'split (temporal); the default keeps ~10K eval events '
+                      'of 5M so the exact evaluator fits a session')
   parser.add_argument('--train-steps', type=int, default=1000,
                       help='steps of each worker in the 1-vs-2-worker part')
   parser.add_argument('--batch-size', type=int, default=256)
+  parser.add_argument('--max-rss-gb', type=float, default=12.0,
+                      help='stop the pipeline run when its processes hold '
+                      'more (the machine is shared)')
   parser.add_argument('--root', default=os.path.join(REPO, 'output', 'scale'))
+  parser.add_argument('--part', choices=('all', 'pipeline', 'train', 'table',
+                                         'evaluator'),
+                      default='all', help='pipeline: data + the whole run; '
+                      'train: 1 vs 2 workers on the Transform outputs of the '
+                      'run under --root; table: print the per-component '
+                      'table of the (possibly unfinished) run under --root; evaluator: the Beam '
+                      'evaluator alone on the towers of the run under --root')
   parser.add_argument('--worker', help=argparse.SUPPRESS)
+  parser.add_argument('--evaluator-child', help=argparse.SUPPRESS)
   parser.add_argument('--worker-index', type=int, default=0,
                       help=argparse.SUPPRESS)
   args = parser.parse_args(argv)
   if args.worker:
     worker(args.worker, args.worker_index)
     return
+  if args.evaluator_child:
+    evaluator_child(args.evaluator_child)
+    return
+  if args.part == 'evaluator':
+    measure_evaluator(args.root, args.items)
+    return
 
-  from models.config import TrainingConfig  # pylint: disable=g-import-not-at-top
-  from pipeline.data import synthetic  # pylint: disable=g-import-not-at-top
+  if args.part == 'table':
+    print_table(args.root, args.items)
+    return
   sys.path.insert(0, os.path.join(REPO, 'bench'))
   import quality_prep  # pylint: disable=g-import-not-at-top
   data = os.path.join(args.root, 'data')
   output = os.path.join(args.root, 'output')
-  start = time.monotonic()
-  synthetic.generate(data, args.items, args.users, args.events, seed=0,
-                     force=True)
-  print(f'data: {args.items} items, {args.events} events '
-        f'({time.monotonic() - start:.0f} s to generate)', flush=True)
-  seconds, samples = run_pipeline(
-      ['--data', data, '--output', output, '--no-cache', '--epochs',
-       str(args.epochs), '--batch-size', str(args.batch_size),
-       '--min-recall', '0'])
-  windows = component_windows(os.path.join(output, 'metadata.sqlite'))
-  print(f'\n{"component":32s} {"seconds":>9s} {"peak RSS GB":>12s}')
-  peak_all = max((r for _, r in samples), default=0)
-  for node, (t0, t1) in sorted(windows.items(), key=lambda kv: kv[1][0]):
-    peak = max((r for t, r in samples if t0 - 0.5 <= t <= t1 + 0.5),
-               default=0)
-    print(f'{node:32s} {t1 - t0:9.1f} {peak / 2**30:12.2f}')
-  print(f'{"whole run":32s} {seconds:9.1f} {peak_all / 2**30:12.2f}')
-  with open(os.path.join(data, 'dataset.json')) as f:
-    num_eval = json.load(f).get('num_eval_events') or 0
-  if 'RetrievalEvaluator' in windows and num_eval:
-    t0, t1 = windows['RetrievalEvaluator']
-    scaled = (t1 - t0) * (10_000 / num_eval) * (1_000_000 / args.items)
-    print(f'evaluator: {t1 - t0:.1f} s for {num_eval} events x {args.items} '
-          f'items = {scaled:.1f} s per 10K events x 1M items (2 models when '
-          'a baseline exists)')
+  if args.part in ('all', 'pipeline'):
+    from pipeline.data import synthetic  # pylint: disable=g-import-not-at-top
+    if _same_data(data, args):
+      print(f'data: reusing {data}', flush=True)
+    else:
+      start = time.monotonic()
+      synthetic.generate(data, args.items, args.users, args.events, seed=0,
+                         eval_fraction=args.eval_fraction, force=True)
+      print(f'data: {args.items} items, {args.events} events '
+            f'({time.monotonic() - start:.0f} s to generate)', flush=True)
+    if os.path.exists(output):
+      shutil.rmtree(output)  # a fresh store: the table reads its executions
+    samples_file = os.path.join(args.root, 'samples.jsonl')
+    if os.path.exists(samples_file):
+      os.remove(samples_file)
+    completed = run_pipeline(
+        ['--data', data, '--output', output, '--no-cache', '--epochs',
+         str(args.epochs), '--batch-size', str(args.batch_size),
+         '--min-recall', '0'], samples_file, args.max_rss_gb)
+    print_table(args.root, args.items)
+    if not completed:
+      return
+  if args.part not in ('all', 'train'):
+    return
 
+  from models.config import TrainingConfig  # pylint: disable=g-import-not-at-top
   prepared = quality_prep.read_uris(os.path.join(output, 'metadata.sqlite'),
                                     data)
   training = TrainingConfig(batch_size=args.batch_size,
@@ -205,7 +383,8 @@ def main(argv: List[str]) -> None:
           f'({args.train_steps} steps x {args.batch_size} per worker, '
           f'{secs:.0f} s incl. corpus load and export)', flush=True)
   print(f'two_worker_vs_one_examples_per_second_ratio={rates[2] / rates[1]:.3f}'
-        f' (2 cores shared: overhead, not speed-up)')
+        f' (load {os.getloadavg()[0]:.1f}; 2 cores shared: overhead, not '
+        'speed-up)')
 
 
 if __name__ == '__main__':

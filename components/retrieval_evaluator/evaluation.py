@@ -18,6 +18,7 @@ import tensorflow as tf
 from components import tower_io
 from components.retrieval_evaluator import bootstrap
 from components.retrieval_evaluator import metrics
+from components.retrieval_evaluator import rank_histograms
 from components.retrieval_evaluator import summary
 
 ITEM_ID = 'item_id'
@@ -189,7 +190,11 @@ def event_slices(corpus: Corpus, ranking: Ranking) -> summary.EventSlices:
 
 def user_totals(corpus: Corpus, ranking: Ranking,
                 ks: Sequence[int]) -> summary.UserTotals:
-  return summary.user_totals(ranking.ranks, event_slices(corpus, ranking), ks)
+  """Per-user aggregates, summed as the Beam evaluator sums them
+  (rank_histograms.py), so both give identical metrics."""
+  return rank_histograms.ranking_totals(
+      ranking.users, ranking.targets, ranking.ranks, corpus.popularity,
+      corpus.train_events_by_user, ks)
 
 
 def evaluate(query_tower: tower_io.Tower, item_tower: tower_io.Tower,
@@ -238,10 +243,9 @@ def metrics_json(corpus: Corpus, candidate: Ranking,
       or not np.array_equal(baseline.targets, candidate.targets)):
     raise RuntimeError('the baseline was ranked on other eval events than the '
                        'candidate')
-  slices = event_slices(corpus, candidate)
 
   def totals(ranking: Ranking) -> summary.UserTotals:
-    return summary.user_totals(ranking.ranks, slices, ks)
+    return user_totals(corpus, ranking, ks)
 
   return summary.metrics_json(
       totals(candidate), totals(baseline) if baseline is not None else None,

@@ -99,7 +99,8 @@ def _set_properties(evaluation_artifact: types.Artifact, content: Dict,
 class Executor(base_beam_executor.BaseBeamExecutor):
   """Computes the metrics of the candidate (and baseline) and decides.
 
-  Each model's ranking of the eval events is a Beam job (beam_ranking.py).
+  The ranking and the per-user metric aggregates of both models are one Beam
+  job (beam_ranking.py).
   """
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]],
@@ -136,23 +137,21 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
     corpus = evaluation.load_corpus(items.uri, examples.uri)
 
-    def rank(query_uri: str, item_uri: str) -> evaluation.Ranking:
-      return beam_ranking.rank_events(
-          tower_io.serving_dir(query_uri), tower_io.load_tower(item_uri),
-          examples.uri, corpus, ks, self._make_beam_pipeline,
-          work_dir=evaluation_artifact.uri, **options)
+    def model(query_uri: str, item_uri: str) -> beam_ranking.Model:
+      return beam_ranking.Model(tower_io.serving_dir(query_uri),
+                                tower_io.load_tower(item_uri))
 
+    baseline = None
+    if baselines:
+      logging.info('Evaluating the baseline (last blessed) query model %s too.',
+                   baselines[0].uri)
+      baseline = model(baselines[0].uri, baseline_item_model_uri(baselines[0]))
     logging.info('Ranking the eval events over %d corpus items (Beam).',
                  len(corpus.item_ids))
-    candidate = rank(query_model.uri, item_model.uri)
-    baseline_ranking = None
-    if baselines:
-      baseline = baselines[0]
-      logging.info('Evaluating the baseline (last blessed) query model %s.',
-                   baseline.uri)
-      baseline_ranking = rank(baseline.uri, baseline_item_model_uri(baseline))
-    content = evaluation.metrics_json(corpus, candidate, baseline_ranking, ks,
-                                      settings)
+    content = beam_ranking.metrics_json(
+        model(query_model.uri, item_model.uri), baseline, examples.uri,
+        corpus, ks, settings, self._make_beam_pipeline,
+        work_dir=evaluation_artifact.uri, **options)
     write_text_atomically(os.path.join(evaluation_artifact.uri, METRICS_FILE),
                           json.dumps(content, indent=2) + '\n')
     _set_properties(evaluation_artifact, content, ks)
