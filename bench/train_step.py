@@ -68,16 +68,26 @@ def _corpus(fc, rng):
   return data.ItemCorpus(keys, feats)
 
 
+def _zipf():
+  p = 1.0 / np.arange(1, NUM_ITEMS + 1)
+  return p / p.sum()
+
+
+def _item_counts():
+  """Expected training counts of the items (for the logQ correction)."""
+  return _zipf() * NUM_EVENTS
+
+
 def _events(fc, rng, batch):
   """Infinite batches {'query': ..., 'item_row': int64 [batch]}."""
-  p = 1.0 / np.arange(1, NUM_ITEMS + 1)
-  rows = rng.choice(NUM_ITEMS, size=NUM_EVENTS, p=p / p.sum()).astype(np.int64)
+  p = _zipf()
+  rows = rng.choice(NUM_ITEMS, size=NUM_EVENTS, p=p).astype(np.int64)
   users = rng.integers(0, NUM_USERS, NUM_EVENTS)
   query = {}
   for f in fc.query_features:
     if f.kind == F.HISTORY:
       lengths = rng.integers(0, HISTORY_MAX + 1, NUM_EVENTS)
-      ids = rng.choice(NUM_ITEMS, size=lengths.sum(), p=p / p.sum())
+      ids = rng.choice(NUM_ITEMS, size=lengths.sum(), p=p)
       query[f.name] = tf.RaggedTensor.from_row_lengths(
           tf.constant(np.char.add('i', ids.astype(str))), lengths)
     elif f.name == F.USER_ID:
@@ -108,7 +118,8 @@ def _model(fc, config, corpus, mi):
       history[0] if history else None, corpus.keys.tolist())
   task = ssl_lib.ItemContrastiveTask.from_config(fc, config, mi)
   model = model_lib.RetrievalModel(
-      query_tower, item_tower, corpus, config, ssl_task=task,
+      query_tower, item_tower, corpus, config, item_counts=_item_counts(),
+      ssl_task=task,
       seq_ssl_task=seq_ssl.SequenceContrastiveTask.from_config(config))
   model.compile(optimizer=tf.keras.optimizers.Adagrad(config.learning_rate))
   return model
