@@ -131,6 +131,10 @@ class IntentionEncoder(tf.keras.layers.Layer):
     self.norm_intentions = tf.keras.layers.LayerNormalization()
     self.importance = self.add_weight(
         name='importance', shape=[dim], initializer=init())
+    # Its own weights exist now; the sublayers build on first use. Callers
+    # use `encode`, which Keras does not see as a call: mark it built so the
+    # SavedModel serializes it fully.
+    self.built = True
 
   def call(self, ids: tf.RaggedTensor, training=None
            ) -> Tuple[tf.Tensor, tf.Tensor]:
