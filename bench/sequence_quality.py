@@ -311,6 +311,16 @@ def report_lines(records: Sequence[Mapping], reference: str) -> List[str]:
   return lines
 
 
+def latest_records(records: Sequence[Mapping], mode: str) -> List[Mapping]:
+  """The records of `mode` from the code version of its latest training."""
+  mine = [r for r in records if r['mode'] == mode]
+  trained = [r for r in mine if r['variant'] != POPULARITY]
+  if not trained:
+    return []
+  version = trained[-1]['code_version']
+  return [r for r in mine if r['code_version'] == version]
+
+
 def _parse_set(items: Sequence[str]) -> Dict[str, Any]:
   out = {}
   for item in items:
@@ -334,13 +344,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                       '(JSON values), e.g. seq_ssl_weight=0.3')
   parser.add_argument('--reference', default='pooled')
   parser.add_argument('--report-only', action='store_true',
-                      help='report what the log holds for --mode, run nothing')
+                      help='report what the log holds for --mode (the code '
+                      'version of its latest training), run nothing')
   args = parser.parse_args(argv)
   variants = args.variants or list(EVAL_VARIANTS)
   if args.report_only:
-    version = quality.code_version()
-    records = [r for r in quality.read_log(os.path.join(args.work, LOG_NAME))
-               if r['mode'] == args.mode and r['code_version'] == version]
+    records = latest_records(
+        quality.read_log(os.path.join(args.work, LOG_NAME)), args.mode)
   else:
     records = run(args.mode, args.work, args.seeds, variants,
                   _parse_set(args.set))

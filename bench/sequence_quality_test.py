@@ -51,3 +51,13 @@ def test_report_marks_only_intervals_excluding_zero():
   assert '+0.5000' in row and row.count('*') == len(summary.SLICES)
   table = [l for l in lines if l.startswith('| sequence |')][0]
   assert '0.5000' in table and '| 2 |' in table
+
+
+def test_latest_records_keep_the_code_version_of_the_last_training():
+  records = [dict(_record('pooled', 0, [0] * 4), code_version='a'),
+             dict(_record('popularity', 0, [0] * 4), code_version='b'),
+             dict(_record('pooled', 0, [1] * 4), code_version='b'),
+             dict(_record('pooled', 1, [1] * 4), code_version='c', mode='eval')]
+  got = sq.latest_records(records, 'valid')
+  assert [(r['variant'], r['code_version']) for r in got] == [
+      ('popularity', 'b'), ('pooled', 'b')]
