@@ -83,6 +83,7 @@ KS = (10, 50)
 METRIC = f'recall@{K}'
 COLUMNS = [(m, s) for m in (f'recall@{k}' for k in KS) for s in summary.SLICES]
 SETTINGS = bootstrap.Settings(samples=2000)
+MIN_RELATIVE_BASE = 0.01
 
 
 def config_for(variant: str, seed: int, settings: Mapping[str, Any],
@@ -254,8 +255,9 @@ def paired(records: Sequence[Mapping], name: str, reference: str,
     if point_a[c] is None:
       continue
     diff = point_a[c] - point_b[c]
-    out[slice_] = (diff, diff / point_b[c] if point_b[c] else None,
-                   intervals[c], seeds)
+    # No relative change against a near-zero base (the popular list's tail).
+    relative = diff / point_b[c] if point_b[c] >= MIN_RELATIVE_BASE else None
+    out[slice_] = (diff, relative, intervals[c], seeds)
   return out
 
 
