@@ -1,4 +1,4 @@
-"""The sequence query encoder: self-attention over the history, then K intentions.
+"""The sequence query encoder: the time-ordered history into K intentions.
 
 `query_encoder='sequence'` (models/config.py) replaces the mean-pooled history
 of the query tower by
@@ -10,11 +10,11 @@ of the query tower by
   2. item embeddings (a table of the query tower's own, not shared with the
      item tower: see docs/ssl.md) + learned positional embeddings, position 0
      being the most recent item of the sequence;
-  3. one bidirectional self-attention layer (single head, padding mask,
-     residual and layer norm; no feed-forward block: it tripled the step
-     time for no measured gain, see docs/ssl.md). Bidirectional: the whole
-     history is the past of the event being predicted, so no position can
-     leak a target; every position sees its full context;
+  3. optionally (`sequence_attention`, off by default: docs/ssl.md) one
+     bidirectional self-attention layer (single head, padding mask,
+     residual; no feed-forward block); then a layer norm. Bidirectional: the
+     whole history is the past of the event being predicted, so no position
+     can leak a target; every position sees its full context;
   4. K intentions (Ma et al., KDD'20): K learned prototypes; position l is
      softly assigned to prototype k, a[l, k] = softmax_k(h_l.LN(p_k)/sqrt(e))
      (h_l is layer-normed); a learned vector w gives each position a weight
