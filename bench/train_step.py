@@ -3,6 +3,7 @@
   python bench/train_step.py [--steps 200] [--batch 256] [--ssl-batch 256]
                              [--variant cfm] [--dropout-rate 0.3]
   python bench/train_step.py --compare sequence [--num-intentions 4]
+      [--sequence-max-length 50] [--sequence-attention 1] [--seq-ssl-batch 64]
 
 Builds the real towers and RetrievalModel (models/model.py) on synthetic
 transformed features shaped like MovieLens-100K (1682 items: item_id, title
@@ -16,7 +17,8 @@ Prints the median and p90 step time and examples/s of each, and last
 
 `--compare sequence` times `query_encoder=pooled` against
 `query_encoder=sequence` with the sequence-to-sequence SSL loss on
-(seq_ssl_weight 0.1), both with ssl=none, and prints last
+(seq_ssl_weight 0.1; K, history length, attention and SSL sub-batch from
+the TrainingConfig defaults unless given), both with ssl=none, and prints last
 `sequence_step_time_ratio=<median sequence+seq-ssl / median pooled>` (goal <= 2).
 """
 import argparse
@@ -68,16 +70,26 @@ def _corpus(fc, rng):
   return data.ItemCorpus(keys, feats)
 
 
+def _zipf():
+  p = 1.0 / np.arange(1, NUM_ITEMS + 1)
+  return p / p.sum()
+
+
+def _item_counts():
+  """Expected training counts of the items (for the logQ correction)."""
+  return _zipf() * NUM_EVENTS
+
+
 def _events(fc, rng, batch):
   """Infinite batches {'query': ..., 'item_row': int64 [batch]}."""
-  p = 1.0 / np.arange(1, NUM_ITEMS + 1)
-  rows = rng.choice(NUM_ITEMS, size=NUM_EVENTS, p=p / p.sum()).astype(np.int64)
+  p = _zipf()
+  rows = rng.choice(NUM_ITEMS, size=NUM_EVENTS, p=p).astype(np.int64)
   users = rng.integers(0, NUM_USERS, NUM_EVENTS)
   query = {}
   for f in fc.query_features:
     if f.kind == F.HISTORY:
       lengths = rng.integers(0, HISTORY_MAX + 1, NUM_EVENTS)
-      ids = rng.choice(NUM_ITEMS, size=lengths.sum(), p=p / p.sum())
+      ids = rng.choice(NUM_ITEMS, size=lengths.sum(), p=p)
       query[f.name] = tf.RaggedTensor.from_row_lengths(
           tf.constant(np.char.add('i', ids.astype(str))), lengths)
     elif f.name == F.USER_ID:
@@ -108,7 +120,8 @@ def _model(fc, config, corpus, mi):
       history[0] if history else None, corpus.keys.tolist())
   task = ssl_lib.ItemContrastiveTask.from_config(fc, config, mi)
   model = model_lib.RetrievalModel(
-      query_tower, item_tower, corpus, config, ssl_task=task,
+      query_tower, item_tower, corpus, config, item_counts=_item_counts(),
+      ssl_task=task,
       seq_ssl_task=seq_ssl.SequenceContrastiveTask.from_config(config))
   model.compile(optimizer=tf.keras.optimizers.Adagrad(config.learning_rate))
   return model
@@ -134,6 +147,12 @@ def main(argv=None):
                       "vs sequence + seq-ssl")
   parser.add_argument('--num-intentions', type=int,
                       default=TrainingConfig.num_intentions)
+  parser.add_argument('--sequence-max-length', type=int,
+                      default=TrainingConfig.sequence_max_length)
+  parser.add_argument('--sequence-attention', type=int, choices=[0, 1],
+                      default=int(TrainingConfig.sequence_attention))
+  parser.add_argument('--seq-ssl-batch', type=int,
+                      default=TrainingConfig.seq_ssl_batch_size)
   args = parser.parse_args(argv)
 
   rng = np.random.default_rng(0)
@@ -145,7 +164,9 @@ def main(argv=None):
   if args.compare == 'sequence':
     variants = {'pooled': base, 'sequence+seq-ssl': base.replace(
         query_encoder='sequence', num_intentions=args.num_intentions,
-        seq_ssl_weight=0.1)}
+        sequence_max_length=args.sequence_max_length,
+        sequence_attention=bool(args.sequence_attention),
+        seq_ssl_batch_size=args.seq_ssl_batch, seq_ssl_weight=0.1)}
   else:
     variants = {'none': base, args.variant: base.replace(ssl=args.variant)}
   runs = {}
@@ -182,6 +203,11 @@ def main(argv=None):
           f'{p90:6.2f})  {rate:8.0f} main examples/s')
   if args.compare == 'sequence':
     ratio = medians['sequence+seq-ssl'] / medians['pooled']
+    seq = variants['sequence+seq-ssl']
+    print(f'  sequence: K={seq.num_intentions}, sequence_max_length '
+          f'{seq.sequence_max_length}, sequence_attention '
+          f'{seq.sequence_attention}, seq_ssl_batch_size '
+          f'{seq.seq_ssl_batch_size}; load average now {os.getloadavg()[0]:.1f}')
     print(f'sequence_step_time_ratio={ratio:.3f}')
   else:
     print(f'ssl_step_time_ratio={medians[args.variant] / medians["none"]:.3f}')

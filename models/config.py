@@ -187,7 +187,11 @@ class TrainingConfig(_Section):
   num_intentions: int = option(
       4, 'K intention vectors of the sequence encoder')
   sequence_max_length: int = option(
-      50, 'most recent history items the sequence encoder reads')
+      20, 'most recent history items the sequence encoder reads')
+  sequence_attention: bool = option(
+      False, 'a self-attention layer in the sequence encoder before the '
+      'intentions (false: positions are matched to the prototypes from their '
+      'item + position embeddings alone)')
   seq_ssl_weight: float = option(
       0.0, 'beta of the sequence-to-sequence SSL loss (needs query_encoder '
       'sequence); 0 = off')

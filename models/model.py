@@ -95,14 +95,18 @@ class RetrievalModel(tfrs.Model):
   def metrics(self):
     return list(self._trackers.values())
 
-  def main_loss(self, batch: Dict[str, Any]) -> tf.Tensor:
+  def main_loss(self, batch: Dict[str, Any],
+                query_embeddings: Optional[tf.Tensor] = None) -> tf.Tensor:
     """In-batch softmax loss, mean over the batch. batch: see data.interaction_dataset.
 
     With `mixed_negatives` M > 0 the softmax runs over the B positives plus M
     items drawn uniformly from the corpus (models/negatives.py).
+    `query_embeddings`: the query tower's output on the batch when already
+    computed (with the sequence SSL task: one encoder call for both).
     """
     rows = batch[data.ITEM_ROW]
-    query_embeddings = self.query_tower(batch[data.QUERY])      # [B, d]
+    if query_embeddings is None:
+      query_embeddings = self.query_tower(batch[data.QUERY])    # [B, d]
     item_embeddings = self.item_tower(self.corpus.gather(rows))  # [B, d]
     probability = None
     if self._item_probability is not None:
@@ -130,11 +134,13 @@ class RetrievalModel(tfrs.Model):
       return tf.constant(0.0)
     return self.ssl_task(self.item_tower, self.corpus.gather(ssl_rows), ssl_rows)
 
-  def seq_ssl_loss(self, batch: Dict[str, Any], training: bool) -> tf.Tensor:
-    """Sequence-to-sequence SSL loss (models/seq_ssl.py); 0 when off."""
+  def seq_ssl_loss(self, batch: Dict[str, Any], training: bool):
+    """(query tower output or None, sequence-to-sequence SSL loss; 0 when
+    off): both from one encoder call (models/seq_ssl.py)."""
     if self.seq_ssl_task is None:
-      return tf.constant(0.0)
-    return self.seq_ssl_task(self.query_tower, batch[data.QUERY], training)
+      return None, tf.constant(0.0)
+    return self.seq_ssl_task.query_and_loss(self.query_tower,
+                                            batch[data.QUERY], training)
 
   def losses_for(self, inputs, training: bool = False) -> Dict[str, tf.Tensor]:
     """inputs: (main batch, SSL corpus rows [S]); see _with_ssl_rows."""
@@ -142,8 +148,8 @@ class RetrievalModel(tfrs.Model):
     ssl = self.ssl_loss(ssl_rows)
     if self.pretraining:
       return {'ssl_loss': ssl, 'total_loss': ssl}
-    main = self.main_loss(batch)
-    seq = self.seq_ssl_loss(batch, training)
+    query, seq = self.seq_ssl_loss(batch, training)
+    main = self.main_loss(batch, query)
     total = (main + self.config.ssl_weight * ssl
              + self.config.seq_ssl_weight * seq)
     return {'main_loss': main, 'ssl_loss': ssl, 'total_loss': total,
@@ -324,7 +330,7 @@ def build_query_tower(feature_names, table_sizes, config: TrainingConfig,
         feature_names, table_sizes, config.feature_embedding_dim,
         config.tower_layers,
         history_feature, item_keys, config.num_intentions,
-        config.sequence_max_length)
+        config.sequence_max_length, attention=config.sequence_attention)
   return towers.QueryTower(feature_names, table_sizes,
                            config.feature_embedding_dim, config.tower_layers,
                            history_feature=history_feature, item_keys=item_keys,

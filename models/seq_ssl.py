@@ -3,7 +3,8 @@
 For each training example whose (time-ordered, truncated) history has T >= 3
 items: draw t uniform in [1, T-2]; the past x_1..x_t and the reversed future
 x_T..x_{t+1} are two views, both encoded by the query tower's own
-IntentionEncoder (models/sequence.py) into K intentions. InfoNCE between the
+IntentionEncoder (models/sequence.py) into K intentions, in the same
+encoder call as the main batch (`query_and_loss`). InfoNCE between the
 k-th intentions of the two views (symmetric, cosine / temperature); the
 negatives of a past intention are every other future intention of the batch:
 other users' (all K) and the same user's other K-1. Other examples of the same
@@ -27,33 +28,43 @@ MIN_LENGTH = 3
 _NEG = -1e9
 
 
-def split_views(ids: tf.RaggedTensor, uniform: tf.Tensor
-                ) -> Tuple[tf.RaggedTensor, tf.RaggedTensor, tf.Tensor]:
-  """Splits each time-ordered row at t = 1 + floor(u (T-2)), t in [1, T-2].
+def split_points(lengths: tf.Tensor, uniform: tf.Tensor
+                 ) -> Tuple[tf.Tensor, tf.Tensor]:
+  """t = 1 + floor(u (T-2)), in [1, T-2], per row.
 
   Args:
-    ids: ragged [batch, None], oldest first.
+    lengths: int64 [batch] history lengths T.
     uniform: float32 [batch] in [0, 1).
 
   Returns:
-    past ragged [batch, None] (x_1..x_t), reversed future ragged
-    [batch, None] (x_T..x_{t+1}), valid bool [batch] (T >= 3). Rows that are
-    not valid are empty in both views.
+    t int64 [batch] (0 where not valid), valid bool [batch] (T >= 3).
   """
-  lengths = ids.row_lengths()
   valid = lengths >= MIN_LENGTH
   span = tf.cast(tf.maximum(lengths - 2, 0), tf.float32)
   t = 1 + tf.cast(tf.floor(uniform * span), tf.int64)
-  t = tf.where(valid, tf.minimum(t, lengths - 2), 0)
-  rows = ids.value_rowids()
-  position = tf.range(tf.shape(ids.values, out_type=tf.int64)[0]) - tf.gather(
-      ids.row_starts(), rows)
-  position = ids.with_flat_values(position)
-  row_valid = ids.with_flat_values(tf.gather(valid, rows))
-  past = tf.ragged.boolean_mask(ids, position < t[:, None])
-  future = tf.ragged.boolean_mask(
-      ids, tf.logical_and(row_valid, position >= t[:, None]))
-  return past, sequence.reverse_rows(future), valid
+  return tf.where(valid, tf.minimum(t, lengths - 2), 0), valid
+
+
+def split_views(time_ordered: tf.Tensor, recent_first: tf.Tensor,
+                lengths: tf.Tensor, uniform: tf.Tensor):
+  """The two views of each row, as left-aligned (ids, lengths) pairs.
+
+  Args:
+    time_ordered: int64 [batch, L] x_1..x_T (oldest first, left-aligned).
+    recent_first: int64 [batch, L] x_T..x_1 (the same rows, most recent
+      first).
+    lengths: int64 [batch] T.
+    uniform: float32 [batch] in [0, 1).
+
+  Returns:
+    (past ids, past lengths t): x_1..x_t, the first t of `time_ordered`;
+    (future ids, future lengths T-t): x_T..x_{t+1} (the reversed future),
+    the first T-t of `recent_first`; valid bool [batch]. Rows that are not
+    valid have length 0 in both views. No copy: the ids are the inputs.
+  """
+  t, valid = split_points(lengths, uniform)
+  return ((time_ordered, t), (recent_first, tf.where(valid, lengths - t, 0)),
+          valid)
 
 
 def pair_losses(past: tf.Tensor, future: tf.Tensor, valid: tf.Tensor,
@@ -130,23 +141,40 @@ class SequenceContrastiveTask(tf.Module):
     return cls(config.seq_ssl_confidence, config.seq_ssl_temperature,
                config.seq_ssl_batch_size, config.seed)
 
-  def __call__(self, query_tower: sequence.SequenceQueryTower, features,
-               training: bool = False) -> tf.Tensor:
-    ids = query_tower.sequence(features)[:self.batch_size]
-    past, future, valid = split_views(
-        ids, self._rng.uniform(tf.shape(ids.row_lengths())))
-    # Both views in one encoder call: [2S] rows.
-    intentions, mass = query_tower.encoder(
-        tf.concat([past, future], axis=0), training=training)
-    past_intentions, future_intentions = tf.split(intentions, 2, axis=0)
-    past_mass, future_mass = tf.split(mass, 2, axis=0)
+  def query_and_loss(self, query_tower: sequence.SequenceQueryTower,
+                     features, training: bool = False
+                     ) -> Tuple[tf.Tensor, tf.Tensor]:
+    """(the tower's output [batch, K, d], L_seq_ssl) in one encoder call.
+
+    The main batch and both views of the first `batch_size` examples go
+    through the encoder together ([batch + 2S] rows of one width): the views
+    are the main rows under other lengths, so nothing is re-gathered.
+    """
+    recent, lengths = query_tower.recent_first(features)
+    ordered = sequence.reverse_prefixes(recent, lengths)
+    batch = tf.shape(lengths)[0]
+    sub = slice(None, self.batch_size)
+    (past, past_len), (future, future_len), valid = split_views(
+        ordered[sub], recent[sub], lengths[sub],
+        self._rng.uniform(tf.shape(lengths[sub])))
+    intentions, mass = query_tower.encoder.encode(
+        tf.concat([ordered, past, future], axis=0),
+        tf.concat([lengths, past_len, future_len], axis=0))
+    past_intentions, future_intentions = tf.split(intentions[batch:], 2, axis=0)
+    past_mass, future_mass = tf.split(mass[batch:], 2, axis=0)
     users = features.get(F.USER_ID)
     if users is not None:
-      users = users[:self.batch_size]
+      users = users[sub]
     losses = pair_losses(past_intentions, future_intentions, valid,
                          self.temperature, users)
     keep = confident_pairs(
         tf.stop_gradient(tf.minimum(past_mass, future_mass)), valid,
         self.confidence)
     keep = tf.cast(keep, losses.dtype)
-    return tf.reduce_sum(losses * keep) / tf.maximum(tf.reduce_sum(keep), 1.0)
+    loss = tf.reduce_sum(losses * keep) / tf.maximum(tf.reduce_sum(keep), 1.0)
+    return query_tower.head(features, intentions[:batch]), loss
+
+  def __call__(self, query_tower: sequence.SequenceQueryTower, features,
+               training: bool = False) -> tf.Tensor:
+    """L_seq_ssl alone (see query_and_loss)."""
+    return self.query_and_loss(query_tower, features, training)[1]

@@ -10,23 +10,38 @@ def _ragged(rows):
   return tf.ragged.constant(rows, tf.int64, ragged_rank=1)
 
 
+def _views(rows, uniform):
+  """split_views on hand-made time-ordered rows -> (past, future, valid) lists."""
+  ids = _ragged(rows)
+  recent, lengths = sequence.recent_first(_reversed(ids), 100)
+  ordered = sequence.reverse_prefixes(recent, lengths)
+  (past, t), (future, f), valid = seq_ssl.split_views(
+      ordered, recent, lengths, tf.constant(uniform))
+  cut = lambda x, n: [r[:k] for r, k in zip(x.numpy().tolist(), n.numpy())]
+  return cut(past, t), cut(future, f), valid.numpy().tolist()
+
+
+def _reversed(ids):
+  """Time-ordered ragged rows -> the contract's most-recent-first rows."""
+  return tf.ragged.constant([r[::-1] for r in ids.to_list()], tf.int64,
+                            ragged_rank=1)
+
+
 def test_split_and_reversal_on_hand_made_sequences():
-  ids = _ragged([[1, 2, 3, 4, 5], [1, 2, 3, 4, 5], [6, 7, 8], [9, 10], [11], []])
+  rows = [[1, 2, 3, 4, 5], [1, 2, 3, 4, 5], [6, 7, 8], [9, 10], [11], []]
   # T=5: t = 1 + floor(u * 3) -> u=0 gives t=1, u=0.99 gives t=3 (= T-2).
-  past, future, valid = seq_ssl.split_views(
-      ids, tf.constant([0.0, 0.99, 0.5, 0.5, 0.5, 0.5]))
-  assert past.to_list() == [[1], [1, 2, 3], [6], [], [], []]
-  assert future.to_list() == [[5, 4, 3, 2], [5, 4], [8, 7], [], [], []]
-  assert valid.numpy().tolist() == [True, True, True, False, False, False]
+  past, future, valid = _views(rows, [0.0, 0.99, 0.5, 0.5, 0.5, 0.5])
+  assert past == [[1], [1, 2, 3], [6], [], [], []]
+  assert future == [[5, 4, 3, 2], [5, 4], [8, 7], [], [], []]
+  assert valid == [True, True, True, False, False, False]
 
 
 def test_split_point_is_uniform_over_one_to_len_minus_two():
-  ids = _ragged([[1, 2, 3, 4, 5, 6]] * 400)  # T=6: t in {1, 2, 3, 4}
-  past, future, _ = seq_ssl.split_views(
-      ids, tf.random.stateless_uniform([400], seed=[1, 2]))
-  t = past.row_lengths().numpy()
-  assert set(t.tolist()) == {1, 2, 3, 4}
-  assert (t + future.row_lengths().numpy() == 6).all()
+  lengths = tf.constant([6] * 400, tf.int64)  # T=6: t in {1, 2, 3, 4}
+  t, valid = seq_ssl.split_points(
+      lengths, tf.random.stateless_uniform([400], seed=[1, 2]))
+  t = t.numpy()
+  assert set(t.tolist()) == {1, 2, 3, 4} and valid.numpy().all()
   assert min(np.bincount(t)[1:]) > 60  # about 100 each
 
 
@@ -124,3 +139,32 @@ def test_batch_size_bounds_the_examples_taking_part():
   first_only = seq_ssl.SequenceContrastiveTask(1.0, 0.1, batch_size=1)
   assert everyone(tower, features).numpy() > 0
   assert first_only(tower, features).numpy() == 0.0  # row 0 is too short
+
+
+def test_query_and_loss_gives_the_tower_output_and_the_loss():
+  tower = _tower()
+  task = seq_ssl.SequenceContrastiveTask(confidence=0.5, temperature=0.1)
+  features = {'user_id': tf.constant([0, 1, 2], tf.int64),
+              'history': tf.ragged.constant([['i1', 'i2', 'i3', 'i4'],
+                                             ['i5', 'i6', 'i7'], ['i8']])}
+  query, loss = task.query_and_loss(tower, features, training=True)
+  # The joint call's main rows are the tower's own output.
+  np.testing.assert_allclose(query.numpy(), tower(features).numpy(), atol=1e-5)
+  assert np.isfinite(loss.numpy()) and loss.numpy() > 0
+
+
+def test_views_encode_like_the_hand_cut_sequences():
+  """The past and future rows of the joint call encode as the views alone."""
+  tower = _tower()
+  features = {'user_id': tf.constant([0], tf.int64),
+              'history': tf.ragged.constant([['i5', 'i4', 'i3', 'i2', 'i1']])}
+  tower(features)
+  recent, lengths = tower.recent_first(features)
+  ordered = sequence.reverse_prefixes(recent, lengths)
+  (past, t), (future, f), _ = seq_ssl.split_views(ordered, recent, lengths,
+                                                  tf.constant([0.5]))
+  assert t.numpy().tolist() == [2] and f.numpy().tolist() == [3]
+  got, _ = tower.encoder.encode(tf.concat([past, future], 0), tf.concat([t, f], 0))
+  # i1..i5 are ids 2..6; past = i1 i2, reversed future = i5 i4 i3.
+  want, _ = tower.encoder(_ragged([[2, 3], [6, 5, 4]]))
+  np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-5)

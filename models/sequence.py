@@ -1,17 +1,20 @@
-"""The sequence query encoder: self-attention over the history, then K intentions.
+"""The sequence query encoder: the time-ordered history into K intentions.
 
 `query_encoder='sequence'` (models/config.py) replaces the mean-pooled history
 of the query tower by
   1. the history in time order (the contract's `history` is most recent
-     first: rows are reversed), the `sequence_max_length` most recent items;
+     first: rows are reversed), the `sequence_max_length` most recent items,
+     as a dense left-aligned [batch, L] id matrix with row lengths (one
+     ragged -> dense conversion per batch; the SSL views are cut from the
+     same matrices, models/seq_ssl.py);
   2. item embeddings (a table of the query tower's own, not shared with the
      item tower: see docs/ssl.md) + learned positional embeddings, position 0
      being the most recent item of the sequence;
-  3. one bidirectional self-attention layer (single head, padding mask,
-     residual and layer norm; no feed-forward block: it tripled the step
-     time for no measured gain, see docs/ssl.md). Bidirectional: the whole
-     history is the past of the event being predicted, so no position can
-     leak a target; every position sees its full context;
+  3. optionally (`sequence_attention`, off by default: docs/ssl.md) one
+     bidirectional self-attention layer (single head, padding mask,
+     residual; no feed-forward block); then a layer norm. Bidirectional: the
+     whole history is the past of the event being predicted, so no position
+     can leak a target; every position sees its full context;
   4. K intentions (Ma et al., KDD'20): K learned prototypes; position l is
      softly assigned to prototype k, a[l, k] = softmax_k(h_l.LN(p_k)/sqrt(e))
      (h_l is layer-normed); a learned vector w gives each position a weight
@@ -32,19 +35,30 @@ INTENTIONS = 'intentions'
 EMBEDDING = 'embedding'
 
 
-def reverse_rows(x: tf.RaggedTensor) -> tf.RaggedTensor:
-  """Reverses each row of a ragged [batch, None] tensor."""
-  rows = x.value_rowids()
-  starts = tf.gather(x.row_starts(), rows)
-  position = tf.range(tf.shape(x.values, out_type=tf.int64)[0]) - starts
-  source = starts + tf.gather(x.row_lengths(), rows) - 1 - position
-  return tf.RaggedTensor.from_row_splits(tf.gather(x.values, source),
-                                         x.row_splits)
+def recent_first(history: tf.RaggedTensor, max_length: int
+                 ) -> Tuple[tf.Tensor, tf.Tensor]:
+  """The `max_length` most recent items, most recent first, left-aligned.
+
+  Args:
+    history: int64 ragged [batch, None], most recent first (the contract's
+      order).
+
+  Returns:
+    ids int64 [batch, L] (0-padded; L = the longest kept row), lengths int64
+    [batch].
+  """
+  history = history[:, :max_length]
+  return history.to_tensor(default_value=0), history.row_lengths()
 
 
-def time_ordered(history: tf.RaggedTensor, max_length: int) -> tf.RaggedTensor:
-  """Most-recent-first history -> its `max_length` most recent items, oldest first."""
-  return reverse_rows(history[:, :max_length])
+def reverse_prefixes(ids: tf.Tensor, lengths: tf.Tensor) -> tf.Tensor:
+  """Reverses the first lengths[b] entries of each row of [batch, L]; the rest
+  become 0. Applied to `recent_first` ids it gives the time order."""
+  index = tf.range(tf.shape(ids, out_type=tf.int64)[1])[None, :]
+  inside = index < lengths[:, None]
+  source = tf.where(inside, lengths[:, None] - 1 - index, 0)
+  return tf.where(inside, tf.gather(ids, source, batch_dims=1),
+                  tf.zeros_like(ids))
 
 
 def max_over_intentions(intentions: tf.Tensor, candidates: tf.Tensor) -> tf.Tensor:
@@ -82,25 +96,26 @@ def serving_outputs(vectors: tf.Tensor) -> Dict[str, tf.Tensor]:
           INTENTIONS: vectors}
 
 
-def _dense_sequence(ids: tf.RaggedTensor) -> Tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-  """Ragged [batch, None] -> (ids [batch, L], mask bool [batch, L], position [batch, L]).
-
-  Positions count back from the last item of each row (0 = most recent).
-  """
-  dense = ids.to_tensor(default_value=0)
-  lengths = ids.row_lengths()
-  index = tf.range(tf.shape(dense, out_type=tf.int64)[1])[None, :]
+def _mask_and_position(width: tf.Tensor, lengths: tf.Tensor
+                       ) -> Tuple[tf.Tensor, tf.Tensor]:
+  """(mask bool [batch, width], position int64 [batch, width]) of left-aligned
+  rows of `lengths` items; positions count back from the last item of each
+  row (0 = most recent), 0 at padding."""
+  index = tf.range(tf.cast(width, tf.int64))[None, :]
   mask = index < lengths[:, None]
-  position = tf.where(mask, lengths[:, None] - 1 - index, 0)
-  return dense, mask, position
+  return mask, tf.where(mask, lengths[:, None] - 1 - index, 0)
 
 
 class IntentionEncoder(tf.keras.layers.Layer):
   """Time-ordered item ids -> K intention vectors and their masses."""
 
   def __init__(self, num_items: int, dim: int, num_intentions: int,
-               max_length: int, name: str = 'intention_encoder'):
+               max_length: int, attention: bool = True,
+               name: str = 'intention_encoder'):
+    """attention=False: no self-attention layer (positions are matched to
+    the prototypes from their item + position embeddings alone)."""
     super().__init__(name=name)
+    self.attention = attention
     init = towers._initializer  # pylint: disable=protected-access
     self.max_length = max_length
     self.item_embeddings = self.add_weight(
@@ -109,31 +124,48 @@ class IntentionEncoder(tf.keras.layers.Layer):
         name='position_embeddings', shape=[max_length, dim], initializer=init())
     self.prototypes = self.add_weight(
         name='prototypes', shape=[num_intentions, dim], initializer=init())
-    self.query_key_value = tf.keras.layers.Dense(3 * dim, use_bias=False)
+    if attention:
+      self.query_key_value = tf.keras.layers.Dense(3 * dim, use_bias=False)
     self.norm_attention = tf.keras.layers.LayerNormalization()
     self.norm_prototypes = tf.keras.layers.LayerNormalization()
     self.norm_intentions = tf.keras.layers.LayerNormalization()
     self.importance = self.add_weight(
         name='importance', shape=[dim], initializer=init())
+    # Its own weights exist now; the sublayers build on first use. Callers
+    # use `encode`, which Keras does not see as a call: mark it built so the
+    # SavedModel serializes it fully.
+    self.built = True
 
   def call(self, ids: tf.RaggedTensor, training=None
            ) -> Tuple[tf.Tensor, tf.Tensor]:
-    """ids: int64 ragged [batch, None], oldest first, rows <= max_length.
+    """ids: int64 ragged [batch, None], oldest first, rows <= max_length."""
+    return self.encode(ids.to_tensor(default_value=0), ids.row_lengths())
+
+  def encode(self, dense: tf.Tensor, lengths: tf.Tensor
+             ) -> Tuple[tf.Tensor, tf.Tensor]:
+    """Left-aligned rows: the first lengths[b] of dense[b] (oldest first).
+
+    Args:
+      dense: int64 [batch, L], L <= max_length; entries past a row's length
+        are ignored.
+      lengths: int64 [batch].
 
     Returns:
       intentions float32 [batch, K, dim]; mass float32 [batch, K] (rows sum
       to 1, all 0 for an empty history).
     """
-    dense, mask, position = _dense_sequence(ids)
+    mask, position = _mask_and_position(tf.shape(dense)[1], lengths)
     maskf = tf.cast(mask, tf.float32)
     h = (tf.nn.embedding_lookup(self.item_embeddings, dense)
          + tf.nn.embedding_lookup(self.position_embeddings, position))
     h *= maskf[:, :, None]
     dim = tf.cast(tf.shape(h)[-1], tf.float32)
-    query, key, value = tf.split(self.query_key_value(h), 3, axis=-1)
-    logits = tf.matmul(query, key, transpose_b=True) / tf.sqrt(dim)  # [B, L, L]
-    logits += (1.0 - maskf[:, None, :]) * -1e9  # attend to valid positions only
-    h = self.norm_attention(h + tf.matmul(tf.nn.softmax(logits), value))
+    if self.attention:
+      query, key, value = tf.split(self.query_key_value(h), 3, axis=-1)
+      logits = tf.matmul(query, key, transpose_b=True) / tf.sqrt(dim)  # [B, L, L]
+      logits += (1.0 - maskf[:, None, :]) * -1e9  # attend to valid positions only
+      h += tf.matmul(tf.nn.softmax(logits), value)
+    h = self.norm_attention(h)
     h *= maskf[:, :, None]
     # h is layer-normed (zero at padding): no second norm before matching.
     assignment = tf.nn.softmax(tf.einsum(
@@ -152,7 +184,7 @@ class SequenceQueryTower(towers.QueryTower):
 
   def __init__(self, feature_names, table_sizes, embedding_dim, layer_widths,
                history_feature: str, item_keys, num_intentions: int,
-               max_length: int):
+               max_length: int, attention: bool = True):
     if not history_feature:
       raise ValueError("query_encoder 'sequence' needs a history feature "
                        "(tagged sslrec:history) in the interactions schema")
@@ -161,19 +193,40 @@ class SequenceQueryTower(towers.QueryTower):
                      pool_history=False)
     self.num_intentions = num_intentions
     self.encoder = IntentionEncoder(len(item_keys) + 1, embedding_dim,
-                                    num_intentions, max_length)
+                                    num_intentions, max_length, attention)
 
-  def sequence(self, features) -> tf.RaggedTensor:
-    """The encoder's input: int64 ragged [batch, None] item ids, oldest first."""
-    return time_ordered(self.history_ids(features), self.encoder.max_length)
+  def recent_first(self, features) -> Tuple[tf.Tensor, tf.Tensor]:
+    """History ids, most recent first: (int64 [batch, L], lengths [batch])."""
+    return recent_first(self.history_ids(features), self.encoder.max_length)
+
+  def sequence(self, features) -> Tuple[tf.Tensor, tf.Tensor]:
+    """The encoder's input: (int64 [batch, L] item ids oldest first, left-
+    aligned, lengths [batch])."""
+    ids, lengths = self.recent_first(features)
+    return reverse_prefixes(ids, lengths), lengths
 
   def head(self, features, intentions: tf.Tensor) -> tf.Tensor:
-    """Other features' embeddings + each intention -> MLP -> [batch, K, d]."""
+    """Other features' embeddings + each intention -> MLP -> [batch, K, d].
+
+    The MLP of concat([others, intention_k]) for every k, with its first
+    (linear) layer split: others @ W_others once per example, intention_k @
+    W_intention per intention (the same function, a quarter of the work for
+    the shared part at K=4).
+    """
     others = tf.concat(self._embed(features), axis=1)            # [B, F*e]
-    others = tf.repeat(others[:, None, :], self.num_intentions, axis=1)
-    out = self.mlp(tf.concat([others, intentions], axis=-1))
-    return tf.math.l2_normalize(out, axis=-1)
+    first, rest = self.mlp.layers[0], self.mlp.layers[1:]
+    width = others.shape[-1]
+    if not self.mlp.built:  # its layers are used one by one below
+      self.mlp.build([None, width + intentions.shape[-1]])
+    x = (tf.matmul(others, first.kernel[:width])[:, None, :]
+         + tf.einsum('bke,eh->bkh', intentions, first.kernel[width:]))
+    if first.use_bias:
+      x += first.bias
+    x = first.activation(x)
+    for layer in rest:
+      x = layer(x)
+    return tf.math.l2_normalize(x, axis=-1)
 
   def call(self, features, training=None):
-    intentions, _ = self.encoder(self.sequence(features), training=training)
+    intentions, _ = self.encoder.encode(*self.sequence(features))
     return self.head(features, intentions)
