@@ -391,6 +391,10 @@ def _score(record: Mapping[str, Any]) -> float:
   return float(record['metrics'][SELECT_METRIC][SELECT_SLICE])
 
 
+def stage1_points() -> List[Dict[str, Any]]:
+  return [dict(p) for p in STAGE1]
+
+
 def stage2_points(variant: str, best: Mapping[str, Any]) -> List[Dict[str, Any]]:
   return [dict(best, **change) for change in STAGE2[variant]]
 
@@ -416,7 +420,7 @@ def tune(work: str, data: str, variants: Sequence[str] = ('none', 'cfm')
   chosen = {}
   for variant in variants:
     trials = [run_one(sessions, work, log_path, VALID[data], variant, 0, p)
-              for p in STAGE1]
+              for p in stage1_points()]
     best = max(trials, key=_score)
     trials += [run_one(sessions, work, log_path, VALID[data], variant, 0, p)
                for p in stage2_points(variant, trial_overrides(best))]
@@ -450,14 +454,19 @@ def read_settings(path: str = SETTINGS_FILE) -> Dict[str, Any]:
     return json.load(f)
 
 
+def ssl_of(variant: str) -> str:
+  """The `ssl` setting of a benchmark variant (CONTROL trains with ssl=none,
+  DEFAULT_VARIANT with the default)."""
+  if variant == DEFAULT_VARIANT:
+    return TrainingConfig().ssl.value
+  return 'none' if variant == CONTROL else variant
+
+
 def config_of(variant: str, seed: int, overrides: Mapping[str, Any]
               ) -> TrainingConfig:
-  """The TrainingConfig of a benchmark variant: CONTROL trains with
-  ssl=none, DEFAULT_VARIANT with the default `ssl`, the others with theirs."""
-  changes = dict(overrides, seed=seed)
-  if variant != DEFAULT_VARIANT:
-    changes['ssl'] = 'none' if variant == CONTROL else variant
-  return TrainingConfig().replace(**changes)
+  """The TrainingConfig of a benchmark variant (`ssl_of`) with `overrides`."""
+  return TrainingConfig().replace(**dict(overrides, seed=seed,
+                                         ssl=ssl_of(variant)))
 
 
 def settings_for(settings: Mapping[str, Any], data: str, variant: str
