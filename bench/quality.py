@@ -659,6 +659,14 @@ def tuning_lines(trials: Sequence[Mapping[str, Any]],
           + ('–' if ssl is None else f'{ssl:.2f}') +
           f' | {t["train_seconds"]:.0f} |')
     counts = {v: sum(t['variant'] == v for t in rows) for v in ('none', 'cfm')}
+    best = {v: max((t for t in rows if t['variant'] == v), key=_score)
+            for v in ('none', 'cfm') if counts[v]}
+    if len(best) == 2:
+      pooled = [dict(r, variant=v) for v, r in best.items()]
+      lines += ['', 'Best `cfm` trial − best `none` trial on validation '
+                '(seed 0, paired 95% interval over users):', '']
+      lines += quality_stats.delta_table(pooled, VALID[data], [('cfm', 'none')],
+                                         SELECT_METRIC)
     lines += ['', f'Trials: {counts}. Chosen for `{data}` '
               '(bench/quality_settings.json): ', '']
     for variant, chosen in sorted(settings.get(data, {}).items()):
