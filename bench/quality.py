@@ -1,28 +1,31 @@
-"""Retrieval quality benchmark: ssl=none vs dropout vs rfm vs cfm on MovieLens-100K.
+"""Retrieval quality benchmark: ssl=none vs rfm vs cfm (and the popularity list).
 
 Same code as the pipeline: the data folders go through the real pipeline up to
 the Transforms and MutualInformationGen (bench/quality_prep.py, a TFX partial
 run); each model is trained in-process by `models.model.train` (the Trainer's
 code), exported by `models.export` to `<tmp>/<tower>/Format-Serving` and scored
-by `components.retrieval_evaluator.evaluation.evaluate` (the evaluator's code:
-exact search over the whole corpus, the user's train items excluded,
-head/tail/cold slices).
+by `components.retrieval_evaluator.evaluation` (the evaluator's code: exact
+search over the whole corpus, the user's train items excluded, item and user
+slices, Recall@K, MAP@K, HR@10, NDCG@10).
 
-  python bench/quality.py prepare [--work DIR]   # data folders + pipeline runs
-  python bench/quality.py tune    [--work DIR]   # grid on the validation splits
-  python bench/quality.py run     [--work DIR] [--data full p10] [--seeds 0 1 2]
+  python bench/quality.py prepare [--work DIR] [--data kg_full ...]
+  python bench/quality.py tune    [--work DIR] [--data kg_full]   # validation
+  python bench/quality.py run     [--work DIR] [--data kg_full kg_p10] [--seeds 0 1 2 3 4]
   python bench/quality.py report  [--work DIR] [--out docs/benchmarks.md]
-  python bench/quality.py all     [--work DIR]   # the four steps in order
 
-Data folders under <work>/data: `full` (ML-100K temporal split), `p10` (a
-random 10% of the train events, seed 0, same eval events and items), and for
-tuning `full_valid` / `p10_valid` (the train events of full / p10 only, the
+Data folders under <work>/data (FOLDERS): `full` (ML-100K, temporal split),
+`kg_full` (the same with the knowledge-graph item columns, `sslrec data
+movielens-100k --kg`), `llo_full` (ML-100K, leave-last-out split); `p10` /
+`kg_p10` (a random 10% of the train events, seed 0, same eval events and
+items); and for tuning `<name>_valid` (the train events of <name> only, the
 last 10% by time as the validation split). Tuning never reads an eval split.
 Results are appended to <work>/tune.jsonl and <work>/results.jsonl one line
-per training, and a finished (data, variant, seed, config) is not trained
+per training (the popularity list: one line per data folder, variant
+`popular`), and a finished (data, variant, seed, config) is not trained
 again, so a stopped benchmark resumes where it stopped.
 The settings chosen by `tune` are written to bench/quality_settings.json
-(committed); `run` reads them.
+(committed); `run` reads them (a 10% folder uses its full folder's settings
+when it has none of its own; a folder without settings trains the defaults).
 """
 import argparse
 import glob
@@ -35,6 +38,8 @@ import sys
 import tempfile
 import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+import numpy as np
 
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
@@ -52,41 +57,61 @@ DEFAULT_WORK = '/tmp/sslrec_bench'
 SETTINGS_FILE = os.path.join(REPO, 'bench', 'quality_settings.json')
 DATASET = 'movielens-100k'
 VARIANTS = ('none', 'dropout', 'rfm', 'cfm')
+# The shipped defaults (TrainingConfig() as is, its own `ssl`), and the
+# most-popular list (no training; one record per data folder).
+DEFAULT_VARIANT, POPULAR = 'default', 'popular'
 # Control: ssl=none trained with CFM's tuned settings, to tell the SSL task's
 # effect apart from the effect of CFM's main-task settings.
 CONTROL = 'none@cfm'
-ALL_VARIANTS = VARIANTS + (CONTROL,)
+ALL_VARIANTS = VARIANTS + (CONTROL, DEFAULT_VARIANT)
 SEEDS = (0, 1, 2)
 KS = (10, 50, 100)
 SUBSAMPLE_FRACTION, SUBSAMPLE_SEED = 0.1, 0
 VALIDATION_FRACTION = 0.1
 SELECT_METRIC, SELECT_SLICE = 'recall@50', 'overall'
-# The data folders a benchmark data size is evaluated on / tuned on.
-DATA = ('full', 'p10')
-VALID = {'full': 'full_valid', 'p10': 'p10_valid'}
-GOALS = (('full', 'recall@50', 'overall', 0.10),
-         ('full', 'recall@50', 'tail', 0.50),
-         ('p10', 'recall@50', 'overall', 0.25))
+# Every data folder: (how it is made, arguments). `root`: `sslrec data
+# movielens-100k` with these flags; `p10`: SUBSAMPLE_FRACTION of the train
+# events of a folder; `valid`: a folder's train events, the last
+# VALIDATION_FRACTION by time as the validation split.
+FOLDERS = {
+    'full': ('root', ()),
+    'p10': ('p10', 'full'),
+    'kg_full': ('root', ('--kg',)),
+    'kg_p10': ('p10', 'kg_full'),
+    'llo_full': ('root', ('--split', 'leave-last-out')),
+}
+FOLDERS.update({f'{name}_valid': ('valid', name) for name in list(FOLDERS)})
+# The data folders a benchmark is evaluated on / tuned on.
+DATA = ('full', 'p10', 'kg_full', 'kg_p10', 'llo_full')
+VALID = {name: f'{name}_valid' for name in DATA}
+GOALS = (('kg_full', 'recall@50', 'overall', 0.10),
+         ('kg_full', 'recall@50', 'tail', 0.50),
+         ('kg_p10', 'recall@50', 'overall', 0.25))
+# The default model against the most-popular list, on every data folder.
+POPULAR_GOALS = (('recall@50', 'overall', 0.25),
+                 ('recall@50', 'returning_users', 0.25))
 
 # The tuning search. Every trial is one training (seed 0) on a validation
-# folder, scored by validation Recall@50 overall. Both variants get the same
-# number of trials (10): stage 1 (the same 8 points for `none` and `cfm`)
-# searches learning rate x temperature x epochs; stage 2 adds 2 trials from
-# each variant's best stage-1 point: `cfm` over its SSL settings (a smaller
-# SSL weight, two SSL temperatures), `none` over tower size (embedding width
-# and MLP widths). Sized for a 2-core machine: one trial is 2-6 minutes there.
-STAGE1 = {
-    'learning_rate': (0.05, 0.2),
-    'temperature': (0.05, 0.2),
-    'epochs': (5, 10),
-}
-STAGE1_FIXED = {'feature_embedding_dim': 32, 'tower_layers': [128, 64],
-                'batch_size': 256}
+# folder, scored by validation Recall@50 overall; `none` and `cfm` get the same
+# number of trials (5; one trial is ~4 minutes on the shared 2-core machine).
+# Stage 1: the same 2 points for both: the shipped defaults and the paper's
+# settings (batch 1024, temperature 0.07, Adagrad 0.01, a wide first layer).
+# Stage 2: 3 changes to each
+# variant's best stage-1 point: `cfm` over the SSL task's hardness (the item
+# id masked in both views, stronger value dropout, a softer SSL temperature
+# with a larger SSL batch), `none` over the main task (wider towers, mixed
+# negatives, a lower temperature). `rfm` and `dropout` train with cfm's
+# choice (no trials of their own).
+PAPER = {'batch_size': 1024, 'temperature': 0.07, 'optimizer': 'adagrad',
+         'learning_rate': 0.01, 'tower_layers': [1024, 64]}
+STAGE1 = ({}, PAPER)
 STAGE2 = {
-    'cfm': [{'ssl_weight': 0.1, 'ssl_temperature': 0.05},
-            {'ssl_weight': 0.1, 'ssl_temperature': 0.2}],
+    'cfm': [{'ssl_item_id': 'masked'},
+            {'dropout_rate': 0.6},
+            {'ssl_temperature': 0.2, 'ssl_batch_size': 1024}],
     'none': [{'feature_embedding_dim': 64, 'tower_layers': [256, 128]},
-             {'feature_embedding_dim': 16, 'tower_layers': [64, 32]}],
+             {'mixed_negatives': 256},
+             {'temperature': 0.1}],
 }
 
 
@@ -115,29 +140,42 @@ def _log(message: str) -> None:
 # Preparation.
 
 
-def prepare(work: str, cache: str = os.path.join(REPO, 'cache')
-            ) -> Dict[str, quality_prep.Prepared]:
-  """Data folders (full, p10, full_valid, p10_valid) and their pipeline runs."""
-  data_root = os.path.join(work, 'data')
-  full = os.path.join(data_root, 'full')
-  if not os.path.isdir(full):
+def make_folder(data_root: str, name: str, cache: str) -> str:
+  """Writes data folder `name` (and the folders it derives from) if missing."""
+  out = os.path.join(data_root, name)
+  if os.path.isdir(out):
+    return out
+  if name not in FOLDERS:
+    raise ValueError(f'unknown data folder {name!r}: one of {sorted(FOLDERS)}')
+  how, arg = FOLDERS[name]
+  if how == 'root':
     from pipeline.cli import main as cli_main  # pylint: disable=g-import-not-at-top
-    if cli_main(['data', DATASET, '--out', full, '--cache', cache]):
-      raise RuntimeError('sslrec data movielens-100k failed')
-  derived = (
-      ('p10', lambda out: quality_data.subsample_train(
-          full, out, SUBSAMPLE_FRACTION, SUBSAMPLE_SEED)),
-      ('full_valid', lambda out: quality_data.validation_split(
-          full, out, VALIDATION_FRACTION)),
-      ('p10_valid', lambda out: quality_data.validation_split(
-          os.path.join(data_root, 'p10'), out, VALIDATION_FRACTION)))
-  for name, make in derived:
-    if not os.path.isdir(os.path.join(data_root, name)):
-      make(os.path.join(data_root, name))
+    if cli_main(['data', DATASET, *arg, '--out', out, '--cache', cache]):
+      raise RuntimeError(f'sslrec data {DATASET} {" ".join(arg)} failed')
+  elif how == 'p10':
+    quality_data.subsample_train(make_folder(data_root, arg, cache), out,
+                                 SUBSAMPLE_FRACTION, SUBSAMPLE_SEED)
+  else:
+    quality_data.validation_split(make_folder(data_root, arg, cache), out,
+                                  VALIDATION_FRACTION)
+  return out
+
+
+def prepare(work: str, names: Sequence[str] = ('full', 'p10', 'full_valid',
+                                               'p10_valid'),
+            cache: str = os.path.join(REPO, 'cache')
+            ) -> Dict[str, quality_prep.Prepared]:
+  """The data folders `names` and their pipeline runs (reused when done)."""
+  data_root = os.path.join(work, 'data')
   prepared = {}
-  for name in ('full', 'p10', 'full_valid', 'p10_valid'):
+  for name in names:
     t = time.time()
-    prepared[name] = quality_prep.prepare(os.path.join(data_root, name),
+    data_dir = make_folder(data_root, name, cache)
+    done = os.path.join(work, 'out', name, 'prepared.json')
+    if os.path.isfile(done):
+      prepared[name] = load_prepared(work, name)
+      continue
+    prepared[name] = quality_prep.prepare(data_dir,
                                           os.path.join(work, 'out', name))
     _log(f'prepared {name} in {time.time() - t:.0f}s')
   return prepared
@@ -170,7 +208,10 @@ class Session:
     from models import data  # pylint: disable=g-import-not-at-top
     from models import features as F  # pylint: disable=g-import-not-at-top
     self.prepared = prepared
-    self.feature_config = F.load_feature_config(schemas.resolve(DATASET))
+    with open(os.path.join(prepared.data_dir, quality_data.DATASET_JSON)) as f:
+      self.dataset = json.load(f)
+    self.feature_config = F.load_feature_config(schemas.resolve(
+        self.dataset.get('schemas', DATASET)))
     self.query_tft = tft.TFTransformOutput(prepared.interactions_transform_graph)
     self.item_tft = tft.TFTransformOutput(prepared.items_transform_graph)
     self.corpus = data.load_corpus(
@@ -184,8 +225,7 @@ class Session:
       self.mutual_information = json.load(f)
     self.eval_corpus = evaluation.load_corpus(prepared.items_examples,
                                               prepared.interactions_examples)
-    with open(os.path.join(prepared.data_dir, quality_data.DATASET_JSON)) as f:
-      self.num_train_events = json.load(f)['num_train_events']
+    self.num_train_events = self.dataset['num_train_events']
 
   def train_and_evaluate(self, config: TrainingConfig) -> Dict[str, Any]:
     """Trains like the Trainer, exports, evaluates like the evaluator."""
@@ -202,6 +242,7 @@ class Session:
                             self.eval_files, log_dir=None,
                             mutual_information=self.mutual_information)
     train_seconds = time.perf_counter() - start
+    ssl_loss = final_ssl_loss(model)
     with tempfile.TemporaryDirectory(prefix='sslrec_quality_') as tmp:
       query_uri = os.path.join(tmp, 'query_model')
       item_uri = os.path.join(tmp, 'item_model')
@@ -223,8 +264,45 @@ class Session:
             # Per-user aggregates for the paired bootstrap of the report.
             'user_totals': totals.select(quality_stats.COLUMNS).to_dict(),
             'train_seconds': train_seconds,
+            'ssl_loss': ssl_loss,
             'examples_per_second': steps_events / train_seconds,
             'total_seconds': time.perf_counter() - start}
+
+  def popular(self) -> Dict[str, Any]:
+    """The most-popular list (train frequency) on the eval events, with the
+    evaluator's exclusions (the user's train items)."""
+    from components.retrieval_evaluator import evaluation  # pylint: disable=g-import-not-at-top
+    from components.retrieval_evaluator import metrics as metrics_lib  # pylint: disable=g-import-not-at-top
+    from components.retrieval_evaluator import summary  # pylint: disable=g-import-not-at-top
+    targets, users = [], []
+    for _, block_targets, block_users in evaluation.eval_blocks(
+        {}, self.prepared.interactions_examples, self.eval_corpus, 4096):
+      targets.append(block_targets)
+      users += block_users
+    targets = np.concatenate(targets)
+    like = evaluation.Ranking(
+        np.zeros(len(targets), np.int64), targets, users,
+        metrics_lib.Exclusions.from_seen(users, self.eval_corpus.seen_by_user,
+                                         targets))
+    totals = evaluation.user_totals(
+        self.eval_corpus, evaluation.popularity_ranking(self.eval_corpus, like),
+        KS)
+    return {'metrics': summary.metrics_dict(totals),
+            'user_totals': totals.select(quality_stats.COLUMNS).to_dict(),
+            'train_seconds': 0.0, 'ssl_loss': None,
+            'examples_per_second': 0.0, 'total_seconds': 0.0}
+
+
+def final_ssl_loss(model, num_batches: int = 5) -> Optional[float]:
+  """Mean SSL loss of a trained model on fresh uniform corpus batches (None
+  without an SSL task): near 0 means the SSL task is trivial."""
+  if model.ssl_task is None:
+    return None
+  from models import ssl as ssl_lib  # pylint: disable=g-import-not-at-top
+  rows = ssl_lib.uniform_item_sampler(len(model.corpus),
+                                      model.config.ssl_batch_size, 12345)
+  return float(np.mean([model.ssl_loss(r).numpy()
+                        for r in rows.take(num_batches)]))
 
 
 # The code a result was trained and evaluated with: a hash of the model and
@@ -274,11 +352,15 @@ def _append(path: str, record: Mapping[str, Any]) -> None:
 def run_one(sessions: Dict[str, Session], work: str, log_path: str, data: str,
             variant: str, seed: int, overrides: Mapping[str, Any]
             ) -> Dict[str, Any]:
-  """Trains + evaluates one configuration unless the log already has it."""
-  config = TrainingConfig().replace(**dict(overrides, ssl=ssl_of(variant),
-                                           seed=seed))
+  """Trains + evaluates one configuration unless the log already has it.
+
+  Variant POPULAR trains nothing: the most-popular list (config {})."""
+  if variant == POPULAR:
+    seed, config_dict = 0, {}
+  else:
+    config_dict = config_of(variant, seed, overrides).to_dict()
   record = {'data': data, 'variant': variant, 'seed': seed,
-            'config': config.to_dict(), 'code_version': code_version()}
+            'config': config_dict, 'code_version': code_version()}
   done = {_key(r): r for r in read_log(log_path)}
   if _key(record) in done:
     return done[_key(record)]
@@ -286,14 +368,18 @@ def run_one(sessions: Dict[str, Session], work: str, log_path: str, data: str,
     sessions.clear()  # one data folder in memory at a time
     sessions[data] = Session(load_prepared(work, data))
   record['code_version'] = sessions[data].code_version
-  record.update(sessions[data].train_and_evaluate(config))
+  record.update(sessions[data].popular() if variant == POPULAR else
+                sessions[data].train_and_evaluate(
+                    TrainingConfig.from_dict(config_dict)))
   record['finished'] = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
   _append(log_path, record)
   m = record['metrics']
   _log(f'{data} {variant} seed {seed}: recall@50 overall '
-       f'{m["recall@50"]["overall"]:.4f} tail {m["recall@50"]["tail"]} '
-       f'({record["train_seconds"]:.0f}s train, '
-       f'{record["examples_per_second"]:.0f} ex/s) {dict(overrides)}')
+       f'{m["recall@50"]["overall"]:.4f} tail {m["recall@50"]["tail"]:.4f} '
+       f'returning {m["recall@50"]["returning_users"]:.4f} '
+       f'ndcg@10 {m["ndcg@10"]["overall"]:.4f} ssl_loss '
+       f'{record["ssl_loss"]} ({record["train_seconds"]:.0f}s train) '
+       f'{dict(overrides)}')
   return record
 
 
@@ -306,21 +392,19 @@ def _score(record: Mapping[str, Any]) -> float:
 
 
 def stage1_points() -> List[Dict[str, Any]]:
-  names = sorted(STAGE1)
-  return [dict(STAGE1_FIXED, **dict(zip(names, values)))
-          for values in itertools.product(*(STAGE1[n] for n in names))]
+  return [dict(p) for p in STAGE1]
 
 
 def stage2_points(variant: str, best: Mapping[str, Any]) -> List[Dict[str, Any]]:
   return [dict(best, **change) for change in STAGE2[variant]]
 
 
-def _overrides(config: Mapping[str, Any], names) -> Dict[str, Any]:
-  return {n: config[n] for n in names}
-
-
-TUNED_KEYS = ('learning_rate', 'temperature', 'epochs',
-              'feature_embedding_dim', 'tower_layers', 'batch_size', 'ssl_weight', 'ssl_temperature')
+def trial_overrides(record: Mapping[str, Any]) -> Dict[str, Any]:
+  """A trial's settings: the config keys that differ from the defaults
+  (ssl and seed aside)."""
+  defaults = TrainingConfig().to_dict()
+  return {k: v for k, v in record['config'].items()
+          if k not in ('ssl', 'seed') and defaults.get(k) != v}
 
 
 def tune(work: str, data: str, variants: Sequence[str] = ('none', 'cfm')
@@ -331,6 +415,7 @@ def tune(work: str, data: str, variants: Sequence[str] = ('none', 'cfm')
   CFM's augmentation) train with CFM's settings.
   """
   log_path = os.path.join(work, 'tune.jsonl')
+  prepare(work, [VALID[data]])
   sessions: Dict[str, Session] = {}
   chosen = {}
   for variant in variants:
@@ -338,10 +423,9 @@ def tune(work: str, data: str, variants: Sequence[str] = ('none', 'cfm')
               for p in stage1_points()]
     best = max(trials, key=_score)
     trials += [run_one(sessions, work, log_path, VALID[data], variant, 0, p)
-               for p in stage2_points(variant, _overrides(best['config'],
-                                                          TUNED_KEYS))]
+               for p in stage2_points(variant, trial_overrides(best))]
     best = max(trials, key=_score)
-    chosen[variant] = _overrides(best['config'], TUNED_KEYS)
+    chosen[variant] = trial_overrides(best)
     _log(f'tuned {variant} on {VALID[data]}: validation {SELECT_METRIC} '
          f'{_score(best):.4f} with {chosen[variant]}')
   return chosen
@@ -371,13 +455,29 @@ def read_settings(path: str = SETTINGS_FILE) -> Dict[str, Any]:
 
 
 def ssl_of(variant: str) -> str:
-  """The `ssl` setting of a benchmark variant (CONTROL trains with ssl=none)."""
+  """The `ssl` setting of a benchmark variant (CONTROL trains with ssl=none,
+  DEFAULT_VARIANT with the default)."""
+  if variant == DEFAULT_VARIANT:
+    return TrainingConfig().ssl.value
   return 'none' if variant == CONTROL else variant
+
+
+def config_of(variant: str, seed: int, overrides: Mapping[str, Any]
+              ) -> TrainingConfig:
+  """The TrainingConfig of a benchmark variant (`ssl_of`) with `overrides`."""
+  return TrainingConfig().replace(**dict(overrides, seed=seed,
+                                         ssl=ssl_of(variant)))
 
 
 def settings_for(settings: Mapping[str, Any], data: str, variant: str
                  ) -> Dict[str, Any]:
-  """Overrides of `variant` at `data`: dropout, rfm and CONTROL use cfm's."""
+  """Overrides of `variant` at `data`: dropout, rfm and CONTROL use cfm's;
+  the defaults have none; a 10% folder without settings uses its full
+  folder's."""
+  if variant in (DEFAULT_VARIANT, POPULAR):
+    return {}
+  if data not in settings and FOLDERS.get(data, ('',))[0] == 'p10':
+    data = FOLDERS[data][1]
   by_variant = settings.get(data, {})
   return dict(by_variant.get(variant if variant == 'none' else 'cfm', {}))
 
@@ -391,6 +491,8 @@ def run(work: str, data_sizes: Sequence[str], variants: Sequence[str],
   log_path = os.path.join(work, 'results.jsonl')
   sessions: Dict[str, Session] = {}
   for data in data_sizes:
+    prepare(work, [data])
+    run_one(sessions, work, log_path, data, POPULAR, 0, {})
     for seed in seeds:  # all variants of a seed first: early partial tables
       for variant in variants:
         run_one(sessions, work, log_path, data, variant, seed,
@@ -405,9 +507,9 @@ def current_results(work: str, settings: Mapping[str, Any]
   for r in read_log(os.path.join(work, 'results.jsonl')):
     if r.get('code_version') != version:
       continue
-    expected = TrainingConfig().replace(**dict(
-        settings_for(settings, r['data'], r['variant']),
-        ssl=ssl_of(r['variant']), seed=r['seed'])).to_dict()
+    expected = {} if r['variant'] == POPULAR else config_of(
+        r['variant'], r['seed'],
+        settings_for(settings, r['data'], r['variant'])).to_dict()
     if r['config'] == expected:
       out.append(r)
   return out
@@ -436,9 +538,8 @@ def explore_lines(records: Sequence[Mapping[str, Any]],
     for r in records:
       if r['data'] != VALID[data]:
         continue
-      tuned = TrainingConfig().replace(**dict(
-          settings_for(settings, data, r['variant']),
-          ssl=ssl_of(r['variant']), seed=r['seed'])).to_dict()
+      tuned = config_of(r['variant'], r['seed'], settings_for(
+          settings, data, r['variant'])).to_dict()
       change = {k: v for k, v in r['config'].items() if tuned.get(k) != v}
       label = (f'{r["variant"]} (tuned)' if not change else
                f'cfm + `{json.dumps(change, sort_keys=True)}`')
@@ -534,29 +635,63 @@ def _throughput_lines(results: Sequence[Mapping[str, Any]]) -> List[str]:
 
 def tuning_lines(trials: Sequence[Mapping[str, Any]],
                  settings: Mapping[str, Any]) -> List[str]:
-  """The tuning trials (validation scores) and the chosen settings."""
+  """The tuning trials (validation scores, final SSL loss) and the choice."""
   lines = []
   for data in DATA:
-    rows = [t for t in trials if t['data'] == VALID[data]]
+    rows = [t for t in trials if t['data'] == VALID[data]
+            and t.get('code_version') == code_version()]
     if not rows:
       continue
     lines += [f'Trials on `{VALID[data]}` (seed 0; validation = the last '
-              f'{VALIDATION_FRACTION:.0%} of the train events by time):', '',
-              '| variant | settings | val recall@50 overall | tail | '
-              'train s |', '|---|---|---|---|---|']
+              f'{VALIDATION_FRACTION:.0%} of the train events by time; '
+              'settings = changes to the shipped defaults):', '',
+              '| variant | settings | val recall@50 overall | tail | cold | '
+              'returning | final SSL loss | train s |',
+              '|---|---|---|---|---|---|---|---|']
     for t in sorted(rows, key=lambda t: (t['variant'], -_score(t))):
-      shown = {k: t['config'][k] for k in TUNED_KEYS}
-      if t['variant'] == 'none':
-        shown.pop('ssl_weight')
-        shown.pop('ssl_temperature')
-      tail = t['metrics'][SELECT_METRIC]['tail']
-      lines.append(f'| {t["variant"]} | `{json.dumps(shown)}` | '
-                   f'{_score(t):.4f} | {tail:.4f} | {t["train_seconds"]:.0f} |')
-    lines += ['', f'Chosen for `{data}` (bench/quality_settings.json): ', '']
+      m = t['metrics'][SELECT_METRIC]
+      ssl = t.get('ssl_loss')
+      lines.append(
+          f'| {t["variant"]} | `{json.dumps(trial_overrides(t))}` | '
+          f'{_score(t):.4f} | {m["tail"]:.4f} | '
+          + (f'{m["cold"]:.4f}' if m['cold'] is not None else '–') +
+          f' | {m["returning_users"]:.4f} | '
+          + ('–' if ssl is None else f'{ssl:.2f}') +
+          f' | {t["train_seconds"]:.0f} |')
+    counts = {v: sum(t['variant'] == v for t in rows) for v in ('none', 'cfm')}
+    best = {v: max((t for t in rows if t['variant'] == v), key=_score)
+            for v in ('none', 'cfm') if counts[v]}
+    if len(best) == 2:
+      pooled = [dict(r, variant=v) for v, r in best.items()]
+      lines += ['', 'Best `cfm` trial − best `none` trial on validation '
+                '(seed 0, paired 95% interval over users):', '']
+      lines += quality_stats.delta_table(pooled, VALID[data], [('cfm', 'none')],
+                                         SELECT_METRIC)
+    lines += ['', f'Trials: {counts}. Chosen for `{data}` '
+              '(bench/quality_settings.json): ', '']
     for variant, chosen in sorted(settings.get(data, {}).items()):
       lines.append(f'- `{variant}`: `{json.dumps(chosen, sort_keys=True)}`')
     lines.append('')
   return lines
+
+
+# Paired differences reported for every data folder (those present).
+PAIRS = (('cfm', 'none'), ('rfm', 'none'), ('cfm', 'rfm'),
+         ('none', POPULAR), ('cfm', POPULAR), ('rfm', POPULAR),
+         (DEFAULT_VARIANT, POPULAR))
+# Metrics of the tables: Recall@50 everywhere; the leave-last-out folders add
+# HR@10 and NDCG@10 (the literature's protocol for that split).
+REPORT_METRICS = ('recall@50',)
+LEAVE_LAST_OUT_METRICS = ('hr@10', 'ndcg@10')
+
+
+def report_metrics(data: str) -> Sequence[str]:
+  root = data
+  while FOLDERS.get(root, ('root',))[0] != 'root':
+    root = FOLDERS[root][1]
+  if '--split' in FOLDERS.get(root, ('root', ()))[1]:
+    return REPORT_METRICS + LEAVE_LAST_OUT_METRICS
+  return REPORT_METRICS
 
 
 def report_text(results: Sequence[Mapping[str, Any]], variants: Sequence[str],
@@ -567,32 +702,45 @@ def report_text(results: Sequence[Mapping[str, Any]], variants: Sequence[str],
                 speed: Optional[Sequence[Mapping[str, Any]]] = None) -> str:
   summary = quality_stats.summarize(results)
   deltas = quality_stats.paired_deltas(results, variants)
-  control_deltas = quality_stats.paired_deltas(results, variants,
-                                               baseline=CONTROL)
-  seeds = sorted({r['seed'] for r in results})
-  parts = [f'Seeds: {seeds}. Cells: mean ± sample std over seeds '
-           '(relative change vs `none`; `*` = a real difference: its paired '
-           '95% interval, a bootstrap over users pooled over seeds, excludes '
-           '0).', '']
+  parts = ['Cells: mean ± sample std over seeds (relative change vs `none`; '
+           '`*` = its paired 95% interval excludes 0). Difference tables: '
+           'the difference of the means and its paired 95% interval, a '
+           'bootstrap over users (the evaluator\'s '
+           '`components/retrieval_evaluator/bootstrap.py`, 1,000 samples) of '
+           'the per-user results averaged over seeds; `*` = excludes 0.', '']
   for data in data_sizes:
-    for metric in quality_stats.METRICS:
-      parts += [f'**{metric}, {"100%" if data == "full" else "10%"} of the '
-                'train events**', '',
-                quality_stats.markdown_table(summary, data, metric, variants,
-                                             deltas=deltas),
-                '']
-  parts += ['**Goals (CFM vs tuned baseline)**', '']
+    rows = [v for v in (POPULAR,) + tuple(variants)
+            if any(r['data'] == data and r['variant'] == v for r in results)]
+    seeds = {v: sorted({r['seed'] for r in results if r['data'] == data
+                        and r['variant'] == v}) for v in rows if v != POPULAR}
+    ssl = {v: [r['ssl_loss'] for r in results if r['data'] == data and
+               r['variant'] == v and r.get('ssl_loss') is not None]
+           for v in rows}
+    parts += [f'**`{data}`** (seeds: ' + ', '.join(
+        f'{v} {s}' for v, s in seeds.items()) + '; final SSL loss: ' + (
+            ', '.join(f'{v} {np.mean(x):.2f}' for v, x in ssl.items() if x)
+            or '–') + ')', '']
+    for metric in report_metrics(data):
+      parts += [f'{metric}:', '',
+                quality_stats.markdown_table(summary, data, metric, rows,
+                                             deltas=deltas), '',
+                f'{metric}, paired differences:', '']
+      parts += quality_stats.delta_table(results, data, PAIRS, metric) + ['']
+  parts += ['**Goals (CFM vs tuned `none`)**', '']
   parts += quality_stats.goal_lines(summary, GOALS, deltas=deltas) + ['']
-  if any(r['variant'] == CONTROL for r in results):
-    parts += [f'**CFM vs `{CONTROL}`** (ssl=none with the settings CFM was '
-              'tuned to: the SSL task\'s own effect)', '']
-    parts += quality_stats.goal_lines(summary, GOALS, baseline=CONTROL,
-                                      deltas=control_deltas) + ['']
-  parts += ['**Training throughput** (train events x epochs / wall time of '
-            '`models.model.train`, which includes the per-epoch validation '
-            'loss pass and setup)', '']
-  parts += _throughput_lines(results) + ['']
-  parts += throughput_lines(speed or [])
+  pop_deltas = quality_stats.paired_deltas(results, variants, baseline=POPULAR)
+  pop_goals = [(data, metric, name, target) for data in data_sizes
+               for metric, name, target in POPULAR_GOALS]
+  for variant in ('cfm', DEFAULT_VARIANT):
+    if any(r['variant'] == variant for r in results):
+      parts += [f'**Goals ({variant} vs the most-popular list)**', '']
+      parts += quality_stats.goal_lines(summary, pop_goals, variant=variant,
+                                        baseline=POPULAR,
+                                        deltas=pop_deltas) + ['']
+  parts += ['**Training time** (train events x epochs / wall time of '
+            '`models.model.train`, shared 2-core machine)', '']
+  parts += _throughput_lines([r for r in results if r['variant'] != POPULAR])
+  parts += [''] + throughput_lines(speed or [])
   if chart:
     parts += [f'![quality chart]({os.path.basename(chart)})', '']
   if trials is not None:
@@ -611,7 +759,8 @@ def report(work: str, out: Optional[str], chart: Optional[str],
   if not results:
     raise ValueError(f'no results in {work}/results.jsonl for the current '
                      'settings: run `bench/quality.py run` first')
-  variants = [v for v in variants if any(r['variant'] == v for r in results)]
+  variants = [v for v in variants if v != POPULAR and
+              any(r['variant'] == v for r in results)]
   data_sizes = [d for d in data_sizes if any(r['data'] == d for r in results)]
   if chart:
     plot(quality_stats.summarize(results), variants, data_sizes, chart)
@@ -664,7 +813,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   logging.basicConfig(level=logging.WARNING)
   start = time.time()
   if args.step in ('prepare', 'all'):
-    prepare(args.work)
+    prepare(args.work, [n for d in args.data for n in (d, VALID[d])])
   if args.step in ('tune', 'all'):
     for data in args.data:
       update_settings(data, tune(args.work, data, [

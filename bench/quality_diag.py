@@ -15,8 +15,8 @@ ties by corpus order) is ranked by the same code on the same events.
 
 Results: one JSON line per training in <work>/diag.jsonl (with the ranks), a
 finished (data, experiment, seed, config) is not trained again.
-Bench-only statistics (a paired bootstrap over users); the evaluator's own
-intervals live elsewhere.
+Paired differences: the evaluator's bootstrap over users
+(components/retrieval_evaluator/bootstrap.paired_event_delta).
 """
 import argparse
 import json
@@ -34,7 +34,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np
 
 from bench import quality
-from bench import quality_boot
 from models.config import TrainingConfig
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
@@ -282,6 +281,7 @@ def table(work: str, data: str, vs: str, names: Optional[Sequence[str]] = None,
   """Mean over seeds of Recall@50 per slice, and the paired bootstrap
   difference (95% interval over users, seeds averaged per event) against `vs`
   and against the popularity list."""
+  from components.retrieval_evaluator import bootstrap  # pylint: disable=g-import-not-at-top
   from components.retrieval_evaluator import evaluation  # pylint: disable=g-import-not-at-top
   records = [r for r in quality.read_log(os.path.join(work, 'diag.jsonl'))
              if r['data'] == data]
@@ -319,9 +319,10 @@ def table(work: str, data: str, vs: str, names: Optional[Sequence[str]] = None,
       if n == other or other not in mean_hits or not mask.any():
         diffs.append('-')
         continue
-      d = quality_boot.paired_user_bootstrap(h[mask], mean_hits[other][mask],
-                                             np.asarray(users)[mask], num_boot)
-      diffs.append(f'{d.mean:+.4f} [{d.low:+.4f}, {d.high:+.4f}]')
+      delta, (low, high) = bootstrap.paired_event_delta(
+          h[mask], mean_hits[other][mask], np.asarray(users)[mask],
+          bootstrap.Settings(samples=num_boot))
+      diffs.append(f'{delta:+.4f} [{low:+.4f}, {high:+.4f}]')
     ssl = [r['ssl_loss'] for r in by_exp[n] if r.get('ssl_loss') is not None]
     lines.append(f'| {n} | {len(by_exp[n])} | ' + ' | '.join(cells + diffs) +
                  f' | {np.mean(ssl):.2f} |' if ssl else

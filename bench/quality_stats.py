@@ -2,7 +2,9 @@
 
 A result is one training + evaluation:
   {'data': 'full', 'variant': 'cfm', 'seed': 0,
-   'metrics': {'recall@50': {'overall': x, 'head': x, 'tail': x, 'cold': x
+   'metrics': {'recall@50': {'overall': x, 'head': x, 'tail': x, 'cold': x,
+                             'new_users': x, 'returning_users': x,
+                             'light_users': x, 'heavy_users': x
                              (or None when the slice has no eval event)}, ...},
    'user_totals': summary.UserTotals.to_dict() of the METRICS x SLICES columns,
    'train_seconds': s, 'examples_per_second': r}
@@ -24,8 +26,8 @@ import numpy as np
 from components.retrieval_evaluator import bootstrap
 from components.retrieval_evaluator import summary as eval_summary
 
-SLICES = ('overall', 'head', 'tail', 'cold')
-METRICS = ('recall@10', 'recall@50', 'map@50')
+SLICES = eval_summary.SLICES  # item slices, then the user slices
+METRICS = ('recall@10', 'recall@50', 'map@50', 'hr@10', 'ndcg@10')
 COLUMNS = [(m, s) for m in METRICS for s in SLICES]
 BASELINE = 'none'
 SETTINGS = bootstrap.Settings()
@@ -74,35 +76,73 @@ Deltas = Dict[Tuple[str, str, str, str],
               Tuple[float, Optional[Tuple[float, float]]]]
 
 
+def pair_delta(results: Sequence[Mapping], data: str, variant: str,
+               reference: str, settings: bootstrap.Settings = SETTINGS
+               ) -> Dict[Tuple[str, str],
+                         Tuple[float, Optional[Tuple[float, float]]]]:
+  """(metric, slice) -> (variant - reference, paired 95% interval), pooled
+  over seeds; {} when either has no per-user results."""
+  cand = pooled_totals(results, data, variant)
+  base = pooled_totals(results, data, reference)
+  if cand is None or base is None:
+    return {}
+  wanted = [c for c in cand.columns if c in base.columns]
+  cand, base = cand.select(wanted), base.select(wanted)
+  if cand.users != base.users or not np.array_equal(cand.events, base.events):
+    raise ValueError(f'{data}: {variant} and {reference} were evaluated on '
+                     'different events')
+  intervals = bootstrap.paired_delta_intervals(cand.values, base.values,
+                                               cand.events, settings)
+  points = zip(bootstrap.ratios(cand.values, cand.events),
+               bootstrap.ratios(base.values, base.events))
+  return {column: (c - b, interval)
+          for column, (c, b), interval in zip(cand.columns, points, intervals)
+          if c is not None and b is not None}
+
+
 def paired_deltas(results: Sequence[Mapping], variants: Sequence[str],
                   baseline: str = BASELINE,
                   settings: bootstrap.Settings = SETTINGS) -> Deltas:
   """Pooled paired differences of every variant against `baseline`."""
   out: Deltas = {}
   for data in sorted({r['data'] for r in results}):
-    base = pooled_totals(results, data, baseline)
-    if base is None:
-      continue
     for variant in variants:
       if variant == baseline:
         continue
-      cand = pooled_totals(results, data, variant)
-      if cand is None:
-        continue
-      if cand.users != base.users or not np.array_equal(cand.events,
-                                                         base.events):
-        raise ValueError(f'{data}: {variant} and {baseline} were evaluated '
-                         'on different events')
-      wanted = [c for c in cand.columns if c in base.columns]
-      cand, ref = cand.select(wanted), base.select(wanted)
-      intervals = bootstrap.paired_delta_intervals(cand.values, ref.values,
-                                                   cand.events, settings)
-      points = zip(bootstrap.ratios(cand.values, cand.events),
-                   bootstrap.ratios(ref.values, ref.events))
-      for (metric, name), (c, b), interval in zip(wanted, points, intervals):
-        if c is not None and b is not None:
-          out[(data, variant, metric, name)] = (c - b, interval)
+      for (metric, name), delta in pair_delta(results, data, variant,
+                                              baseline, settings).items():
+        out[(data, variant, metric, name)] = delta
   return out
+
+
+def delta_cell(delta: Optional[Tuple[float, Optional[Tuple[float, float]]]]
+               ) -> str:
+  """'+0.0123 [+0.0045, +0.0201]*' ('*': the interval excludes 0)."""
+  if delta is None:
+    return '–'
+  value, interval = delta
+  if interval is None:
+    return f'{value:+.4f}'
+  return (f'{value:+.4f} [{interval[0]:+.4f}, {interval[1]:+.4f}]'
+          f'{"*" if is_real(delta) else ""}')
+
+
+def delta_table(results: Sequence[Mapping], data: str,
+                pairs: Sequence[Tuple[str, str]], metric: str,
+                slices: Sequence[str] = SLICES,
+                settings: bootstrap.Settings = SETTINGS) -> List[str]:
+  """One markdown table: a row per (variant, reference) pair present, a
+  column per slice, cells = the paired difference and its 95% interval."""
+  present = {r['variant'] for r in results if r['data'] == data}
+  lines = ['| difference | ' + ' | '.join(slices) + ' |',
+           '|---|' + '---|' * len(slices)]
+  for a, b in pairs:
+    if a not in present or b not in present:
+      continue
+    deltas = pair_delta(results, data, a, b, settings)
+    lines.append(f'| {a} − {b} | ' + ' | '.join(
+        delta_cell(deltas.get((metric, name))) for name in slices) + ' |')
+  return lines
 
 
 def is_real(delta: Optional[Tuple[float, Optional[Tuple[float, float]]]]

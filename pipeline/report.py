@@ -60,7 +60,8 @@ tr.reference td { background: #fafafa; }
 
 def _metric_keys(metrics: dict) -> List[str]:
   return [k for k, v in metrics.items()
-          if k.startswith(('recall@', 'map@')) and isinstance(v, dict)]
+          if k.startswith(('recall@', 'map@', 'hr@', 'ndcg@'))
+          and isinstance(v, dict)]
 
 
 def _fmt(value: Optional[float]) -> str:

@@ -181,3 +181,28 @@ def ratios(numerators: np.ndarray, denominators: np.ndarray
   num = np.asarray(numerators, np.float64).sum(0)
   den = np.asarray(denominators, np.float64).sum(0)
   return [None if d <= 0 else float(n / d) for n, d in zip(num, den)]
+
+
+def paired_event_delta(a: np.ndarray, b: np.ndarray, users: Sequence,
+                       settings: Settings = Settings()
+                       ) -> Tuple[float, Interval]:
+  """Mean(a) - mean(b) over events and its paired 95% interval over users.
+
+  The per-event form of `paired_delta_intervals` (one column): the events'
+  values of two models on the same events (0/1 hits, AP@K, or values averaged
+  over seeds) and the user of each event.
+  """
+  a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+  if a.shape != b.shape or a.ndim != 1 or len(a) != len(users):
+    raise ValueError(f'a {a.shape}, b {b.shape} and users ({len(users)}) must '
+                     'be 1-D of one length')
+  if not len(a):
+    raise ValueError('paired bootstrap of no events')
+  _, user_index = np.unique(np.asarray([str(u) for u in users]),
+                            return_inverse=True)
+  num_users = int(user_index.max()) + 1
+  den = per_user_sums(user_index, np.ones(len(a)), num_users)[:, None]
+  (interval,) = paired_delta_intervals(
+      per_user_sums(user_index, a, num_users)[:, None],
+      per_user_sums(user_index, b, num_users)[:, None], den, settings)
+  return float(a.mean() - b.mean()), interval

@@ -109,3 +109,38 @@ def test_bad_settings_are_rejected(kwargs):
 def test_mismatched_shapes_are_rejected():
   with pytest.raises(ValueError, match='differ in shape'):
     bootstrap.intervals(np.zeros([3, 2]), np.ones([3, 1]))
+
+
+def test_paired_event_delta_is_the_event_weighted_difference():
+  # user u1: a hits 2 of 2, b 0 of 2; user u2: both 1 of 1 -> (2 - 0) / 3.
+  delta, (low, high) = bootstrap.paired_event_delta(
+      np.array([1, 1, 1.0]), np.array([0, 0, 1.0]), ['u1', 'u1', 'u2'],
+      SETTINGS)
+  assert delta == pytest.approx(2 / 3)
+  # Each sample is 2 n1 / (2 n1 + n2) for n1 + n2 = 2 drawn users.
+  assert 0.0 <= low <= delta <= high <= 1.0
+
+
+def test_paired_event_delta_of_a_constant_difference_has_no_spread():
+  delta, interval = bootstrap.paired_event_delta(
+      np.ones(6), np.zeros(6), list('aabbcc'), SETTINGS)
+  assert (delta, interval) == (1.0, (1.0, 1.0))
+  a = np.array([1, 0, 1, 0.0])
+  assert bootstrap.paired_event_delta(a, a.copy(), list('abcd'),
+                                      SETTINGS) == (0.0, (0.0, 0.0))
+
+
+def test_paired_event_delta_sees_more_hits_on_the_same_events():
+  rng = np.random.default_rng(1)
+  users = np.repeat(np.arange(50), 20)
+  base = (rng.random(1000) < 0.3).astype(float)
+  better = np.maximum(base, rng.random(1000) < 0.1)
+  _, (low, _) = bootstrap.paired_event_delta(better, base, users, SETTINGS)
+  assert low > 0
+
+
+def test_paired_event_delta_rejects_bad_shapes():
+  with pytest.raises(ValueError, match='one length'):
+    bootstrap.paired_event_delta(np.ones(3), np.ones(2), ['a'] * 3)
+  with pytest.raises(ValueError, match='no events'):
+    bootstrap.paired_event_delta(np.ones(0), np.ones(0), [])

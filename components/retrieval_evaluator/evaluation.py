@@ -168,7 +168,7 @@ def rank_events(query_tower: tower_io.Tower, item_tower: tower_io.Tower,
   ranks = metrics.rank_targets(
       queries.embeddings,
       item_embeddings(item_tower, corpus, corpus_batch_size),
-      queries.targets, depth=max(max(ks), metrics.DECILE_K),
+      queries.targets, depth=max(max(ks), metrics.DECILE_K, metrics.LITERATURE_K),
       exclusions=exclusions, query_block=query_batch_size)
   logging.info('Ranked %d eval events over %d corpus items (%d seen-item '
                'exclusions).', len(ranks), len(corpus.item_ids),

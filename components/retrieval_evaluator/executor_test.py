@@ -53,7 +53,8 @@ def test_first_run_writes_metrics_json_and_blesses(setup):
   root, data, cand, _ = setup
   content, evaluation, blessing = _run(root, data, cand, 'first')
   assert list(content) == [
-      'recall@10', 'map@10', 'recall@50', 'map@50', 'recall@50_by_decile',
+      'recall@10', 'map@10', 'recall@50', 'map@50', 'hr@10', 'ndcg@10',
+      'recall@50_by_decile',
       'num_eval_events', 'num_eval_events_by_slice', 'n_events', 'n_users',
       'ci95', 'baseline', 'popularity', 'delta_ci95', 'bootstrap']
   assert set(content['recall@50']) == {

@@ -13,6 +13,11 @@ O(num_queries * k + query_block * corpus_batch), not O(corpus).
   event, so this is also the hit rate).
 - MAP@K: mean over events of AP@K; with one relevant item AP@K = 1/rank when
   rank <= K, else 0.
+- HR@K and NDCG@K (reported at K = LITERATURE_K = 10, for comparability with
+  the leave-last-out literature): one held-out item per event, so HR@K = the
+  fraction of events whose item ranks <= K (the same number as Recall@K) and
+  NDCG@K = mean over events of 1/log2(rank + 1) when rank <= K, else 0 (the
+  ideal DCG of one relevant item is 1).
 - Excluded items (by default the user's items in the train split, except the
   event's own item, which is never excluded) are removed from the ranking: they
   neither take a top-k slot nor push the relevant item down.
@@ -38,6 +43,7 @@ HEAD_FRACTION = 0.1
 NUM_DECILES = 10
 DECILE_K = 50
 DEFAULT_KS = (10, 50, 100)
+LITERATURE_K = 10  # HR@K and NDCG@K are reported at this K
 DECILE_KEY = f'recall@{DECILE_K}_by_decile'
 NUM_EVENTS_KEY = 'num_eval_events'
 NUM_EVENTS_BY_SLICE_KEY = 'num_eval_events_by_slice'
@@ -52,6 +58,30 @@ def recall_key(k: int) -> str:
 
 def map_key(k: int) -> str:
   return f'map@{k}'
+
+
+def hr_key(k: int) -> str:
+  return f'hr@{k}'
+
+
+def ndcg_key(k: int) -> str:
+  return f'ndcg@{k}'
+
+
+def event_values(ranks: np.ndarray, key: str) -> np.ndarray:
+  """Per-event value of the metric `key` ('recall@K', 'map@K', 'hr@K',
+  'ndcg@K'): float64 [num_events]; the metric is their mean over events."""
+  name, _, k = key.partition('@')
+  if name not in ('recall', 'map', 'hr', 'ndcg') or not k.isdigit():
+    raise ValueError(f'unknown metric key {key!r}')
+  ranks = np.asarray(ranks, np.int64)
+  hit = (ranks >= 1) & (ranks <= int(k))
+  safe = np.maximum(ranks, 1)
+  if name == 'map':
+    return np.where(hit, 1.0 / safe, 0.0)
+  if name == 'ndcg':
+    return np.where(hit, 1.0 / np.log2(safe + 1.0), 0.0)
+  return hit.astype(np.float64)
 
 
 def check_ks(ks: Sequence[int]) -> List[int]:
@@ -244,8 +274,21 @@ def map_at_k(ranks: np.ndarray, k: int) -> Optional[float]:
   """Mean of 1/rank over events (0 beyond k); None without events."""
   if not len(ranks):
     return None
-  hit = (ranks >= 1) & (ranks <= k)
-  return float(np.mean(np.where(hit, 1.0 / np.maximum(ranks, 1), 0.0)))
+  return float(np.mean(event_values(ranks, map_key(k))))
+
+
+def ndcg_at_k(ranks: np.ndarray, k: int) -> Optional[float]:
+  """Mean of 1/log2(rank + 1) over events (0 beyond k); None without events."""
+  if not len(ranks):
+    return None
+  return float(np.mean(event_values(ranks, ndcg_key(k))))
+
+
+def hit_rate_at_k(ranks: np.ndarray, k: int) -> Optional[float]:
+  """Fraction of events with 1 <= rank <= k (one held-out item per event)."""
+  if not len(ranks):
+    return None
+  return float(np.mean(event_values(ranks, hr_key(k))))
 
 
 @dataclasses.dataclass(frozen=True)

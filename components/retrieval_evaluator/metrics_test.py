@@ -48,6 +48,28 @@ def test_recall_and_map_written_out():
   assert metrics.recall_at_k(np.array([]), 3) is None
 
 
+def test_hit_rate_and_ndcg_against_numpy_written_out():
+  ranks = np.array([1, 2, 3, 10, 11, 0, 7])
+  # NDCG@10 with one held-out item: DCG = 1/log2(rank + 1), ideal DCG = 1.
+  gains = np.array([1.0, 1 / np.log2(3), 1 / np.log2(4), 1 / np.log2(11),
+                    0.0, 0.0, 1 / np.log2(8)])
+  assert metrics.ndcg_at_k(ranks, 10) == pytest.approx(gains.mean())
+  assert metrics.hit_rate_at_k(ranks, 10) == pytest.approx(5 / 7)
+  assert metrics.hit_rate_at_k(ranks, 10) == metrics.recall_at_k(ranks, 10)
+  assert metrics.ndcg_at_k(ranks, 2) == pytest.approx(
+      (1 + 1 / np.log2(3)) / 7)
+  # The ranks of the five-item corpus: [3, 5, 1, 3] -> NDCG@3.
+  ranks = metrics.rank_targets(QUERIES, [ITEMS], TARGETS, depth=5)
+  assert metrics.ndcg_at_k(ranks, 3) == pytest.approx((0.5 + 0 + 1 + 0.5) / 4)
+  assert metrics.ndcg_at_k(np.array([]), 10) is None
+  assert metrics.hit_rate_at_k(np.array([]), 10) is None
+
+
+def test_event_values_of_an_unknown_metric_is_one_clear_error():
+  with pytest.raises(ValueError, match="unknown metric key 'mrr@10'"):
+    metrics.event_values(np.array([1]), 'mrr@10')
+
+
 def test_rank_beyond_depth_is_a_miss():
   ranks = metrics.rank_targets(QUERIES, [ITEMS[:3], ITEMS[3:]], TARGETS,
                                depth=2)

@@ -8,8 +8,9 @@ Slices (each a key of every metric dict):
   bottom half (floor) and `heavy_users` = the top 10% (ceil).
 A slice without eval events has the value None.
 
-Every metric is a ratio over events restricted to a slice (Recall@K: hits /
-events; MAP@K: sum of AP@K / events; the decile Recall@50s), so one model is
+Every metric is a ratio over events restricted to a slice (Recall@K and
+HR@10: hits / events; MAP@K: sum of AP@K / events; NDCG@10: sum of
+1/log2(rank + 1) over the hits / events; the decile Recall@50s), so one model is
 summarized by per-user aggregates (`UserTotals`): for each column (metric,
 slice) each user's sum of event values and event count. Point values, the
 bootstrap intervals over users (bootstrap.py) and the paired differences
@@ -107,6 +108,9 @@ def columns(ks: Sequence[int]) -> List[Column]:
   for k in metrics.check_ks(ks):
     for key in (metrics.recall_key(k), metrics.map_key(k)):
       out.extend((key, s) for s in SLICES)
+  for key in (metrics.hr_key(metrics.LITERATURE_K),
+              metrics.ndcg_key(metrics.LITERATURE_K)):
+    out.extend((key, s) for s in SLICES)
   out.extend((metrics.DECILE_KEY, d) for d in range(metrics.NUM_DECILES))
   return out
 
@@ -147,7 +151,7 @@ def user_totals(ranks: np.ndarray, slices: EventSlices,
 
   Args:
     ranks: int [num_events] 1-based ranks, 0 = beyond the ranked depth
-      (metrics.rank_targets; depth >= max(ks) and DECILE_K).
+      (metrics.rank_targets; depth >= max(ks), DECILE_K and LITERATURE_K).
     slices: the events' slices (`event_slices`).
     ks: cutoffs K.
   """
@@ -160,12 +164,11 @@ def user_totals(ranks: np.ndarray, slices: EventSlices,
   events = np.zeros([len(ranks), len(cols)], np.float64)
   for c, (key, name) in enumerate(cols):
     if key == metrics.DECILE_KEY:
-      mask, k, ap = slices.decile == name, metrics.DECILE_K, False
+      mask = slices.decile == name
+      value = metrics.event_values(ranks, metrics.recall_key(metrics.DECILE_K))
     else:
       mask = slices.masks[name]
-      k, ap = int(key.split('@')[1]), key.startswith('map@')
-    hit = (ranks >= 1) & (ranks <= k)
-    value = np.where(hit, 1.0 / np.maximum(ranks, 1), 0.0) if ap else hit
+      value = metrics.event_values(ranks, key)
     values[:, c] = np.where(mask, value, 0.0)
     events[:, c] = mask
   n = len(slices.users)

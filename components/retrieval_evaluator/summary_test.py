@@ -57,8 +57,8 @@ def test_user_groups_order_by_train_events_then_id():
 
 def test_metrics_dict_by_item_and_user_slice_written_out():
   out = summary.metrics_dict(summary.user_totals(RANKS, _slices(), [3, 1]))
-  assert list(out) == ['recall@1', 'map@1', 'recall@3', 'map@3',
-                       'recall@50_by_decile', 'num_eval_events',
+  assert list(out) == ['recall@1', 'map@1', 'recall@3', 'map@3', 'hr@10',
+                       'ndcg@10', 'recall@50_by_decile', 'num_eval_events',
                        'num_eval_events_by_slice', 'n_events', 'n_users']
   # Hits@3 per event: [1, 0, 1, 1, 1, 0, 0].
   assert out['recall@3'] == {
@@ -75,6 +75,17 @@ def test_metrics_dict_by_item_and_user_slice_written_out():
   assert out['map@3']['head'] == approx(0.5)
   assert out['recall@50_by_decile'] == [1.0, None, 1.0, None, None, 0.0,
                                         None, 1.0, None, None]
+  # HR@10: ranks 1..10 hit ([1, 1, 1, 1, 1, 0, 0]); NDCG@10 per event:
+  # 1/log2(rank + 1) = [1/2, 1/log2 6, 1, 1, 1/log2 3, 0, 0].
+  assert out['hr@10']['overall'] == approx(5 / 7)
+  assert out['hr@10']['cold'] == 0.0 and out['hr@10']['head'] == 1.0
+  gains = np.array([0.5, 1 / np.log2(6), 1, 1, 1 / np.log2(3), 0, 0])
+  assert out['ndcg@10']['overall'] == approx(gains.sum() / 7)
+  assert out['ndcg@10']['tail'] == approx(
+      (gains[0] + gains[1] + 1 + 1 + 0) / 5)
+  assert out['ndcg@10']['new_users'] == approx(1 / np.log2(3))
+  assert out['ndcg@10']['returning_users'] == approx(
+      (gains[0] + gains[1] + 2) / 6)
   assert out['num_eval_events'] == 7
   assert out['n_events'] == {
       'overall': 7, 'head': 1, 'tail': 5, 'cold': 1, 'new_users': 1,
@@ -108,8 +119,9 @@ def test_metrics_json_layout_intervals_and_deltas():
   pop = summary.user_totals(_popularity_ranks(), slices, [3])
   content = summary.metrics_json(cand, None, pop, SETTINGS)
   assert list(content) == [
-      'recall@3', 'map@3', 'recall@50_by_decile', 'num_eval_events',
-      'num_eval_events_by_slice', 'n_events', 'n_users', 'ci95', 'baseline',
+      'recall@3', 'map@3', 'hr@10', 'ndcg@10', 'recall@50_by_decile',
+      'num_eval_events', 'num_eval_events_by_slice', 'n_events', 'n_users',
+      'ci95', 'baseline',
       'popularity', 'delta_ci95', 'bootstrap']
   assert content['baseline'] is None
   assert content['delta_ci95']['baseline'] is None
@@ -118,7 +130,7 @@ def test_metrics_json_layout_intervals_and_deltas():
   assert content['popularity'] == summary.metrics_json(
       pop, None, pop, SETTINGS)['popularity']
   for model in (content, content['popularity']):
-    for key in ('recall@3', 'map@3'):
+    for key in ('recall@3', 'map@3', 'hr@10', 'ndcg@10'):
       for name, value in model[key].items():
         low, high = model['ci95'][key][name]
         assert low <= value <= high, (key, name)
@@ -126,6 +138,11 @@ def test_metrics_json_layout_intervals_and_deltas():
   delta = content['delta_ci95']['popularity']['recall@3']['overall']
   assert delta['delta'] == approx(4 / 7 - 5 / 7)
   assert delta['ci95'][0] <= delta['delta'] <= delta['ci95'][1]
+  # NDCG@10: popularity ranks [1, 2, 4, 3, 1, 2, 5] vs the candidate's.
+  ndcg = lambda r: np.where((r >= 1) & (r <= 10),
+                            1 / np.log2(np.maximum(r, 1) + 1), 0).mean()
+  delta = content['delta_ci95']['popularity']['ndcg@10']['overall']
+  assert delta['delta'] == approx(ndcg(RANKS) - ndcg(_popularity_ranks()))
   # Same seed, same file.
   assert summary.metrics_json(cand, None, pop, SETTINGS) == content
 

@@ -1,0 +1,228 @@
+"""Why the rare-item fallback (`min_item_count`) zeroes cold recall: item scores by group.
+
+Trains `ssl=none` with `min_item_count` on and off, each with logQ on and off,
+on a validation folder of bench/quality.py (never the eval split), and for every
+corpus item records its train count, whether it falls back to the default id
+embedding, and its mean score and mean rank over the validation queries (the
+user's train items excluded, as in the evaluator). The question: do the
+fallback items (rare and cold) all sit at the bottom of every ranking?
+
+  python bench/quality_fallback.py run   --work DIR [--data full_valid]
+  python bench/quality_fallback.py table --work DIR [--data full_valid] [--chart docs/fallback_scores.png]
+
+One JSON line per training in <work>/fallback.jsonl (resumable).
+"""
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+import numpy as np
+
+os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from bench import quality
+from bench import quality_diag
+from models.config import TrainingConfig
+# pylint: enable=g-import-not-at-top,wrong-import-position
+
+MIN_ITEM_COUNT = 5
+# (label, overrides of the defaults): fallback x logQ, all ssl=none.
+RUNS = (
+    ('fallback, logQ', {'ssl': 'none', 'min_item_count': MIN_ITEM_COUNT}),
+    ('fallback, no logQ', {'ssl': 'none', 'min_item_count': MIN_ITEM_COUNT,
+                           'logq_correction': False}),
+    ('no fallback, logQ', {'ssl': 'none'}),
+    ('no fallback, no logQ', {'ssl': 'none', 'logq_correction': False}),
+)
+K = 50
+
+
+def item_groups(counts: np.ndarray, min_item_count: int) -> Dict[str, np.ndarray]:
+  """Masks over corpus items: cold (no train event), rare (1 .. min-1),
+  seen (>= min)."""
+  counts = np.asarray(counts)
+  return {'cold': counts == 0,
+          'rare': (counts > 0) & (counts < min_item_count),
+          'seen': counts >= min_item_count}
+
+
+def mean_rank_percentile(scores: np.ndarray, excluded: np.ndarray
+                         ) -> np.ndarray:
+  """Per item: its mean rank among the non-excluded items over the queries,
+  as a fraction (0 = always first, 1 = always last).
+
+  Args:
+    scores: float [num_queries, num_items].
+    excluded: bool [num_queries, num_items] items removed from that ranking.
+  """
+  scores = np.where(excluded, -np.inf, scores)
+  order = np.argsort(-scores, axis=1, kind='stable')
+  ranks = np.empty_like(order)
+  np.put_along_axis(ranks, order, np.arange(scores.shape[1])[None, :], axis=1)
+  kept = (~excluded).sum(axis=1, keepdims=True)
+  frac = ranks / np.maximum(kept - 1, 1)
+  frac = np.where(excluded, np.nan, frac)
+  return np.nanmean(frac, axis=0)
+
+
+def train_and_score(session: 'quality.Session', config: TrainingConfig
+                    ) -> Dict[str, Any]:
+  """Trains, exports and scores every validation query against every item."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from components import tower_io  # pylint: disable=g-import-not-at-top
+  from components.retrieval_evaluator import evaluation  # pylint: disable=g-import-not-at-top
+  from models import export  # pylint: disable=g-import-not-at-top
+  from models import model as model_lib  # pylint: disable=g-import-not-at-top
+  tf.keras.backend.clear_session()
+  start = time.perf_counter()
+  model = model_lib.train(session.feature_config, config, session.query_tft,
+                          session.item_tft, session.corpus, session.train_files,
+                          session.eval_files, log_dir=None,
+                          mutual_information=session.mutual_information)
+  train_seconds = time.perf_counter() - start
+  corpus = session.eval_corpus
+  with tempfile.TemporaryDirectory(prefix='sslrec_fallback_') as tmp:
+    query_uri, item_uri = os.path.join(tmp, 'q'), os.path.join(tmp, 'i')
+    export.export_query_tower(tower_io.serving_dir(query_uri), model.query_tower,
+                              session.query_tft, session.feature_config)
+    export.export_item_tower(tower_io.serving_dir(item_uri), model.item_tower,
+                             session.item_tft, session.feature_config)
+    queries = evaluation.embed_eval_queries(
+        tower_io.load_tower(query_uri), session.prepared.interactions_examples,
+        corpus, 1024)
+    items = quality_diag._item_embeddings(  # pylint: disable=protected-access
+        tower_io.load_tower(item_uri), corpus)
+  scores = queries.embeddings @ items.T  # [num_queries, num_items]
+  excluded = np.zeros(scores.shape, bool)
+  for row, (user, target) in enumerate(zip(queries.users, queries.targets)):
+    seen = corpus.seen_by_user.get(user)
+    if seen is not None and len(seen):
+      excluded[row, seen[seen != target]] = True
+  ranks = quality_diag.rank_events(queries.embeddings, items, queries.targets,
+                                   queries.users, corpus)
+  return {'train_seconds': train_seconds,
+          'train_counts': corpus.train_counts.tolist(),
+          'mean_score': scores.mean(axis=0).tolist(),
+          'mean_rank_percentile': mean_rank_percentile(scores,
+                                                       excluded).tolist(),
+          'ranks': ranks.tolist(), 'targets': queries.targets.tolist()}
+
+
+def run(work: str, data: str, seed: int = 0) -> None:
+  log_path = os.path.join(work, 'fallback.jsonl')
+  done = {(r['data'], r['label'], r['seed']) for r in quality.read_log(log_path)}
+  session = None
+  for label, overrides in RUNS:
+    if (data, label, seed) in done:
+      continue
+    if session is None:
+      session = quality.Session(quality.load_prepared(work, data))
+    config = TrainingConfig().replace(**dict(overrides, seed=seed))
+    record = {'data': data, 'label': label, 'seed': seed,
+              'config': config.to_dict(), 'code_version': session.code_version}
+    record.update(train_and_score(session, config))
+    with open(log_path, 'a') as f:
+      f.write(json.dumps(record) + '\n')
+    quality._log(f'{data} {label}: {summary_row(record)}')  # pylint: disable=protected-access
+
+
+def summary_row(record: Mapping[str, Any]) -> Dict[str, Optional[float]]:
+  """Mean score / mean rank percentile of each item group, and Recall@K of
+  the events of each group."""
+  counts = np.asarray(record['train_counts'])
+  groups = item_groups(counts, MIN_ITEM_COUNT)
+  score = np.asarray(record['mean_score'])
+  pct = np.asarray(record['mean_rank_percentile'])
+  ranks, targets = np.asarray(record['ranks']), np.asarray(record['targets'])
+  hit = (ranks >= 1) & (ranks <= K)
+  out: Dict[str, Optional[float]] = {}
+  for name, mask in groups.items():
+    out[f'{name} items'] = float(mask.sum())
+    out[f'{name} mean score'] = float(score[mask].mean()) if mask.any() else None
+    out[f'{name} mean rank %'] = (float(np.nanmean(pct[mask])) * 100
+                                  if mask.any() else None)
+    events = mask[targets]
+    out[f'{name} events'] = float(events.sum())
+    out[f'{name} recall@{K}'] = float(hit[events].mean()) if events.any() else None
+  return out
+
+
+def table(work: str, data: str, chart: Optional[str] = None) -> str:
+  records = [r for r in quality.read_log(os.path.join(work, 'fallback.jsonl'))
+             if r['data'] == data]
+  if not records:
+    raise ValueError(f'no {data} results in {work}/fallback.jsonl: run first')
+  rows = [(r['label'], summary_row(r)) for r in records]
+  names = ('cold', 'rare', 'seen')
+  first = rows[0][1]
+  lines = [f'Items by train events on `{data}` (cold {first["cold items"]:.0f}, '
+           f'rare 1-{MIN_ITEM_COUNT - 1} {first["rare items"]:.0f}, seen '
+           f'>= {MIN_ITEM_COUNT} {first["seen items"]:.0f} items); `ssl=none`, '
+           'seed 0; mean rank % = the item\'s mean position in the rankings of '
+           'the validation queries (0 = top, 100 = bottom)', '',
+           '| run | ' + ' | '.join(f'{n} mean score | {n} mean rank %'
+                                   for n in names) +
+           ' | ' + ' | '.join(f'{n} recall@{K} (events)' for n in names) + ' |',
+           '|---|' + '---|' * (3 * len(names))]
+  fmt = lambda v, p='.3f': '–' if v is None else format(v, p)
+  for label, row in rows:
+    lines.append(f'| {label} | ' + ' | '.join(
+        f'{fmt(row[f"{n} mean score"])} | {fmt(row[f"{n} mean rank %"], ".1f")}'
+        for n in names) + ' | ' + ' | '.join(
+            f'{fmt(row[f"{n} recall@{K}"])} ({row[f"{n} events"]:.0f})'
+            for n in names) + ' |')
+  text = '\n'.join(lines)
+  print(text)
+  if chart:
+    plot(records, chart)
+  return text
+
+
+def plot(records: Sequence[Mapping[str, Any]], path: str) -> None:
+  """Mean rank percentile of every item against its train count, per run."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  fig, axes = plt.subplots(1, len(records), figsize=(4 * len(records), 3.6),
+                           sharey=True, squeeze=False)
+  for ax, r in zip(axes[0], records):
+    counts = np.asarray(r['train_counts'])
+    pct = np.asarray(r['mean_rank_percentile']) * 100
+    groups = item_groups(counts, MIN_ITEM_COUNT)
+    for name, color in (('seen', 'tab:blue'), ('rare', 'tab:orange'),
+                        ('cold', 'tab:red')):
+      m = groups[name]
+      ax.scatter(counts[m] + 1, pct[m], s=4, c=color, label=name)
+    ax.set_xscale('log')
+    ax.set_title(r['label'], fontsize=9)
+    ax.set_xlabel('train events + 1')
+  axes[0][0].set_ylabel('mean rank % (100 = bottom)')
+  axes[0][0].legend(fontsize=8)
+  fig.tight_layout()
+  fig.savefig(path, dpi=80)
+  plt.close(fig)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('step', choices=('run', 'table'))
+  parser.add_argument('--work', default=quality.DEFAULT_WORK)
+  parser.add_argument('--data', default='full_valid')
+  parser.add_argument('--chart', default=None)
+  args = parser.parse_args(argv)
+  if args.step == 'run':
+    run(args.work, args.data)
+  else:
+    table(args.work, args.data, args.chart)
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())
