@@ -358,7 +358,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                   _parse_set(args.set))
     records += [r for r in quality.read_log(os.path.join(args.work, LOG_NAME))
                 if r['mode'] == args.mode and r['variant'] == POPULARITY]
-  print(f'{args.mode} ({FOLDERS[args.mode]}), code {quality.code_version()}')
+  versions = sorted({r['code_version'] for r in records
+                     if r['variant'] != POPULARITY})
+  print(f'{args.mode} ({FOLDERS[args.mode]}), trained with code '
+        f'{", ".join(versions) or "-"} (bench/quality.py code_version)')
   print('\n'.join(report_lines(records, args.reference)))
   return 0
 
