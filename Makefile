@@ -1,8 +1,9 @@
 # sslrec: `make run` trains and pushes on MovieLens-100K; `make test` runs the test suite,
 # `make test-fast` all of it but the end-to-end pipeline runs (pytest marker e2e).
 # Both run on TEST_WORKERS pytest-xdist processes (default: the CPU count, at most 2);
-# --dist loadgroup keeps a module's tests, and the tests sharing a pipeline-run fixture,
-# on one worker (conftest.py), so no expensive fixture is built twice.
+# --dist loadfile keeps a file's tests (and its module fixtures) on one worker; the session
+# fixtures that files on both workers share are built once (tests/support/shared.py).
+# (--dist loadgroup does not group with pytest 9: xdist 3.8 renames node ids pytest 9 ignores.)
 # Both create .venv with Python 3.10 when it is missing (TFX 1.16 supports Python 3.9-3.10 only).
 
 VENV      ?= .venv
@@ -12,7 +13,7 @@ OUTPUT    ?= output
 RUN_ARGS  ?=
 PYTEST_ARGS ?=
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 2 ] && n=2; echo $$n)
-XDIST     := -n $(TEST_WORKERS) --dist loadgroup
+XDIST     := -n $(TEST_WORKERS) --dist loadfile
 export TF_USE_LEGACY_KERAS := 1
 
 .PHONY: run test test-fast test-mysql venv data clean bench

@@ -42,12 +42,17 @@ def gate_runs(tmp_path_factory):
   versions}), run_ids (oldest first) and metadata_after_run2 (a copy of the
   store as run 2 left it, for tests of a two-run history).
   """
+  from tests.support import shared  # pylint: disable=g-import-not-at-top
+  return shared.result_once(tmp_path_factory, 'gate_runs', _gate_runs)
+
+
+def _gate_runs(folder):
   import os  # pylint: disable=g-import-not-at-top
   import shutil  # pylint: disable=g-import-not-at-top
   from pipeline import inspection  # pylint: disable=g-import-not-at-top
   from pipeline import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
   from tests import gate_pipeline  # pylint: disable=g-import-not-at-top
-  out = str(tmp_path_factory.mktemp('gate'))
+  out = str(folder)
   paths = gate_pipeline.run(out, seed=1, min_recall=0.0)
   versions = {name: sorted(os.listdir(os.path.join(paths['serving'], name)))
               for name in pipeline_lib.PUSHES.values()}
@@ -101,7 +106,8 @@ def pipeline_runs(tmp_path_factory):
   Beam runs in memory, or with the args in $SSLREC_TEST_BEAM_ARGS.
 
   Shared by tests/pipeline_e2e_test.py, tests/operations_e2e_test.py and
-  pipeline/commands/inspect_test.py (one xdist group, conftest.py):
+  pipeline/commands/inspect_test.py; built once per test run, also under
+  pytest-xdist (tests/support/shared.py):
 
     run 1 (seed 1)            trains and pushes version V1
     run 2 (seed 1)            unchanged: served from the cache, nothing new
@@ -122,13 +128,17 @@ def pipeline_runs(tmp_path_factory):
   code, out, err, last line and the served versions after it,
   pushed_after_run4 / pushed_after_rollback: `inspect pushed --json` output}.
   """
+  from tests.support import shared  # pylint: disable=g-import-not-at-top
+  return shared.result_once(tmp_path_factory, 'pipeline_runs', _pipeline_runs)
+
+
+def _pipeline_runs(root):
   import os  # pylint: disable=g-import-not-at-top
   import shutil  # pylint: disable=g-import-not-at-top
   from pipeline.config import EvaluationConfig  # pylint: disable=g-import-not-at-top
   from pipeline.config import RunConfig  # pylint: disable=g-import-not-at-top
   from pipeline.data import synthetic  # pylint: disable=g-import-not-at-top
   from tests.support import mlmd as test_mlmd  # pylint: disable=g-import-not-at-top
-  root = tmp_path_factory.mktemp('pipeline_runs')
   data = str(root / 'data')
   synthetic.generate(data, num_items=200, num_users=60, num_events=2500, seed=3)
   training = TINY_TRAINING

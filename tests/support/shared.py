@@ -1,18 +1,21 @@
 """Session fixtures built once per test run, also across pytest-xdist workers.
 
-`make test` runs pytest with `-n 2` (pytest-xdist): each worker process has
-its own session, so a session fixture would be built once per worker. A
-fixture whose result is a folder builds it through `build_once`: the first
-worker to ask builds it under a lock in the run's shared temporary folder,
-the others wait for it and read it back.
+`make test` runs pytest with `-n 2 --dist loadfile` (pytest-xdist): each
+worker process has its own session, so a session fixture that test files on
+both workers use would be built twice. Such a fixture builds its folder
+through `build_once` (or its result through `result_once`): the first worker
+to ask builds it under a lock in the run's shared temporary folder, the
+other waits for it and reads it back.
 """
 import fcntl
 import os
 import pathlib
+import pickle
 import shutil
-from typing import Callable
+from typing import Any, Callable
 
 _DONE = '.built'
+_RESULT = 'result.pickle'
 
 
 def run_root(tmp_path_factory) -> pathlib.Path:
@@ -46,3 +49,17 @@ def build_once(tmp_path_factory, name: str,
     finally:
       fcntl.flock(lock, fcntl.LOCK_UN)
   return folder
+
+
+def result_once(tmp_path_factory, name: str, build: Callable[[pathlib.Path], Any]):
+  """`build(folder)`'s result, built once per run (`build_once`), read back.
+
+  The result must pickle: the process that built it pickles it into the
+  folder, and every process (that one included) returns the unpickled copy.
+  """
+  def make(folder):
+    result = build(folder)
+    with open(folder / _RESULT, 'wb') as f:
+      pickle.dump(result, f)
+  with open(build_once(tmp_path_factory, name, make) / _RESULT, 'rb') as f:
+    return pickle.load(f)
