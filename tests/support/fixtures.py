@@ -135,6 +135,7 @@ def pipeline_runs(tmp_path_factory):
 def _pipeline_runs(root):
   import os  # pylint: disable=g-import-not-at-top
   import shutil  # pylint: disable=g-import-not-at-top
+  from components.pusher import versions as versions_lib  # pylint: disable=g-import-not-at-top
   from pipeline.config import EvaluationConfig  # pylint: disable=g-import-not-at-top
   from pipeline.config import RunConfig  # pylint: disable=g-import-not-at-top
   from pipeline.data import synthetic  # pylint: disable=g-import-not-at-top
@@ -180,6 +181,8 @@ def _pipeline_runs(root):
   shutil.copy(config.metadata_path, os.path.join(after_run4, 'metadata.sqlite'))
   step('pushed_after_run4', 'inspect', 'pushed', '--output', out, '--json')
   step('rollback', 'rollback', '--output', out)
+  # Later runs add records of their own (same version) to versions.json.
+  steps['rollback']['versions_json'] = versions_lib.load(config.serving_root)
   step('pushed_after_rollback', 'inspect', 'pushed', '--output', out, '--json')
   step('run5', *run, '--seed', '1')
   return dict(config=config, training=training, first=first, second=second,
