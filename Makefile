@@ -1,5 +1,9 @@
 # sslrec: `make run` trains and pushes on MovieLens-100K; `make test` runs the test suite,
 # `make test-fast` all of it but the end-to-end pipeline runs (pytest marker e2e).
+# Both run on TEST_WORKERS pytest-xdist processes (default: the CPU count, at most 2);
+# --dist loadfile keeps a file's tests (and its module fixtures) on one worker; the session
+# fixtures that files on both workers share are built once (tests/support/shared.py).
+# (--dist loadgroup does not group with pytest 9: xdist 3.8 renames node ids pytest 9 ignores.)
 # Both create .venv with Python 3.10 when it is missing (TFX 1.16 supports Python 3.9-3.10 only).
 
 VENV      ?= .venv
@@ -8,6 +12,8 @@ DATA      ?= data/movielens-100k
 OUTPUT    ?= output
 RUN_ARGS  ?=
 PYTEST_ARGS ?=
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 2 ] && n=2; echo $$n)
+XDIST     := -n $(TEST_WORKERS) --dist loadfile
 export TF_USE_LEGACY_KERAS := 1
 
 .PHONY: run test test-fast test-mysql venv data clean bench
@@ -38,10 +44,10 @@ run: venv data
 	$(VENV)/bin/sslrec run --data $(DATA) --output $(OUTPUT) $(RUN_ARGS)
 
 test: venv
-	$(PY) -m pytest -q $(PYTEST_ARGS) tests components models pipeline
+	$(PY) -m pytest -q $(XDIST) $(PYTEST_ARGS) tests components models pipeline
 
 test-fast: venv
-	$(PY) -m pytest -q -m 'not e2e' $(PYTEST_ARGS) tests components models pipeline
+	$(PY) -m pytest -q $(XDIST) -m 'not e2e' $(PYTEST_ARGS) tests components models pipeline
 
 # The pipeline against a shared MySQL ML Metadata store: installs Debian's
 # mariadb-server if missing, runs a private server on 127.0.0.1, stops it.

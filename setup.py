@@ -30,7 +30,7 @@ setup(
         'pandas',
     ],
     extras_require={
-        'test': ['pytest', 'scikit-learn'],
+        'test': ['pytest', 'pytest-xdist', 'scikit-learn'],
         # Approximate index (evaluation.index_kind: scann); 1.3.2 matches TF 2.16.
         'scann': ['scann==1.3.2'],
     },

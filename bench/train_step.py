@@ -40,6 +40,8 @@ from models import model as model_lib  # pylint: disable=g-import-not-at-top,wro
 from models import seq_ssl  # pylint: disable=g-import-not-at-top,wrong-import-position
 from models import ssl as ssl_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 from models import towers  # pylint: disable=g-import-not-at-top,wrong-import-position
+from models.config import HistoryEmbedding  # pylint: disable=g-import-not-at-top,wrong-import-position
+from models.config import QueryEncoder  # pylint: disable=g-import-not-at-top,wrong-import-position
 from models.config import TrainingConfig  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 NUM_ITEMS, NUM_USERS, NUM_EVENTS = 1682, 943, 90_000
@@ -70,19 +72,10 @@ def _corpus(fc, rng):
   return data.ItemCorpus(keys, feats)
 
 
-def _zipf():
-  p = 1.0 / np.arange(1, NUM_ITEMS + 1)
-  return p / p.sum()
-
-
-def _item_counts():
-  """Expected training counts of the items (for the logQ correction)."""
-  return _zipf() * NUM_EVENTS
-
-
 def _events(fc, rng, batch):
-  """Infinite batches {'query': ..., 'item_row': int64 [batch]}."""
-  p = _zipf()
+  """(infinite batches {'query': ..., 'item_row': int64 [batch]}, item counts)."""
+  p = 1.0 / np.arange(1, NUM_ITEMS + 1)
+  p /= p.sum()  # Zipf popularity
   rows = rng.choice(NUM_ITEMS, size=NUM_EVENTS, p=p).astype(np.int64)
   users = rng.integers(0, NUM_USERS, NUM_EVENTS)
   query = {}
@@ -99,7 +92,8 @@ def _events(fc, rng, batch):
           (users * 7919 + len(f.name)) % QUERY_SIZES[f.name], tf.int64)
   ds = tf.data.Dataset.from_tensor_slices({data.QUERY: query, data.ITEM_ROW: rows})
   return ds.shuffle(NUM_EVENTS, seed=0).repeat().batch(
-      batch, drop_remainder=True).prefetch(4)
+      batch, drop_remainder=True).prefetch(4), np.bincount(rows,
+                                                          minlength=NUM_ITEMS)
 
 
 def _mi(fc, rng):
@@ -111,17 +105,24 @@ def _mi(fc, rng):
           'normalized_mi': m.tolist()}
 
 
-def _model(fc, config, corpus, mi):
+def _model(fc, config, corpus, mi, item_counts):
+  """The model as models.model.build_model makes it, from the table sizes above."""
   item_tower = towers.ItemTower(fc.item_feature_names, ITEM_SIZES,
                                 config.feature_embedding_dim, config.tower_layers)
   history = [f.name for f in fc.query_features if f.kind == F.HISTORY]
+  shared_history = None
+  if (history and config.history_embedding is HistoryEmbedding.ITEM_ID
+      and config.query_encoder is QueryEncoder.POOLED):
+    shared_history = model_lib._shared_history(  # pylint: disable=protected-access
+        item_tower, fc, corpus, ITEM_SIZES)
   query_tower = model_lib.build_query_tower(
-      fc.query_feature_names, QUERY_SIZES, config,
-      history[0] if history else None, corpus.keys.tolist())
+      [f.name for f in fc.query_features
+       if config.query_id_embedding or f.kind != F.ID],
+      QUERY_SIZES, config, history[0] if history else None,
+      corpus.keys.tolist(), shared_history)
   task = ssl_lib.ItemContrastiveTask.from_config(fc, config, mi)
   model = model_lib.RetrievalModel(
-      query_tower, item_tower, corpus, config, item_counts=_item_counts(),
-      ssl_task=task,
+      query_tower, item_tower, corpus, config, item_counts, ssl_task=task,
       seq_ssl_task=seq_ssl.SequenceContrastiveTask.from_config(config))
   model.compile(optimizer=tf.keras.optimizers.Adagrad(config.learning_rate))
   return model
@@ -171,9 +172,10 @@ def main(argv=None):
     variants = {'none': base, args.variant: base.replace(ssl=args.variant)}
   runs = {}
   for name, config in variants.items():
-    model = _model(fc, config, corpus, mi)
+    events, item_counts = _events(fc, rng, args.batch)
+    model = _model(fc, config, corpus, mi, item_counts)
     ds = model_lib._with_ssl_rows(  # pylint: disable=protected-access
-        _events(fc, rng, args.batch), config, len(corpus), config.seed)
+        events, config, len(corpus), config.seed)
     runs[name] = (model.make_train_function(), iter(ds), [])
 
   def step(name):

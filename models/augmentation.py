@@ -200,6 +200,25 @@ def sample_cfm_masks(mask_table: Union[np.ndarray, tf.Tensor], seed: Seed
   return mask1, tf.logical_not(mask1)
 
 
+def dropout_keep(draws: tf.Tensor, rowids: tf.Tensor, rate: float,
+                 keep_one: bool = True) -> tf.Tensor:
+  """Which values stage-2 dropout keeps (see `drop_values`): bool [n].
+
+  Args:
+    draws: float [n], a uniform draw in [0, 1) per value.
+    rowids: int [n], sorted: the row of each value.
+    rate: drop probability.
+    keep_one: keep a row's value of largest draw when all would be dropped.
+  """
+  keep = draws >= rate
+  if keep_one:
+    # The row's largest draw is a uniformly chosen value of that row; it is
+    # below `rate` only when the whole row would be dropped.
+    row_max = tf.math.segment_max(draws, rowids)
+    keep = tf.logical_or(keep, tf.equal(draws, tf.gather(row_max, rowids)))
+  return keep
+
+
 def drop_values(values: tf.RaggedTensor, rate: float, seed: Seed,
                 keep_one: bool = True) -> tf.RaggedTensor:
   """Stage-2 dropout: drops each value of a ragged row with probability `rate`.
@@ -228,13 +247,8 @@ def drop_values(values: tf.RaggedTensor, rate: float, seed: Seed,
     raise ValueError(f'drop_values expects ragged [batch, None], got ragged '
                      f'rank {values.ragged_rank}')
   rowids = values.value_rowids()
-  draws = _uniform(tf.shape(values.values), seed)
-  keep = draws >= rate
-  if keep_one:
-    # The row's largest draw is a uniformly chosen value of that row; it is
-    # below `rate` only when the whole row would be dropped.
-    row_max = tf.math.segment_max(draws, rowids)
-    keep = tf.logical_or(keep, tf.equal(draws, tf.gather(row_max, rowids)))
+  keep = dropout_keep(_uniform(tf.shape(values.values), seed), rowids, rate,
+                      keep_one)
   # Lean equivalent of tf.ragged.boolean_mask (fewer ops per training step).
   lengths = tf.math.unsorted_segment_sum(
       tf.cast(keep, values.row_splits.dtype), rowids, values.nrows())

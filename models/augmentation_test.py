@@ -190,10 +190,11 @@ def test_drop_values_keeps_one_minus_rate_over_many_draws():
   # Without keep_one every value is an independent Bernoulli(1 - rate) keep.
   rate, n = 0.3, (5 * 8 + 10 * 2 + 10) * 500
   rt = _ragged([[1, 2, 3, 4, 5, 6, 7, 8]] * 5 + [[9, 10]] * 10 + [[11]] * 10)
-  kept = sum(
-      int(tf.size(augmentation.drop_values(rt, rate, [0, s],
-                                           keep_one=False).flat_values))
-      for s in range(500))
+  # One traced function for the 500 seeds (graph and eager draws are equal).
+  size = tf.function(lambda s: tf.size(augmentation.drop_values(
+      rt, rate, tf.stack([tf.constant(0, tf.int64), s]),
+      keep_one=False).flat_values))
+  kept = sum(int(size(tf.constant(s, tf.int64))) for s in range(500))
   sd = np.sqrt(n * rate * (1 - rate))
   assert abs(kept - n * (1 - rate)) < 5 * sd
 
@@ -204,8 +205,10 @@ def test_drop_values_keep_one_matches_expected_count():
   rate, draws = 0.5, 2000
   rt = _ragged([[1], [2, 3], [4, 5, 6]])
   lengths = np.zeros((draws, 3))
+  row_lengths = tf.function(lambda s: augmentation.drop_values(
+      rt, rate, tf.stack([tf.constant(9, tf.int64), s])).row_lengths())
   for s in range(draws):
-    lengths[s] = augmentation.drop_values(rt, rate, [9, s]).row_lengths().numpy()
+    lengths[s] = row_lengths(tf.constant(s, tf.int64)).numpy()
   assert lengths.min() >= 1
   for i, length in enumerate((1, 2, 3)):
     expected = length * (1 - rate) + rate ** length

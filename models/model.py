@@ -96,18 +96,22 @@ class RetrievalModel(tfrs.Model):
     return list(self._trackers.values())
 
   def main_loss(self, batch: Dict[str, Any],
-                query_embeddings: Optional[tf.Tensor] = None) -> tf.Tensor:
+                query_embeddings: Optional[tf.Tensor] = None,
+                item_embeddings: Optional[tf.Tensor] = None) -> tf.Tensor:
     """In-batch softmax loss, mean over the batch. batch: see data.interaction_dataset.
 
     With `mixed_negatives` M > 0 the softmax runs over the B positives plus M
     items drawn uniformly from the corpus (models/negatives.py).
     `query_embeddings`: the query tower's output on the batch when already
     computed (with the sequence SSL task: one encoder call for both).
+    `item_embeddings`: the item tower's [B, d] of the batch's items, when
+    already computed (losses_for: one item tower call with the SSL views).
     """
     rows = batch[data.ITEM_ROW]
     if query_embeddings is None:
       query_embeddings = self.query_tower(batch[data.QUERY])    # [B, d]
-    item_embeddings = self.item_tower(self.corpus.gather(rows))  # [B, d]
+    if item_embeddings is None:
+      item_embeddings = self.item_tower(self.corpus.gather(rows))  # [B, d]
     probability = None
     if self._item_probability is not None:
       probability = tf.gather(self._item_probability, rows)
@@ -145,11 +149,18 @@ class RetrievalModel(tfrs.Model):
   def losses_for(self, inputs, training: bool = False) -> Dict[str, tf.Tensor]:
     """inputs: (main batch, SSL corpus rows [S]); see _with_ssl_rows."""
     batch, ssl_rows = inputs
-    ssl = self.ssl_loss(ssl_rows)
     if self.pretraining:
+      ssl = self.ssl_loss(ssl_rows)
       return {'ssl_loss': ssl, 'total_loss': ssl}
+    item_embeddings = None
+    if self.ssl_task is None:
+      ssl = tf.constant(0.0)
+    else:  # one item tower call for the SSL views and the batch's items
+      ssl, item_embeddings = self.ssl_task.loss_and_embed(
+          self.item_tower, self.corpus.gather(ssl_rows), ssl_rows,
+          self.corpus.gather(batch[data.ITEM_ROW]))
     query, seq = self.seq_ssl_loss(batch, training)
-    main = self.main_loss(batch, query)
+    main = self.main_loss(batch, query, item_embeddings)
     total = (main + self.config.ssl_weight * ssl
              + self.config.seq_ssl_weight * seq)
     return {'main_loss': main, 'ssl_loss': ssl, 'total_loss': total,

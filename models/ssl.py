@@ -5,7 +5,7 @@ Pure TensorFlow, no TFX. The SSL batch is drawn uniformly from the item corpus
 `info_nce` pulls the two views of an item together and pushes the other items of
 the batch away (Yao et al., CIKM'21; docs/ssl.md).
 """
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Mapping, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -160,34 +160,99 @@ class ItemContrastiveTask(tf.Module):
       features: item tower inputs of B items (dense [B] / ragged [B, None]).
       ids: optional [B] item ids (corpus rows); duplicates are not negatives.
     """
-    views = augmentation.two_views(
-        features, self.feature_config, self.variant, self.dropout_rate,
-        self.generator, self.cfm_table, self.item_id_masked)
-    # Both views through the tower in one call (rows [0, B) view 1, [B, 2B)
-    # view 2, per-row masks): one lookup and one MLP pass instead of two.
-    stacked, mask = _stack(views, self.feature_config.item_feature_names)
-    z1, z2 = tf.split(item_tower(stacked, mask=mask), 2)
-    return info_nce(z1, z2, self.temperature, ids)
+    return self.loss_and_embed(item_tower, features, ids)[0]
+
+  def loss_and_embed(self, item_tower, features: Mapping[str, Any],
+                     ids: Optional[tf.Tensor] = None,
+                     others: Optional[Mapping[str, Any]] = None
+                     ) -> Tuple[tf.Tensor, Optional[tf.Tensor]]:
+    """(SSL loss, embeddings [M, d] of `others`, unmasked, or None).
+
+    `others`: item tower inputs of M more items (the main batch's), embedded
+    in the same tower call as the two views, so that a train step calls the
+    item tower once; their embeddings equal `item_tower(others)`.
+    """
+    fc = self.feature_config
+    names = fc.item_feature_names
+    # The view masks as two_views draws them (its dropout left out here) ...
+    view1, view2 = augmentation.two_views(
+        features, fc, self.variant, 0.0, self.generator, self.cfm_table,
+        self.item_id_masked)
+    # ... then both views in one batch of 2B rows (rows [0, B) view 1, [B, 2B)
+    # view 2, after the M rows of `others`): one lookup and one MLP pass of
+    # the tower, per-row masks, and each list feature's dropout done once
+    # over both copies, with the draws two_views would make (view 1's
+    # features, then view 2's).
+    views = {name: _concat_rows([features[name], features[name]])
+             for name in names}
+    targets = [f.name for f in fc.item_features
+               if f.kind in augmentation.DROPOUT_KINDS and f.name in features]
+    if self.dropout_rate > 0 and targets:
+      if not all(isinstance(features[n], tf.RaggedTensor) for n in targets):
+        # augment names the feature that is not a list.
+        augmentation.augment(features, fc, None, self.dropout_rate,
+                             self.generator)
+      draws = [[self.generator.uniform(tf.shape(features[n].values))
+                for n in targets] for _ in range(2)]
+      for name, d1, d2 in zip(targets, *draws):
+        views[name] = _drop_values(views[name], tf.concat([d1, d2], 0),
+                                   self.dropout_rate)
+    batch = tf.shape(_rows_of(features[names[0]]))[0]
+    num_others = (0 if others is None
+                  else tf.shape(_rows_of(others[names[0]]))[0])
+    mask = _row_masks(view1.mask, view2.mask, batch, len(names), num_others)
+    if others is not None:
+      views = {name: _concat_rows([others[name], views[name]])
+               for name in names}
+    embeddings = item_tower(views, mask=mask)
+    if others is not None:
+      other_embeddings, embeddings = tf.split(
+          embeddings, tf.stack([num_others, 2 * batch]))
+    else:
+      other_embeddings = None
+    z1, z2 = tf.split(embeddings, 2)
+    return info_nce(z1, z2, self.temperature, ids), other_embeddings
 
 
-def _stack(views: Sequence[augmentation.View], names: Sequence[str]
-           ) -> Tuple[Dict[str, Any], Optional[tf.Tensor]]:
-  """Views of B rows each -> features of len(views) * B rows, mask [rows, k].
+def _concat_rows(columns):
+  """Columns (all dense or all ragged [rows, None]) -> their rows, in order."""
+  if not isinstance(columns[0], tf.RaggedTensor):
+    return tf.concat(columns, axis=0)
+  # Lean equivalent of tf.concat on ragged tensors (fewer ops per step).
+  splits, offset = [columns[0].row_splits], columns[0].row_splits[-1]
+  for column in columns[1:]:
+    splits.append(column.row_splits[1:] + offset)
+    offset = offset + column.row_splits[-1]
+  return tf.RaggedTensor.from_row_splits(
+      tf.concat([c.values for c in columns], axis=0),
+      tf.concat(splits, axis=0), validate=False)
 
-  The mask is None when no view masks (ssl=dropout).
-  """
-  features = {name: tf.concat([v.features[name] for v in views], axis=0)
-              for name in names}
-  if all(v.mask is None for v in views):
-    return features, None
-  k = len(names)
-  rows = []
-  for v in views:
-    batch = tf.shape(_rows_of(v.features[names[0]]))[:1]
-    mask = (tf.zeros([k], tf.bool) if v.mask is None
-            else tf.convert_to_tensor(v.mask, tf.bool))
-    rows.append(tf.broadcast_to(mask, tf.concat([batch, [k]], 0)))
-  return features, tf.concat(rows, axis=0)
+
+def _drop_values(column: tf.RaggedTensor, draws: tf.Tensor,
+                 rate: float) -> tf.RaggedTensor:
+  """augmentation.drop_values of `column` with the given draws."""
+  rowids = column.value_rowids()
+  keep = augmentation.dropout_keep(draws, rowids, rate)
+  return tf.RaggedTensor.from_value_rowids(
+      tf.boolean_mask(column.values, keep), tf.boolean_mask(rowids, keep),
+      nrows=column.nrows(), validate=False)
+
+
+def _row_masks(mask1: Optional[tf.Tensor], mask2: Optional[tf.Tensor],
+               batch: tf.Tensor, k: int, num_unmasked=0
+               ) -> Optional[tf.Tensor]:
+  """bool [num_unmasked + 2 * batch, k]: num_unmasked rows of False, then
+  mask1 in `batch` rows, mask2 in `batch` rows; None if both masks are."""
+  if mask1 is None and mask2 is None:
+    return None
+  pair = tf.stack([tf.zeros([k], tf.bool) if m is None
+                   else tf.convert_to_tensor(m, tf.bool)
+                   for m in (mask1, mask2)])                  # [2, k]
+  rows = tf.reshape(tf.tile(pair[:, tf.newaxis, :], [1, batch, 1]),
+                    [2 * batch, k])
+  if isinstance(num_unmasked, int) and num_unmasked == 0:
+    return rows
+  return tf.concat([tf.zeros([num_unmasked, k], tf.bool), rows], axis=0)
 
 
 def _rows_of(column) -> tf.Tensor:

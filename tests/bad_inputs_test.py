@@ -20,6 +20,9 @@ from ml_metadata.proto import metadata_store_pb2
 from pipeline import cli
 from pipeline.data import synthetic
 
+# Real `sslrec run`s: end to end, if short.
+pytestmark = pytest.mark.e2e
+
 ITEMS = 'items/items.csv'
 TRAIN = 'interactions/train/interactions.csv'
 EVAL = 'interactions/eval/interactions.csv'

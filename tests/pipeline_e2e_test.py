@@ -1,7 +1,10 @@
 """End to end: synthetic data -> LocalDagRunner -> towers pushed, MLMD, cache.
 
-The runs are the session fixture `pipeline_runs` (tests/support/fixtures.py,
-shared with pipeline/commands/inspect_test.py); the anomaly test runs its own.
+The runs are the session fixture `pipeline_runs` (tests/support/fixtures.py:
+run 1 trains and pushes, run 2 is unchanged, run 3 changes a training-only
+setting, run 4 needs an impossible recall; shared with
+tests/operations_e2e_test.py and pipeline/commands/inspect_test.py); the
+anomaly test runs its own.
 """
 import csv
 import os
@@ -24,7 +27,7 @@ TRAINING = TINY_TRAINING
 
 @pytest.fixture(scope='module')
 def run(pipeline_runs):
-  """The session's three real runs (tests/support/fixtures.py)."""
+  """The session's real runs (tests/support/fixtures.py)."""
   return (pipeline_runs['config'], pipeline_runs['first'],
           pipeline_runs['second'])
 
@@ -50,25 +53,30 @@ _NOT_CACHED = ('LatestBlessedModelResolver', 'RetrievalEvaluator',
                'PushQueryTower', 'PushItemTower', 'PushIndex')
 
 
-def test_second_run_is_served_from_cache(run):
-  config, first, second = run
+def test_second_run_is_served_from_cache(run, pipeline_runs):
+  _, first, second = run
   cached = metadata_store_pb2.Execution.CACHED
   for node, states in second.items():
     assert len(states) == 2, (node, states)
     if node not in _NOT_CACHED:
       assert states[1] == cached, (node, states)
   assert second['TwoTowerTrainer'][1] == cached
-  # Nothing new was pushed, by the second run nor by the unblessed third.
+  # Nothing new was pushed, by the second run nor by the unblessed fourth
+  # (the pushed version folders after it are those after run 3).
+  after_run3 = pipeline_runs['steps']['run3']['versions']
   for tower in ('query', 'item', 'index'):
+    assert pipeline_runs['second_versions'][f'{tower}_versions'] == (
+        first[f'{tower}_versions'])
+    fourth = pipeline_runs['fourth_versions'][f'{tower}_versions']
     name = 'index' if tower == 'index' else f'{tower}_tower'
-    assert test_mlmd.versions(config.output, name) == first[f'{tower}_versions']
+    assert [int(os.path.basename(v)) for v in fourth] == after_run3[name]
 
 
 def test_a_training_only_change_keeps_the_transforms_cache_hits(run):
   config, _, _ = run
   third = {node: states[2] for node, states in
            test_mlmd.executions_by_node(config.output).items()
-           if len(states) == 3}
+           if len(states) >= 3}
   cached = metadata_store_pb2.Execution.CACHED
   for node in ('ItemsExampleGen', 'InteractionsExampleGen', 'ItemsTransform',
                'InteractionsTransform', 'MutualInformationGen'):
@@ -76,9 +84,8 @@ def test_a_training_only_change_keeps_the_transforms_cache_hits(run):
   assert third['TwoTowerTrainer'] == metadata_store_pb2.Execution.COMPLETE
 
 
-def test_impossible_threshold_is_not_blessed_and_says_why(run):
-  config, _, _ = run
-  store = test_mlmd.store(config.output)
+def test_impossible_threshold_is_not_blessed_and_says_why(pipeline_runs):
+  store = test_mlmd.store(pipeline_runs['after_run4'])  # as run 4 left it
   blessings = store.get_artifacts_by_type('ModelBlessing')
   newest = max(blessings, key=lambda a: a.id)
   assert newest.custom_properties['blessed'].int_value == 0

@@ -1,10 +1,10 @@
-"""`sslrec inspect` on the store of a real pipeline run (DirectRunner multi-processing).
+"""`sslrec inspect` on the store of real pipeline runs.
 
 The store is the session fixture `pipeline_runs` (tests/support/fixtures.py,
-shared with tests/pipeline_e2e_test.py): the real pipeline (runner.run) on a
-tiny synthetic dataset with Beam's DirectRunner in multi-processing mode on 2
-workers, run twice, the second time unchanged (every component a cache hit);
-these tests read a copy of the store as those two runs left it.
+shared with tests/pipeline_e2e_test.py and tests/operations_e2e_test.py): the
+real pipeline (`sslrec run`) on a tiny synthetic dataset, run twice, the
+second time unchanged (every component up to the towers a cache hit); these
+tests read a copy of the store and serving folder as those two runs left them.
 """
 import csv
 import json

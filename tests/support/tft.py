@@ -110,11 +110,8 @@ def prepare(root: str, transform_config=None) -> Dict[str, Any]:
 
   `transform_config`: a models.config.TransformConfig (default: the defaults).
 
-  Returns a dict: root (pathlib.Path), fc (FeatureConfig), items, interactions (raw rows),
-  item_tft, query_tft, corpus (data.ItemCorpus), files (transformed
-  interaction files).
+  Returns `load(root)`.
   """
-  from models import data  # pylint: disable=g-import-not-at-top
   from models import preprocessing  # pylint: disable=g-import-not-at-top
   from models.config import TransformConfig  # pylint: disable=g-import-not-at-top
   transform_config = transform_config or TransformConfig()
@@ -123,14 +120,28 @@ def prepare(root: str, transform_config=None) -> Dict[str, Any]:
   custom_config = {'features': feature_config.to_dict(),
                    'transform': transform_config.to_dict()}
   items, interactions = tiny_rows()
-  item_tft = transform(
-      items, os.path.join(schema_dir(), F.ITEMS_SCHEMA_FILE),
-      preprocessing.items_preprocessing_fn, custom_config,
-      os.path.join(root, 'items'))
-  query_tft = transform(
-      interactions, os.path.join(schema_dir(), F.INTERACTIONS_SCHEMA_FILE),
-      preprocessing.interactions_preprocessing_fn, custom_config,
-      os.path.join(root, 'interactions'))
+  transform(items, os.path.join(schema_dir(), F.ITEMS_SCHEMA_FILE),
+            preprocessing.items_preprocessing_fn, custom_config,
+            os.path.join(root, 'items'))
+  transform(interactions, os.path.join(schema_dir(), F.INTERACTIONS_SCHEMA_FILE),
+            preprocessing.interactions_preprocessing_fn, custom_config,
+            os.path.join(root, 'interactions'))
+  return load(root)
+
+
+def load(root: str) -> Dict[str, Any]:
+  """What `prepare` wrote under `root`, read back (no Beam job).
+
+  Returns a dict: root (pathlib.Path), fc (FeatureConfig), items, interactions
+  (raw rows), item_tft, query_tft, corpus (data.ItemCorpus), files
+  (transformed interaction files).
+  """
+  from models import data  # pylint: disable=g-import-not-at-top
+  root = str(root)
+  feature_config = F.load_feature_config(schema_dir())
+  items, interactions = tiny_rows()
+  item_tft = tft.TFTransformOutput(os.path.join(root, 'items'))
+  query_tft = tft.TFTransformOutput(os.path.join(root, 'interactions'))
   corpus = data.load_corpus(transformed_files(os.path.join(root, 'items')),
                             item_tft, feature_config.item_features)
   return dict(root=pathlib.Path(root), fc=feature_config, items=items,
