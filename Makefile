@@ -44,10 +44,10 @@ run: venv data
 	$(VENV)/bin/sslrec run --data $(DATA) --output $(OUTPUT) $(RUN_ARGS)
 
 test: venv
-	$(PY) -m pytest -q $(XDIST) $(PYTEST_ARGS) tests components models pipeline
+	$(PY) -m pytest -q $(XDIST) $(PYTEST_ARGS) tests components models pipeline bench
 
 test-fast: venv
-	$(PY) -m pytest -q $(XDIST) -m 'not e2e' $(PYTEST_ARGS) tests components models pipeline
+	$(PY) -m pytest -q $(XDIST) -m 'not e2e' $(PYTEST_ARGS) tests components models pipeline bench
 
 # The pipeline against a shared MySQL ML Metadata store: installs Debian's
 # mariadb-server if missing, runs a private server on 127.0.0.1, stops it.

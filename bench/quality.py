@@ -28,6 +28,7 @@ The settings chosen by `tune` are written to bench/quality_settings.json
 when it has none of its own; a folder without settings trains the defaults).
 """
 import argparse
+import contextlib
 import glob
 import hashlib
 import itertools
@@ -37,7 +38,8 @@ import os
 import sys
 import tempfile
 import time
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import (Any, Dict, Iterator, List, Mapping, NamedTuple, Optional,
+                    Sequence)
 
 import numpy as np
 
@@ -193,6 +195,15 @@ def load_prepared(work: str, name: str) -> quality_prep.Prepared:
 # One training + evaluation.
 
 
+class Trained(NamedTuple):
+  """A trained model and its exported towers, loaded back (Session.trained_towers)."""
+  model: Any
+  query_tower: Any
+  item_tower: Any
+  train_seconds: float
+  start: float  # time.perf_counter() when training started
+
+
 class Session:
   """Loaded inputs of one data folder (TFT outputs, corpora, MI), reused per run."""
 
@@ -227,12 +238,13 @@ class Session:
                                               prepared.interactions_examples)
     self.num_train_events = self.dataset['num_train_events']
 
-  def train_and_evaluate(self, config: TrainingConfig) -> Dict[str, Any]:
-    """Trains like the Trainer, exports, evaluates like the evaluator."""
+  @contextlib.contextmanager
+  def trained_towers(self, config: TrainingConfig, prefix: str = 'sslrec_bench_'
+                     ) -> Iterator[Trained]:
+    """Trains like the Trainer and exports both towers to a temp folder
+    (removed on exit); yields the model, the loaded towers and timings."""
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     from components import tower_io  # pylint: disable=g-import-not-at-top
-    from components.retrieval_evaluator import evaluation  # pylint: disable=g-import-not-at-top
-    from components.retrieval_evaluator import summary  # pylint: disable=g-import-not-at-top
     from models import export  # pylint: disable=g-import-not-at-top
     from models import model as model_lib  # pylint: disable=g-import-not-at-top
     tf.keras.backend.clear_session()
@@ -242,8 +254,7 @@ class Session:
                             self.eval_files, log_dir=None,
                             mutual_information=self.mutual_information)
     train_seconds = time.perf_counter() - start
-    ssl_loss = final_ssl_loss(model)
-    with tempfile.TemporaryDirectory(prefix='sslrec_quality_') as tmp:
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
       query_uri = os.path.join(tmp, 'query_model')
       item_uri = os.path.join(tmp, 'item_model')
       export.export_query_tower(tower_io.serving_dir(query_uri),
@@ -252,10 +263,20 @@ class Session:
       export.export_item_tower(tower_io.serving_dir(item_uri),
                                model.item_tower, self.item_tft,
                                self.feature_config)
+      yield Trained(model, tower_io.load_tower(query_uri),
+                    tower_io.load_tower(item_uri), train_seconds, start)
+
+  def train_and_evaluate(self, config: TrainingConfig) -> Dict[str, Any]:
+    """Trains like the Trainer, exports, evaluates like the evaluator."""
+    from components.retrieval_evaluator import evaluation  # pylint: disable=g-import-not-at-top
+    from components.retrieval_evaluator import summary  # pylint: disable=g-import-not-at-top
+    with self.trained_towers(config, 'sslrec_quality_') as trained:
+      ssl_loss = final_ssl_loss(trained.model)
       ranking = evaluation.rank_events(
-          tower_io.load_tower(query_uri), tower_io.load_tower(item_uri),
+          trained.query_tower, trained.item_tower,
           self.prepared.interactions_examples, self.eval_corpus, KS,
           exclude_seen=True)
+    train_seconds, start = trained.train_seconds, trained.start
     totals = evaluation.user_totals(self.eval_corpus, ranking, KS)
     metrics = summary.metrics_dict(totals)
     steps_events = (config.train_steps * config.batch_size if config.train_steps

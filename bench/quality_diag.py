@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
@@ -157,49 +156,20 @@ def _item_embeddings(tower, corpus) -> np.ndarray:
   return np.concatenate(out)
 
 
-def _ssl_loss_after(model, num_batches: int = 5) -> Optional[float]:
-  """Mean SSL loss of the trained model on fresh uniform corpus batches."""
-  if model.ssl_task is None:
-    return None
-  from models import ssl as ssl_lib  # pylint: disable=g-import-not-at-top
-  rows = ssl_lib.uniform_item_sampler(len(model.corpus),
-                                      model.config.ssl_batch_size, 12345)
-  return float(np.mean([model.ssl_loss(r).numpy()
-                        for r in rows.take(num_batches)]))
-
-
 def train_and_rank(session: 'quality.Session', config: TrainingConfig
                    ) -> Dict[str, Any]:
   """Trains like the Trainer, exports, returns the ranks of every eval event."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from components import tower_io  # pylint: disable=g-import-not-at-top
   from components.retrieval_evaluator import evaluation  # pylint: disable=g-import-not-at-top
-  from models import export  # pylint: disable=g-import-not-at-top
-  from models import model as model_lib  # pylint: disable=g-import-not-at-top
-  tf.keras.backend.clear_session()
-  start = time.perf_counter()
-  model = model_lib.train(session.feature_config, config, session.query_tft,
-                          session.item_tft, session.corpus, session.train_files,
-                          session.eval_files, log_dir=None,
-                          mutual_information=session.mutual_information)
-  train_seconds = time.perf_counter() - start
-  ssl_loss = _ssl_loss_after(model)
-  with tempfile.TemporaryDirectory(prefix='sslrec_diag_') as tmp:
-    query_uri, item_uri = os.path.join(tmp, 'q'), os.path.join(tmp, 'i')
-    export.export_query_tower(tower_io.serving_dir(query_uri), model.query_tower,
-                              session.query_tft, session.feature_config)
-    export.export_item_tower(tower_io.serving_dir(item_uri), model.item_tower,
-                             session.item_tft, session.feature_config)
-    query_tower = tower_io.load_tower(query_uri)
-    item_tower = tower_io.load_tower(item_uri)
+  with session.trained_towers(config, 'sslrec_diag_') as trained:
+    ssl_loss = quality.final_ssl_loss(trained.model)
     queries = evaluation.embed_eval_queries(
-        query_tower, session.prepared.interactions_examples,
+        trained.query_tower, session.prepared.interactions_examples,
         session.eval_corpus, 1024)
     ranks = rank_events(queries.embeddings,
-                        _item_embeddings(item_tower, session.eval_corpus),
+                        _item_embeddings(trained.item_tower, session.eval_corpus),
                         queries.targets, queries.users, session.eval_corpus)
   return {'ranks': ranks.tolist(), 'targets': queries.targets.tolist(),
-          'users': queries.users, 'train_seconds': train_seconds,
+          'users': queries.users, 'train_seconds': trained.train_seconds,
           'ssl_loss': ssl_loss}
 
 

@@ -16,8 +16,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
-import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
@@ -75,30 +73,15 @@ def mean_rank_percentile(scores: np.ndarray, excluded: np.ndarray
 def train_and_score(session: 'quality.Session', config: TrainingConfig
                     ) -> Dict[str, Any]:
   """Trains, exports and scores every validation query against every item."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from components import tower_io  # pylint: disable=g-import-not-at-top
   from components.retrieval_evaluator import evaluation  # pylint: disable=g-import-not-at-top
-  from models import export  # pylint: disable=g-import-not-at-top
-  from models import model as model_lib  # pylint: disable=g-import-not-at-top
-  tf.keras.backend.clear_session()
-  start = time.perf_counter()
-  model = model_lib.train(session.feature_config, config, session.query_tft,
-                          session.item_tft, session.corpus, session.train_files,
-                          session.eval_files, log_dir=None,
-                          mutual_information=session.mutual_information)
-  train_seconds = time.perf_counter() - start
   corpus = session.eval_corpus
-  with tempfile.TemporaryDirectory(prefix='sslrec_fallback_') as tmp:
-    query_uri, item_uri = os.path.join(tmp, 'q'), os.path.join(tmp, 'i')
-    export.export_query_tower(tower_io.serving_dir(query_uri), model.query_tower,
-                              session.query_tft, session.feature_config)
-    export.export_item_tower(tower_io.serving_dir(item_uri), model.item_tower,
-                             session.item_tft, session.feature_config)
+  with session.trained_towers(config, 'sslrec_fallback_') as trained:
     queries = evaluation.embed_eval_queries(
-        tower_io.load_tower(query_uri), session.prepared.interactions_examples,
+        trained.query_tower, session.prepared.interactions_examples,
         corpus, 1024)
     items = quality_diag._item_embeddings(  # pylint: disable=protected-access
-        tower_io.load_tower(item_uri), corpus)
+        trained.item_tower, corpus)
+  train_seconds = trained.train_seconds
   scores = queries.embeddings @ items.T  # [num_queries, num_items]
   excluded = np.zeros(scores.shape, bool)
   for row, (user, target) in enumerate(zip(queries.users, queries.targets)):
