@@ -37,11 +37,6 @@ import schemas  # pylint: disable=g-import-not-at-top,wrong-import-position
 from models import data  # pylint: disable=g-import-not-at-top,wrong-import-position
 from models import features as F  # pylint: disable=g-import-not-at-top,wrong-import-position
 from models import model as model_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
-from models import seq_ssl  # pylint: disable=g-import-not-at-top,wrong-import-position
-from models import ssl as ssl_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
-from models import towers  # pylint: disable=g-import-not-at-top,wrong-import-position
-from models.config import HistoryEmbedding  # pylint: disable=g-import-not-at-top,wrong-import-position
-from models.config import QueryEncoder  # pylint: disable=g-import-not-at-top,wrong-import-position
 from models.config import TrainingConfig  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 NUM_ITEMS, NUM_USERS, NUM_EVENTS = 1682, 943, 90_000
@@ -107,23 +102,8 @@ def _mi(fc, rng):
 
 def _model(fc, config, corpus, mi, item_counts):
   """The model as models.model.build_model makes it, from the table sizes above."""
-  item_tower = towers.ItemTower(fc.item_feature_names, ITEM_SIZES,
-                                config.feature_embedding_dim, config.tower_layers)
-  history = [f.name for f in fc.query_features if f.kind == F.HISTORY]
-  shared_history = None
-  if (history and config.history_embedding is HistoryEmbedding.ITEM_ID
-      and config.query_encoder is QueryEncoder.POOLED):
-    shared_history = model_lib._shared_history(  # pylint: disable=protected-access
-        item_tower, fc, corpus, ITEM_SIZES)
-  query_tower = model_lib.build_query_tower(
-      [f.name for f in fc.query_features
-       if config.query_id_embedding or f.kind != F.ID],
-      QUERY_SIZES, config, history[0] if history else None,
-      corpus.keys.tolist(), shared_history)
-  task = ssl_lib.ItemContrastiveTask.from_config(fc, config, mi)
-  model = model_lib.RetrievalModel(
-      query_tower, item_tower, corpus, config, item_counts, ssl_task=task,
-      seq_ssl_task=seq_ssl.SequenceContrastiveTask.from_config(config))
+  model = model_lib.assemble_model(fc, config, ITEM_SIZES, QUERY_SIZES, corpus,
+                                   item_counts, mi)
   model.compile(optimizer=tf.keras.optimizers.Adagrad(config.learning_rate))
   return model
 

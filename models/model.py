@@ -294,15 +294,33 @@ def build_model(feature_config: F.FeatureConfig, config: TrainingConfig,
   `mutual_information` (the parsed MutualInformation JSON) is needed for
   ssl=cfm.
   """
-  if config.min_item_count and item_counts is None:
-    raise ValueError('min_item_count needs the items\' training counts')
-  ssl_task = ssl_lib.ItemContrastiveTask.from_config(
-      feature_config, config, mutual_information)
+  _check_item_counts(config, item_counts)  # before reading any input
   item_sizes = {f.name: preprocessing.num_ids(f, item_tft)
                 for f in feature_config.item_features}
-  history = [f.name for f in feature_config.query_features if f.kind == F.HISTORY]
   query_sizes = {f.name: preprocessing.num_ids(f, query_tft)
                  for f in feature_config.query_features if f.kind != F.HISTORY}
+  return assemble_model(feature_config, config, item_sizes, query_sizes,
+                        corpus, item_counts, mutual_information)
+
+
+def _check_item_counts(config: TrainingConfig,
+                       item_counts: Optional[np.ndarray]) -> None:
+  if config.min_item_count and item_counts is None:
+    raise ValueError('min_item_count needs the items\' training counts')
+
+
+def assemble_model(feature_config: F.FeatureConfig, config: TrainingConfig,
+                   item_sizes: Dict[str, int], query_sizes: Dict[str, int],
+                   corpus: data.ItemCorpus,
+                   item_counts: Optional[np.ndarray] = None,
+                   mutual_information: Optional[Dict[str, Any]] = None
+                   ) -> RetrievalModel:
+  """The towers and the model from the id table sizes (build_model reads them
+  from the TFT vocabularies; bench/train_step.py gives its own)."""
+  _check_item_counts(config, item_counts)
+  ssl_task = ssl_lib.ItemContrastiveTask.from_config(
+      feature_config, config, mutual_information)
+  history = [f.name for f in feature_config.query_features if f.kind == F.HISTORY]
   rare_ids = None
   if config.min_item_count:
     id_name = feature_config.item_features[0].name
