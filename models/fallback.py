@@ -9,9 +9,16 @@ embedding comes from its content features. The flags are a non-trainable
 table of the item tower indexed by the transformed id, so training, the
 exported item tower and the index built from it all embed the item the same
 way. The id's out-of-vocabulary row (an id unknown to the vocabulary) always
-falls back.
+falls back. Under the logQ correction the fallback items share one candidate
+probability, their group's (models/logq.py, which argues why).
 """
 import numpy as np
+
+
+def rare_rows(item_counts: np.ndarray, min_item_count: int) -> np.ndarray:
+  """bool [num_items]: the corpus rows with fewer than `min_item_count`
+  training events (all False for 0), the items that fall back."""
+  return np.asarray(item_counts) < min_item_count
 
 
 def rare_id_flags(item_counts: np.ndarray, corpus_ids: np.ndarray,
@@ -38,5 +45,5 @@ def rare_id_flags(item_counts: np.ndarray, corpus_ids: np.ndarray,
     raise ValueError(f'corpus item ids must be in [0, {num_ids}), got '
                      f'[{corpus_ids.min()}, {corpus_ids.max()}]')
   flags = np.ones(num_ids, bool)
-  flags[corpus_ids] = item_counts < min_item_count
+  flags[corpus_ids] = rare_rows(item_counts, min_item_count)
   return flags

@@ -6,6 +6,7 @@ import tensorflow as tf
 from models import data
 from models import export
 from models import fallback
+from models import logq
 from models import model as model_lib
 from models.config import TrainingConfig
 from tests.support import tft as test_tft
@@ -83,6 +84,21 @@ def test_exported_item_tower_falls_back_like_training(setup):
       served.signatures['serving_default'](
           **test_tft.raw_inputs([new], setup['fc'].item_features))['embedding'].numpy()[0],
       trained[rare_row], atol=1e-5)
+
+
+def test_logq_gives_the_fallback_items_their_group_probability(setup):
+  # CONFIG trains with the logQ correction (the default) and min 3.
+  counts = data.count_items(setup['files'], setup['query_tft'],
+                            setup['corpus'], 'train')
+  rare = setup['rare']
+  got = setup['model'].candidate_probability
+  want = logq.candidate_probability(counts, rare)
+  np.testing.assert_array_equal(got.log, want.log)
+  np.testing.assert_array_equal(got.uniform, want.uniform)
+  assert np.unique(got.log[rare]).size == 1
+  per_item = logq.candidate_probability(counts)
+  np.testing.assert_array_equal(got.log[~rare], per_item.log[~rare])
+  assert got.log[rare][0] == pytest.approx(per_item.log[rare].sum())
 
 
 def test_min_item_count_needs_counts():

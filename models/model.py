@@ -31,6 +31,7 @@ from models import data
 from models import distribute
 from models import export
 from models import fallback
+from models import logq
 from models import loss_names
 from models import features as F
 from models import negatives as negatives_lib
@@ -71,13 +72,19 @@ class RetrievalModel(tfrs.Model):
             reduction=tf.keras.losses.Reduction.NONE),
         temperature=config.temperature,
         remove_accidental_hits=config.remove_accidental_hits)
-    self._item_probability = None
+    self._item_probability = self._uniform_probability = None
+    # The logQ correction's probabilities of the corpus rows (models/logq.py;
+    # the rare-item fallback group shares one); None without the correction.
+    self.candidate_probability = None
     if config.logq_correction:
       if item_counts is None:
         raise ValueError('logq_correction needs the items\' training counts')
-      # Smoothed so that an item never seen in training has p > 0.
-      p = (item_counts + 1.0) / (item_counts.sum() + len(item_counts))
-      self._item_probability = tf.constant(p, tf.float32)
+      self.candidate_probability = logq.candidate_probability(
+          item_counts, fallback.rare_rows(item_counts, config.min_item_count))
+      self._item_probability = tf.constant(self.candidate_probability.log,
+                                           tf.float32)
+      self._uniform_probability = tf.constant(
+          self.candidate_probability.uniform, tf.float32)
     self.uniform_rows = (negatives_lib.UniformRows(len(corpus), config.seed + 3)
                          if config.mixed_negatives else None)
     self._trackers = {n: tf.keras.metrics.Mean(name=n) for n in LOSS_NAMES}
@@ -119,7 +126,7 @@ class RetrievalModel(tfrs.Model):
       extra = self.uniform_rows(self.config.mixed_negatives)    # [M]
       item_embeddings, rows, probability = negatives_lib.mixed_candidates(
           item_embeddings, rows, self.item_tower(self.corpus.gather(extra)),
-          extra, self._item_probability)
+          extra, self._item_probability, self._uniform_probability)
     if query_embeddings.shape.rank == 3:  # K intentions: score = max over K
       query_embeddings, item_embeddings = sequence.as_retrieval_inputs(
           query_embeddings, item_embeddings)

@@ -80,6 +80,18 @@ def test_mixed_negative_training_lowers_the_main_loss(setup):
   assert np.isfinite(history).all() and history[-1] < history[0]
 
 
+def test_logq_without_the_fallback_is_each_items_smoothed_share(setup):
+  # min_item_count 0: every corpus row its own candidate, (count + 1) /
+  # (events + items), uniform share 1 / N.
+  counts = data.count_items(setup['files'], setup['query_tft'],
+                            setup['corpus'], 'train')
+  p = setup['model'].candidate_probability
+  np.testing.assert_array_equal(p.log, (counts + 1.0) / (counts.sum()
+                                                         + len(counts)))
+  np.testing.assert_array_equal(p.uniform, np.full(len(counts),
+                                                   1.0 / len(counts)))
+
+
 def test_bad_option_values_are_errors_naming_the_field():
   with pytest.raises(ValueError, match='history_embedding'):
     CONFIG.replace(history_embedding='sequence')

@@ -68,6 +68,21 @@ def test_mixture_probability_and_logq():
   assert float(loss) == pytest.approx(expected, rel=1e-5)
 
 
+def test_mixture_probability_with_a_group_uniform_share():
+  # As above, with rows 3 and 4 in a fallback group of 4 items of 20: their
+  # uniform share is 4/20 instead of 1/20 (models/logq.py).
+  p = np.full(20, 0.0, np.float32)
+  p[[10, 11, 3, 4]] = [0.2, 0.1, 0.05, 0.05]
+  u = np.full(20, 1 / 20, np.float32)
+  u[[3, 4]] = 4 / 20
+  _, _, q = negatives.mixed_candidates(
+      tf.constant(POS), tf.constant([10, 11], tf.int64), tf.constant(NEG),
+      tf.constant([3, 4, 10], tf.int64), tf.constant(p), tf.constant(u))
+  expected_q = (2 * np.array([0.2, 0.1, 0.05, 0.05, 0.2])
+                + 3 * np.array([1, 1, 4, 4, 1]) / 20) / 5
+  np.testing.assert_allclose(q.numpy(), expected_q, rtol=1e-6)
+
+
 def test_uniform_rows_cover_the_corpus_and_are_seeded():
   a = negatives.UniformRows(5, seed=7)(1000).numpy()
   b = negatives.UniformRows(5, seed=7)(1000).numpy()
