@@ -1,16 +1,18 @@
-"""Why the rare-item fallback (`min_item_count`) zeroes cold recall: item scores by group.
+"""Why the rare-item fallback (`min_item_count`) zeroed cold recall: item scores by group.
 
 Trains `ssl=none` with `min_item_count` on and off, each with logQ on and off,
-on a validation folder of bench/quality.py (never the eval split), and for every
-corpus item records its train count, whether it falls back to the default id
+and the shipped SSL default (cfm) with and without it (RUNS), on a validation
+folder of bench/quality.py (never the eval split), and for every corpus item records its train count, whether it falls back to the default id
 embedding, and its mean score and mean rank over the validation queries (the
 user's train items excluded, as in the evaluator). The question: do the
 fallback items (rare and cold) all sit at the bottom of every ranking?
 
-  python bench/quality_fallback.py run   --work DIR [--data full_valid]
+  python bench/quality_fallback.py run   --work DIR [--data full_valid] [--seeds 0 1] [--runs LABEL ...]
   python bench/quality_fallback.py table --work DIR [--data full_valid] [--chart docs/fallback_scores.png]
 
-One JSON line per training in <work>/fallback.jsonl (resumable).
+One JSON line per training in <work>/fallback.jsonl (resumable). `table` also
+prints Recall@50 overall / tail / cold / fallback items with the paired
+difference against the same run without the fallback.
 """
 import argparse
 import json
@@ -31,13 +33,19 @@ from models.config import TrainingConfig
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 MIN_ITEM_COUNT = 5
-# (label, overrides of the defaults): fallback x logQ, all ssl=none.
+# (label, overrides of the defaults): fallback x logQ with ssl=none, and the
+# shipped SSL default (cfm) with and without the fallback. With logQ the
+# fallback items share one candidate probability, their group's (models/logq.py;
+# the runs of the code before that fix are in the log under their own label).
 RUNS = (
-    ('fallback, logQ', {'ssl': 'none', 'min_item_count': MIN_ITEM_COUNT}),
+    ('fallback, logQ (group p)', {'ssl': 'none',
+                                  'min_item_count': MIN_ITEM_COUNT}),
+    ('no fallback, logQ', {'ssl': 'none'}),
     ('fallback, no logQ', {'ssl': 'none', 'min_item_count': MIN_ITEM_COUNT,
                            'logq_correction': False}),
-    ('no fallback, logQ', {'ssl': 'none'}),
     ('no fallback, no logQ', {'ssl': 'none', 'logq_correction': False}),
+    ('cfm, fallback, logQ (group p)', {'min_item_count': MIN_ITEM_COUNT}),
+    ('cfm, no fallback, logQ', {}),
 )
 K = 50
 
@@ -95,15 +103,23 @@ def train_and_score(session: 'quality.Session', config: TrainingConfig
           'mean_score': scores.mean(axis=0).tolist(),
           'mean_rank_percentile': mean_rank_percentile(scores,
                                                        excluded).tolist(),
-          'ranks': ranks.tolist(), 'targets': queries.targets.tolist()}
+          'ranks': ranks.tolist(), 'targets': queries.targets.tolist(),
+          'users': list(queries.users)}
 
 
-def run(work: str, data: str, seed: int = 0) -> None:
+def run(work: str, data: str, seeds: Sequence[int] = (0,),
+        labels: Optional[Sequence[str]] = None,
+        runs: Sequence = RUNS) -> None:
+  """Trains the `runs` (only those of `labels` when given) for each seed."""
   log_path = os.path.join(work, 'fallback.jsonl')
   done = {(r['data'], r['label'], r['seed']) for r in quality.read_log(log_path)}
+  known = [label for label, _ in runs]
+  unknown = sorted(set(labels or ()) - set(known))
+  if unknown:
+    raise ValueError(f'unknown run label(s) {unknown}: one of {known}')
   session = None
-  for label, overrides in RUNS:
-    if (data, label, seed) in done:
+  for seed, (label, overrides) in [(s, r) for s in seeds for r in runs]:
+    if (data, label, seed) in done or (labels and label not in labels):
       continue
     if session is None:
       session = quality.Session(quality.load_prepared(work, data))
@@ -137,18 +153,103 @@ def summary_row(record: Mapping[str, Any]) -> Dict[str, Optional[float]]:
   return out
 
 
+def reference_label(records: Sequence[Mapping[str, Any]], label: str
+                    ) -> Optional[str]:
+  """The label of the run trained like `label` but without the fallback
+  (its config with min_item_count 0), or None (none, or `label` is it)."""
+  config = next(r['config'] for r in records if r['label'] == label)
+  if not config.get('min_item_count'):
+    return None
+  want = dict(config, min_item_count=0)
+  want.pop('seed', None)
+  for r in records:
+    other = dict(r['config'])
+    other.pop('seed', None)
+    if other == want:
+      return r['label']
+  return None
+
+
+def event_slices(record: Mapping[str, Any], item_slice: np.ndarray
+                 ) -> Dict[str, np.ndarray]:
+  """Event masks: overall, the evaluator's tail and cold (item_slice: its
+  head / tail / cold of every corpus item), and `fallback` (targets with
+  fewer than MIN_ITEM_COUNT train events)."""
+  targets = np.asarray(record['targets'])
+  counts = np.asarray(record['train_counts'])
+  return {'overall': np.ones(len(targets), bool),
+          'tail': item_slice[targets] == 'tail',
+          'cold': item_slice[targets] == 'cold',
+          'fallback': counts[targets] < MIN_ITEM_COUNT}
+
+
+RECALL_SLICES = ('overall', 'tail', 'cold', 'fallback')
+
+
+def recall_table(work: str, data: str, num_boot: int = 1000) -> str:
+  """Recall@K by slice (mean over seeds) and the paired difference against
+  the same run without the fallback (95% bootstrap over users, seeds averaged
+  per event), with the fallback items' mean rank %."""
+  from components.retrieval_evaluator import bootstrap  # pylint: disable=g-import-not-at-top
+  from components.retrieval_evaluator import evaluation  # pylint: disable=g-import-not-at-top
+  records = [r for r in quality.read_log(os.path.join(work, 'fallback.jsonl'))
+             if r['data'] == data]
+  prepared = quality.load_prepared(work, data)
+  corpus = evaluation.load_corpus(prepared.items_examples,
+                                  prepared.interactions_examples)
+  users = next(r['users'] for r in records if 'users' in r)
+  by_label: Dict[str, List[Mapping[str, Any]]] = {}
+  for r in records:
+    if r['targets'] != records[0]['targets']:
+      raise ValueError(f'{data} {r["label"]}: other eval events than '
+                       f'{records[0]["label"]}')
+    by_label.setdefault(r['label'], []).append(r)
+  masks = event_slices(records[0], corpus.popularity.slice_of_item)
+  hits = {n: np.mean([quality_diag.hits(r) for r in rs], axis=0)
+          for n, rs in by_label.items()}
+  lines = [f'Recall@{K} on `{data}` ({len(users)} validation events; mean over '
+           'seeds; Δ = against the same run without the fallback, paired '
+           'bootstrap over users, 95%, seeds averaged per event; fallback = '
+           f'targets with < {MIN_ITEM_COUNT} train events; rank % of the '
+           'cold / rare items: 0 = top, 100 = bottom)', '',
+           '| run | seeds | ' + ' | '.join(
+               f'{s} ({int(masks[s].sum())})' for s in RECALL_SLICES) + ' | ' +
+           ' | '.join(f'Δ {s}' for s in RECALL_SLICES) +
+           ' | cold rank % | rare rank % |',
+           '|' + '---|' * (2 + 2 * len(RECALL_SLICES) + 2)]
+  for n, rs in by_label.items():
+    h = hits[n]
+    cells = [f'{h[masks[s]].mean():.4f}' if masks[s].any() else '-'
+             for s in RECALL_SLICES]
+    ref = reference_label(records, n)
+    for s in RECALL_SLICES:
+      if ref is None or not masks[s].any():
+        cells.append('-')
+        continue
+      delta, (low, high) = bootstrap.paired_event_delta(
+          h[masks[s]], hits[ref][masks[s]], np.asarray(users)[masks[s]],
+          bootstrap.Settings(samples=num_boot))
+      cells.append(f'{delta:+.4f} [{low:+.4f}, {high:+.4f}]')
+    rows = [summary_row(r) for r in rs]
+    for g in ('cold', 'rare'):
+      values = [row[f'{g} mean rank %'] for row in rows
+                if row[f'{g} mean rank %'] is not None]
+      cells.append(f'{np.mean(values):.1f}' if values else '-')
+    lines.append(f'| {n} | {len(rs)} | ' + ' | '.join(cells) + ' |')
+  return '\n'.join(lines)
+
+
 def table(work: str, data: str, chart: Optional[str] = None) -> str:
   records = [r for r in quality.read_log(os.path.join(work, 'fallback.jsonl'))
              if r['data'] == data]
   if not records:
     raise ValueError(f'no {data} results in {work}/fallback.jsonl: run first')
-  rows = [(r['label'], summary_row(r)) for r in records]
+  rows = [(f"{r['label']}, seed {r['seed']}", summary_row(r)) for r in records]
   names = ('cold', 'rare', 'seen')
   first = rows[0][1]
   lines = [f'Items by train events on `{data}` (cold {first["cold items"]:.0f}, '
            f'rare 1-{MIN_ITEM_COUNT - 1} {first["rare items"]:.0f}, seen '
-           f'>= {MIN_ITEM_COUNT} {first["seen items"]:.0f} items); `ssl=none`, '
-           'seed 0; mean rank % = the item\'s mean position in the rankings of '
+           f'>= {MIN_ITEM_COUNT} {first["seen items"]:.0f} items); mean rank % = the item\'s mean position in the rankings of '
            'the validation queries (0 = top, 100 = bottom)', '',
            '| run | ' + ' | '.join(f'{n} mean score | {n} mean rank %'
                                    for n in names) +
@@ -161,7 +262,7 @@ def table(work: str, data: str, chart: Optional[str] = None) -> str:
         for n in names) + ' | ' + ' | '.join(
             f'{fmt(row[f"{n} recall@{K}"])} ({row[f"{n} events"]:.0f})'
             for n in names) + ' |')
-  text = '\n'.join(lines)
+  text = '\n'.join(lines) + '\n\n' + recall_table(work, data)
   print(text)
   if chart:
     plot(records, chart)
@@ -199,9 +300,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   parser.add_argument('--work', default=quality.DEFAULT_WORK)
   parser.add_argument('--data', default='full_valid')
   parser.add_argument('--chart', default=None)
+  parser.add_argument('--seeds', nargs='+', type=int, default=[0])
+  parser.add_argument('--runs', nargs='+', default=None,
+                      help='labels of RUNS to train (default: all)')
   args = parser.parse_args(argv)
   if args.step == 'run':
-    run(args.work, args.data)
+    run(args.work, args.data, args.seeds, args.runs)
   else:
     table(args.work, args.data, args.chart)
   return 0

@@ -29,3 +29,29 @@ def test_summary_row_reads_groups_and_recall():
   assert row['seen mean score'] == 0.75 and row['seen events'] == 2
   assert row['seen recall@50'] == 0.5 and row['cold recall@50'] == 0.0
   assert row['rare recall@50'] is None
+
+
+def _record(label, seed=0, **config):
+  return {'label': label, 'seed': seed, 'config': dict(config, seed=seed)}
+
+
+def test_reference_label_is_the_same_run_without_the_fallback():
+  records = [_record('fb', ssl='none', min_item_count=5),
+             _record('fb', 1, ssl='none', min_item_count=5),
+             _record('cfm fb', ssl='cfm', min_item_count=5),
+             _record('plain', 1, ssl='none', min_item_count=0),
+             _record('cfm plain', ssl='cfm', min_item_count=0)]
+  assert quality_fallback.reference_label(records, 'fb') == 'plain'
+  assert quality_fallback.reference_label(records, 'cfm fb') == 'cfm plain'
+  assert quality_fallback.reference_label(records, 'plain') is None
+  assert quality_fallback.reference_label(records[:3], 'fb') is None
+
+
+def test_event_slices_of_the_targets():
+  record = {'targets': [0, 1, 2, 2], 'train_counts': [0, 3, 9]}
+  masks = quality_fallback.event_slices(
+      record, np.array(['cold', 'tail', 'head']))
+  assert masks['overall'].all()
+  assert masks['cold'].tolist() == [True, False, False, False]
+  assert masks['tail'].tolist() == [False, True, False, False]
+  assert masks['fallback'].tolist() == [True, True, False, False]
