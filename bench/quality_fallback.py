@@ -34,19 +34,28 @@ from models.config import TrainingConfig
 
 MIN_ITEM_COUNT = 5
 # (label, overrides of the defaults): fallback x logQ with ssl=none, and the
-# shipped SSL default (cfm) with and without the fallback. With logQ the
-# fallback items share one candidate probability, their group's (models/logq.py;
-# the runs of the code before that fix are in the log under their own label).
+# shipped SSL default (cfm) with and without the fallback; with logQ, the
+# fallback items' probability is their own (`fallback_logq: item`, the
+# default) or their group's total (`group`; models/logq.py). The run of the
+# code before `fallback_logq` existed is in the log under its own label.
 RUNS = (
     ('fallback, logQ (group p)', {'ssl': 'none',
-                                  'min_item_count': MIN_ITEM_COUNT}),
+                                  'min_item_count': MIN_ITEM_COUNT,
+                                  'fallback_logq': 'group'}),
+    ('fallback, logQ (per-item p)', {'ssl': 'none',
+                                     'min_item_count': MIN_ITEM_COUNT}),
     ('no fallback, logQ', {'ssl': 'none'}),
     ('fallback, no logQ', {'ssl': 'none', 'min_item_count': MIN_ITEM_COUNT,
                            'logq_correction': False}),
     ('no fallback, no logQ', {'ssl': 'none', 'logq_correction': False}),
-    ('cfm, fallback, logQ (group p)', {'min_item_count': MIN_ITEM_COUNT}),
+    ('cfm, fallback, logQ (group p)', {'min_item_count': MIN_ITEM_COUNT,
+                                       'fallback_logq': 'group'}),
+    ('cfm, fallback, logQ (per-item p)', {'min_item_count': MIN_ITEM_COUNT}),
     ('cfm, no fallback, logQ', {}),
 )
+TRAINING_KEYS = frozenset(TrainingConfig().to_dict())
+# Options that act only with the fallback: reset with it (reference_label).
+FALLBACK_ONLY = ('min_item_count', 'fallback_logq')
 K = 50
 
 
@@ -157,15 +166,19 @@ def reference_label(records: Sequence[Mapping[str, Any]], label: str
                     ) -> Optional[str]:
   """The label of the run trained like `label` but without the fallback
   (its config with min_item_count 0), or None (none, or `label` is it)."""
+  def plain(config):  # without the seed and the fallback-only options
+    config = TrainingConfig.from_dict(
+        {k: v for k, v in config.items() if k in TRAINING_KEYS}).to_dict()
+    defaults = TrainingConfig().to_dict()
+    config.update({k: defaults[k] for k in FALLBACK_ONLY + ('seed',)})
+    return config
+
   config = next(r['config'] for r in records if r['label'] == label)
   if not config.get('min_item_count'):
     return None
-  want = dict(config, min_item_count=0)
-  want.pop('seed', None)
+  want = plain(config)
   for r in records:
-    other = dict(r['config'])
-    other.pop('seed', None)
-    if other == want:
+    if not r['config'].get('min_item_count') and plain(r['config']) == want:
       return r['label']
   return None
 

@@ -39,10 +39,13 @@ def test_reference_label_is_the_same_run_without_the_fallback():
   records = [_record('fb', ssl='none', min_item_count=5),
              _record('fb', 1, ssl='none', min_item_count=5),
              _record('cfm fb', ssl='cfm', min_item_count=5),
+             _record('fb group', ssl='none', min_item_count=5,
+                     fallback_logq='group'),
              _record('plain', 1, ssl='none', min_item_count=0),
              _record('cfm plain', ssl='cfm', min_item_count=0)]
   assert quality_fallback.reference_label(records, 'fb') == 'plain'
   assert quality_fallback.reference_label(records, 'cfm fb') == 'cfm plain'
+  assert quality_fallback.reference_label(records, 'fb group') == 'plain'
   assert quality_fallback.reference_label(records, 'plain') is None
   assert quality_fallback.reference_label(records[:3], 'fb') is None
 

@@ -110,6 +110,12 @@ class SslItemId(Choice):
                        # the content features
 
 
+class FallbackLogq(Choice):
+  """The logQ sampling probability of a rare-item fallback item (models/logq.py)."""
+  ITEM = 'item'    # its own smoothed share of the training events
+  GROUP = 'group'  # the fallback group's total (one candidate for the id)
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig(_Section):
   """Hyperparameters of the two-tower model and its self-supervised task.
@@ -138,6 +144,10 @@ class TrainingConfig(_Section):
       0, 'items with fewer training events are embedded with their id '
       'masked (the learned default: rare-item fallback, models/fallback.py); '
       '0 = off')
+  fallback_logq: FallbackLogq = option(
+      FallbackLogq.ITEM, 'logQ probability of a fallback item (with '
+      'min_item_count and logq_correction): item (its own) or group (the '
+      'fallback group\'s total; models/logq.py)')
   # Main task (in-batch softmax over cosine / temperature).
   temperature: float = option(
       0.2, 'softmax temperature of the main task (cosine / temperature)')

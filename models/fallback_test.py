@@ -86,17 +86,23 @@ def test_exported_item_tower_falls_back_like_training(setup):
       trained[rare_row], atol=1e-5)
 
 
-def test_logq_gives_the_fallback_items_their_group_probability(setup):
-  # CONFIG trains with the logQ correction (the default) and min 3.
+def test_logq_probability_of_the_fallback_items_item_or_group(setup):
+  # CONFIG trains with the logQ correction (the default) and min 3; the
+  # default fallback_logq 'item' keeps each item's own probability.
   counts = data.count_items(setup['files'], setup['query_tft'],
                             setup['corpus'], 'train')
-  rare = setup['rare']
-  got = setup['model'].candidate_probability
+  rare, trained = setup['rare'], setup['model']
+  per_item = logq.candidate_probability(counts)
+  np.testing.assert_array_equal(trained.candidate_probability.log,
+                                per_item.log)
+  grouped = model_lib.RetrievalModel(
+      trained.query_tower, trained.item_tower, setup['corpus'],
+      CONFIG.replace(fallback_logq='group'), counts, trained.ssl_task)
+  got = grouped.candidate_probability
   want = logq.candidate_probability(counts, rare)
   np.testing.assert_array_equal(got.log, want.log)
   np.testing.assert_array_equal(got.uniform, want.uniform)
   assert np.unique(got.log[rare]).size == 1
-  per_item = logq.candidate_probability(counts)
   np.testing.assert_array_equal(got.log[~rare], per_item.log[~rare])
   assert got.log[rare][0] == pytest.approx(per_item.log[rare].sum())
 

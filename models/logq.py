@@ -12,22 +12,28 @@ The rare-item fallback group (models/fallback.py): the items with fewer than
 `min_item_count` training events (cold ones included) share one id embedding,
 the id feature's learned default. For the part of the score the id gives, the
 model has one candidate G for the whole group, not |G| of them, and a draw
-lands in G with probability Q(G) = sum of Q(j) over j in G. So every member
-gets Q(G): G's corrected logit is s(q, G) - log Q(G), and the shared embedding
-estimates log P(G | q) + c(q), the interest in the group as a whole: the one
-estimate a single shared parameter can carry, and the one a cold item (no
-events of its own) inherits.
+lands in G with probability Q(G) = sum of Q(j) over j in G.
 
-Correcting each member by its own log Q(j) instead estimates a softmax in
-which the shared id candidate is counted |G| times: its optimum is log P(j | q)
-of a typical member, log |G| below the group's ("rare: score low"; a few
-hundred members = several nats, more than the cosine range / temperature).
-And each rare in-batch negative, its logit raised by -log Q(j) (an item
-with 1 event of 80,000: about 10.6), dominates its batch's normaliser, so the
-shared embedding takes the push-down of every rare negative of every batch:
-every cold item then ranks at the bottom (docs/benchmarks.md, the fallback
-diagnosis). Members still differ by their content features; they share one
-probability because the id part of their score is one.
+`fallback_logq: item` (the default) corrects each member by its own log Q(j):
+the estimate is the item-level softmax, in which the shared id candidate is
+counted once per member, so the shared embedding's optimum is log P(j | q) of
+a typical member, log |G| below the group's: "rare: score low", which every
+cold item inherits. Each rare in-batch negative, its logit raised by
+-log Q(j) (an item with 1 event of 80,000: about 10.6), also dominates its
+batch's normaliser, so the shared embedding takes the push-down of every rare
+negative of every batch.
+
+`fallback_logq: group` gives every member Q(G): G's corrected logit is
+s(q, G) - log Q(G) and the shared embedding estimates log P(G | q) + c(q), the
+interest in the group as a whole, the one estimate a single shared parameter
+can carry as a group-level softmax. Each member then ranks as if it carried
+the whole group's probability, log |G| above the item-level optimum (a few
+hundred members: several nats, more than the cosine range / temperature).
+Measured on ML-100K validation (docs/benchmarks.md, "Rare-item fallback under
+logQ"): the fallback items move from the bottom of every ranking to the top
+quarter, their recall rises, and overall recall falls far. Members still
+differ by their content features; the choice concerns the id part of their
+score, which is one.
 
 Mixed negatives (models/negatives.py) also draw M candidates uniformly from
 the corpus: a uniform draw lands in G with probability |G| / N, so the group's
@@ -53,9 +59,9 @@ def candidate_probability(item_counts: np.ndarray,
 
   Args:
     item_counts: int [num_items] training events of each corpus row.
-    fallback_rows: optional bool [num_items], True for the rows embedded by
-      the fallback group's shared id embedding (fallback.rare_rows); None or
-      all False: every item is its own candidate.
+    fallback_rows: optional bool [num_items], True for the rows that get the
+      fallback group's probability (fallback.rare_rows, fallback_logq group);
+      None or all False: every item its own probability.
   """
   counts = np.asarray(item_counts, np.float64)
   if counts.ndim != 1 or not counts.size:

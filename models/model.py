@@ -40,6 +40,7 @@ from models import seq_ssl
 from models import sequence
 from models import ssl as ssl_lib
 from models import towers
+from models.config import FallbackLogq
 from models.config import HistoryEmbedding
 from models.config import Mode
 from models.config import QueryEncoder
@@ -74,13 +75,16 @@ class RetrievalModel(tfrs.Model):
         remove_accidental_hits=config.remove_accidental_hits)
     self._item_probability = self._uniform_probability = None
     # The logQ correction's probabilities of the corpus rows (models/logq.py;
-    # the rare-item fallback group shares one); None without the correction.
+    # with fallback_logq group the rare-item fallback items share one); None
+    # without the correction.
     self.candidate_probability = None
     if config.logq_correction:
       if item_counts is None:
         raise ValueError('logq_correction needs the items\' training counts')
       self.candidate_probability = logq.candidate_probability(
-          item_counts, fallback.rare_rows(item_counts, config.min_item_count))
+          item_counts,
+          fallback.rare_rows(item_counts, config.min_item_count)
+          if config.fallback_logq is FallbackLogq.GROUP else None)
       self._item_probability = tf.constant(self.candidate_probability.log,
                                            tf.float32)
       self._uniform_probability = tf.constant(
