@@ -283,13 +283,22 @@ def table(work: str, data: str, chart: Optional[str] = None) -> str:
 
 
 def plot(records: Sequence[Mapping[str, Any]], path: str) -> None:
-  """Mean rank percentile of every item against its train count, per run."""
+  """Mean rank percentile of every item against its train count, per run
+  (its lowest seed)."""
+  firsts: Dict[str, Mapping[str, Any]] = {}
+  for r in sorted(records, key=lambda r: r['seed']):
+    firsts.setdefault(r['label'], r)
+  records = list(firsts.values())
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  fig, axes = plt.subplots(1, len(records), figsize=(4 * len(records), 3.6),
+  cols = min(3, len(records))
+  rows = -(-len(records) // cols)
+  fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows),
                            sharey=True, squeeze=False)
-  for ax, r in zip(axes[0], records):
+  for ax in axes.flat[len(records):]:
+    ax.set_visible(False)
+  for ax, r in zip(axes.flat, records):
     counts = np.asarray(r['train_counts'])
     pct = np.asarray(r['mean_rank_percentile']) * 100
     groups = item_groups(counts, MIN_ITEM_COUNT)
@@ -298,9 +307,10 @@ def plot(records: Sequence[Mapping[str, Any]], path: str) -> None:
       m = groups[name]
       ax.scatter(counts[m] + 1, pct[m], s=4, c=color, label=name)
     ax.set_xscale('log')
-    ax.set_title(r['label'], fontsize=9)
+    ax.set_title(f"{r['label']}, seed {r['seed']}", fontsize=8)
     ax.set_xlabel('train events + 1')
-  axes[0][0].set_ylabel('mean rank % (100 = bottom)')
+  for row in axes:
+    row[0].set_ylabel('mean rank % (100 = bottom)')
   axes[0][0].legend(fontsize=8)
   fig.tight_layout()
   fig.savefig(path, dpi=80)
