@@ -218,11 +218,16 @@ def recall_table(work: str, data: str, num_boot: int = 1000) -> str:
                        f'{records[0]["label"]}')
     by_label.setdefault(r['label'], []).append(r)
   masks = event_slices(records[0], corpus.popularity.slice_of_item)
-  hits = {n: np.mean([quality_diag.hits(r) for r in rs], axis=0)
-          for n, rs in by_label.items()}
+  seed_hits = {n: {r['seed']: quality_diag.hits(r) for r in rs}
+               for n, rs in by_label.items()}
+
+  def mean_hits(label, seeds):
+    return np.mean([seed_hits[label][seed] for seed in seeds], axis=0)
+
   lines = [f'Recall@{K} on `{data}` ({len(users)} validation events; mean over '
-           'seeds; Δ = against the same run without the fallback, paired '
-           'bootstrap over users, 95%, seeds averaged per event; fallback = '
+           'seeds, overall ± its sample std over seeds; Δ = against the same '
+           'run without the fallback on the seeds both have, paired bootstrap '
+           'over users, 95%, seeds averaged per event; fallback = '
            f'targets with < {MIN_ITEM_COUNT} train events; rank % of the '
            'cold / rare items: 0 = top, 100 = bottom)', '',
            '| run | seeds | ' + ' | '.join(
@@ -231,24 +236,30 @@ def recall_table(work: str, data: str, num_boot: int = 1000) -> str:
            ' | cold rank % | rare rank % |',
            '|' + '---|' * (2 + 2 * len(RECALL_SLICES) + 2)]
   for n, rs in by_label.items():
-    h = hits[n]
+    seeds = sorted(seed_hits[n])
+    h = mean_hits(n, seeds)
     cells = [f'{h[masks[s]].mean():.4f}' if masks[s].any() else '-'
              for s in RECALL_SLICES]
+    if len(seeds) > 1:
+      cells[0] += ' ± {:.4f}'.format(np.std(
+          [seed_hits[n][seed].mean() for seed in seeds], ddof=1))
     ref = reference_label(records, n)
+    common = sorted(set(seeds) & set(seed_hits.get(ref, {})))
     for s in RECALL_SLICES:
-      if ref is None or not masks[s].any():
+      if not common or not masks[s].any():
         cells.append('-')
         continue
       delta, (low, high) = bootstrap.paired_event_delta(
-          h[masks[s]], hits[ref][masks[s]], np.asarray(users)[masks[s]],
-          bootstrap.Settings(samples=num_boot))
+          mean_hits(n, common)[masks[s]], mean_hits(ref, common)[masks[s]],
+          np.asarray(users)[masks[s]], bootstrap.Settings(samples=num_boot))
       cells.append(f'{delta:+.4f} [{low:+.4f}, {high:+.4f}]')
     rows = [summary_row(r) for r in rs]
     for g in ('cold', 'rare'):
       values = [row[f'{g} mean rank %'] for row in rows
                 if row[f'{g} mean rank %'] is not None]
       cells.append(f'{np.mean(values):.1f}' if values else '-')
-    lines.append(f'| {n} | {len(rs)} | ' + ' | '.join(cells) + ' |')
+    lines.append(f'| {n} | {",".join(map(str, seeds))} | ' + ' | '.join(cells)
+                 + ' |')
   return '\n'.join(lines)
 
 
