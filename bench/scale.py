@@ -262,6 +262,90 @@ def evaluator_child(root: str) -> None:
         f'{content[metrics.NUM_EVENTS_KEY]} events')
 
 
+def example_gen_child(data: str, num_events: int, out: str) -> None:
+  """In a child process: the interactions ExampleGen's executor alone (as
+  the pipeline configures it, DirectRunner in memory) on the first
+  `num_events` train events of `data` and its whole eval split."""
+  from tfx.dsl.components.base import base_beam_executor  # pylint: disable=g-import-not-at-top
+  from tfx.proto import example_gen_pb2  # pylint: disable=g-import-not-at-top
+  from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
+  from tfx.types import standard_component_specs as specs  # pylint: disable=g-import-not-at-top
+  from tfx.utils import proto_utils  # pylint: disable=g-import-not-at-top
+  import schemas  # pylint: disable=g-import-not-at-top
+  from components.csv_example_gen import executor  # pylint: disable=g-import-not-at-top
+  from components.csv_example_gen import rules as csv_rules  # pylint: disable=g-import-not-at-top
+  from models import features as F  # pylint: disable=g-import-not-at-top
+  from pipeline import config as pipeline_config  # pylint: disable=g-import-not-at-top
+  from pipeline import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
+  from pipeline import runner  # pylint: disable=g-import-not-at-top
+  base = os.path.join(out, 'in')
+  for split in ('train', 'eval'):
+    os.makedirs(os.path.join(base, split), exist_ok=True)
+    with open(os.path.join(data, pipeline_lib.INTERACTIONS_DIR, split,
+                           'interactions.csv')) as f, \
+        open(os.path.join(base, split, 'interactions.csv'), 'w') as g:
+      for i, line in enumerate(f):
+        if split == 'train' and i > num_events:  # line 0: the header
+          break
+        g.write(line)
+  schema_dir = schemas.resolve('synthetic')
+  rules = csv_rules.interactions_rules(
+      os.path.join(schema_dir, F.INTERACTIONS_SCHEMA_FILE),
+      os.path.join(data, pipeline_lib.ITEMS_DIR), '*.csv')
+  examples = standard_artifacts.Examples()
+  examples.uri = os.path.join(out, 'out')
+  splits = example_gen_pb2.Input(splits=[
+      example_gen_pb2.Input.Split(name=s, pattern=f'{s}/*.csv')
+      for s in ('train', 'eval')])
+  properties = {
+      specs.INPUT_BASE_KEY: base,
+      specs.INPUT_CONFIG_KEY: proto_utils.proto_to_json(splits),
+      specs.OUTPUT_CONFIG_KEY: proto_utils.proto_to_json(
+          example_gen_pb2.Output()),
+      specs.CUSTOM_CONFIG_KEY: proto_utils.proto_to_json(
+          executor.encode_columns(
+              F.load_feature_config(schema_dir).interaction_columns, rules)),
+  }
+  context = base_beam_executor.BaseBeamExecutor.Context(
+      beam_pipeline_args=runner.with_runner(
+          pipeline_config.DEFAULT_BEAM_ARGS), tmp_dir=os.path.join(out, 'tmp'))
+  executor.Executor(context).Do({}, {specs.EXAMPLES_KEY: [examples]},
+                                properties)
+
+
+def measure_example_gen(root: str, sizes: List[int]) -> None:
+  """The interactions ExampleGen alone at each number of train events (a
+  child each): wall, CPU, peak RSS, and the RSS growth per event."""
+  data = os.path.join(root, 'data')
+  peaks = []
+  for num_events in sizes:
+    out = os.path.join(root, f'example-gen-{num_events}')
+    shutil.rmtree(out, ignore_errors=True)
+    env = dict(os.environ, PYTHONPATH=REPO)
+    start = time.time()
+    child = subprocess.Popen(
+        [sys.executable, os.path.abspath(__file__), '--example-gen-child',
+         data, str(num_events), out], env=env)
+    peak, cpu, loads = 0, 0.0, []
+    while child.poll() is None:
+      rss, cpu_now = _tree_usage(child.pid)
+      peak, cpu = max(peak, rss), max(cpu, cpu_now)
+      loads.append(os.getloadavg()[0])
+      time.sleep(0.5)
+    if child.returncode:
+      raise SystemExit(f'the ExampleGen failed ({child.returncode})')
+    shutil.rmtree(out, ignore_errors=True)
+    peaks.append((num_events, peak))
+    print(f'interactions ExampleGen alone, {num_events} train events: '
+          f'{time.time() - start:.0f} s wall, {cpu:.0f} CPU s, peak RSS '
+          f'{peak / 2**30:.2f} GB (load '
+          f'{sum(loads) / max(len(loads), 1):.1f})', flush=True)
+  if len(peaks) > 1:
+    (n0, r0), (n1, r1) = peaks[0], peaks[-1]
+    print(f'peak RSS growth {(r1 - r0) / (n1 - n0) / 1024:.2f} KB per event '
+          f'({n0} -> {n1} events)')
+
+
 def measure_evaluator(root: str, items: int) -> None:
   """Runs `evaluator_child` in a child; prints its wall, CPU and peak RSS."""
   env = dict(os.environ, PYTHONPATH=REPO)
@@ -312,14 +396,21 @@ def main(argv: List[str]) -> None:
                       'more (the machine is shared)')
   parser.add_argument('--root', default=os.path.join(REPO, 'output', 'scale'))
   parser.add_argument('--part', choices=('all', 'pipeline', 'train', 'table',
-                                         'evaluator'),
+                                         'evaluator', 'example-gen'),
                       default='all', help='pipeline: data + the whole run; '
                       'train: 1 vs 2 workers on the Transform outputs of the '
                       'run under --root; table: print the per-component '
                       'table of the (possibly unfinished) run under --root; evaluator: the Beam '
-                      'evaluator alone on the towers of the run under --root')
+                      'evaluator alone on the towers of the run under --root; example-gen: the '
+                      'interactions ExampleGen alone on the first '
+                      '--example-gen-events train events of the data under '
+                      '--root (peak RSS per event)')
   parser.add_argument('--worker', help=argparse.SUPPRESS)
   parser.add_argument('--evaluator-child', help=argparse.SUPPRESS)
+  parser.add_argument('--example-gen-child', nargs=3, help=argparse.SUPPRESS)
+  parser.add_argument('--example-gen-events', type=int, nargs='+',
+                      default=[100_000, 400_000],
+                      help='--part example-gen: numbers of train events')
   parser.add_argument('--worker-index', type=int, default=0,
                       help=argparse.SUPPRESS)
   args = parser.parse_args(argv)
@@ -328,6 +419,13 @@ def main(argv: List[str]) -> None:
     return
   if args.evaluator_child:
     evaluator_child(args.evaluator_child)
+    return
+  if args.example_gen_child:
+    data, num_events, out = args.example_gen_child
+    example_gen_child(data, int(num_events), out)
+    return
+  if args.part == 'example-gen':
+    measure_example_gen(args.root, args.example_gen_events)
     return
   if args.part == 'evaluator':
     measure_evaluator(args.root, args.items)
