@@ -12,10 +12,15 @@
    child (wall, CPU, peak RSS, per 10K events x 1M items).
 3. Trains on the run's Transform outputs with `run_fn` for a fixed number of
    steps, once in one process and once as two real workers
-   (MultiWorkerMirroredStrategy over loopback, TF_CONFIG), and prints the
-   examples/s of each (including corpus load and export) and their ratio. On
-   a 2-core machine the two workers share the cores, so the ratio measures
-   the synchronisation overhead, not a speed-up.
+   (MultiWorkerMirroredStrategy over loopback, TF_CONFIG), alternating
+   1 / 2 workers for --train-rounds rounds (appended to <root>/train.jsonl,
+   done ones skipped), and prints the mean examples/s of each (including
+   corpus load and export) and their ratio. The workers get a long
+   coordination heartbeat timeout (--heartbeat-timeout, via
+   SSLREC_HEARTBEAT_TIMEOUT_SECONDS): at nice 15 on a loaded machine they are
+   starved past TensorFlow's 10 s. On a 2-core machine the two workers share
+   the cores, so the ratio measures the synchronisation overhead, not a
+   speed-up.
 
   .venv/bin/python bench/scale.py                         # 1M items, 5M events
   .venv/bin/python bench/scale.py --items 1000000 --users 20000 --events 500000 --eval-fraction 0.02
@@ -173,8 +178,10 @@ def print_table(root: str, items: int) -> None:
           'a baseline exists)')
 
 
-def train_workers(fn_args_file: str, num_workers: int) -> float:
+def train_workers(fn_args_file: str, num_workers: int,
+                  heartbeat_seconds: float) -> float:
   """Runs run_fn in `num_workers` real processes; returns the slowest's seconds."""
+  from models import distribute  # pylint: disable=g-import-not-at-top
   addresses = [f'127.0.0.1:{p}' for p in free_ports(num_workers)]
   procs = []
   for index in range(num_workers):
@@ -183,6 +190,7 @@ def train_workers(fn_args_file: str, num_workers: int) -> float:
     if num_workers > 1:
       env[TF_CONFIG] = json.dumps({'cluster': {'worker': addresses},
                                    'task': {'type': 'worker', 'index': index}})
+      env[distribute.HEARTBEAT_ENV] = str(heartbeat_seconds)
     procs.append(subprocess.Popen(
         [sys.executable, os.path.abspath(__file__), '--worker', fn_args_file,
          '--worker-index', str(index)], env=env, stdout=subprocess.PIPE,
@@ -254,6 +262,90 @@ def evaluator_child(root: str) -> None:
         f'{content[metrics.NUM_EVENTS_KEY]} events')
 
 
+def example_gen_child(data: str, num_events: int, out: str) -> None:
+  """In a child process: the interactions ExampleGen's executor alone (as
+  the pipeline configures it, DirectRunner in memory) on the first
+  `num_events` train events of `data` and its whole eval split."""
+  from tfx.dsl.components.base import base_beam_executor  # pylint: disable=g-import-not-at-top
+  from tfx.proto import example_gen_pb2  # pylint: disable=g-import-not-at-top
+  from tfx.types import standard_artifacts  # pylint: disable=g-import-not-at-top
+  from tfx.types import standard_component_specs as specs  # pylint: disable=g-import-not-at-top
+  from tfx.utils import proto_utils  # pylint: disable=g-import-not-at-top
+  import schemas  # pylint: disable=g-import-not-at-top
+  from components.csv_example_gen import executor  # pylint: disable=g-import-not-at-top
+  from components.csv_example_gen import rules as csv_rules  # pylint: disable=g-import-not-at-top
+  from models import features as F  # pylint: disable=g-import-not-at-top
+  from pipeline import config as pipeline_config  # pylint: disable=g-import-not-at-top
+  from pipeline import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
+  from pipeline import runner  # pylint: disable=g-import-not-at-top
+  base = os.path.join(out, 'in')
+  for split in ('train', 'eval'):
+    os.makedirs(os.path.join(base, split), exist_ok=True)
+    with open(os.path.join(data, pipeline_lib.INTERACTIONS_DIR, split,
+                           'interactions.csv')) as f, \
+        open(os.path.join(base, split, 'interactions.csv'), 'w') as g:
+      for i, line in enumerate(f):
+        if split == 'train' and i > num_events:  # line 0: the header
+          break
+        g.write(line)
+  schema_dir = schemas.resolve('synthetic')
+  rules = csv_rules.interactions_rules(
+      os.path.join(schema_dir, F.INTERACTIONS_SCHEMA_FILE),
+      os.path.join(data, pipeline_lib.ITEMS_DIR), '*.csv')
+  examples = standard_artifacts.Examples()
+  examples.uri = os.path.join(out, 'out')
+  splits = example_gen_pb2.Input(splits=[
+      example_gen_pb2.Input.Split(name=s, pattern=f'{s}/*.csv')
+      for s in ('train', 'eval')])
+  properties = {
+      specs.INPUT_BASE_KEY: base,
+      specs.INPUT_CONFIG_KEY: proto_utils.proto_to_json(splits),
+      specs.OUTPUT_CONFIG_KEY: proto_utils.proto_to_json(
+          example_gen_pb2.Output()),
+      specs.CUSTOM_CONFIG_KEY: proto_utils.proto_to_json(
+          executor.encode_columns(
+              F.load_feature_config(schema_dir).interaction_columns, rules)),
+  }
+  context = base_beam_executor.BaseBeamExecutor.Context(
+      beam_pipeline_args=runner.with_runner(
+          pipeline_config.DEFAULT_BEAM_ARGS), tmp_dir=os.path.join(out, 'tmp'))
+  executor.Executor(context).Do({}, {specs.EXAMPLES_KEY: [examples]},
+                                properties)
+
+
+def measure_example_gen(root: str, sizes: List[int]) -> None:
+  """The interactions ExampleGen alone at each number of train events (a
+  child each): wall, CPU, peak RSS, and the RSS growth per event."""
+  data = os.path.join(root, 'data')
+  peaks = []
+  for num_events in sizes:
+    out = os.path.join(root, f'example-gen-{num_events}')
+    shutil.rmtree(out, ignore_errors=True)
+    env = dict(os.environ, PYTHONPATH=REPO)
+    start = time.time()
+    child = subprocess.Popen(
+        [sys.executable, os.path.abspath(__file__), '--example-gen-child',
+         data, str(num_events), out], env=env)
+    peak, cpu, loads = 0, 0.0, []
+    while child.poll() is None:
+      rss, cpu_now = _tree_usage(child.pid)
+      peak, cpu = max(peak, rss), max(cpu, cpu_now)
+      loads.append(os.getloadavg()[0])
+      time.sleep(0.5)
+    if child.returncode:
+      raise SystemExit(f'the ExampleGen failed ({child.returncode})')
+    shutil.rmtree(out, ignore_errors=True)
+    peaks.append((num_events, peak))
+    print(f'interactions ExampleGen alone, {num_events} train events: '
+          f'{time.time() - start:.0f} s wall, {cpu:.0f} CPU s, peak RSS '
+          f'{peak / 2**30:.2f} GB (load '
+          f'{sum(loads) / max(len(loads), 1):.1f})', flush=True)
+  if len(peaks) > 1:
+    (n0, r0), (n1, r1) = peaks[0], peaks[-1]
+    print(f'peak RSS growth {(r1 - r0) / (n1 - n0) / 1024:.2f} KB per event '
+          f'({n0} -> {n1} events)')
+
+
 def measure_evaluator(root: str, items: int) -> None:
   """Runs `evaluator_child` in a child; prints its wall, CPU and peak RSS."""
   env = dict(os.environ, PYTHONPATH=REPO)
@@ -292,19 +384,33 @@ def main(argv: List[str]) -> None:
   parser.add_argument('--train-steps', type=int, default=1000,
                       help='steps of each worker in the 1-vs-2-worker part')
   parser.add_argument('--batch-size', type=int, default=256)
+  parser.add_argument('--train-rounds', type=int, default=2,
+                      help='alternating 1-worker / 2-worker trainings each '
+                      '(appended to <root>/train.jsonl; done ones skipped)')
+  parser.add_argument('--heartbeat-timeout', type=float, default=600.0,
+                      help='seconds a training worker may miss its '
+                      'coordination heartbeats (starved at nice 15 on a '
+                      'loaded machine; TF default 10)')
   parser.add_argument('--max-rss-gb', type=float, default=12.0,
                       help='stop the pipeline run when its processes hold '
                       'more (the machine is shared)')
   parser.add_argument('--root', default=os.path.join(REPO, 'output', 'scale'))
   parser.add_argument('--part', choices=('all', 'pipeline', 'train', 'table',
-                                         'evaluator'),
+                                         'evaluator', 'example-gen'),
                       default='all', help='pipeline: data + the whole run; '
                       'train: 1 vs 2 workers on the Transform outputs of the '
                       'run under --root; table: print the per-component '
                       'table of the (possibly unfinished) run under --root; evaluator: the Beam '
-                      'evaluator alone on the towers of the run under --root')
+                      'evaluator alone on the towers of the run under --root; example-gen: the '
+                      'interactions ExampleGen alone on the first '
+                      '--example-gen-events train events of the data under '
+                      '--root (peak RSS per event)')
   parser.add_argument('--worker', help=argparse.SUPPRESS)
   parser.add_argument('--evaluator-child', help=argparse.SUPPRESS)
+  parser.add_argument('--example-gen-child', nargs=3, help=argparse.SUPPRESS)
+  parser.add_argument('--example-gen-events', type=int, nargs='+',
+                      default=[100_000, 400_000],
+                      help='--part example-gen: numbers of train events')
   parser.add_argument('--worker-index', type=int, default=0,
                       help=argparse.SUPPRESS)
   args = parser.parse_args(argv)
@@ -313,6 +419,13 @@ def main(argv: List[str]) -> None:
     return
   if args.evaluator_child:
     evaluator_child(args.evaluator_child)
+    return
+  if args.example_gen_child:
+    data, num_events, out = args.example_gen_child
+    example_gen_child(data, int(num_events), out)
+    return
+  if args.part == 'example-gen':
+    measure_example_gen(args.root, args.example_gen_events)
     return
   if args.part == 'evaluator':
     measure_evaluator(args.root, args.items)
@@ -338,8 +451,9 @@ def main(argv: List[str]) -> None:
     if os.path.exists(output):
       shutil.rmtree(output)  # a fresh store: the table reads its executions
     samples_file = os.path.join(args.root, 'samples.jsonl')
-    if os.path.exists(samples_file):
-      os.remove(samples_file)
+    for stale in (samples_file, os.path.join(args.root, 'train.jsonl')):
+      if os.path.exists(stale):
+        os.remove(stale)
     completed = run_pipeline(
         ['--data', data, '--output', output, '--no-cache', '--epochs',
          str(args.epochs), '--batch-size', str(args.batch_size),
@@ -375,17 +489,65 @@ def main(argv: List[str]) -> None:
   fn_args_file = os.path.join(args.root, 'fn_args.json')
   with open(fn_args_file, 'w') as f:
     json.dump(fn_args, f)
-  rates = {}
-  for workers in (1, 2):
-    secs = train_workers(fn_args_file, workers)
-    rates[workers] = args.train_steps * args.batch_size * workers / secs
-    print(f'training, {workers} worker(s): {rates[workers]:,.0f} examples/s '
-          f'({args.train_steps} steps x {args.batch_size} per worker, '
-          f'{secs:.0f} s incl. corpus load and export)', flush=True)
-  print(f'two_worker_vs_one_examples_per_second_ratio={rates[2] / rates[1]:.3f}'
-        f' (load {os.getloadavg()[0]:.1f}; 2 cores shared: overhead, not '
-        'speed-up)')
+  train_log = os.path.join(args.root, 'train.jsonl')
+  done = [r for r in read_train_log(train_log)
+          if (r['steps'], r['batch_size']) == (args.train_steps,
+                                               args.batch_size)]
+  for round_index in range(args.train_rounds):
+    for workers in (1, 2):  # alternating, so the load hits both alike
+      if any(r['round'] == round_index and r['workers'] == workers
+             for r in done):
+        continue
+      load = os.getloadavg()[0]
+      secs = train_workers(fn_args_file, workers, args.heartbeat_timeout)
+      record = {'round': round_index, 'workers': workers, 'seconds': secs,
+                'steps': args.train_steps, 'batch_size': args.batch_size,
+                'load': (load + os.getloadavg()[0]) / 2}
+      with open(train_log, 'a') as f:
+        f.write(json.dumps(record) + '\n')
+      done.append(record)
+      print(f'training round {round_index}, {workers} worker(s): '
+            f'{examples_per_second(record):,.0f} examples/s '
+            f'({args.train_steps} steps x {args.batch_size} per worker, '
+            f'{secs:.0f} s incl. corpus load and export, load '
+            f'{record["load"]:.1f})', flush=True)
+  print_train_ratio(done)
 
+
+def read_train_log(path: str) -> List[Dict]:
+  """The finished trainings of the 1-vs-2-worker part (a cut line skipped)."""
+  if not os.path.exists(path):
+    return []
+  out = []
+  with open(path) as f:
+    for line in f:
+      try:
+        out.append(json.loads(line))
+      except json.JSONDecodeError:
+        pass
+  return out
+
+
+def examples_per_second(record: Dict) -> float:
+  return (record['steps'] * record['batch_size'] * record['workers']
+          / record['seconds'])
+
+
+def print_train_ratio(records: List[Dict]) -> None:
+  """Mean examples/s of 1 and 2 workers over the rounds, and their ratio."""
+  rates = {w: [examples_per_second(r) for r in records if r['workers'] == w]
+           for w in (1, 2)}
+  if not rates[1] or not rates[2]:
+    print('training: not both 1 and 2 workers measured yet')
+    return
+  mean = {w: sum(v) / len(v) for w, v in rates.items()}
+  loads = [r['load'] for r in records]
+  print(f'training examples/s, mean over {len(rates[1])} / {len(rates[2])} '
+        f'alternating round(s): 1 worker {mean[1]:,.0f}, 2 workers '
+        f'{mean[2]:,.0f}')
+  print(f'two_worker_vs_one_examples_per_second_ratio={mean[2] / mean[1]:.3f}'
+        f' (load {sum(loads) / len(loads):.1f}; 2 cores shared: overhead, '
+        'not speed-up)')
 
 if __name__ == '__main__':
   main(sys.argv[1:])

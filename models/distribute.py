@@ -12,6 +12,9 @@ stream has its own seed, so the SSL samples are independent per worker and
 reproducible. Only the chief writes the exported towers: the others save to a
 scratch folder that is deleted (saving is collective under
 MultiWorkerMirroredStrategy, so every worker must call it).
+`SSLREC_HEARTBEAT_TIMEOUT_SECONDS` lengthens the heartbeat timeout of
+TensorFlow's coordination service (10 s by default) for workers that a loaded
+machine starves of CPU.
 """
 import dataclasses
 import json
@@ -22,6 +25,10 @@ from typing import Any, Dict, Mapping, Optional
 import tensorflow as tf
 
 TF_CONFIG = 'TF_CONFIG'
+# Seconds a worker may go without a heartbeat to TensorFlow's coordination
+# service before the whole job fails (TF's default: 10 s); longer for workers
+# starved of CPU on a loaded machine.
+HEARTBEAT_ENV = 'SSLREC_HEARTBEAT_TIMEOUT_SECONDS'
 _CHIEF_TYPES = ('chief', 'master')
 
 
@@ -92,10 +99,60 @@ def workers(environ: Mapping[str, str] = os.environ) -> Workers:
   return Workers(num, position, position == 0)
 
 
+def heartbeat_timeout_ms(environ: Mapping[str, str] = os.environ
+                         ) -> Optional[int]:
+  """HEARTBEAT_ENV in milliseconds (None when unset: TensorFlow's default)."""
+  raw = environ.get(HEARTBEAT_ENV, '').strip()
+  if not raw:
+    return None
+  try:
+    seconds = float(raw)
+  except ValueError:
+    seconds = float('nan')
+  if not 0 < seconds < 1e9:
+    raise ValueError(f'{HEARTBEAT_ENV}: expected seconds > 0, got {raw!r}')
+  return int(seconds * 1000)
+
+
+def coordination_settings(environ: Mapping[str, str] = os.environ
+                          ) -> Optional[Dict[str, Any]]:
+  """configure_coordination_service's arguments for a longer heartbeat
+  timeout, or None (HEARTBEAT_ENV unset or one worker).
+
+  They are those MultiWorkerMirroredStrategy uses itself (a standalone
+  service led by the chief, else worker 0, over the chief and worker jobs),
+  plus the heartbeat timeout. TF 2.16 has no public option for it (the
+  strategy's CommunicationOptions.timeout_seconds bounds each collective,
+  not the heartbeat); the strategy keeps a service configured before it."""
+  timeout = heartbeat_timeout_ms(environ)
+  if timeout is None or workers(environ).num_workers <= 1:
+    return None
+  cluster = parse_tf_config(environ)['cluster']
+  leader = ('/job:chief/replica:0/task:0' if cluster.get('chief')
+            else '/job:worker/replica:0/task:0')
+  return {'service_type': 'standalone', 'service_leader': leader,
+          'heartbeat_timeout_in_ms': timeout,
+          'coordinated_jobs': [(job, len(cluster[job]))
+                               for job in ('chief', 'worker')
+                               if cluster.get(job)]}
+
+
+def _configure_coordination(settings: Dict[str, Any]) -> None:
+  from tensorflow.python.eager import context  # pylint: disable=g-import-not-at-top
+  from tensorflow.tsl.protobuf import coordination_config_pb2  # pylint: disable=g-import-not-at-top
+  settings = dict(settings, coordinated_jobs=[
+      coordination_config_pb2.CoordinatedJob(name=name, num_tasks=n)
+      for name, n in settings['coordinated_jobs']])
+  context.context().configure_coordination_service(**settings)
+
+
 def strategy(environ: Mapping[str, str] = os.environ,
              ) -> tf.distribute.Strategy:
   """The strategy for this process (see the module docstring)."""
   if workers(environ).num_workers > 1:
+    settings = coordination_settings(environ)
+    if settings:
+      _configure_coordination(settings)
     return tf.distribute.MultiWorkerMirroredStrategy()
   if len(tf.config.list_logical_devices('GPU')) > 1:
     return tf.distribute.MirroredStrategy()

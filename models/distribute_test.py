@@ -129,3 +129,32 @@ def test_two_real_workers_train_and_the_chief_exports(tiny_transformed,
   losses = _losses(str(export / 'logs' / 'train'))
   assert len(losses) == CONFIG.epochs
   assert losses[-1] < losses[0], losses
+
+
+def test_heartbeat_timeout_from_the_environment():
+  two = _tf_config('worker', 1)
+  assert distribute.coordination_settings(two) is None  # TF's default
+  env = dict(two, **{distribute.HEARTBEAT_ENV: '90'})
+  assert distribute.heartbeat_timeout_ms(env) == 90_000
+  assert distribute.coordination_settings(env) == {
+      'service_type': 'standalone',
+      'service_leader': '/job:worker/replica:0/task:0',
+      'heartbeat_timeout_in_ms': 90_000,
+      'coordinated_jobs': [('worker', 2)]}
+  chief = {distribute.HEARTBEAT_ENV: '2.5', distribute.TF_CONFIG: json.dumps({
+      'cluster': {'chief': ['a:1'], 'worker': ['b:1', 'c:1']},
+      'task': {'type': 'worker', 'index': 1}})}
+  settings = distribute.coordination_settings(chief)
+  assert settings['service_leader'] == '/job:chief/replica:0/task:0'
+  assert settings['heartbeat_timeout_in_ms'] == 2500
+  assert settings['coordinated_jobs'] == [('chief', 1), ('worker', 2)]
+  # One worker: no coordination service to configure.
+  assert distribute.coordination_settings({distribute.HEARTBEAT_ENV: '90'}) \
+      is None
+
+
+@pytest.mark.parametrize('value', ['soon', '0', '-5', 'nan', 'inf'])
+def test_bad_heartbeat_timeout(value):
+  with pytest.raises(ValueError, match=(
+      f'{distribute.HEARTBEAT_ENV}: expected seconds > 0, got {value!r}')):
+    distribute.heartbeat_timeout_ms({distribute.HEARTBEAT_ENV: value})

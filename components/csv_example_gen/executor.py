@@ -19,7 +19,8 @@ pipeline, each failing the run with the file and the rows:
 """
 import logging
 import os
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import (AbstractSet, Any, Dict, Iterator, List, Optional,
+                    Sequence, Tuple)
 
 import apache_beam as beam
 import tensorflow as tf
@@ -176,32 +177,34 @@ def _check_unique(rows, column: str, label: str) -> None:
   _report(repeated, label, f'{column} values repeat, each must be unique')
 
 
+def _unknown_ids(origin_row, refs: rules_lib.References,
+                 known: AbstractSet[str]) -> Iterator[Tuple[str, Origin]]:
+  origin, row = origin_row
+  for value in refs.unknown_ids(row, known):
+    yield value, origin
+
+
 def _check_references(pipeline, rows, refs: rules_lib.References, label: str
                       ) -> None:
+  """Every id the rows name must be an id of the referenced CSV files.
+
+  The known ids travel to every worker as one set (a side input, the size of
+  the item corpus); each row is checked where it is read and only the
+  unknown ids go on, with their rows, to the shuffle. Nothing of the size of
+  the events is grouped: a history column names items millions of times."""
   files = sorted(fileio.glob(os.path.join(refs.input_base, refs.pattern)))
   known = (pipeline
            | f'{label}IdFiles' >> beam.Create(files)
            | f'{label}Ids' >> beam.FlatMap(_read_ids, refs.id_column)
-           | f'{label}DistinctIds' >> beam.Distinct()
-           | f'{label}Keyed' >> beam.Map(lambda v: (v, None)))
-  used = [rows | f'{label}Values[{c}]' >> beam.FlatMap(
-      _column_values, c, refs.separator if c in refs.list_columns else None)
-          for c in refs.columns]
-  # One entry per distinct value (its first rows), combined before the
-  # shuffle: a history column names the same items millions of times.
-  referenced = (used
-                | f'{label}Flatten' >> beam.Flatten()
-                | f'{label}FirstRows' >> beam.combiners.Top.SmallestPerKey(
-                    _SHOWN))
-  unknown = ({'known': known, 'used': referenced}
-             | f'{label}Join' >> beam.CoGroupByKey()
-             | f'{label}Unknown' >> beam.Filter(
-                 lambda kv: not list(kv[1]['known']))
-             | f'{label}Sorted' >> beam.Map(
-                 lambda kv: (kv[0], sorted(o for rows in kv[1]['used']
-                                           for o in rows))))
+           | f'{label}IdSet' >> beam.combiners.ToSet())
+  unknown = (rows
+             | f'{label}UnknownValues' >> beam.FlatMap(
+                 _unknown_ids, refs, beam.pvalue.AsSingleton(known))
+             | f'{label}FirstRows' >> beam.combiners.Top.SmallestPerKey(
+                 _SHOWN)
+             | f'{label}Sorted' >> beam.Map(lambda kv: (kv[0], sorted(kv[1]))))
   id_files = os.path.join(refs.input_base, refs.pattern)
-  num_known = known | f'{label}CountIds' >> beam.combiners.Count.Globally()
+  num_known = known | f'{label}CountIds' >> beam.Map(len)
   _report(unknown, label,
           f'{"/".join(refs.columns)} values name no {refs.id_column} of '
           f'{id_files}', num_known=num_known,

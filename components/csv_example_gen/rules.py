@@ -25,7 +25,7 @@ the columns whose values must name an item of the items CSV (`item_id` and
 `history` of the interactions).
 """
 import dataclasses
-from typing import Any, Dict, Optional, Tuple
+from typing import AbstractSet, Any, Dict, Iterator, List, Optional, Tuple
 
 from tensorflow_metadata.proto.v0 import schema_pb2
 
@@ -58,6 +58,23 @@ class References:
   pattern: str
   id_column: str
   separator: str = F.SEPARATOR
+
+  def named_ids(self, row: Dict[str, List[Any]]) -> Iterator[str]:
+    """Every id a typed row names in `columns` (a list column's cells split
+    at `separator`); empty cells and empty parts name none."""
+    for column in self.columns:
+      for value in row[column]:
+        text = value.decode('utf-8')
+        for part in (text.split(self.separator)
+                     if column in self.list_columns else (text,)):
+          if part:
+            yield part
+
+  def unknown_ids(self, row: Dict[str, List[Any]], known: AbstractSet[str]
+                  ) -> List[str]:
+    """The ids the row names that are not in `known`, each once, in order."""
+    return list(dict.fromkeys(i for i in self.named_ids(row)
+                              if i not in known))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -51,3 +51,21 @@ def test_bundled_schemas_round_trip():
   assert inter.rule('timestamp').minimum == 0
   for rules in (items, inter):
     assert rules_lib.Rules.from_dict(rules.to_dict()) == rules
+
+
+REFS = rules_lib.References(columns=('item_id', 'history'),
+                            list_columns=('history',), input_base='/d',
+                            pattern='*.csv', id_column='item_id')
+
+
+def test_named_ids_split_list_columns_only():
+  row = {'item_id': [b'a|b'], 'history': [b'c||d|'], 'user_id': [b'u']}
+  assert list(REFS.named_ids(row)) == ['a|b', 'c', 'd']
+  assert list(REFS.named_ids({'item_id': [], 'history': []})) == []
+
+
+def test_unknown_ids_once_each_in_order():
+  row = {'item_id': [b'x'], 'history': [b'a|y|x|b|y']}
+  assert REFS.unknown_ids(row, {'a', 'b'}) == ['x', 'y']
+  assert REFS.unknown_ids(row, {'a', 'b', 'x', 'y'}) == []
+  assert REFS.unknown_ids(row, set()) == ['x', 'a', 'y', 'b']
