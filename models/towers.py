@@ -117,7 +117,7 @@ class ItemTower(_Tower):
                   mask2: Optional[tf.Tensor],
                   view2: Optional[Dict[str, tf.Tensor]] = None,
                   others=None) -> tf.Tensor:
-    """Embeddings [M + 2B, d]: M unmasked `others` rows, then two views of B items.
+    """Embeddings [M + 2B, width]: M unmasked `others` rows, then two views of B items.
 
     Equals `self` on the rows of `others` (mask None), view 1 (`features`,
     `mask1`) and view 2 (`features` with the columns of `view2` instead,
@@ -149,11 +149,14 @@ class ItemTower(_Tower):
     # [k, B, w]: each feature's embedding times its kernel block.
     shared = tf.einsum('kbe,kew->kbw', tf.stack(self.embed_features(features)),
                        blocks)
-    second = tf.unstack(shared)
-    for i, name in enumerate(self.feature_names):
-      if name in view2:
-        second[i] = tf.matmul(pooled_lookup(self.tables[i], view2[name]),
-                              blocks[i])
+    second = shared
+    if view2:  # view 2's own products where its values differ
+      second = tf.unstack(shared)
+      for i, name in enumerate(self.feature_names):
+        if name in view2:
+          second[i] = tf.matmul(pooled_lookup(self.tables[i], view2[name]),
+                                blocks[i])
+      second = tf.stack(second)
     defaults = tf.einsum('ke,kew->kw', self.default_embeddings,
                          blocks)[:, tf.newaxis, :]                  # [k, 1, w]
 
@@ -163,8 +166,7 @@ class ItemTower(_Tower):
         products = tf.where(mask, defaults, products)
       return tf.reduce_sum(products, axis=0)
 
-    rows = [pre_activation(shared, mask1),
-            pre_activation(tf.stack(second) if view2 else shared, mask2)]
+    rows = [pre_activation(shared, mask1), pre_activation(second, mask2)]
     if others is not None:
       rows.insert(0, tf.matmul(tf.concat(self.embed_features(others), axis=1),
                                first.kernel))
