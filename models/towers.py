@@ -124,8 +124,8 @@ class ItemTower(_Tower):
     `mask2`), at less cost: the first layer's pre-activation is the sum over
     features of each feature's embedding times its block of the kernel, so a
     feature's product is computed once per item for both views unless `view2`
-    gives it other values, and a masked feature's is its default embedding's,
-    once per call.
+    gives it other values, a masked feature's is its default embedding's,
+    once per call, and a view's mask weighs them (0 or 1) in one product.
 
     Args:
       features: item tower inputs of B items, view 1's (and view 2's, but for
@@ -149,7 +149,6 @@ class ItemTower(_Tower):
     # [k, B, w]: each feature's embedding times its kernel block.
     shared = tf.einsum('kbe,kew->kbw', tf.stack(self.embed_features(features)),
                        blocks)
-    second = shared
     if view2:  # view 2's own products where its values differ
       second = tf.unstack(shared)
       for i, name in enumerate(self.feature_names):
@@ -157,16 +156,21 @@ class ItemTower(_Tower):
           second[i] = tf.matmul(pooled_lookup(self.tables[i], view2[name]),
                                 blocks[i])
       second = tf.stack(second)
-    defaults = tf.einsum('ke,kew->kw', self.default_embeddings,
-                         blocks)[:, tf.newaxis, :]                  # [k, 1, w]
+    defaults = tf.einsum('ke,kew->kw', self.default_embeddings, blocks)
 
-    def pre_activation(products, mask):  # [k, B, w], bool [k] -> [B, w]
-      if mask is not None:
-        mask = tf.reshape(tf.convert_to_tensor(mask, tf.bool), [k, 1, 1])
-        products = tf.where(mask, defaults, products)
-      return tf.reduce_sum(products, axis=0)
-
-    rows = [pre_activation(shared, mask1), pre_activation(second, mask2)]
+    # float [2, k]: 1 where a view masks a feature.
+    masked = tf.stack([tf.zeros([k], shared.dtype) if m is None else
+                       tf.cast(tf.convert_to_tensor(m, tf.bool), shared.dtype)
+                       for m in (mask1, mask2)])
+    # A view's pre-activation (bias aside): the products of the features it
+    # keeps plus the default products of those it masks; [2, B, w].
+    if view2:
+      rows = tf.stack([tf.tensordot(1.0 - masked[0], shared, 1),
+                       tf.tensordot(1.0 - masked[1], second, 1)])
+    else:
+      rows = tf.tensordot(1.0 - masked, shared, 1)
+    rows = rows + tf.matmul(masked, defaults)[:, tf.newaxis, :]
+    rows = [tf.reshape(rows, [-1, first.units])]
     if others is not None:
       rows.insert(0, tf.matmul(tf.concat(self.embed_features(others), axis=1),
                                first.kernel))

@@ -173,7 +173,7 @@ def cache_runs(tmp_path_factory):
                                 them are copied (view_after_unchanged)
     unblessed (seed 1, recall 1)  not blessed, nothing pushed (exit 3)
 
-  Returns a dict: config, training, first ({executions, query_versions,
+  Returns a dict: config, first ({executions, query_versions,
   item_versions, index_versions} after the first run), second (executions
   after the unchanged run), second_versions, unblessed_versions (the same
   {name}_versions after those runs), view_after_unchanged (a RunConfig whose
@@ -263,7 +263,7 @@ def _cache_runs(root):
   shutil.copytree(config.serving_root, view.serving_root)
   history.run('unblessed', '--seed', '1', '--min-recall', '1')
   history.pushed('pushed_after_unblessed')
-  return dict(config=config, training=config.training, first=first,
+  return dict(config=config, first=first,
               second=second, second_versions=second_versions,
               unblessed_versions=history.pushed_versions(),
               view_after_unchanged=view, steps=history.steps)
