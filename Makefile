@@ -2,7 +2,8 @@
 # `make test-fast` all of it but the end-to-end pipeline runs (pytest marker e2e).
 # Both run on TEST_WORKERS pytest-xdist processes (default: the CPU count, at most 2);
 # --dist loadfile keeps a file's tests (and its module fixtures) on one worker; the session
-# fixtures that files on both workers share are built once (tests/support/shared.py).
+# fixtures that files on both workers share are built once (tests/support/shared.py), the
+# two histories of real runs side by side, one per worker (tests/support/fixtures.py).
 # (--dist loadgroup does not group with pytest 9: xdist 3.8 renames node ids pytest 9 ignores.)
 # Both create .venv with Python 3.10 when it is missing (TFX 1.16 supports Python 3.9-3.10 only).
 

@@ -20,7 +20,7 @@ Stage 2, value dropout: every value of a multi-valued / text feature is dropped
 independently with probability `rate`, separately in each view.
 """
 import collections
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import tensorflow as tf
@@ -256,6 +256,26 @@ def drop_values(values: tf.RaggedTensor, rate: float, seed: Seed,
       tf.boolean_mask(values.values, keep), lengths, validate=False)
 
 
+def dropout_targets(features: Mapping[str, Any],
+                    feature_config: features_lib.FeatureConfig,
+                    dropout_rate: float) -> List[str]:
+  """The item features of `features` that stage-2 dropout thins, in tower order.
+
+  Empty when `dropout_rate` is 0. Raises ValueError naming the first of them
+  that is not a tf.RaggedTensor (dropout drops values of ragged rows).
+  """
+  if dropout_rate == 0:
+    return []
+  targets = [f.name for f in feature_config.item_features
+             if f.kind in DROPOUT_KINDS and f.name in features]
+  for name in targets:
+    if not isinstance(features[name], tf.RaggedTensor):
+      raise ValueError(f'item feature {name!r} is '
+                       f'{feature_config.item_feature(name).kind}: expected '
+                       f'a tf.RaggedTensor, got {type(features[name]).__name__}')
+  return targets
+
+
 def augment(features: Mapping[str, Any],
             feature_config: features_lib.FeatureConfig,
             mask: Optional[tf.Tensor], dropout_rate: float,
@@ -276,14 +296,9 @@ def augment(features: Mapping[str, Any],
     View(features, mask).
   """
   out: Dict[str, Any] = dict(features)
-  targets = [f.name for f in feature_config.item_features
-             if f.kind in DROPOUT_KINDS and f.name in features]
-  if dropout_rate > 0 and targets:
+  targets = dropout_targets(features, feature_config, dropout_rate)
+  if targets:
     for name, s in zip(targets, _split_seed(seed, len(targets))):
-      if not isinstance(features[name], tf.RaggedTensor):
-        raise ValueError(f'item feature {name!r} is '
-                         f'{feature_config.item_feature(name).kind}: expected '
-                         f'a tf.RaggedTensor, got {type(features[name]).__name__}')
       out[name] = drop_values(features[name], dropout_rate, s)
   return View(out, mask)
 

@@ -275,6 +275,21 @@ def test_augment_rejects_dense_list_feature():
     augmentation.augment(batch, CONFIG, None, 0.3, [0, 0])
 
 
+def test_dropout_targets_are_the_list_features_and_must_be_ragged():
+  batch = _batch()
+  assert augmentation.dropout_targets(batch, CONFIG, 0.3) == ['title',
+                                                              'genres']
+  # A feature the batch does not hold is no target; rate 0 has none.
+  assert augmentation.dropout_targets(
+      {'item_id': batch['item_id'], 'genres': batch['genres']}, CONFIG,
+      0.3) == ['genres']
+  dense = dict(batch, genres=tf.constant([1, 2, 3], tf.int64))
+  assert augmentation.dropout_targets(dense, CONFIG, 0.0) == []
+  with pytest.raises(ValueError, match=r"^item feature 'genres' is "
+                     r'multi_valued: expected a tf.RaggedTensor, got '):
+    augmentation.dropout_targets(dense, CONFIG, 0.3)
+
+
 @pytest.mark.parametrize('ssl', ['dropout', 'rfm', 'cfm'])
 def test_two_views(ssl):
   table = augmentation.cfm_mask_table(MI6[:4, :4])

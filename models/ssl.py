@@ -156,7 +156,7 @@ class ItemContrastiveTask(tf.Module):
     """Scalar SSL loss.
 
     Args:
-      item_tower: callable `item_tower(features, mask=None) -> [B, d]`.
+      item_tower: the models.towers.ItemTower (its `embed_views`).
       features: item tower inputs of B items (dense [B] / ragged [B, None]).
       ids: optional [B] item ids (corpus rows); duplicates are not negatives.
     """
@@ -178,54 +178,35 @@ class ItemContrastiveTask(tf.Module):
     view1, view2 = augmentation.two_views(
         features, fc, self.variant, 0.0, self.generator, self.cfm_table,
         self.item_id_masked)
-    # ... then both views in one batch of 2B rows (rows [0, B) view 1, [B, 2B)
-    # view 2, after the M rows of `others`): one lookup and one MLP pass of
-    # the tower, per-row masks, and each list feature's dropout done once
-    # over both copies, with the draws two_views would make (view 1's
-    # features, then view 2's).
-    views = {name: _concat_rows([features[name], features[name]])
-             for name in names}
-    targets = [f.name for f in fc.item_features
-               if f.kind in augmentation.DROPOUT_KINDS and f.name in features]
-    if self.dropout_rate > 0 and targets:
-      if not all(isinstance(features[n], tf.RaggedTensor) for n in targets):
-        # augment names the feature that is not a list.
-        augmentation.augment(features, fc, None, self.dropout_rate,
-                             self.generator)
+    # ... and each list feature's dropout with the draws two_views would make
+    # (view 1's features, then view 2's). The tower embeds both views in one
+    # call (ItemTower.embed_views), after the M rows of `others`, so that a
+    # train step calls the item tower once. With rfm / cfm the masks are
+    # complementary: a feature is unmasked in one view at most, and only that
+    # view's dropout of it is seen, so both views share one column of it.
+    columns = {name: features[name] for name in names}
+    second = {}
+    targets = augmentation.dropout_targets(features, fc, self.dropout_rate)
+    if targets:
       draws = [[self.generator.uniform(tf.shape(features[n].values))
                 for n in targets] for _ in range(2)]
       for name, d1, d2 in zip(targets, *draws):
-        views[name] = _drop_values(views[name], tf.concat([d1, d2], 0),
-                                   self.dropout_rate)
-    batch = tf.shape(_rows_of(features[names[0]]))[0]
-    num_others = (0 if others is None
-                  else tf.shape(_rows_of(others[names[0]]))[0])
-    mask = _row_masks(view1.mask, view2.mask, batch, len(names), num_others)
+        if self.variant is SslVariant.DROPOUT:  # unmasked in both views
+          columns[name] = _drop_values(features[name], d1, self.dropout_rate)
+          second[name] = _drop_values(features[name], d2, self.dropout_rate)
+        else:  # view 2's draws where view 1 masks the feature
+          columns[name] = _drop_values(
+              features[name], tf.where(view1.mask[names.index(name)], d2, d1),
+              self.dropout_rate)
+    embeddings = item_tower.embed_views(columns, view1.mask, view2.mask,
+                                        second, others)
+    other_embeddings = None
     if others is not None:
-      views = {name: _concat_rows([others[name], views[name]])
-               for name in names}
-    embeddings = item_tower(views, mask=mask)
-    if others is not None:
-      other_embeddings, embeddings = tf.split(
-          embeddings, tf.stack([num_others, 2 * batch]))
-    else:
-      other_embeddings = None
+      batch = tf.shape(_rows_of(features[names[0]]))[0]
+      other_embeddings, embeddings = tf.split(embeddings,
+                                              tf.stack([-1, 2 * batch]))
     z1, z2 = tf.split(embeddings, 2)
     return info_nce(z1, z2, self.temperature, ids), other_embeddings
-
-
-def _concat_rows(columns):
-  """Columns (all dense or all ragged [rows, None]) -> their rows, in order."""
-  if not isinstance(columns[0], tf.RaggedTensor):
-    return tf.concat(columns, axis=0)
-  # Lean equivalent of tf.concat on ragged tensors (fewer ops per step).
-  splits, offset = [columns[0].row_splits], columns[0].row_splits[-1]
-  for column in columns[1:]:
-    splits.append(column.row_splits[1:] + offset)
-    offset = offset + column.row_splits[-1]
-  return tf.RaggedTensor.from_row_splits(
-      tf.concat([c.values for c in columns], axis=0),
-      tf.concat(splits, axis=0), validate=False)
 
 
 def _drop_values(column: tf.RaggedTensor, draws: tf.Tensor,
@@ -236,23 +217,6 @@ def _drop_values(column: tf.RaggedTensor, draws: tf.Tensor,
   return tf.RaggedTensor.from_value_rowids(
       tf.boolean_mask(column.values, keep), tf.boolean_mask(rowids, keep),
       nrows=column.nrows(), validate=False)
-
-
-def _row_masks(mask1: Optional[tf.Tensor], mask2: Optional[tf.Tensor],
-               batch: tf.Tensor, k: int, num_unmasked=0
-               ) -> Optional[tf.Tensor]:
-  """bool [num_unmasked + 2 * batch, k]: num_unmasked rows of False, then
-  mask1 in `batch` rows, mask2 in `batch` rows; None if both masks are."""
-  if mask1 is None and mask2 is None:
-    return None
-  pair = tf.stack([tf.zeros([k], tf.bool) if m is None
-                   else tf.convert_to_tensor(m, tf.bool)
-                   for m in (mask1, mask2)])                  # [2, k]
-  rows = tf.reshape(tf.tile(pair[:, tf.newaxis, :], [1, batch, 1]),
-                    [2 * batch, k])
-  if isinstance(num_unmasked, int) and num_unmasked == 0:
-    return rows
-  return tf.concat([tf.zeros([num_unmasked, k], tf.bool), rows], axis=0)
 
 
 def _rows_of(column) -> tf.Tensor:

@@ -183,6 +183,44 @@ def test_one_batched_tower_call_gives_the_two_calls_loss(variant):
   assert fused == pytest.approx(separate, rel=1e-5)
 
 
+@pytest.mark.parametrize('variant', ['dropout', 'rfm', 'cfm'])
+@pytest.mark.parametrize('item_id_masked', [False, True])
+def test_the_fused_views_give_the_unfused_loss_and_item_embeddings(
+    variant, item_id_masked):
+  tower = _tower()
+  items = _items()
+  others = {'item_id': tf.constant([5, 1], tf.int64),
+            'title': tf.ragged.constant([[7], []], dtype=tf.int64),
+            'year': tf.constant([0, 4], tf.int64),
+            'genres': tf.ragged.constant([[4, 5], [2]], dtype=tf.int64)}
+  mi = np.array([[1.0, 0.1, 0.2, 0.3], [0.1, 1.0, 0.4, 0.5],
+                 [0.2, 0.4, 1.0, 0.6], [0.3, 0.5, 0.6, 1.0]])
+  table = augmentation.cfm_mask_table(mi[1:, 1:] if item_id_masked else mi)
+  task = ssl.ItemContrastiveTask(CONFIG, variant, 0.1, 0.5, table, seed=3,
+                                 item_id_masked=item_id_masked)
+  ids = tf.constant([0, 1, 2, 0], tf.int64)
+  for _ in range(3):  # new masks and dropout each call
+    # The unfused path, from a generator in the same state: each view through
+    # the tower on its own.
+    generator = tf.random.Generator.from_state(task.generator.state.numpy(),
+                                               task.generator.algorithm)
+    v1, v2 = augmentation.two_views(items, CONFIG, variant, 0.5, generator,
+                                    table, item_id_masked)
+    expected = float(ssl.info_nce(tower(v1.features, mask=v1.mask),
+                                  tower(v2.features, mask=v2.mask), 0.1, ids))
+    loss, embedded = task.loss_and_embed(tower, items, ids, others)
+    assert float(loss) == pytest.approx(expected, rel=1e-5)
+    np.testing.assert_allclose(embedded.numpy(), tower(others).numpy(),
+                               atol=1e-6)
+
+
+def test_a_dense_list_feature_is_named():
+  task = ssl.ItemContrastiveTask(CONFIG, 'rfm', 0.1, 0.3)
+  items = dict(_items(), genres=tf.constant([1, 2, 3, 1], tf.int64))
+  with pytest.raises(ValueError, match="'genres' is multi_valued"):
+    task(_tower(), items)
+
+
 def _nonzero_grads(tape, loss, variables):
   grads = tape.gradient(loss, variables)
   return {v.name for v, g in zip(variables, grads)

@@ -1,5 +1,6 @@
 """Tests of the towers on tiny constant inputs."""
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from models import towers
@@ -53,3 +54,44 @@ def test_query_tower_maps_history_keys_and_oov():
   assert tower.history_lookup(history.values).numpy().tolist() == [2, 0]
   out = tower({'user': tf.constant([0, 1], tf.int64), 'hist': history}).numpy()
   np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-6)
+
+
+@pytest.mark.parametrize('masks', [
+    (None, None), ([True, False, True], [False, True, False]),
+    ([True, False, False], [True, True, False])])
+@pytest.mark.parametrize('view2_tags', [False, True])
+@pytest.mark.parametrize('with_others', [False, True])
+def test_embed_views_equals_the_tower_on_every_row(masks, view2_tags,
+                                                   with_others):
+  tower = towers.ItemTower(['id', 'tags', 'year'],
+                           {'id': 5, 'tags': 4, 'year': 3}, embedding_dim=3,
+                           layer_widths=[6, 4, 2],
+                           rare_ids=[False, True, False, False, True])
+  items = {'id': tf.constant([0, 1, 4], tf.int64),
+           'tags': tf.ragged.constant([[1, 2], [], [3]], dtype=tf.int64),
+           'year': tf.constant([2, 0, 1], tf.int64)}
+  others = {'id': tf.constant([3, 1], tf.int64),
+            'tags': tf.ragged.constant([[0], [2, 3]], dtype=tf.int64),
+            'year': tf.constant([1, 1], tf.int64)}
+  view2 = dict(items)
+  if view2_tags:  # value dropout gave view 2 other tag values
+    view2['tags'] = tf.ragged.constant([[2], [1], []], dtype=tf.int64)
+  mask1, mask2 = [None if m is None else tf.constant(m) for m in masks]
+  got = tower.embed_views(items, mask1, mask2,
+                          {'tags': view2['tags']} if view2_tags else None,
+                          others if with_others else None).numpy()
+  expected = [tower(items, mask=mask1).numpy(),
+              tower(view2, mask=mask2).numpy()]
+  if with_others:
+    expected.insert(0, tower(others).numpy())
+  np.testing.assert_allclose(got, np.concatenate(expected), atol=1e-6)
+
+
+def test_embed_views_builds_the_tower_and_keeps_the_id_shared():
+  tower = _item_tower()
+  got = tower.embed_views(FEATURES, None, tf.constant([False, True]))
+  assert got.shape == (4, 2)  # built by the call, as the plain call would be
+  np.testing.assert_allclose(got[:2].numpy(), tower(FEATURES).numpy(),
+                             atol=1e-6)
+  with pytest.raises(ValueError, match="the id feature 'id' is shared"):
+    tower.embed_views(FEATURES, None, None, {'id': FEATURES['id']})

@@ -121,16 +121,14 @@ def base_data(tmp_path_factory):
   return data
 
 
-def _failed_nodes(output):
+def _executions(output):
+  """[(component id, execution state)] of every execution in the store."""
   config = metadata_store_pb2.ConnectionConfig()
   config.sqlite.filename_uri = os.path.join(output, 'metadata.sqlite')
   store = metadata_store.MetadataStore(config)
-  failed = []
-  for context in store.get_contexts_by_type('node'):
-    for execution in store.get_executions_by_context(context.id):
-      if execution.last_known_state == metadata_store_pb2.Execution.FAILED:
-        failed.append(context.name.split('.', 1)[1])
-  return failed
+  return [(context.name.split('.', 1)[1], execution.last_known_state)
+          for context in store.get_contexts_by_type('node')
+          for execution in store.get_executions_by_context(context.id)]
 
 
 @pytest.mark.parametrize('case, file, change, stage, message', CASES,
@@ -158,5 +156,10 @@ def test_bad_input_stops_early_in_one_line(base_data, tmp_path, capsys, case,
   if stage.endswith('ExampleGen'):
     with open(log, encoding='utf-8') as f:
       assert 'Traceback (most recent call last)' in f.read()
-  assert _failed_nodes(output) == [stage]
+  executions = _executions(output)
+  assert [node for node, state in executions
+          if state == metadata_store_pb2.Execution.FAILED] == [stage]
+  # Stopped before the Transforms and the Trainer; nothing pushed.
+  assert not {'ItemsTransform', 'InteractionsTransform', 'TwoTowerTrainer'} & {
+      node for node, _ in executions}
   assert not os.path.exists(os.path.join(output, 'serving'))

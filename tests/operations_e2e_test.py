@@ -1,16 +1,20 @@
 """End to end: exit codes and last lines, one version per run, rollback.
 
-The runs are the session fixture `pipeline_runs` (tests/support/fixtures.py:
-`sslrec run` in this process, shared with tests/pipeline_e2e_test.py):
+The runs are the session fixtures `release_runs` and `cache_runs`
+(tests/support/fixtures.py: `sslrec run` in this process, shared with
+tests/pipeline_e2e_test.py). release_runs:
 
-  run 1 (seed 1)            -> 0, pushed version V1 (the same V1 for all three)
-  run 2 (seed 1)            -> unchanged, served from the cache
-  run 3 (seed 2)            -> 0, pushed V2
-  run 4 (min_recall 1)      -> 3, not blessed, nothing pushed; `inspect pushed`
-                               still says V2 was blessed (the blessing OF the push)
+  first (seed 1)            -> 0, pushed version V1 (the same V1 for all three)
+  retrained (seed 2)        -> 0, pushed V2
   rollback                  -> V3 = V1's bytes for all three, recorded in MLMD
-  run 5 (seed 1: cached)    -> its evaluation's baseline is the rolled-back
-                               model; nothing new to push (V3 holds it), 0
+  after_rollback (seed 1: cached) -> its evaluation's baseline is the
+                               rolled-back model; nothing new to push (V3
+                               holds it), 0
+
+cache_runs: first (seed 1, V1), unchanged (seed 1), then
+
+  unblessed (min_recall 1)  -> 3, not blessed, nothing pushed; `inspect pushed`
+                               still says V1 was blessed (the blessing OF the push)
 """
 import filecmp
 import json
@@ -30,13 +34,13 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope='module')
-def runs(pipeline_runs):
+def runs(release_runs):
   """(output folder, {step: code, out, err, last, versions}, V1, V2, V3)."""
-  steps = pipeline_runs['steps']
-  [v1] = steps['run1']['versions']['query_tower']
-  v2 = steps['run3']['versions']['query_tower'][-1]
+  steps = release_runs['steps']
+  [v1] = steps['first']['versions']['query_tower']
+  v2 = steps['retrained']['versions']['query_tower'][-1]
   v3 = steps['rollback']['versions']['query_tower'][-1]
-  return pipeline_runs['config'].output, steps, v1, v2, v3
+  return release_runs['config'].output, steps, v1, v2, v3
 
 
 def _same_tree(a, b):
@@ -68,9 +72,9 @@ def _pushed(step):
 
 def test_a_run_pushes_one_version_of_the_three_models_ready_to_serve(runs):
   output, steps, v1, _, _ = runs
-  code, last = steps['run1']['code'], steps['run1']['last']
+  code, last = steps['first']['code'], steps['first']['last']
   assert code == 0, last
-  assert steps['run1']['versions'] == {m: [v1] for m in MODELS}
+  assert steps['first']['versions'] == {m: [v1] for m in MODELS}
   assert re.fullmatch(rf'sslrec run: pushed version {v1}: .*query_tower/{v1}, '
                       rf'.*item_tower/{v1}, .*index/{v1}', last), last
   # Ready for TF Serving: warmup requests that replay through each pushed
@@ -82,16 +86,17 @@ def test_a_run_pushes_one_version_of_the_three_models_ready_to_serve(runs):
     config = f.read()
   assert all(f'name: "{m}"' in config for m in MODELS)
   assert ('No baseline model: nothing to compare with.'
-          in steps['run1']['report'])
+          in steps['first']['report'])
 
 
 def test_a_new_training_pushes_the_next_version(runs):
   _, steps, v1, v2, _ = runs
-  code, last = steps['run3']['code'], steps['run3']['last']
+  code, last = steps['retrained']['code'], steps['retrained']['last']
   assert code == 0, last
-  assert v2 > v1 and steps['run3']['versions'] == {m: [v1, v2] for m in MODELS}
-  # Its report compares with run 1's model, the blessed baseline.
-  text = steps['run3']['report']
+  assert v2 > v1 and steps['retrained']['versions'] == {
+      m: [v1, v2] for m in MODELS}
+  # Its report compares with the first run's model, the blessed baseline.
+  text = steps['retrained']['report']
   assert 'Differences from the baseline model&#39;s config: seed.' in text
   assert '<tr class="changed"><td>seed</td><td>2</td><td>1</td></tr>' in text
   assert re.search(r'<td[^>]*title="\d+ eval events, \d+ users">', text)
@@ -100,16 +105,18 @@ def test_a_new_training_pushes_the_next_version(runs):
   assert last.startswith(f'sslrec run: pushed version {v2}: ')
 
 
-def test_an_unblessed_run_exits_3_and_pushed_names_the_blessed_push(runs):
-  _, steps, v1, v2, _ = runs
-  code, last = steps['run4']['code'], steps['run4']['last']
+def test_an_unblessed_run_exits_3_and_pushed_names_the_blessed_push(
+    cache_runs):
+  steps = cache_runs['steps']
+  [v1] = steps['first']['versions']['query_tower']
+  code, last = steps['unblessed']['code'], steps['unblessed']['last']
   assert code == 3, last
   assert re.fullmatch(r'sslrec run: not blessed, nothing pushed: .*recall.*',
                       last), last
-  assert steps['run4']['versions'] == {m: [v1, v2] for m in MODELS}
-  pushed = _pushed(steps['pushed_after_run4'])
+  assert steps['unblessed']['versions'] == {m: [v1] for m in MODELS}
+  pushed = _pushed(steps['pushed_after_unblessed'])
   for p in pushed.values():
-    assert p['pushed_version'] == str(v2)
+    assert p['pushed_version'] == str(v1)
     assert p['blessing']['blessed'] is True  # the push's, not the newest one
     assert p['served'] is True
   assert pushed['PushQueryTower']['evaluation']['blessed'] is False
@@ -126,7 +133,7 @@ def test_rollback_serves_the_first_models_as_a_new_version(runs):
   for m in MODELS:
     assert _same_tree(os.path.join(output, 'serving', m, str(v1)),
                       os.path.join(output, 'serving', m, str(v3)))
-  # versions.json as the rollback left it (run 5 adds a record of its own).
+  # versions.json as the rollback left it (the next run adds a record).
   assert steps['rollback']['versions_json'][-1]['rollback_of'] == v1
   pushed = _pushed(steps['pushed_after_rollback'])
   assert {p['pushed_version'] for p in pushed.values()} == {str(v3)}
@@ -135,7 +142,7 @@ def test_rollback_serves_the_first_models_as_a_new_version(runs):
 
 def test_after_a_rollback_its_model_is_the_baseline_and_not_pushed_again(runs):
   output, steps, v1, _, v3 = runs
-  code, last = steps['run5']['code'], steps['run5']['last']
+  code, last = steps['after_rollback']['code'], steps['after_rollback']['last']
   assert code == 0, last
   assert last.startswith(f'sslrec run: nothing new to push: version {v3} '
                          'already serves these models'), last
@@ -145,7 +152,7 @@ def test_after_a_rollback_its_model_is_the_baseline_and_not_pushed_again(runs):
       a for a in store.get_artifacts_by_type('Model')
       if a.uri == baseline_uri and 'rollback_of' not in a.custom_properties]
   assert first_query_model, baseline_uri
-  # run 1's query model: the one pushed as v1.
+  # the first run's query model: the one pushed as v1.
   assert _same_model(os.path.join(baseline_uri, 'Format-Serving'),
                      os.path.join(output, 'serving', 'query_tower', str(v1)))
 

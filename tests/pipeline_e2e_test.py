@@ -1,10 +1,11 @@
 """End to end: synthetic data -> LocalDagRunner -> towers pushed, MLMD, cache.
 
-The runs are the session fixture `pipeline_runs` (tests/support/fixtures.py:
-run 1 trains and pushes, run 2 is unchanged, run 3 changes a training-only
-setting, run 4 needs an impossible recall; shared with
-tests/operations_e2e_test.py and pipeline/commands/inspect_test.py); the
-anomaly test runs its own.
+The runs are the session fixtures of tests/support/fixtures.py: `cache_runs`
+(a first run trains and pushes, a second is unchanged, a third needs an
+impossible recall; shared with tests/operations_e2e_test.py and
+pipeline/commands/inspect_test.py) and `release_runs` (a second run changes a
+training-only setting; shared with tests/operations_e2e_test.py). A schema
+anomaly stopping the run before Transform is a row of tests/bad_inputs_test.py.
 """
 import csv
 import os
@@ -14,22 +15,15 @@ import pytest
 import tensorflow as tf
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline import runner
-from pipeline.config import RunConfig
-from pipeline.data import synthetic
 from tests.support import mlmd as test_mlmd
-from tests.support.fixtures import TINY_TRAINING
 
 pytestmark = pytest.mark.e2e
 
-TRAINING = TINY_TRAINING
-
 
 @pytest.fixture(scope='module')
-def run(pipeline_runs):
+def run(cache_runs):
   """The session's real runs (tests/support/fixtures.py)."""
-  return (pipeline_runs['config'], pipeline_runs['first'],
-          pipeline_runs['second'])
+  return cache_runs['config'], cache_runs['first'], cache_runs['second']
 
 
 def test_every_component_ran_once(run):
@@ -53,7 +47,7 @@ _NOT_CACHED = ('LatestBlessedModelResolver', 'RetrievalEvaluator',
                'PushQueryTower', 'PushItemTower', 'PushIndex')
 
 
-def test_second_run_is_served_from_cache(run, pipeline_runs):
+def test_second_run_is_served_from_cache(run, cache_runs):
   _, first, second = run
   cached = metadata_store_pb2.Execution.CACHED
   for node, states in second.items():
@@ -61,31 +55,30 @@ def test_second_run_is_served_from_cache(run, pipeline_runs):
     if node not in _NOT_CACHED:
       assert states[1] == cached, (node, states)
   assert second['TwoTowerTrainer'][1] == cached
-  # Nothing new was pushed, by the second run nor by the unblessed fourth
-  # (the pushed version folders after it are those after run 3).
-  after_run3 = pipeline_runs['steps']['run3']['versions']
+  # Nothing new was pushed, by the second run nor by the unblessed third
+  # (the pushed version folders after it are those after the second).
+  after_second = cache_runs['steps']['unchanged']['versions']
   for tower in ('query', 'item', 'index'):
-    assert pipeline_runs['second_versions'][f'{tower}_versions'] == (
+    assert cache_runs['second_versions'][f'{tower}_versions'] == (
         first[f'{tower}_versions'])
-    fourth = pipeline_runs['fourth_versions'][f'{tower}_versions']
+    unblessed = cache_runs['unblessed_versions'][f'{tower}_versions']
     name = 'index' if tower == 'index' else f'{tower}_tower'
-    assert [int(os.path.basename(v)) for v in fourth] == after_run3[name]
+    assert [int(os.path.basename(v)) for v in unblessed] == after_second[name]
 
 
-def test_a_training_only_change_keeps_the_transforms_cache_hits(run):
-  config, _, _ = run
-  third = {node: states[2] for node, states in
-           test_mlmd.executions_by_node(config.output).items()
-           if len(states) >= 3}
+def test_a_training_only_change_keeps_the_transforms_cache_hits(release_runs):
+  # The second run of release_runs changes the seed (a training setting).
+  second = {node: states[1] for node, states in test_mlmd.executions_by_node(
+      release_runs['config'].output).items() if len(states) >= 2}
   cached = metadata_store_pb2.Execution.CACHED
   for node in ('ItemsExampleGen', 'InteractionsExampleGen', 'ItemsTransform',
                'InteractionsTransform', 'MutualInformationGen'):
-    assert third[node] == cached, (node, third)
-  assert third['TwoTowerTrainer'] == metadata_store_pb2.Execution.COMPLETE
+    assert second[node] == cached, (node, second)
+  assert second['TwoTowerTrainer'] == metadata_store_pb2.Execution.COMPLETE
 
 
-def test_impossible_threshold_is_not_blessed_and_says_why(pipeline_runs):
-  store = test_mlmd.store(pipeline_runs['after_run4'])  # as run 4 left it
+def test_impossible_threshold_is_not_blessed_and_says_why(run):
+  store = test_mlmd.store(run[0].output)  # the unblessed run is the last
   blessings = store.get_artifacts_by_type('ModelBlessing')
   newest = max(blessings, key=lambda a: a.id)
   assert newest.custom_properties['blessed'].int_value == 0
@@ -166,24 +159,3 @@ def test_trainer_execution_records_the_training_config(run):
   execution = store.get_executions_by_context(context.id)[0]
   recorded = execution.custom_properties['training_config'].string_value
   assert '"ssl": "cfm"' in recorded
-
-
-def test_schema_anomalies_stop_the_run_before_transform(tmp_path):
-  data = str(tmp_path / 'data')
-  synthetic.generate(data, num_items=50, num_users=20, num_events=400, seed=4)
-  train_csv = os.path.join(data, 'interactions', 'train', 'interactions.csv')
-  with open(train_csv, newline='') as f:
-    rows = list(csv.DictReader(f))
-  rows[3]['age'] = '-5'  # outside the declared float_domain
-  with open(train_csv, 'w', newline='') as f:
-    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-  config = RunConfig(data=data, output=str(tmp_path / 'output'),
-                     training=TRAINING)
-  with pytest.raises(Exception, match=r'age'):
-    runner.run(config)
-  executions = test_mlmd.executions_by_node(config.output)
-  assert 'InteractionsTransform' not in executions
-  assert 'TwoTowerTrainer' not in executions
-  assert not os.path.exists(os.path.join(config.output, 'serving'))

@@ -1,6 +1,6 @@
 """`sslrec inspect` on the store of real pipeline runs.
 
-The store is the session fixture `pipeline_runs` (tests/support/fixtures.py,
+The store is the session fixture `cache_runs` (tests/support/fixtures.py,
 shared with tests/pipeline_e2e_test.py and tests/operations_e2e_test.py): the
 real pipeline (`sslrec run`) on a tiny synthetic dataset, run twice, the
 second time unchanged (every component up to the towers a cache hit); these
@@ -21,9 +21,9 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope='module')
-def config(pipeline_runs):
+def config(cache_runs):
   """Its output holds the store after runs 1 and 2 (and the serving folder)."""
-  return pipeline_runs['view_after_run2']
+  return cache_runs['view_after_unchanged']
 
 
 def _num_items(config):

@@ -71,7 +71,7 @@ TINY_FLAGS = ('--epochs', '1', '--batch-size', '64',
               '--feature-embedding-dim', '8', '--tower-layers', '16', '8',
               '--ssl', 'cfm', '--ssl-batch-size', '64', '--min-recall', '0',
               '--max-overall-drop', '1', '--max-tail-drop', '1')
-# Beam args for the pipeline_runs fixture (default: DirectRunner in memory),
+# Beam args for the history fixtures (default: DirectRunner in memory),
 # e.g. '--direct_running_mode=multi_processing --direct_num_workers=2'.
 BEAM_ARGS_ENV = 'SSLREC_TEST_BEAM_ARGS'
 # The serving folders of a pipeline output (serving/<folder>/<version>/).
@@ -109,95 +109,161 @@ def _cli(*argv):
               last=lines[-1] if lines else '')
 
 
+# The session fixtures below each build a history of real runs (minutes);
+# under pytest-xdist, each worker first builds its share of those this run's
+# tests use (`_histories_side_by_side`), so that they are built at once.
+HISTORIES = ('release_runs', 'cache_runs')
+
+
+@pytest.fixture(scope='session', autouse=True)
+def _histories_side_by_side(request):
+  """Worker i of n builds HISTORIES[i::n] (those the tests use) first.
+
+  The other fixtures find them built (tests/support/shared.py); without
+  xdist, or when a worker gets no test, each history is built when a test
+  first needs it.
+  """
+  import os  # pylint: disable=g-import-not-at-top
+  worker = os.environ.get('PYTEST_XDIST_WORKER')
+  if not worker:
+    return
+  used = [name for name in HISTORIES
+          if any(name in item.fixturenames for item in request.session.items)]
+  index = int(worker.lstrip('gw'))
+  count = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))
+  for name in used[index::count]:
+    request.getfixturevalue(name)
+
+
 @pytest.fixture(scope='session')
-def pipeline_runs(tmp_path_factory):
-  """One history of the real pipeline (`sslrec run`, in this process) on tiny data.
+def release_runs(tmp_path_factory):
+  """A history of the real pipeline (`sslrec run`, in this process) on tiny
+  data: new versions, a rollback, and the run after it.
 
-  Beam runs in memory, or with the args in $SSLREC_TEST_BEAM_ARGS.
+  Beam runs in memory, or with the args in $SSLREC_TEST_BEAM_ARGS. Read by
+  tests/pipeline_e2e_test.py and tests/operations_e2e_test.py; built once per
+  test run, also under pytest-xdist (tests/support/shared.py):
 
-  Shared by tests/pipeline_e2e_test.py, tests/operations_e2e_test.py and
-  pipeline/commands/inspect_test.py; built once per test run, also under
-  pytest-xdist (tests/support/shared.py):
-
-    run 1 (seed 1)            trains and pushes version V1
-    run 2 (seed 1)            unchanged: served from the cache, nothing new
-                              pushed; the store and serving folder as run 2
-                              left them are copied (view_after_run2)
-    run 3 (seed 2)            a training-only change: re-trains, pushes V2
-    run 4 (seed 2, recall 1)  not blessed, nothing pushed (exit 3); the store
-                              as run 4 left it is copied (after_run4)
+    first (seed 1)            trains and pushes version V1
+    retrained (seed 2)        a training-only change: re-trains, pushes V2
     rollback                  V3 = V1's models
-    run 5 (seed 1)            cached towers; nothing new to push
+    after_rollback (seed 1)   cached towers; nothing new to push
 
-  Returns a dict: config (RunConfig of the runs), training, first
-  ({executions, query_versions, item_versions, index_versions} after run 1),
-  second (executions after run 2), second_versions, fourth_versions (the
-  same {name}_versions after runs 2 and 4), view_after_run2 (a RunConfig
-  whose output holds the copies), after_run4 (a folder with the store's
-  copy), and steps: {run1, run2, run3, run4, rollback, run5: the command's
-  code, out, err, last line, the served versions and the report's HTML
-  after it,
-  pushed_after_run4 / pushed_after_rollback: `inspect pushed --json` output}.
+  Returns a dict: config (RunConfig of the runs), steps: {first, retrained,
+  rollback, after_rollback: the command's code, out, err, last line, the
+  served versions and the report's HTML after it; rollback also
+  versions_json, versions.json as it left it; pushed_after_rollback:
+  `inspect pushed --json` output}.
   """
   from tests.support import shared  # pylint: disable=g-import-not-at-top
-  return shared.result_once(tmp_path_factory, 'pipeline_runs', _pipeline_runs)
+  return shared.result_once(tmp_path_factory, 'release_runs', _release_runs)
 
 
-def _pipeline_runs(root):
-  import os  # pylint: disable=g-import-not-at-top
-  import shutil  # pylint: disable=g-import-not-at-top
-  from components.pusher import versions as versions_lib  # pylint: disable=g-import-not-at-top
-  from pipeline.config import EvaluationConfig  # pylint: disable=g-import-not-at-top
-  from pipeline.config import RunConfig  # pylint: disable=g-import-not-at-top
-  from pipeline.data import synthetic  # pylint: disable=g-import-not-at-top
-  from tests.support import mlmd as test_mlmd  # pylint: disable=g-import-not-at-top
-  data = str(root / 'data')
-  synthetic.generate(data, num_items=200, num_users=60, num_events=2500, seed=3)
-  training = TINY_TRAINING
-  config = RunConfig(data=data, output=str(root / 'output'), training=training,
-                     evaluation=EvaluationConfig(min_recall=0.0,
-                                                 max_overall_drop=1.0,
-                                                 max_tail_drop=1.0))
-  out = config.output
-  run = ('run', '--data', data, '--output', out) + TINY_FLAGS
-  if os.environ.get(BEAM_ARGS_ENV):  # e.g. Beam's multi-processing mode
-    run += (f'--beam-args={os.environ[BEAM_ARGS_ENV]}',)
-  steps = {}
+@pytest.fixture(scope='session')
+def cache_runs(tmp_path_factory):
+  """A history of the real pipeline (as `release_runs`, on its own data):
+  a cached re-run and an unblessed run.
 
-  def step(name, *argv):
-    steps[name] = dict(_cli(*argv), versions=_served_versions(out)
-                       if os.path.isdir(os.path.join(out, 'serving')) else None,
-                       report=_report_text(out))
-    return steps[name]
+  Read by tests/pipeline_e2e_test.py, tests/operations_e2e_test.py and
+  pipeline/commands/inspect_test.py:
 
-  def pushed_versions():
-    return {f'{name}_versions': test_mlmd.versions(out, folder)
+    first (seed 1)              trains and pushes version V1
+    unchanged (seed 1)          served from the cache, nothing new pushed;
+                                the store and serving folder as it left
+                                them are copied (view_after_unchanged)
+    unblessed (seed 1, recall 1)  not blessed, nothing pushed (exit 3)
+
+  Returns a dict: config, first ({executions, query_versions,
+  item_versions, index_versions} after the first run), second (executions
+  after the unchanged run), second_versions, unblessed_versions (the same
+  {name}_versions after those runs), view_after_unchanged (a RunConfig whose
+  output holds the copies), and steps as `release_runs` (first, unchanged,
+  unblessed, pushed_after_unblessed).
+  """
+  from tests.support import shared  # pylint: disable=g-import-not-at-top
+  return shared.result_once(tmp_path_factory, 'cache_runs', _cache_runs)
+
+
+class _History:
+  """`sslrec run` and other commands on one tiny dataset and output folder."""
+
+  def __init__(self, root):
+    import os  # pylint: disable=g-import-not-at-top
+    from pipeline.config import EvaluationConfig  # pylint: disable=g-import-not-at-top
+    from pipeline.config import RunConfig  # pylint: disable=g-import-not-at-top
+    from pipeline.data import synthetic  # pylint: disable=g-import-not-at-top
+    data = str(root / 'data')
+    synthetic.generate(data, num_items=200, num_users=60, num_events=2500,
+                       seed=3)
+    self.config = RunConfig(
+        data=data, output=str(root / 'output'), training=TINY_TRAINING,
+        evaluation=EvaluationConfig(min_recall=0.0, max_overall_drop=1.0,
+                                    max_tail_drop=1.0))
+    self.run_args = ('run', '--data', data, '--output',
+                     self.config.output) + TINY_FLAGS
+    if os.environ.get(BEAM_ARGS_ENV):  # e.g. Beam's multi-processing mode
+      self.run_args += (f'--beam-args={os.environ[BEAM_ARGS_ENV]}',)
+    self.steps = {}
+
+  def step(self, name, *argv):
+    """Runs `sslrec argv`; records its result, the served versions and report."""
+    import os  # pylint: disable=g-import-not-at-top
+    out = self.config.output
+    self.steps[name] = dict(
+        _cli(*argv), report=_report_text(out),
+        versions=_served_versions(out)
+        if os.path.isdir(os.path.join(out, 'serving')) else None)
+    return self.steps[name]
+
+  def run(self, name, *flags):
+    return self.step(name, *self.run_args, *flags)
+
+  def pushed(self, name):
+    return self.step(name, 'inspect', 'pushed', '--output', self.config.output,
+                     '--json')
+
+  def pushed_versions(self):
+    from tests.support import mlmd as test_mlmd  # pylint: disable=g-import-not-at-top
+    return {f'{name}_versions': test_mlmd.versions(self.config.output, folder)
             for name, folder in (('query', 'query_tower'),
                                  ('item', 'item_tower'), ('index', 'index'))}
 
-  step('run1', *run, '--seed', '1')
-  first = dict(executions=test_mlmd.executions_by_node(out), **pushed_versions())
-  step('run2', *run, '--seed', '1')
-  second = test_mlmd.executions_by_node(out)
-  second_versions = pushed_versions()
-  view = RunConfig(data=data, output=str(root / 'after_run2'),
-                   training=training)
+
+def _release_runs(root):
+  from components.pusher import versions as versions_lib  # pylint: disable=g-import-not-at-top
+  history = _History(root)
+  history.run('first', '--seed', '1')
+  history.run('retrained', '--seed', '2')
+  history.step('rollback', 'rollback', '--output', history.config.output)
+  # Later runs add records of their own (same version) to versions.json.
+  history.steps['rollback']['versions_json'] = versions_lib.load(
+      history.config.serving_root)
+  history.pushed('pushed_after_rollback')
+  history.run('after_rollback', '--seed', '1')
+  return dict(config=history.config, steps=history.steps)
+
+
+def _cache_runs(root):
+  import os  # pylint: disable=g-import-not-at-top
+  import shutil  # pylint: disable=g-import-not-at-top
+  from pipeline.config import RunConfig  # pylint: disable=g-import-not-at-top
+  from tests.support import mlmd as test_mlmd  # pylint: disable=g-import-not-at-top
+  history = _History(root)
+  config = history.config
+  history.run('first', '--seed', '1')
+  first = dict(executions=test_mlmd.executions_by_node(config.output),
+               **history.pushed_versions())
+  history.run('unchanged', '--seed', '1')
+  second = test_mlmd.executions_by_node(config.output)
+  second_versions = history.pushed_versions()
+  view = RunConfig(data=config.data, output=str(root / 'after_unchanged'),
+                   training=config.training)
   os.makedirs(view.output)
   shutil.copy(config.metadata_path, view.metadata_path)
   shutil.copytree(config.serving_root, view.serving_root)
-  step('run3', *run, '--seed', '2')
-  step('run4', *run, '--seed', '2', '--min-recall', '1')
-  fourth_versions = pushed_versions()
-  after_run4 = str(root / 'after_run4')
-  os.makedirs(after_run4)
-  shutil.copy(config.metadata_path, os.path.join(after_run4, 'metadata.sqlite'))
-  step('pushed_after_run4', 'inspect', 'pushed', '--output', out, '--json')
-  step('rollback', 'rollback', '--output', out)
-  # Later runs add records of their own (same version) to versions.json.
-  steps['rollback']['versions_json'] = versions_lib.load(config.serving_root)
-  step('pushed_after_rollback', 'inspect', 'pushed', '--output', out, '--json')
-  step('run5', *run, '--seed', '1')
-  return dict(config=config, training=training, first=first, second=second,
-              second_versions=second_versions,
-              fourth_versions=fourth_versions, view_after_run2=view,
-              after_run4=after_run4, steps=steps)
+  history.run('unblessed', '--seed', '1', '--min-recall', '1')
+  history.pushed('pushed_after_unblessed')
+  return dict(config=config, first=first,
+              second=second, second_versions=second_versions,
+              unblessed_versions=history.pushed_versions(),
+              view_after_unchanged=view, steps=history.steps)
