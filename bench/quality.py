@@ -974,6 +974,7 @@ def encoder_lines(records: Sequence[Mapping[str, Any]], data: str,
   """Markdown of one data folder: `metric` by slice (mean +- sample std
   over seeds) and the paired differences (seeds both have; 95% bootstrap
   interval over users; * = excludes 0)."""
+  from components.retrieval_evaluator import summary as eval_summary  # pylint: disable=g-import-not-at-top
   mine = [r for r in records if r['data'] == data]
   names = []
   for r in mine:
@@ -990,6 +991,10 @@ def encoder_lines(records: Sequence[Mapping[str, Any]], data: str,
            f'{", ".join(version)}):', '',
            '| variant | seeds | train s | ' + ' | '.join(slices) + ' |',
            '|---|---|---|' + '---|' * len(slices)]
+  totals = eval_summary.UserTotals.from_dict(mine[0]['user_totals'])
+  lines.append('| events | – | – | ' + ' | '.join(
+      f'{int(totals.events[:, totals.column((metric, name))].sum())}'
+      for name in slices) + ' |')
   for n in names:
     rs = [r for r in mine if r['variant'] == n]
     cells = []

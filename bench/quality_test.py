@@ -155,6 +155,8 @@ def test_encoder_report_marks_only_intervals_excluding_zero():
   cells = row.split(' | ')[2:]
   assert all(c.startswith('+1.0000') and c.rstrip(' |').endswith('*')
              for c in cells if c.strip(' |') != '–')
+  events = [l for l in lines if l.startswith('| events |')][0]
+  assert events.startswith('| events | – | – | 7 |')  # overall: 7 events
   table = [l for l in lines if l.startswith('| sequence |')][0]
   assert table.startswith('| sequence | 2 | 10 | 1.0000 +-0.000 |')
   # A grid point is compared with its variant and that variant's reference;
