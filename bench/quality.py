@@ -12,6 +12,21 @@ slices, Recall@K, MAP@K, HR@10, NDCG@10).
   python bench/quality.py tune    [--work DIR] [--data kg_full]   # validation
   python bench/quality.py run     [--work DIR] [--data kg_full kg_p10] [--seeds 0 1 2 3 4]
   python bench/quality.py report  [--work DIR] [--out docs/benchmarks.md]
+  python bench/quality.py valid   [--data full] [--variants pooled sequence]
+                                  [--seeds 0] [--set num_intentions=2 ...]
+  python bench/quality.py encoders [--data kg_full full] [--out docs/benchmarks.md]
+
+Query encoders (issue 11): the variants `pooled`, `sequence`,
+`sequence+seq-ssl`, `sequence+seq-ssl+cfm` (and `pooled+cfm`,
+`sequence+cfm`: both encoders with the shipped SSL task) pin
+`query_encoder` and train with the tuned settings of their item-side SSL
+variant on that folder (`ENCODER_VARIANTS`). `run --variants ...` trains
+them on the eval folders (results.jsonl); `valid` on the validation folder
+of each `--data` (valid.jsonl; `--set` overrides the sequence variants'
+settings: a grid point, labelled with it); `encoders` prints Recall@50 of
+every slice and the paired differences (on the seeds both variants have)
+of the latest code version in each log, and writes them between the
+`bench/quality.py encoders` markers of `--out`.
 
 Data folders under <work>/data (FOLDERS): `full` (ML-100K, temporal split),
 `kg_full` (the same with the knowledge-graph item columns, `sslrec data
@@ -65,7 +80,28 @@ DEFAULT_VARIANT, POPULAR = 'default', 'popular'
 # Control: ssl=none trained with CFM's tuned settings, to tell the SSL task's
 # effect apart from the effect of CFM's main-task settings.
 CONTROL = 'none@cfm'
-ALL_VARIANTS = VARIANTS + (CONTROL, DEFAULT_VARIANT)
+# Query encoders (issue 11): variant -> (the item-side SSL whose tuned
+# settings it trains with, the encoder settings). The encoder is pinned, so
+# these train the same whatever TrainingConfig's default encoder is; the
+# sequence settings are the TrainingConfig defaults (K, L, beta, lambda;
+# `valid --set` overrides them on a validation folder).
+SEQ_SSL_WEIGHT = 0.1
+POOLED = {'query_encoder': 'pooled'}
+SEQUENCE = {'query_encoder': 'sequence'}
+SEQ_SSL = dict(SEQUENCE, seq_ssl_weight=SEQ_SSL_WEIGHT)
+ENCODER_VARIANTS = {
+    'pooled': ('none', POOLED),
+    'sequence': ('none', SEQUENCE),
+    'sequence+seq-ssl': ('none', SEQ_SSL),
+    'sequence+seq-ssl+cfm': ('cfm', SEQ_SSL),
+    # The two encoders with CFM (the shipped SSL task).
+    'pooled+cfm': ('cfm', POOLED),
+    'sequence+cfm': ('cfm', SEQUENCE),
+}
+ALL_VARIANTS = VARIANTS + (CONTROL, DEFAULT_VARIANT) + tuple(ENCODER_VARIANTS)
+# Issue 11's four (`valid` and `encoders` default to them).
+ENCODER_REPORT_VARIANTS = ('pooled', 'sequence', 'sequence+seq-ssl',
+                           'sequence+seq-ssl+cfm')
 SEEDS = (0, 1, 2)
 KS = (10, 50, 100)
 SUBSAMPLE_FRACTION, SUBSAMPLE_SEED = 0.1, 0
@@ -371,16 +407,17 @@ def _append(path: str, record: Mapping[str, Any]) -> None:
 
 
 def run_one(sessions: Dict[str, Session], work: str, log_path: str, data: str,
-            variant: str, seed: int, overrides: Mapping[str, Any]
-            ) -> Dict[str, Any]:
+            variant: str, seed: int, overrides: Mapping[str, Any],
+            name: Optional[str] = None) -> Dict[str, Any]:
   """Trains + evaluates one configuration unless the log already has it.
 
-  Variant POPULAR trains nothing: the most-popular list (config {})."""
+  Variant POPULAR trains nothing: the most-popular list (config {}). `name`:
+  the record's `variant` (default `variant`; a grid point's label)."""
   if variant == POPULAR:
     seed, config_dict = 0, {}
   else:
     config_dict = config_of(variant, seed, overrides).to_dict()
-  record = {'data': data, 'variant': variant, 'seed': seed,
+  record = {'data': data, 'variant': name or variant, 'seed': seed,
             'config': config_dict, 'code_version': code_version()}
   done = {_key(r): r for r in read_log(log_path)}
   if _key(record) in done:
@@ -395,7 +432,7 @@ def run_one(sessions: Dict[str, Session], work: str, log_path: str, data: str,
   record['finished'] = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())
   _append(log_path, record)
   m = record['metrics']
-  _log(f'{data} {variant} seed {seed}: recall@50 overall '
+  _log(f'{data} {name or variant} seed {seed}: recall@50 overall '
        f'{m["recall@50"]["overall"]:.4f} tail {m["recall@50"]["tail"]:.4f} '
        f'returning {m["recall@50"]["returning_users"]:.4f} '
        f'ndcg@10 {m["ndcg@10"]["overall"]:.4f} ssl_loss '
@@ -480,27 +517,94 @@ def ssl_of(variant: str) -> str:
   DEFAULT_VARIANT with the default)."""
   if variant == DEFAULT_VARIANT:
     return TrainingConfig().ssl.value
+  if variant in ENCODER_VARIANTS:
+    return ENCODER_VARIANTS[variant][0]
   return 'none' if variant == CONTROL else variant
+
+
+def is_sequence(variant: str) -> bool:
+  """True for the encoder variants that train the sequence encoder."""
+  return ENCODER_VARIANTS.get(variant, ('', {}))[1].get(
+      'query_encoder') == 'sequence'
 
 
 def config_of(variant: str, seed: int, overrides: Mapping[str, Any]
               ) -> TrainingConfig:
-  """The TrainingConfig of a benchmark variant (`ssl_of`) with `overrides`."""
-  return TrainingConfig().replace(**dict(overrides, seed=seed,
+  """The TrainingConfig of a benchmark variant (`ssl_of`) with `overrides`
+  (an encoder variant's encoder settings first, `overrides` over them)."""
+  encoder = ENCODER_VARIANTS.get(variant, ('', {}))[1]
+  return TrainingConfig().replace(**dict(encoder, **overrides, seed=seed,
                                          ssl=ssl_of(variant)))
 
 
 def settings_for(settings: Mapping[str, Any], data: str, variant: str
                  ) -> Dict[str, Any]:
-  """Overrides of `variant` at `data`: dropout, rfm and CONTROL use cfm's;
-  the defaults have none; a 10% folder without settings uses its full
-  folder's."""
+  """Overrides of `variant` at `data`: dropout, rfm and CONTROL use cfm's,
+  an encoder variant those of its item-side SSL (`ssl_of`); the defaults
+  have none; a 10% folder without settings uses its full folder's."""
   if variant in (DEFAULT_VARIANT, POPULAR):
     return {}
   if data not in settings and FOLDERS.get(data, ('',))[0] == 'p10':
     data = FOLDERS[data][1]
   by_variant = settings.get(data, {})
-  return dict(by_variant.get(variant if variant == 'none' else 'cfm', {}))
+  tuned = ENCODER_VARIANTS[variant][0] if variant in ENCODER_VARIANTS else (
+      variant)
+  return dict(by_variant.get(tuned if tuned == 'none' else 'cfm', {}))
+
+
+# ---------------------------------------------------------------------------
+# Query encoders on a validation folder (choices and grids; never the eval
+# split).
+
+VALID_LOG = 'valid.jsonl'
+
+
+def label(variant: str, extra: Mapping[str, Any]) -> str:
+  """A variant's name in the logs and tables: with the `--set` overrides it
+  ran with (those apply to the sequence variants only)."""
+  if not extra or not is_sequence(variant):
+    return variant
+  return variant + ' ' + ','.join(f'{k}={json.dumps(v)}'
+                                  for k, v in sorted(extra.items()))
+
+
+def overrides_with(settings: Mapping[str, Any], data: str, variant: str,
+                   extra: Mapping[str, Any]) -> Dict[str, Any]:
+  """A variant's tuned settings at `data` (`settings_for`) and, for a
+  sequence variant, `extra` over them."""
+  own = dict(extra) if is_sequence(variant) else {}
+  return dict(settings_for(settings, data, variant), **own)
+
+
+def valid(work: str, data: str, variants: Sequence[str], seeds: Sequence[int],
+          extra: Mapping[str, Any]) -> None:
+  """Trains `variants` on VALID[data], seed by seed, with their tuned
+  settings and, for the sequence variants, `extra` over them (a grid point);
+  appends to <work>/valid.jsonl (with the popularity row)."""
+  log_path = os.path.join(work, VALID_LOG)
+  settings = read_settings()
+  prepare(work, [VALID[data]])
+  sessions: Dict[str, Session] = {}
+  run_one(sessions, work, log_path, VALID[data], POPULAR, 0, {})
+  for seed in seeds:
+    for variant in variants:
+      run_one(sessions, work, log_path, VALID[data], variant, seed,
+              overrides_with(settings, data, variant, extra),
+              name=label(variant, extra))
+
+
+def parse_set(items: Sequence[str]) -> Dict[str, Any]:
+  """`KEY=VALUE` items (JSON values) -> {KEY: value}."""
+  out = {}
+  for item in items:
+    key, sep, value = item.partition('=')
+    if not sep:
+      raise ValueError(f'--set {item!r}: expected KEY=VALUE')
+    try:
+      out[key] = json.loads(value)
+    except json.JSONDecodeError:
+      raise ValueError(f'--set {item!r}: the value is not JSON') from None
+  return out
 
 
 # ---------------------------------------------------------------------------
@@ -795,20 +899,170 @@ def report(work: str, out: Optional[str], chart: Optional[str],
   return text
 
 
-BEGIN_MARK = '<!-- bench/quality.py results: begin -->'
-END_MARK = '<!-- bench/quality.py results: end -->'
+# ---------------------------------------------------------------------------
+# Query encoder report (step `encoders`): the encoder variants on the eval
+# folders (results.jsonl) and on the validation folders (valid.jsonl).
+
+# Paired differences of the encoder report, when both are present; a grid
+# point (`variant k=v`) is compared with its variant and with that variant's
+# references.
+ENCODER_PAIRS = (
+    ('sequence', 'pooled'), ('sequence+seq-ssl', 'pooled'),
+    ('sequence+seq-ssl+cfm', 'pooled'), ('sequence+seq-ssl', 'sequence'),
+    ('sequence+seq-ssl+cfm', 'sequence'),
+    ('sequence+seq-ssl+cfm', 'sequence+cfm'),
+    ('sequence+cfm', 'pooled+cfm'), ('sequence+cfm', 'sequence'),
+    ('pooled+cfm', 'pooled'),
+)
+ENCODER_METRIC = 'recall@50'
+# No relative change against a near-zero base (the popular list's tail).
+MIN_RELATIVE_BASE = 0.01
 
 
-def write_between_markers(path: str, text: str) -> None:
-  """Replaces the text between the result markers of `path` (or appends them)."""
+def latest_records(records: Sequence[Mapping[str, Any]]
+                   ) -> List[Mapping[str, Any]]:
+  """The records of the code version of the latest training in the log
+  (the popularity rows of that version included)."""
+  trained = [r for r in records if r['variant'] != POPULAR]
+  if not trained:
+    return []
+  version = trained[-1].get('code_version')
+  return [r for r in records if r.get('code_version') == version]
+
+
+def encoder_pairs(names: Sequence[str]) -> List[tuple]:
+  """The (a, b) differences to report among `names` (ENCODER_PAIRS, grid
+  points, then every name against the popularity list)."""
+  pairs = []
+  for name in names:
+    base = name.split(' ')[0]
+    if name != base and base in names:
+      pairs.append((name, base))
+    pairs += [(name, b) for a, b in ENCODER_PAIRS if a == base and b in names]
+  pairs += [(n, POPULAR) for n in names if n != POPULAR and POPULAR in names]
+  return pairs
+
+
+def _with_popular_seeds(records: Sequence[Mapping[str, Any]]
+                        ) -> List[Mapping[str, Any]]:
+  """The popularity list is deterministic: its one record stands for every
+  seed of the trained records of its data folder."""
+  out = [r for r in records if r['variant'] != POPULAR]
+  for r in records:
+    if r['variant'] == POPULAR:
+      seeds = {t['seed'] for t in out if t['data'] == r['data']} or {0}
+      out += [dict(r, seed=s) for s in sorted(seeds)]
+  return out
+
+
+def _delta_text(base: Optional[tuple], delta) -> str:
+  """'+0.1129 (+34.8%) [+0.089, +0.139]*' (`base`: the reference's (mean,
+  std, n); no relative change under MIN_RELATIVE_BASE)."""
+  value, interval = delta
+  rel = ''
+  if base is not None and base[0] >= MIN_RELATIVE_BASE:
+    rel = f' ({value / base[0]:+.1%})'
+  ci = '' if interval is None else (
+      f' [{interval[0]:+.3f}, {interval[1]:+.3f}]'
+      + ('*' if quality_stats.is_real(delta) else ''))
+  return f'{value:+.4f}{rel}{ci}'
+
+
+def encoder_lines(records: Sequence[Mapping[str, Any]], data: str,
+                  metric: str = ENCODER_METRIC,
+                  settings=quality_stats.SETTINGS) -> List[str]:
+  """Markdown of one data folder: `metric` by slice (mean +- sample std
+  over seeds) and the paired differences (seeds both have; 95% bootstrap
+  interval over users; * = excludes 0)."""
+  from components.retrieval_evaluator import summary as eval_summary  # pylint: disable=g-import-not-at-top
+  mine = [r for r in records if r['data'] == data]
+  names = []
+  for r in mine:
+    if r['variant'] not in names:
+      names.append(r['variant'])
+  names.sort(key=lambda n: n != POPULAR)
+  if not any(n != POPULAR for n in names):
+    return []
+  summary = quality_stats.summarize(mine)
+  slices = quality_stats.SLICES
+  version = sorted({r.get('code_version') for r in mine
+                    if r['variant'] != POPULAR})
+  lines = [f'**`{data}`**, {metric} (mean +- sample std over seeds; code '
+           f'{", ".join(version)}):', '',
+           '| variant | seeds | train s | ' + ' | '.join(slices) + ' |',
+           '|---|---|---|' + '---|' * len(slices)]
+  totals = eval_summary.UserTotals.from_dict(mine[0]['user_totals'])
+  lines.append('| events | – | – | ' + ' | '.join(
+      f'{int(totals.events[:, totals.column((metric, name))].sum())}'
+      for name in slices) + ' |')
+  for n in names:
+    rs = [r for r in mine if r['variant'] == n]
+    cells = []
+    for name in slices:
+      v = summary.get((data, n, metric, name))
+      cells.append('–' if v is None else f'{v[0]:.4f}' + (
+          f' +-{v[1]:.3f}' if v[2] > 1 else ''))
+    train = ('–' if n == POPULAR else
+             f'{np.mean([r["train_seconds"] for r in rs]):.0f}')
+    lines.append(f'| {n} | {"–" if n == POPULAR else len(rs)} | {train} | '
+                 + ' | '.join(cells) + ' |')
+  lines += ['', f'{metric}, paired differences (on the seeds both have; '
+            'difference (relative) [95% interval]; * = excludes 0):', '',
+            '| difference | seeds | ' + ' | '.join(slices) + ' |',
+            '|---|---|' + '---|' * len(slices)]
+  expanded = _with_popular_seeds(mine)
+  for a, b in encoder_pairs(names):
+    seeds = quality_stats.shared_seeds(expanded, data, a, b)
+    if not seeds:
+      continue
+    deltas = quality_stats.pair_delta(expanded, data, a, b, settings,
+                                      shared=True)
+    shared = quality_stats.summarize(
+        quality_stats.on_shared_seeds(expanded, data, a, b))
+    cells = []
+    for name in slices:
+      d = deltas.get((metric, name))
+      cells.append('–' if d is None else _delta_text(
+          shared.get((data, b, metric, name)), d))
+    lines.append(f'| {a} − {b} | {len(seeds)} | ' + ' | '.join(cells) + ' |')
+  return lines + ['']
+
+
+def encoder_report(work: str, data_names: Sequence[str],
+                   out: Optional[str]) -> str:
+  """The encoder tables of every validation and eval folder of
+  `data_names` (the latest code version of each log); writes them between
+  the `bench/quality.py encoders` markers of `out`."""
+  records = [r for r in read_log(os.path.join(work, 'results.jsonl'))
+             if r['variant'] in ENCODER_VARIANTS or r['variant'] == POPULAR]
+  valid_records = read_log(os.path.join(work, VALID_LOG))
+  parts = []
+  for data in data_names:
+    parts += encoder_lines(latest_records(
+        [r for r in valid_records if r['data'] == VALID[data]]), VALID[data])
+    parts += encoder_lines(latest_records(
+        [r for r in records if r['data'] == data]), data)
+  text = '\n'.join(parts)
+  print(text)
+  if out:
+    write_between_markers(out, text, 'encoders')
+  return text
+
+
+def write_between_markers(path: str, text: str, block: str = 'results'
+                          ) -> None:
+  """Replaces the text between the `block` markers of `path` (or appends
+  them): `<!-- bench/quality.py BLOCK: begin -->` ... `end -->`."""
+  begin = f'<!-- bench/quality.py {block}: begin -->'
+  end = f'<!-- bench/quality.py {block}: end -->'
   doc = ''
   if os.path.isfile(path):
     with open(path) as f:
       doc = f.read()
-  block = f'{BEGIN_MARK}\n{text}\n{END_MARK}'
-  if BEGIN_MARK in doc and END_MARK in doc:
-    head, rest = doc.split(BEGIN_MARK, 1)
-    doc = head + block + rest.split(END_MARK, 1)[1]
+  block = f'{begin}\n{text}\n{end}'
+  if begin in doc and end in doc:
+    head, rest = doc.split(begin, 1)
+    doc = head + block + rest.split(end, 1)[1]
   else:
     doc = doc + ('\n' if doc and not doc.endswith('\n') else '') + block + '\n'
   tmp = path + '.tmp'
@@ -819,14 +1073,18 @@ def write_between_markers(path: str, text: str) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('step', choices=('prepare', 'tune', 'run', 'explore',
-                                       'throughput', 'report', 'all'))
+  parser.add_argument('step', choices=('prepare', 'tune', 'run', 'valid',
+                                       'explore', 'throughput', 'report',
+                                       'encoders', 'all'))
   parser.add_argument('--work', default=DEFAULT_WORK)
   parser.add_argument('--data', nargs='+', default=list(DATA), choices=DATA)
   parser.add_argument('--variants', nargs='+', default=None,
                       choices=ALL_VARIANTS,
                       help=f'default: {list(VARIANTS)} (run), all present (report)')
   parser.add_argument('--seeds', nargs='+', type=int, default=list(SEEDS))
+  parser.add_argument('--set', nargs='*', default=[], metavar='KEY=VALUE',
+                      help='valid: TrainingConfig overrides of the sequence '
+                      'variants (JSON values), e.g. seq_ssl_weight=0.3')
   parser.add_argument('--out', default=None,
                       help='markdown file for the tables (report)')
   parser.add_argument('--chart', default=None, help='PNG chart path (report)')
@@ -842,11 +1100,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   if args.step in ('run', 'all'):
     run(args.work, args.data, args.variants or VARIANTS, args.seeds,
         read_settings())
+  if args.step == 'valid':
+    extra = parse_set(args.set)
+    for data in args.data:
+      valid(args.work, data, args.variants or list(ENCODER_REPORT_VARIANTS),
+            args.seeds, extra)
   if args.step == 'explore':
     for data in args.data:
       explore(args.work, data)
   if args.step == 'throughput':
     throughput(args.work)
+  if args.step == 'encoders':
+    encoder_report(args.work, args.data, args.out)
   if args.step in ('report', 'all'):
     report(args.work, args.out, args.chart, args.variants or ALL_VARIANTS,
            args.data)

@@ -76,12 +76,33 @@ Deltas = Dict[Tuple[str, str, str, str],
               Tuple[float, Optional[Tuple[float, float]]]]
 
 
+def shared_seeds(results: Sequence[Mapping], data: str, variant: str,
+                 reference: str) -> List[int]:
+  """The seeds both variants have at `data`, sorted."""
+  seeds = [{r['seed'] for r in results
+            if r['data'] == data and r['variant'] == v}
+           for v in (variant, reference)]
+  return sorted(seeds[0] & seeds[1])
+
+
+def on_shared_seeds(results: Sequence[Mapping], data: str, variant: str,
+                    reference: str) -> List[Mapping]:
+  """The results of the two variants at `data` on their shared seeds."""
+  seeds = set(shared_seeds(results, data, variant, reference))
+  return [r for r in results if r['data'] == data and
+          r['variant'] in (variant, reference) and r['seed'] in seeds]
+
+
 def pair_delta(results: Sequence[Mapping], data: str, variant: str,
-               reference: str, settings: bootstrap.Settings = SETTINGS
+               reference: str, settings: bootstrap.Settings = SETTINGS,
+               shared: bool = False
                ) -> Dict[Tuple[str, str],
                          Tuple[float, Optional[Tuple[float, float]]]]:
   """(metric, slice) -> (variant - reference, paired 95% interval), pooled
-  over seeds; {} when either has no per-user results."""
+  over seeds (`shared`: only the seeds both have); {} when either has no
+  per-user results."""
+  if shared:
+    results = on_shared_seeds(results, data, variant, reference)
   cand = pooled_totals(results, data, variant)
   base = pooled_totals(results, data, reference)
   if cand is None or base is None:

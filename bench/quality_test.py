@@ -72,3 +72,107 @@ def test_report_has_means_differences_and_goals_per_folder():
   assert '| popular | 1.0000 ± 0.0000' in text  # every event within 50
   assert '- kg_full recall@50 overall: cfm vs none: +66.7%' in text
   assert 'kg_full recall@50 returning_users: cfm vs popular' in text
+
+
+# Query encoder variants (issue 11; formerly bench/sequence_quality.py).
+
+ENCODER_SETTINGS = {'full': {'none': {'learning_rate': 0.05, 'epochs': 3},
+                             'cfm': {'learning_rate': 0.2, 'epochs': 3}}}
+
+
+def _encoder_config(variant, seed, extra):
+  return quality.config_of(variant, seed, quality.overrides_with(
+      ENCODER_SETTINGS, 'full', variant, extra))
+
+
+def test_each_encoder_variant_takes_the_settings_of_its_item_side_task():
+  pooled = _encoder_config('pooled', 1, {'seq_ssl_weight': 0.3})
+  assert (pooled.ssl.value, pooled.learning_rate, pooled.seed) == ('none', 0.05, 1)
+  assert pooled.query_encoder.value == 'pooled'  # --set is for sequence only
+  cfm = _encoder_config('sequence+seq-ssl+cfm', 0, {'seq_ssl_weight': 0.3})
+  assert (cfm.ssl.value, cfm.learning_rate, cfm.seq_ssl_weight) == ('cfm', 0.2, 0.3)
+  assert _encoder_config('sequence+seq-ssl', 0, {}).seq_ssl_weight == (
+      quality.SEQ_SSL_WEIGHT)
+  sequence_cfm = _encoder_config('sequence+cfm', 2, {})
+  assert (sequence_cfm.ssl.value, sequence_cfm.query_encoder.value,
+          sequence_cfm.seq_ssl_weight) == ('cfm', 'sequence', 0.0)
+  assert quality.label('sequence', {'num_intentions': 2}) == (
+      'sequence num_intentions=2')
+  assert quality.label('pooled', {'num_intentions': 2}) == 'pooled'
+
+
+def test_encoder_variants_pin_the_encoder_whatever_the_default():
+  for variant, (ssl, encoder) in quality.ENCODER_VARIANTS.items():
+    config = quality.config_of(variant, 0, {})
+    assert config.query_encoder.value == encoder['query_encoder'], variant
+    assert config.ssl.value == ssl
+
+
+def test_set_values_are_json_and_a_bad_item_is_one_clear_error():
+  assert quality.parse_set(['num_intentions=2', 'sequence_attention=true']) == {
+      'num_intentions': 2, 'sequence_attention': True}
+  with pytest.raises(ValueError, match="--set 'beta': expected KEY=VALUE"):
+    quality.parse_set(['beta'])
+
+
+def _encoder_record(variant, seed, hits, version='v'):
+  """7 events (quality_stats_test's users and slices): 1 = a hit at rank 1."""
+  from bench import quality_stats_test as st  # pylint: disable=g-import-not-at-top
+  record = st._record(variant, seed, list(hits), 'full')  # pylint: disable=protected-access
+  record.update(code_version=version, train_seconds=10.0)
+  return record
+
+
+def test_encoder_differences_use_the_seeds_both_variants_have():
+  from bench import quality_stats  # pylint: disable=g-import-not-at-top
+  records = [_encoder_record('pooled', 0, [1, 1, 0, 0, 0, 0, 0]),
+             _encoder_record('pooled', 1, [1] * 7),
+             _encoder_record('sequence', 0, [1, 1, 1, 1, 0, 0, 0]),
+             _encoder_record('sequence', 2, [1] * 7)]
+  assert quality_stats.shared_seeds(records, 'full', 'sequence', 'pooled') == [0]
+  deltas = quality_stats.pair_delta(records, 'full', 'sequence', 'pooled',
+                                    shared=True)
+  diff, ci = deltas[('recall@50', 'overall')]
+  assert diff == pytest.approx(2 / 7)  # 4 of 7 hits vs 2 of 7, seed 0 only
+  assert ci[0] <= diff <= ci[1]
+  row = [l for l in quality.encoder_lines(records, 'full')
+         if l.startswith('| sequence − pooled')][0]
+  seeds, overall = row.split(' | ')[1:3]
+  assert seeds == '1' and overall.startswith('+0.2857 (+100.0%) [')
+  # Against itself: exactly 0.
+  assert quality_stats.pair_delta(records, 'full', 'pooled', 'pooled',
+                                  shared=True)[('recall@50', 'overall')] == (
+                                      0.0, (0.0, 0.0))
+
+
+def test_encoder_report_marks_only_intervals_excluding_zero():
+  records = [_encoder_record('pooled', s, [0] * 7) for s in (0, 1)] + [
+      _encoder_record('sequence', s, [1] * 7) for s in (0, 1)] + [
+          _encoder_record('sequence num_intentions=2', 0, [0] * 7),
+          _encoder_record('popular', 0, [1, 0, 0, 0, 0, 0, 0])]
+  lines = quality.encoder_lines(records, 'full')
+  row = [l for l in lines if l.startswith('| sequence − pooled |')][0]
+  cells = row.split(' | ')[2:]
+  assert all(c.startswith('+1.0000') and c.rstrip(' |').endswith('*')
+             for c in cells if c.strip(' |') != '–')
+  events = [l for l in lines if l.startswith('| events |')][0]
+  assert events.startswith('| events | – | – | 7 |')  # overall: 7 events
+  table = [l for l in lines if l.startswith('| sequence |')][0]
+  assert table.startswith('| sequence | 2 | 10 | 1.0000 +-0.000 |')
+  # A grid point is compared with its variant and that variant's reference;
+  # every row with the popularity list, on the trained variant's seeds.
+  names = [l.split(' | ')[0] for l in lines if ' − ' in l]
+  assert '| sequence num_intentions=2 − sequence' in names
+  assert '| sequence num_intentions=2 − pooled' in names
+  popular = [l for l in lines if l.startswith('| sequence − popular |')][0]
+  assert popular.split(' | ')[1] == '2'
+
+
+def test_latest_records_keep_the_code_version_of_the_last_training():
+  records = [_encoder_record('pooled', 0, [0] * 7, 'a'),
+             _encoder_record('popular', 0, [0] * 7, 'b'),
+             _encoder_record('pooled', 0, [1] * 7, 'b'),
+             _encoder_record('popular', 0, [0] * 7, 'a')]
+  got = quality.latest_records(records)
+  assert [(r['variant'], r['code_version']) for r in got] == [
+      ('popular', 'b'), ('pooled', 'b')]

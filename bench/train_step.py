@@ -141,7 +141,8 @@ def main(argv=None):
   corpus = _corpus(fc, rng)
   mi = _mi(fc, rng)
   base = TrainingConfig(batch_size=args.batch, ssl_batch_size=args.ssl_batch,
-                        dropout_rate=args.dropout_rate, ssl='none')
+                        dropout_rate=args.dropout_rate, ssl='none',
+                        query_encoder='pooled')
   if args.compare == 'sequence':
     variants = {'pooled': base, 'sequence+seq-ssl': base.replace(
         query_encoder='sequence', num_intentions=args.num_intentions,
