@@ -912,7 +912,7 @@ ENCODER_PAIRS = (
     ('sequence+seq-ssl+cfm', 'sequence'),
     ('sequence+seq-ssl+cfm', 'sequence+cfm'),
     ('sequence+cfm', 'pooled+cfm'), ('sequence+cfm', 'sequence'),
-    ('pooled+cfm', 'pooled'),
+    ('pooled+cfm', 'pooled'), ('sequence+cfm', 'pooled'),
 )
 ENCODER_METRIC = 'recall@50'
 # No relative change against a near-zero base (the popular list's tail).
