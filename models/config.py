@@ -122,7 +122,9 @@ class TrainingConfig(_Section):
 
   Defaults: the configuration chosen on a validation split of MovieLens-100K
   (docs/benchmarks.md, "Diagnosis"): logQ correction on and history items
-  embedded by the item tower's id table, with CFM.
+  embedded by the item tower's id table, with CFM; and the sequence query
+  encoder, ahead of pooled on both MovieLens datasets (docs/benchmarks.md,
+  "Query encoder on the KG dataset").
   """
   SECTION: ClassVar[str] = 'training'
   # Towers.
@@ -135,11 +137,12 @@ class TrainingConfig(_Section):
   query_id_embedding: bool = option(
       True, 'embed the user id in the query tower')
   history_embedding: HistoryEmbedding = option(
-      HistoryEmbedding.ITEM_ID, 'which table embeds the history items: '
-      'item_id (the item tower\'s item-id table) or table (one of the query '
-      'tower\'s own)')
+      HistoryEmbedding.ITEM_ID, 'query_encoder pooled: which table embeds '
+      'the history items: item_id (the item tower\'s item-id table) or table '
+      '(one of the query tower\'s own)')
   history_max_length: int = option(
-      0, '> 0: pool only the most recent N history items; 0 = all')
+      0, 'query_encoder pooled: > 0: pool only the most recent N history '
+      'items; 0 = all')
   min_item_count: int = option(
       0, 'items with fewer training events are embedded with their id '
       'masked (the learned default: rare-item fallback, models/fallback.py); '
@@ -191,9 +194,10 @@ class TrainingConfig(_Section):
       'the content features)')
   # Query encoder (models/sequence.py) and user-side SSL (models/seq_ssl.py).
   query_encoder: QueryEncoder = option(
-      QueryEncoder.POOLED, 'how the query tower reads the history: pooled '
-      '(mean of the history items) or sequence (self-attention encoder with '
-      'num_intentions intention vectors; score = max over them)')
+      QueryEncoder.SEQUENCE, 'how the query tower reads the history: '
+      'sequence (the time-ordered history into num_intentions intention '
+      'vectors; score = max over them) or pooled (mean of the history '
+      'items); a schema without a history feature pools (logged)')
   num_intentions: int = option(
       4, 'K intention vectors of the sequence encoder')
   sequence_max_length: int = option(

@@ -56,7 +56,8 @@ def test_transform_config_checks_its_values(change, message):
 @pytest.mark.parametrize('change,message', [
     ({'query_encoder': 'rnn'}, 'query_encoder must be one of'),
     ({'num_intentions': 0}, 'num_intentions must be > 0'),
-    ({'seq_ssl_weight': 0.5}, "needs query_encoder 'sequence'"),
+    ({'query_encoder': 'pooled', 'seq_ssl_weight': 0.5},
+     "needs query_encoder 'sequence'"),
     ({'query_encoder': 'sequence', 'seq_ssl_confidence': 0.0},
      r'seq_ssl_confidence must be in \(0, 1\]'),
 ])

@@ -14,7 +14,8 @@ from tests.support.ports import free_ports
 
 CONFIG = TrainingConfig(epochs=4, batch_size=16, feature_embedding_dim=8,
                         tower_layers=(16, 8), learning_rate=0.2, seed=3,
-                        ssl='rfm', ssl_batch_size=16, temperature=0.1)
+                        ssl='rfm', ssl_batch_size=16, temperature=0.1,
+                        query_encoder='pooled')
 
 
 def _tf_config(task_type, index, workers=('a:1', 'b:2'), chief=()):

@@ -35,7 +35,8 @@ def test_bad_inputs_are_errors():
 CONFIG = TrainingConfig(epochs=2, batch_size=16, feature_embedding_dim=8,
                         tower_layers=(16, 8), learning_rate=0.2,
                         seed=1, ssl='rfm', temperature=0.1,
-                        min_item_count=3, ssl_item_id='masked')
+                        min_item_count=3, ssl_item_id='masked',
+                        query_encoder='pooled')
 
 
 @pytest.fixture(scope='module')

@@ -320,6 +320,26 @@ def _check_item_counts(config: TrainingConfig,
     raise ValueError('min_item_count needs the items\' training counts')
 
 
+def effective_config(feature_config: F.FeatureConfig, config: TrainingConfig
+                     ) -> TrainingConfig:
+  """`config` as the schema can train it. The sequence encoder reads the
+  history feature: without one (no `sslrec:history` in the interactions
+  schema) the query tower pools the other query features (query_encoder
+  'pooled', logged once per model built); seq_ssl_weight > 0 then is an
+  error naming the missing feature."""
+  if config.query_encoder is not QueryEncoder.SEQUENCE or any(
+      f.kind == F.HISTORY for f in feature_config.query_features):
+    return config
+  if config.seq_ssl_weight > 0:
+    raise ValueError('training config: seq_ssl_weight > 0 needs a history '
+                     'feature (tagged sslrec:history) in the interactions '
+                     'schema; it has none')
+  logging.warning("query_encoder 'sequence' needs a history feature (tagged "
+                  "sslrec:history) and the interactions schema has none: "
+                  "the query tower is 'pooled'")
+  return config.replace(query_encoder=QueryEncoder.POOLED.value)
+
+
 def assemble_model(feature_config: F.FeatureConfig, config: TrainingConfig,
                    item_sizes: Dict[str, int], query_sizes: Dict[str, int],
                    corpus: data.ItemCorpus,
@@ -329,6 +349,7 @@ def assemble_model(feature_config: F.FeatureConfig, config: TrainingConfig,
   """The towers and the model from the id table sizes (build_model reads them
   from the TFT vocabularies; bench/train_step.py gives its own)."""
   _check_item_counts(config, item_counts)
+  config = effective_config(feature_config, config)
   ssl_task = ssl_lib.ItemContrastiveTask.from_config(
       feature_config, config, mutual_information)
   history = [f.name for f in feature_config.query_features if f.kind == F.HISTORY]

@@ -16,7 +16,7 @@ CONFIG = TrainingConfig(epochs=2, batch_size=16, feature_embedding_dim=8,
                         seed=1, ssl='none', temperature=0.1,
                         history_embedding='item_id', history_max_length=3,
                         query_id_embedding=False, mixed_negatives=8,
-                        logq_correction=True)
+                        logq_correction=True, query_encoder='pooled')
 
 
 @pytest.fixture(scope='module')

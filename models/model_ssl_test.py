@@ -14,7 +14,7 @@ CONFIG = TrainingConfig(epochs=2, batch_size=16, feature_embedding_dim=8,
                         seed=1, ssl='cfm', ssl_weight=0.5,
                         ssl_batch_size=12, train_steps=6,
                         # build_model below gets no item counts.
-                        logq_correction=False)
+                        logq_correction=False, query_encoder='pooled')
 # Hand-made MI over the item features (the artifact may leave item_id out).
 MI = {'features': ['title', 'year', 'genres'],
       'mi': [[2.0, 0.3, 0.1], [0.3, 1.0, 0.2], [0.1, 0.2, 1.5]],

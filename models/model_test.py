@@ -1,16 +1,23 @@
 """Training and export on real TF Transform output of tiny data."""
+import dataclasses
+import logging
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from models import data
+from models import features as F
 from models import model as model_lib
+from models import sequence
+from models import towers
 from models.config import TrainingConfig
 from tests.support import tft as test_tft
 
 CONFIG = TrainingConfig(epochs=3, batch_size=16, feature_embedding_dim=8,
                         tower_layers=(16, 8), learning_rate=0.2,
-                        seed=1, ssl='none', temperature=0.1)
+                        seed=1, ssl='none', temperature=0.1,
+                        query_encoder='pooled')
 
 
 @pytest.fixture(scope='module')
@@ -108,3 +115,36 @@ def test_a_regularized_layers_loss_reaches_the_total(setup):
   model.train_step(inputs)
   np.testing.assert_allclose(model.regularized.kernel.numpy(), [[0.9], [0.9]],
                              rtol=1e-5)
+
+
+def test_without_a_history_feature_the_sequence_encoder_pools(setup, caplog):
+  fc = setup['feature_config']
+  no_history = dataclasses.replace(fc, query_features=tuple(
+      f for f in fc.query_features if f.kind != F.HISTORY))
+  counts = data.count_items(setup['files'], setup['query_tft'],
+                            setup['corpus'], 'train')  # logQ needs them
+  config = CONFIG.replace(query_encoder='sequence')
+  with caplog.at_level(logging.WARNING):
+    model = model_lib.build_model(no_history, config, setup['query_tft'],
+                                  setup['item_tft'], setup['corpus'], counts)
+  said = [r.getMessage() for r in caplog.records if 'query_encoder' in r.getMessage()]
+  assert said == ["query_encoder 'sequence' needs a history feature (tagged "
+                  "sslrec:history) and the interactions schema has none: the "
+                  "query tower is 'pooled'"]
+  assert type(model.query_tower) is towers.QueryTower  # pylint: disable=unidiomatic-typecheck
+  assert model.config.query_encoder.value == 'pooled'
+  batch = next(iter(data.interaction_dataset(
+      setup['files'], setup['query_tft'], no_history.query_features,
+      setup['corpus'], batch_size=8, shuffle=False)))
+  assert model.query_tower(batch['query']).shape == [8, CONFIG.tower_layers[-1]]
+  # With the history feature the same config builds the sequence tower.
+  with_history = model_lib.build_model(fc, config, setup['query_tft'],
+                                       setup['item_tft'], setup['corpus'],
+                                       counts)
+  assert isinstance(with_history.query_tower, sequence.SequenceQueryTower)
+  # The sequence SSL loss has no fallback: one error naming the feature.
+  with pytest.raises(ValueError, match=r'seq_ssl_weight > 0 needs a history '
+                     r'feature \(tagged sslrec:history\)'):
+    model_lib.build_model(no_history, config.replace(seq_ssl_weight=0.1),
+                          setup['query_tft'], setup['item_tft'],
+                          setup['corpus'], counts)

@@ -8,10 +8,12 @@ import pytest
 from models.config import TrainingConfig
 from models.config import TransformConfig
 
-# A training config that trains in seconds on the tiny synthetic data.
+# A training config that trains in seconds on the tiny synthetic data (the
+# pooled encoder: the pipeline tests check the index against one embedding
+# per query; models/model_sequence_test.py tests the sequence encoder's).
 TINY_TRAINING = TrainingConfig(epochs=1, batch_size=64, feature_embedding_dim=8,
                                tower_layers=(16, 8), ssl='cfm',
-                               ssl_batch_size=64)
+                               ssl_batch_size=64, query_encoder='pooled')
 # The tiny TF Transform output of tests/support/tft.py, with 4 numeric buckets.
 TINY_NUMERIC_BUCKETS = 4
 
@@ -69,7 +71,8 @@ def _gate_runs(folder):
 # `sslrec run` flags of TINY_TRAINING, with a gate any model passes.
 TINY_FLAGS = ('--epochs', '1', '--batch-size', '64',
               '--feature-embedding-dim', '8', '--tower-layers', '16', '8',
-              '--ssl', 'cfm', '--ssl-batch-size', '64', '--min-recall', '0',
+              '--ssl', 'cfm', '--ssl-batch-size', '64',
+              '--query-encoder', 'pooled', '--min-recall', '0',
               '--max-overall-drop', '1', '--max-tail-drop', '1')
 # Beam args for the history fixtures (default: DirectRunner in memory),
 # e.g. '--direct_running_mode=multi_processing --direct_num_workers=2'.
