@@ -70,6 +70,20 @@ def _tree_usage(pid: int) -> Tuple[int, float]:
   return rss, cpu
 
 
+def _watch(child: subprocess.Popen, what: str) -> Tuple[int, float, float]:
+  """Waits for `child`, sampling its process tree every 0.5 s: (peak RSS
+  bytes, CPU seconds, mean load average); exits naming `what` if it failed."""
+  peak, cpu, loads = 0, 0.0, []
+  while child.poll() is None:
+    rss, cpu_now = _tree_usage(child.pid)
+    peak, cpu = max(peak, rss), max(cpu, cpu_now)
+    loads.append(os.getloadavg()[0])
+    time.sleep(0.5)
+  if child.returncode:
+    raise SystemExit(f'{what} failed ({child.returncode})')
+  return peak, cpu, sum(loads) / max(len(loads), 1)
+
+
 def run_pipeline(argv: List[str], samples_file: str,
                  max_rss_gb: float) -> bool:
   """Runs `sslrec run argv` in a child, appending (time, rss, cpu, load)
@@ -326,20 +340,12 @@ def measure_example_gen(root: str, sizes: List[int]) -> None:
     child = subprocess.Popen(
         [sys.executable, os.path.abspath(__file__), '--example-gen-child',
          data, str(num_events), out], env=env)
-    peak, cpu, loads = 0, 0.0, []
-    while child.poll() is None:
-      rss, cpu_now = _tree_usage(child.pid)
-      peak, cpu = max(peak, rss), max(cpu, cpu_now)
-      loads.append(os.getloadavg()[0])
-      time.sleep(0.5)
-    if child.returncode:
-      raise SystemExit(f'the ExampleGen failed ({child.returncode})')
+    peak, cpu, load = _watch(child, 'the ExampleGen')
     shutil.rmtree(out, ignore_errors=True)
     peaks.append((num_events, peak))
     print(f'interactions ExampleGen alone, {num_events} train events: '
           f'{time.time() - start:.0f} s wall, {cpu:.0f} CPU s, peak RSS '
-          f'{peak / 2**30:.2f} GB (load '
-          f'{sum(loads) / max(len(loads), 1):.1f})', flush=True)
+          f'{peak / 2**30:.2f} GB (load {load:.1f})', flush=True)
   if len(peaks) > 1:
     (n0, r0), (n1, r1) = peaks[0], peaks[-1]
     print(f'peak RSS growth {(r1 - r0) / (n1 - n0) / 1024:.2f} KB per event '
@@ -352,14 +358,7 @@ def measure_evaluator(root: str, items: int) -> None:
   start = time.time()
   child = subprocess.Popen([sys.executable, os.path.abspath(__file__),
                             '--evaluator-child', root], env=env)
-  peak, cpu, loads = 0, 0.0, []
-  while child.poll() is None:
-    rss, cpu_now = _tree_usage(child.pid)
-    peak, cpu = max(peak, rss), max(cpu, cpu_now)
-    loads.append(os.getloadavg()[0])
-    time.sleep(0.5)
-  if child.returncode:
-    raise SystemExit(f'the evaluator failed ({child.returncode})')
+  peak, cpu, load = _watch(child, 'the evaluator')
   wall = time.time() - start
   with open(os.path.join(root, 'data', 'dataset.json')) as f:
     num_eval = json.load(f)['num_eval_events']
@@ -368,7 +367,7 @@ def measure_evaluator(root: str, items: int) -> None:
         f'{wall:.0f} s wall, {cpu:.0f} CPU s, peak RSS {peak / 2**30:.2f} GB '
         f'for {num_eval} events x {items} items = {wall * scale:.0f} s wall, '
         f'{cpu * scale:.0f} CPU s per 10K events x 1M items (load '
-        f'{sum(loads) / max(len(loads), 1):.1f})', flush=True)
+        f'{load:.1f})', flush=True)
 
 
 def main(argv: List[str]) -> None:
