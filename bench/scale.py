@@ -34,7 +34,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
@@ -121,17 +121,23 @@ def run_pipeline(argv: List[str], samples_file: str,
   return True
 
 
-def read_samples(samples_file: str) -> List[Tuple[float, int, float, float]]:
-  if not os.path.exists(samples_file):
+def read_jsonl(path: str) -> List[Any]:
+  """The JSON lines of `path` ([] if missing); a line cut by a stop is
+  skipped."""
+  if not os.path.exists(path):
     return []
   out = []
-  with open(samples_file) as f:
+  with open(path) as f:
     for line in f:
       try:
-        out.append(tuple(json.loads(line)))
-      except json.JSONDecodeError:  # a line cut by a stop
+        out.append(json.loads(line))
+      except json.JSONDecodeError:
         pass
   return out
+
+
+def read_samples(samples_file: str) -> List[Tuple[float, int, float, float]]:
+  return [tuple(sample) for sample in read_jsonl(samples_file)]
 
 
 _DONE_STATES = (3,)  # mlmd Execution.COMPLETE
@@ -515,16 +521,7 @@ def main(argv: List[str]) -> None:
 
 def read_train_log(path: str) -> List[Dict]:
   """The finished trainings of the 1-vs-2-worker part (a cut line skipped)."""
-  if not os.path.exists(path):
-    return []
-  out = []
-  with open(path) as f:
-    for line in f:
-      try:
-        out.append(json.loads(line))
-      except json.JSONDecodeError:
-        pass
-  return out
+  return read_jsonl(path)
 
 
 def examples_per_second(record: Dict) -> float:
