@@ -29,9 +29,10 @@ from models.config import TransformConfig
 
 DATASET_FILE = 'dataset.json'
 DEFAULT_SCHEMAS = 'movielens-100k'
-# Beam's DirectRunner on this machine; see docs/operations.md for
-# Dataflow/Flink/Spark.
-DEFAULT_BEAM_ARGS = ('--direct_running_mode=in_memory', '--direct_num_workers=1')
+# None: Beam's DirectRunner in memory, one worker (Beam's own defaults), and
+# no TFX dependency package built per component (`runner.with_runner`); see
+# docs/operations.md for Dataflow/Flink/Spark.
+DEFAULT_BEAM_ARGS: Tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

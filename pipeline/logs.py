@@ -15,6 +15,8 @@ _KEPT_ABSL_INFO = re.compile(
     r'.*[Cc]ached (results|outputs)|Training|Pipeline)')
 _RUNNING = re.compile(r'^Component (\S+) is running')
 _CACHED = re.compile(r'^A cached execution (\d+) is used')
+# Beam's line for a local run given no Beam args (`runner.with_runner`).
+_DEFAULT_RUNNER = re.compile(r'^Missing pipeline option \(runner\)')
 _SKIPPED = re.compile(r'^Skipping (?:execution for|component) (\S+?)\.?$')
 
 
@@ -39,7 +41,7 @@ class _TfxInfoFilter(logging.Filter):
 
   def filter(self, record: logging.LogRecord) -> bool:
     if record.name not in ('absl', 'tensorflow'):
-      return True
+      return not _DEFAULT_RUNNER.match(record.getMessage())
     if getattr(record, _REWORDED, False):  # by another handler's filter
       return True
     message = record.getMessage()

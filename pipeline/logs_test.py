@@ -80,3 +80,11 @@ def test_verbose_keeps_tracebacks(capsys):
   logging.getLogger('apache_beam.runners.common').handle(_failing_record())
   assert 'Traceback (most recent call last)' in capsys.readouterr().err
   logs.setup()
+
+
+def test_beams_default_runner_line_is_dropped():
+  f = logs._TfxInfoFilter()  # pylint: disable=protected-access
+  assert not f.filter(_record('Missing pipeline option (runner). Executing '
+                              'pipeline using the default runner: %s.',
+                              name='root'))
+  assert f.filter(_record('Missing shards', name='root'))

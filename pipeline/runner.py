@@ -13,10 +13,19 @@ from pipeline.config import RunConfig
 
 
 def with_runner(beam_args) -> list:
-  """Beam args naming a runner: DirectRunner unless one is given, so Beam
-  does not log "Missing pipeline option (runner)" for every component."""
+  """Beam args naming a runner: DirectRunner unless one is given.
+
+  No args stay no args: given any Beam args without a dependency flag
+  (--setup_file, --extra_packages, ...), every TFX Beam executor repackages
+  TFX's own install into a ~50 MB sdist for remote workers (1.5 s, left in
+  the temp folder), which a local run never ships. With none, TFX skips that,
+  and Beam's "Missing pipeline option (runner)" line is dropped by
+  `logs.setup`. Remote runners need sslrec's code on the workers anyway:
+  --setup_file (README, "Scaling out").
+  """
   args = list(beam_args)
-  if not any(a == '--runner' or a.startswith('--runner=') for a in args):
+  if args and not any(a == '--runner' or a.startswith('--runner=')
+                      for a in args):
     args.insert(0, '--runner=DirectRunner')
   return args
 
