@@ -2,6 +2,7 @@
 
   python bench/train_step.py [--steps 200] [--batch 256] [--ssl-batch 256]
                              [--variant cfm] [--dropout-rate 0.3]
+  python bench/train_step.py --query-encoder sequence   # SSL on the default tower
   python bench/train_step.py --compare sequence [--num-intentions 4]
       [--sequence-max-length 50] [--sequence-attention 1] [--seq-ssl-batch 64]
 
@@ -134,6 +135,11 @@ def main(argv=None):
                       default=int(TrainingConfig.sequence_attention))
   parser.add_argument('--seq-ssl-batch', type=int,
                       default=TrainingConfig.seq_ssl_batch_size)
+  parser.add_argument('--query-encoder', default='pooled',
+                      choices=['pooled', 'sequence'],
+                      help='--compare ssl: the query tower of both variants '
+                      "(pooled: the issue's reference; sequence: the shipped "
+                      'default, without seq-SSL)')
   args = parser.parse_args(argv)
 
   rng = np.random.default_rng(0)
@@ -143,6 +149,11 @@ def main(argv=None):
   base = TrainingConfig(batch_size=args.batch, ssl_batch_size=args.ssl_batch,
                         dropout_rate=args.dropout_rate, ssl='none',
                         query_encoder='pooled')
+  if args.compare == 'ssl' and args.query_encoder == 'sequence':
+    base = base.replace(
+        query_encoder='sequence', num_intentions=args.num_intentions,
+        sequence_max_length=args.sequence_max_length,
+        sequence_attention=bool(args.sequence_attention))
   if args.compare == 'sequence':
     variants = {'pooled': base, 'sequence+seq-ssl': base.replace(
         query_encoder='sequence', num_intentions=args.num_intentions,
@@ -174,7 +185,8 @@ def main(argv=None):
     for name in runs:  # alternate step by step: both see the same load
       step(name)
 
-  print(f'ML-100K-shaped features, main batch {args.batch}, SSL batch '
+  print(f'ML-100K-shaped features, query encoder {base.query_encoder}, '
+        f'main batch {args.batch}, SSL batch '
         f'{args.ssl_batch}, dropout_rate {args.dropout_rate}, {args.steps} '
         f'timed steps per variant, {os.cpu_count()} CPUs, load average '
         f'{os.getloadavg()[0]:.1f}')
