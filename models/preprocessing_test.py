@@ -38,12 +38,12 @@ def transformed(tmp_path_factory):
   root = tmp_path_factory.mktemp('pre')
   config = {'features': F.load_feature_config(test_tft.schema_dir()).to_dict(),
             'transform': TRANSFORM.to_dict()}
-  items_tft = test_tft.transform(
-      ITEMS, os.path.join(test_tft.schema_dir(), F.ITEMS_SCHEMA_FILE),
-      preprocessing.items_preprocessing_fn, config, str(root / 'items'))
-  events_tft = test_tft.transform(
-      EVENTS, os.path.join(test_tft.schema_dir(), F.INTERACTIONS_SCHEMA_FILE),
-      preprocessing.interactions_preprocessing_fn, config, str(root / 'events'))
+  items_tft, events_tft = test_tft.transform_all([
+      (ITEMS, os.path.join(test_tft.schema_dir(), F.ITEMS_SCHEMA_FILE),
+       preprocessing.items_preprocessing_fn, config, str(root / 'items')),
+      (EVENTS, os.path.join(test_tft.schema_dir(), F.INTERACTIONS_SCHEMA_FILE),
+       preprocessing.interactions_preprocessing_fn, config,
+       str(root / 'events'))])
   return (items_tft, _rows(str(root / 'items'), items_tft),
           events_tft, _rows(str(root / 'events'), events_tft))
 

@@ -15,6 +15,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import tensorflow as tf
 
 from models import features as F
+from models import keras_autograph
+
+keras_autograph.install()
 
 
 def pooled_lookup(table: tf.Variable, ids) -> tf.Tensor:

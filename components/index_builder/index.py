@@ -54,6 +54,8 @@ def _index_layer(kind: IndexKind, k: int, item_embeddings: np.ndarray,
   # Imported here: tensorflow_recommenders needs TF_USE_LEGACY_KERAS=1, which
   # the CLI and conftest set before TensorFlow is first imported.
   import tensorflow_recommenders as tfrs  # pylint: disable=g-import-not-at-top
+  from models import keras_autograph  # pylint: disable=g-import-not-at-top
+  keras_autograph.install()  # as the Trainer: AutoGraph skips tf_keras
   candidates = tf.constant(item_embeddings, tf.float32)
   # Corpus rows as identifiers: merging intentions compares integers.
   identifiers = tf.range(len(item_ids), dtype=tf.int64)

@@ -10,7 +10,7 @@ import os
 import pathlib
 import random
 import tempfile
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import apache_beam as beam
 import tensorflow as tf
@@ -79,26 +79,54 @@ def transform(rows: List[Dict[str, Any]], schema_file: str, preprocessing_fn,
               custom_config: Dict[str, Any], out_dir: str
               ) -> tft.TFTransformOutput:
   """Analyzes and transforms `rows`; writes out_dir/transformed/*.gz."""
+  return transform_all([(rows, schema_file, preprocessing_fn, custom_config,
+                         out_dir)])[0]
+
+
+def transform_all(jobs: Sequence[Tuple[List[Dict[str, Any]], str, Any,
+                                       Dict[str, Any], str]]
+                  ) -> List[tft.TFTransformOutput]:
+  """`transform(*job)` of each job, all in one Beam pipeline.
+
+  One pipeline for several datasets saves a pipeline's fixed cost (the
+  DirectRunner's translation and start) per dataset; each job writes only
+  under its own out_dir.
+  """
+  for job in jobs:
+    os.makedirs(job[4], exist_ok=True)
+  with beam.Pipeline() as p, tft_beam.Context(
+      temp_dir=tempfile.mkdtemp(dir=jobs[0][4])):
+    for i, (rows, schema_file, preprocessing_fn, custom_config,
+            out_dir) in enumerate(jobs):
+      _add_transform(p, f'{i}/', rows, schema_file, preprocessing_fn,
+                     custom_config, out_dir)
+  outputs = []
+  for rows, schema_file, _, _, out_dir in jobs:
+    # TFX Transform also writes the raw metadata beside transform_fn/.
+    metadata_io.write_metadata(
+        dataset_metadata.DatasetMetadata(F.load_schema(schema_file)),
+        os.path.join(out_dir, 'metadata'))
+    outputs.append(tft.TFTransformOutput(out_dir))
+  return outputs
+
+
+def _add_transform(p, label, rows, schema_file, preprocessing_fn,
+                   custom_config, out_dir):
   schema = F.load_schema(schema_file)
   spec = schema_utils.schema_as_feature_spec(schema).feature_spec
   raw_metadata = dataset_metadata.DatasetMetadata(schema)
-  os.makedirs(out_dir, exist_ok=True)
   fn = functools.partial(preprocessing_fn, custom_config=custom_config)
-  with beam.Pipeline() as p, tft_beam.Context(
-      temp_dir=tempfile.mkdtemp(dir=out_dir)):
-    raw = p | 'Rows' >> beam.Create([_instance(r, spec) for r in rows])
-    (transformed, metadata), transform_fn = (
-        (raw, raw_metadata) | 'AnalyzeAndTransform' >>
-        tft_beam.AnalyzeAndTransformDataset(fn))
-    coder = tft.coders.ExampleProtoCoder(metadata.schema)
-    _ = (transformed | 'Encode' >> beam.Map(coder.encode)
-         | 'Write' >> beam.io.WriteToTFRecord(
-             os.path.join(out_dir, 'transformed', 'part'),
-             file_name_suffix='.gz'))
-    _ = transform_fn | 'WriteTransformFn' >> tft_beam.WriteTransformFn(out_dir)
-  # TFX Transform also writes the raw metadata beside transform_fn/.
-  metadata_io.write_metadata(raw_metadata, os.path.join(out_dir, 'metadata'))
-  return tft.TFTransformOutput(out_dir)
+  raw = p | label + 'Rows' >> beam.Create([_instance(r, spec) for r in rows])
+  (transformed, metadata), transform_fn = (
+      (raw, raw_metadata) | label + 'AnalyzeAndTransform' >>
+      tft_beam.AnalyzeAndTransformDataset(fn))
+  coder = tft.coders.ExampleProtoCoder(metadata.schema)
+  _ = (transformed | label + 'Encode' >> beam.Map(coder.encode)
+       | label + 'Write' >> beam.io.WriteToTFRecord(
+           os.path.join(out_dir, 'transformed', 'part'),
+           file_name_suffix='.gz'))
+  _ = transform_fn | label + 'WriteTransformFn' >> tft_beam.WriteTransformFn(
+      out_dir)
 
 
 def transformed_files(out_dir: str) -> List[str]:
@@ -120,12 +148,13 @@ def prepare(root: str, transform_config=None) -> Dict[str, Any]:
   custom_config = {'features': feature_config.to_dict(),
                    'transform': transform_config.to_dict()}
   items, interactions = tiny_rows()
-  transform(items, os.path.join(schema_dir(), F.ITEMS_SCHEMA_FILE),
-            preprocessing.items_preprocessing_fn, custom_config,
-            os.path.join(root, 'items'))
-  transform(interactions, os.path.join(schema_dir(), F.INTERACTIONS_SCHEMA_FILE),
-            preprocessing.interactions_preprocessing_fn, custom_config,
-            os.path.join(root, 'interactions'))
+  transform_all([
+      (items, os.path.join(schema_dir(), F.ITEMS_SCHEMA_FILE),
+       preprocessing.items_preprocessing_fn, custom_config,
+       os.path.join(root, 'items')),
+      (interactions, os.path.join(schema_dir(), F.INTERACTIONS_SCHEMA_FILE),
+       preprocessing.interactions_preprocessing_fn, custom_config,
+       os.path.join(root, 'interactions'))])
   return load(root)
 
 
