@@ -11,6 +11,7 @@ slices, Recall@K, MAP@K, HR@10, NDCG@10).
   python bench/quality.py prepare [--work DIR] [--data kg_full ...]
   python bench/quality.py tune    [--work DIR] [--data kg_full]   # validation
   python bench/quality.py run     [--work DIR] [--data kg_full kg_p10] [--seeds 0 1 2 3 4]
+                                  [--set seq_ssl_weight=0.5 ...]
   python bench/quality.py report  [--work DIR] [--out docs/benchmarks.md]
   python bench/quality.py valid   [--data full] [--variants pooled sequence]
                                   [--seeds 0] [--set num_intentions=2 ...]
@@ -23,7 +24,8 @@ Query encoders (issue 11): the variants `pooled`, `sequence`,
 variant on that folder (`ENCODER_VARIANTS`). `run --variants ...` trains
 them on the eval folders (results.jsonl); `valid` on the validation folder
 of each `--data` (valid.jsonl; `--set` overrides the sequence variants'
-settings: a grid point, labelled with it); `encoders` prints Recall@50 of
+settings: a grid point, labelled with it; `run --set` trains a point chosen
+there on the eval folders, labelled alike); `encoders` prints Recall@50 of
 every slice and the paired differences (on the seeds both variants have)
 of the latest code version in each log, and writes them between the
 `bench/quality.py encoders` markers of `--out`.
@@ -568,6 +570,11 @@ def label(variant: str, extra: Mapping[str, Any]) -> str:
                                   for k, v in sorted(extra.items()))
 
 
+def base_variant(record: Mapping[str, Any]) -> str:
+  """A record's variant without its grid point (`label`)."""
+  return record['variant'].split(' ')[0]
+
+
 def overrides_with(settings: Mapping[str, Any], data: str, variant: str,
                    extra: Mapping[str, Any]) -> Dict[str, Any]:
   """A variant's tuned settings at `data` (`settings_for`) and, for a
@@ -612,7 +619,12 @@ def parse_set(items: Sequence[str]) -> Dict[str, Any]:
 
 
 def run(work: str, data_sizes: Sequence[str], variants: Sequence[str],
-        seeds: Sequence[int], settings: Mapping[str, Any]) -> None:
+        seeds: Sequence[int], settings: Mapping[str, Any],
+        extra: Mapping[str, Any] = None) -> None:
+  """Trains `variants` on the eval folders `data_sizes` with their tuned
+  settings and, for the sequence variants, `extra` over them (a grid point
+  chosen on validation, labelled with it as in `valid`)."""
+  extra = extra or {}
   log_path = os.path.join(work, 'results.jsonl')
   sessions: Dict[str, Session] = {}
   for data in data_sizes:
@@ -621,7 +633,8 @@ def run(work: str, data_sizes: Sequence[str], variants: Sequence[str],
     for seed in seeds:  # all variants of a seed first: early partial tables
       for variant in variants:
         run_one(sessions, work, log_path, data, variant, seed,
-                settings_for(settings, data, variant))
+                overrides_with(settings, data, variant, extra),
+                name=label(variant, extra))
 
 
 def current_results(work: str, settings: Mapping[str, Any]
@@ -630,8 +643,8 @@ def current_results(work: str, settings: Mapping[str, Any]
   out = []
   version = code_version()
   for r in read_log(os.path.join(work, 'results.jsonl')):
-    if r.get('code_version') != version:
-      continue
+    if r.get('code_version') != version or r['variant'] != base_variant(r):
+      continue  # other code, or a grid point (reported by `encoders`)
     expected = {} if r['variant'] == POPULAR else config_of(
         r['variant'], r['seed'],
         settings_for(settings, r['data'], r['variant'])).to_dict()
@@ -1034,7 +1047,7 @@ def encoder_report(work: str, data_names: Sequence[str],
   `data_names` (the latest code version of each log); writes them between
   the `bench/quality.py encoders` markers of `out`."""
   records = [r for r in read_log(os.path.join(work, 'results.jsonl'))
-             if r['variant'] in ENCODER_VARIANTS or r['variant'] == POPULAR]
+             if base_variant(r) in ENCODER_VARIANTS or r['variant'] == POPULAR]
   valid_records = read_log(os.path.join(work, VALID_LOG))
   parts = []
   for data in data_names:
@@ -1083,8 +1096,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                       help=f'default: {list(VARIANTS)} (run), all present (report)')
   parser.add_argument('--seeds', nargs='+', type=int, default=list(SEEDS))
   parser.add_argument('--set', nargs='*', default=[], metavar='KEY=VALUE',
-                      help='valid: TrainingConfig overrides of the sequence '
-                      'variants (JSON values), e.g. seq_ssl_weight=0.3')
+                      help='valid, run: TrainingConfig overrides of the '
+                      'sequence variants (JSON values), e.g. seq_ssl_weight=0.3')
   parser.add_argument('--out', default=None,
                       help='markdown file for the tables (report)')
   parser.add_argument('--chart', default=None, help='PNG chart path (report)')
@@ -1099,7 +1112,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
           v for v in (args.variants or STAGE2) if v in STAGE2]))
   if args.step in ('run', 'all'):
     run(args.work, args.data, args.variants or VARIANTS, args.seeds,
-        read_settings())
+        read_settings(), parse_set(args.set))
   if args.step == 'valid':
     extra = parse_set(args.set)
     for data in args.data:
