@@ -173,20 +173,23 @@ def create_pipeline(
 
   custom_config = {'features': feature_config.to_dict(),
                    'transform': transform.to_dict()}
+  # No pre/post-transform statistics: the StatisticsGens compute the input's,
+  # nothing reads the rest, and on the local runner they cost 1.90 vs 1.21 GB
+  # peak RSS and 78 vs 58 CPU s (interactions, 490K events; docs/operations.md).
   items_transform = tfx.components.Transform(
       examples=items_gen.outputs['examples'],
       schema=items_schema.outputs['schema'],
       preprocessing_fn='models.preprocessing.items_preprocessing_fn',
       splits_config=tfx.proto.SplitsConfig(analyze=[CORPUS_SPLIT],
                                            transform=[CORPUS_SPLIT]),
-      custom_config=custom_config).with_id('ItemsTransform')
+      custom_config=custom_config, disable_statistics=True).with_id('ItemsTransform')
   inter_transform = tfx.components.Transform(
       examples=inter_gen.outputs['examples'],
       schema=inter_schema.outputs['schema'],
       preprocessing_fn='models.preprocessing.interactions_preprocessing_fn',
       splits_config=tfx.proto.SplitsConfig(analyze=['train'],
                                            transform=['train', 'eval']),
-      custom_config=custom_config).with_id('InteractionsTransform')
+      custom_config=custom_config, disable_statistics=True).with_id('InteractionsTransform')
   # Data that breaks the schema stops the run before Transform.
   for node in (items_transform, inter_transform):
     node.add_upstream_node(items_validator)

@@ -40,6 +40,16 @@ def test_every_component_ran_once(run):
   assert all(states == [complete] for states in executions.values()), executions
 
 
+def test_transforms_output_no_statistics(run):
+  # pipeline.py: the StatisticsGens compute the inputs' statistics; the
+  # Transforms' own pre/post-transform statistics are switched off.
+  config, _, _ = run
+  for node in ('ItemsTransform', 'InteractionsTransform'):
+    outputs = set(os.listdir(os.path.join(config.pipeline_root, node)))
+    assert {'transform_graph', 'transformed_examples'} <= outputs, outputs
+    assert not {o for o in outputs if 'stats' in o or 'anomalies' in o}, outputs
+
+
 # Re-executed on every run: the resolver, and (as the resolved baseline is now
 # the first run's model) the evaluator and the pushers it gates, which find the
 # same bytes already pushed and push nothing new.
