@@ -12,11 +12,8 @@ import tensorflow as tf
 
 from models import augmentation
 from models import features as features_lib
-from models import keras_autograph
 from models.config import SslItemId
 from models.config import SslVariant
-
-keras_autograph.install()
 
 
 def info_nce(z1: tf.Tensor, z2: tf.Tensor, temperature: float,

@@ -96,22 +96,19 @@ def transform_all(jobs: Sequence[Tuple[List[Dict[str, Any]], str, Any,
     os.makedirs(job[4], exist_ok=True)
   with beam.Pipeline() as p, tft_beam.Context(
       temp_dir=tempfile.mkdtemp(dir=jobs[0][4])):
-    for i, (rows, schema_file, preprocessing_fn, custom_config,
-            out_dir) in enumerate(jobs):
-      _add_transform(p, f'{i}/', rows, schema_file, preprocessing_fn,
-                     custom_config, out_dir)
+    raw_metadata = [_add_transform(p, f'{i}/', *job)
+                    for i, job in enumerate(jobs)]
   outputs = []
-  for rows, schema_file, _, _, out_dir in jobs:
+  for job, metadata in zip(jobs, raw_metadata):
     # TFX Transform also writes the raw metadata beside transform_fn/.
-    metadata_io.write_metadata(
-        dataset_metadata.DatasetMetadata(F.load_schema(schema_file)),
-        os.path.join(out_dir, 'metadata'))
-    outputs.append(tft.TFTransformOutput(out_dir))
+    metadata_io.write_metadata(metadata, os.path.join(job[4], 'metadata'))
+    outputs.append(tft.TFTransformOutput(job[4]))
   return outputs
 
 
 def _add_transform(p, label, rows, schema_file, preprocessing_fn,
-                   custom_config, out_dir):
+                   custom_config, out_dir) -> dataset_metadata.DatasetMetadata:
+  """Adds one job's analyze, transform and writes to `p`; its raw metadata."""
   schema = F.load_schema(schema_file)
   spec = schema_utils.schema_as_feature_spec(schema).feature_spec
   raw_metadata = dataset_metadata.DatasetMetadata(schema)
@@ -127,6 +124,7 @@ def _add_transform(p, label, rows, schema_file, preprocessing_fn,
            file_name_suffix='.gz'))
   _ = transform_fn | label + 'WriteTransformFn' >> tft_beam.WriteTransformFn(
       out_dir)
+  return raw_metadata
 
 
 def transformed_files(out_dir: str) -> List[str]:
