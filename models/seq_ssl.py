@@ -99,20 +99,23 @@ def pair_losses(past: tf.Tensor, future: tf.Tensor, valid: tf.Tensor,
         tf.equal(users[:, None], users[None, :]),
         tf.logical_not(tf.eye(batch, dtype=tf.bool)))
     allowed = tf.logical_and(allowed, tf.logical_not(same_user_other_row))
-  # ... for each of their K x K pairs (pair i = example i // K, intention
-  # i % K), and each pair its own positive.
-  allowed = tf.reshape(tf.broadcast_to(allowed[:, None, :, None],
-                                       [batch, k, batch, k]), [batch * k] * 2)
-  allowed = tf.logical_or(allowed, tf.eye(batch * k, dtype=tf.bool))
+  own = tf.eye(batch * k, dtype=tf.bool)
+
+  def pairs(examples):
+    """[batch, batch] -> [BK, BK] over their K x K pairs (pair i = example
+    i // K, intention i % K), each pair its own positive."""
+    return tf.logical_or(tf.reshape(tf.broadcast_to(
+        examples[:, None, :, None], [batch, k, batch, k]), [batch * k] * 2),
+                         own)
 
   # logits[i, j]: past i against future j. -log softmax of a row's own pair
   # = logsumexp of the row - its own logit; past -> future over a row,
   # future -> past over a column (the transpose, with the transposed mask).
   logits = tf.matmul(a, f, transpose_b=True) / temperature   # [BK, BK]
   past_to_future = tf.reduce_logsumexp(
-      tf.where(allowed, logits, _NEG), axis=1)
+      tf.where(pairs(allowed), logits, _NEG), axis=1)
   future_to_past = tf.reduce_logsumexp(
-      tf.where(tf.transpose(allowed), logits, _NEG), axis=0)
+      tf.where(pairs(tf.transpose(allowed)), logits, _NEG), axis=0)
   loss = 0.5 * (past_to_future + future_to_past) - tf.linalg.diag_part(logits)
   return tf.reshape(loss, [batch, k])
 
@@ -172,7 +175,9 @@ class SequenceContrastiveTask(tf.Module):
     intentions, mass = query_tower.encoder.encode(
         tf.concat([recent, past, future], axis=0),
         tf.concat([lengths, past_len, future_len], axis=0))
-    past_intentions, future_intentions = tf.split(intentions[batch:], 2, axis=0)
+    # Splits, not slices: their gradients are one concat, no zero padding.
+    main, views = tf.split(intentions, tf.stack([batch, -1]))
+    past_intentions, future_intentions = tf.split(views, 2, axis=0)
     past_mass, future_mass = tf.split(mass[batch:], 2, axis=0)
     users = features.get(F.USER_ID)
     if users is not None:
@@ -184,7 +189,7 @@ class SequenceContrastiveTask(tf.Module):
         self.confidence)
     keep = tf.cast(keep, losses.dtype)
     loss = tf.reduce_sum(losses * keep) / tf.maximum(tf.reduce_sum(keep), 1.0)
-    return query_tower.head(features, intentions[:batch]), loss
+    return query_tower.head(features, main), loss
 
   def __call__(self, query_tower: sequence.SequenceQueryTower, features,
                training: bool = False) -> tf.Tensor:

@@ -194,14 +194,20 @@ class SequenceQueryTower(towers.QueryTower):
     width = others.shape[-1]
     if not self.mlp.built:  # its layers are used one by one below
       self.mlp.build([None, width + intentions.shape[-1]])
-    x = (tf.matmul(others, first.kernel[:width])[:, None, :]
-         + tf.einsum('bke,eh->bkh', intentions, first.kernel[width:]))
-    if first.use_bias:
-      x += first.bias
-    x = first.activation(x)
+    kernel_others, kernel_intention = tf.split(first.kernel, [width, -1])
+    shared = tf.matmul(others, kernel_others)                    # [B, h]
+    if first.use_bias:  # once per example, not per intention
+      shared = tf.nn.bias_add(shared, first.bias)
+    shape = tf.shape(intentions)
+    x = tf.reshape(tf.matmul(tf.reshape(intentions, [-1, shape[2]]),
+                             kernel_intention),
+                   [shape[0], shape[1], first.units]) + shared[:, None, :]
+    # The other layers on [B*K, h] rows (plain 2-D Dense layers).
+    x = tf.reshape(first.activation(x), [shape[0] * shape[1], first.units])
     for layer in rest:
       x = layer(x)
-    return tf.math.l2_normalize(x, axis=-1)
+    return tf.math.l2_normalize(
+        tf.reshape(x, [shape[0], shape[1], x.shape[-1]]), axis=-1)
 
   def call(self, features, training=None):
     intentions, _ = self.encoder.encode(*self.recent_first(features))
