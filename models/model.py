@@ -131,9 +131,8 @@ class RetrievalModel(tfrs.Model):
       item_embeddings, rows, probability = negatives_lib.mixed_candidates(
           item_embeddings, rows, self.item_tower(self.corpus.gather(extra)),
           extra, self._item_probability, self._uniform_probability)
-    if query_embeddings.shape.rank == 3:  # K intentions: score = max over K
-      query_embeddings, item_embeddings = sequence.as_retrieval_inputs(
-          query_embeddings, item_embeddings)
+    # K intentions [B, K, d]: the task scores an item by the max over K
+    # itself (tfrs maxsim, sequence.max_over_intentions).
     kwargs = {}
     if self.config.remove_accidental_hits:
       kwargs['candidate_ids'] = rows

@@ -45,26 +45,35 @@ def split_points(lengths: tf.Tensor, uniform: tf.Tensor
   return tf.where(valid, tf.minimum(t, lengths - 2), 0), valid
 
 
-def split_views(time_ordered: tf.Tensor, recent_first: tf.Tensor,
-                lengths: tf.Tensor, uniform: tf.Tensor):
-  """The two views of each row, as left-aligned (ids, lengths) pairs.
+def split_views(recent_first: tf.Tensor, lengths: tf.Tensor,
+                uniform: tf.Tensor):
+  """The two views of each row, as left-aligned (ids, lengths) pairs in the
+  encoder's layout (models/sequence.py: position 0 first).
 
   Args:
-    time_ordered: int64 [batch, L] x_1..x_T (oldest first, left-aligned).
-    recent_first: int64 [batch, L] x_T..x_1 (the same rows, most recent
-      first).
+    recent_first: int64 [batch, L] x_T..x_1 (the history, most recent first,
+      left-aligned).
     lengths: int64 [batch] T.
     uniform: float32 [batch] in [0, 1).
 
   Returns:
-    (past ids, past lengths t): x_1..x_t, the first t of `time_ordered`;
-    (future ids, future lengths T-t): x_T..x_{t+1} (the reversed future),
-    the first T-t of `recent_first`; valid bool [batch]. Rows that are not
-    valid have length 0 in both views. No copy: the ids are the inputs.
+    (past ids, past lengths t): the past x_1..x_t, whose latest item x_t is
+    position 0: x_t..x_1, i.e. recent_first[T-t:T];
+    (future ids, future lengths T-t): the reversed future x_T..x_{t+1}, read
+    as a sequence that ends with x_{t+1} (position 0): x_{t+1}..x_T, i.e.
+    recent_first[T-t-1::-1];
+    valid bool [batch]. Rows that are not valid have length 0 in both views.
+    Ids past a view's length are any ids of the row (the encoder ignores
+    them). Both views are [batch, L] gathers of `recent_first`.
   """
   t, valid = split_points(lengths, uniform)
-  return ((time_ordered, t), (recent_first, tf.where(valid, lengths - t, 0)),
-          valid)
+  width = tf.shape(recent_first, out_type=lengths.dtype)[1]
+  index = tf.range(width)[None, :]
+  past = tf.minimum((lengths - t)[:, None] + index, width - 1)
+  future = tf.maximum((lengths - t - 1)[:, None] - index, 0)
+  return ((tf.gather(recent_first, past, batch_dims=1), t),
+          (tf.gather(recent_first, future, batch_dims=1),
+           tf.where(valid, lengths - t, 0)), valid)
 
 
 def pair_losses(past: tf.Tensor, future: tf.Tensor, valid: tf.Tensor,
@@ -83,24 +92,31 @@ def pair_losses(past: tf.Tensor, future: tf.Tensor, valid: tf.Tensor,
   batch, k = tf.shape(past)[0], tf.shape(past)[1]
   a = tf.reshape(tf.math.l2_normalize(past, axis=-1), [batch * k, -1])
   f = tf.reshape(tf.math.l2_normalize(future, axis=-1), [batch * k, -1])
-  row = tf.repeat(tf.range(batch), k)                     # [BK] example of a pair
-  allowed = tf.gather(valid, row)[None, :]                 # [1, BK]
+  # Which examples may be negatives, [anchor example, negative example] ...
+  allowed = tf.broadcast_to(valid[None, :], [batch, batch])
   if users is not None:
-    pair_user = tf.gather(users, row)
     same_user_other_row = tf.logical_and(
-        tf.equal(pair_user[:, None], pair_user[None, :]),
-        tf.not_equal(row[:, None], row[None, :]))
+        tf.equal(users[:, None], users[None, :]),
+        tf.logical_not(tf.eye(batch, dtype=tf.bool)))
     allowed = tf.logical_and(allowed, tf.logical_not(same_user_other_row))
-  else:
-    allowed = tf.broadcast_to(allowed, [batch * k, batch * k])
-  allowed = tf.logical_or(allowed, tf.eye(batch * k, dtype=tf.bool))
+  own = tf.eye(batch * k, dtype=tf.bool)
 
-  def one_way(x, y):
-    logits = tf.matmul(x, y, transpose_b=True) / temperature
-    logits = tf.where(allowed, logits, _NEG)
-    return -tf.linalg.diag_part(tf.nn.log_softmax(logits, axis=1))
+  def pairs(examples):
+    """[batch, batch] -> [BK, BK] over their K x K pairs (pair i = example
+    i // K, intention i % K), each pair its own positive."""
+    return tf.logical_or(tf.reshape(tf.broadcast_to(
+        examples[:, None, :, None], [batch, k, batch, k]), [batch * k] * 2),
+                         own)
 
-  loss = 0.5 * (one_way(a, f) + one_way(f, a))
+  # logits[i, j]: past i against future j. -log softmax of a row's own pair
+  # = logsumexp of the row - its own logit; past -> future over a row,
+  # future -> past over a column (the transpose, with the transposed mask).
+  logits = tf.matmul(a, f, transpose_b=True) / temperature   # [BK, BK]
+  past_to_future = tf.reduce_logsumexp(
+      tf.where(pairs(allowed), logits, _NEG), axis=1)
+  future_to_past = tf.reduce_logsumexp(
+      tf.where(pairs(tf.transpose(allowed)), logits, _NEG), axis=0)
+  loss = 0.5 * (past_to_future + future_to_past) - tf.linalg.diag_part(logits)
   return tf.reshape(loss, [batch, k])
 
 
@@ -148,19 +164,20 @@ class SequenceContrastiveTask(tf.Module):
 
     The main batch and both views of the first `batch_size` examples go
     through the encoder together ([batch + 2S] rows of one width): the views
-    are the main rows under other lengths, so nothing is re-gathered.
+    are id gathers of the main rows' dense matrix (no second ragged -> dense
+    conversion, no second history lookup).
     """
     recent, lengths = query_tower.recent_first(features)
-    ordered = sequence.reverse_prefixes(recent, lengths)
     batch = tf.shape(lengths)[0]
     sub = slice(None, self.batch_size)
     (past, past_len), (future, future_len), valid = split_views(
-        ordered[sub], recent[sub], lengths[sub],
-        self._rng.uniform(tf.shape(lengths[sub])))
+        recent[sub], lengths[sub], self._rng.uniform(tf.shape(lengths[sub])))
     intentions, mass = query_tower.encoder.encode(
-        tf.concat([ordered, past, future], axis=0),
+        tf.concat([recent, past, future], axis=0),
         tf.concat([lengths, past_len, future_len], axis=0))
-    past_intentions, future_intentions = tf.split(intentions[batch:], 2, axis=0)
+    # Splits, not slices: their gradients are one concat, no zero padding.
+    main, views = tf.split(intentions, tf.stack([batch, -1]))
+    past_intentions, future_intentions = tf.split(views, 2, axis=0)
     past_mass, future_mass = tf.split(mass[batch:], 2, axis=0)
     users = features.get(F.USER_ID)
     if users is not None:
@@ -172,7 +189,7 @@ class SequenceContrastiveTask(tf.Module):
         self.confidence)
     keep = tf.cast(keep, losses.dtype)
     loss = tf.reduce_sum(losses * keep) / tf.maximum(tf.reduce_sum(keep), 1.0)
-    return query_tower.head(features, intentions[:batch]), loss
+    return query_tower.head(features, main), loss
 
   def __call__(self, query_tower: sequence.SequenceQueryTower, features,
                training: bool = False) -> tf.Tensor:

@@ -2,14 +2,16 @@
 
 `query_encoder='sequence'` (models/config.py) replaces the mean-pooled history
 of the query tower by
-  1. the history in time order (the contract's `history` is most recent
-     first: rows are reversed), the `sequence_max_length` most recent items,
-     as a dense left-aligned [batch, L] id matrix with row lengths (one
-     ragged -> dense conversion per batch; the SSL views are cut from the
-     same matrices, models/seq_ssl.py);
+  1. the `sequence_max_length` most recent items of the history, most
+     recent first (the contract's order), as a dense left-aligned [batch, L]
+     id matrix with row lengths (one ragged -> dense conversion per batch;
+     the SSL views are cut from the same matrix, models/seq_ssl.py);
   2. item embeddings (a table of the query tower's own, not shared with the
      item tower: see docs/ssl.md) + learned positional embeddings, position 0
-     being the most recent item of the sequence;
+     being the most recent item of the sequence (column l of a row holds
+     position l, so the positional embeddings are added without a gather;
+     the encoder is order-free apart from them, so this equals reading the
+     history oldest first with positions counted back from its end);
   3. optionally (`sequence_attention`, off by default: docs/ssl.md) one
      bidirectional self-attention layer (single head, padding mask,
      residual; no feed-forward block); then a layer norm. Bidirectional: the
@@ -47,18 +49,11 @@ def recent_first(history: tf.RaggedTensor, max_length: int
     ids int64 [batch, L] (0-padded; L = the longest kept row), lengths int64
     [batch].
   """
-  history = history[:, :max_length]
-  return history.to_tensor(default_value=0), history.row_lengths()
-
-
-def reverse_prefixes(ids: tf.Tensor, lengths: tf.Tensor) -> tf.Tensor:
-  """Reverses the first lengths[b] entries of each row of [batch, L]; the rest
-  become 0. Applied to `recent_first` ids it gives the time order."""
-  index = tf.range(tf.shape(ids, out_type=tf.int64)[1])[None, :]
-  inside = index < lengths[:, None]
-  source = tf.where(inside, lengths[:, None] - 1 - index, 0)
-  return tf.where(inside, tf.gather(ids, source, batch_dims=1),
-                  tf.zeros_like(ids))
+  lengths = tf.minimum(history.row_lengths(), max_length)
+  width = tf.reduce_max(tf.concat([lengths, [0]], axis=0))
+  # to_tensor with a shape truncates the longer rows: no ragged slice.
+  return history.to_tensor(default_value=0, shape=tf.stack(
+      [history.nrows(), width])), lengths
 
 
 def max_over_intentions(intentions: tf.Tensor, candidates: tf.Tensor) -> tf.Tensor:
@@ -67,19 +62,6 @@ def max_over_intentions(intentions: tf.Tensor, candidates: tf.Tensor) -> tf.Tens
   score(query, item) = max_k dot(intention_k, item).
   """
   return tf.reduce_max(tf.einsum('bkd,cd->bkc', intentions, candidates), axis=1)
-
-
-def as_retrieval_inputs(intentions: tf.Tensor, candidates: tf.Tensor
-                        ) -> Tuple[tf.Tensor, tf.Tensor]:
-  """(scores [batch, C], identity [C, C]): what tfrs.tasks.Retrieval multiplies.
-
-  The task computes query @ candidate^T; with the max-over-intentions scores
-  as the "query" and the identity as the candidates it gets exactly those
-  scores, and keeps its temperature, logQ correction and accidental-hit
-  removal unchanged.
-  """
-  scores = max_over_intentions(intentions, candidates)
-  return scores, tf.eye(tf.shape(candidates)[0], dtype=scores.dtype)
 
 
 def serving_outputs(vectors: tf.Tensor) -> Dict[str, tf.Tensor]:
@@ -94,16 +76,6 @@ def serving_outputs(vectors: tf.Tensor) -> Dict[str, tf.Tensor]:
     return {EMBEDDING: vectors}
   return {EMBEDDING: tf.math.l2_normalize(tf.reduce_mean(vectors, axis=1), axis=1),
           INTENTIONS: vectors}
-
-
-def _mask_and_position(width: tf.Tensor, lengths: tf.Tensor
-                       ) -> Tuple[tf.Tensor, tf.Tensor]:
-  """(mask bool [batch, width], position int64 [batch, width]) of left-aligned
-  rows of `lengths` items; positions count back from the last item of each
-  row (0 = most recent), 0 at padding."""
-  index = tf.range(tf.cast(width, tf.int64))[None, :]
-  mask = index < lengths[:, None]
-  return mask, tf.where(mask, lengths[:, None] - 1 - index, 0)
 
 
 class IntentionEncoder(tf.keras.layers.Layer):
@@ -138,12 +110,14 @@ class IntentionEncoder(tf.keras.layers.Layer):
 
   def call(self, ids: tf.RaggedTensor, training=None
            ) -> Tuple[tf.Tensor, tf.Tensor]:
-    """ids: int64 ragged [batch, None], oldest first, rows <= max_length."""
+    """ids: int64 ragged [batch, None], most recent first, rows <= max_length."""
     return self.encode(ids.to_tensor(default_value=0), ids.row_lengths())
 
   def encode(self, dense: tf.Tensor, lengths: tf.Tensor
              ) -> Tuple[tf.Tensor, tf.Tensor]:
-    """Left-aligned rows: the first lengths[b] of dense[b] (oldest first).
+    """Left-aligned rows: the first lengths[b] of dense[b], most recent first.
+
+    Column l of a row is position l (0 = the most recent item).
 
     Args:
       dense: int64 [batch, L], L <= max_length; entries past a row's length
@@ -154,28 +128,35 @@ class IntentionEncoder(tf.keras.layers.Layer):
       intentions float32 [batch, K, dim]; mass float32 [batch, K] (rows sum
       to 1, all 0 for an empty history).
     """
-    mask, position = _mask_and_position(tf.shape(dense)[1], lengths)
+    shape = tf.shape(dense)
+    mask = tf.range(shape[1], dtype=lengths.dtype)[None, :] < lengths[:, None]
     maskf = tf.cast(mask, tf.float32)
     h = (tf.nn.embedding_lookup(self.item_embeddings, dense)
-         + tf.nn.embedding_lookup(self.position_embeddings, position))
-    h *= maskf[:, :, None]
-    dim = tf.cast(tf.shape(h)[-1], tf.float32)
+         + self.position_embeddings[None, :shape[1]])
+    dim = h.shape[-1]
+    scale = tf.sqrt(tf.cast(dim, tf.float32))
     if self.attention:
+      h *= maskf[:, :, None]
       query, key, value = tf.split(self.query_key_value(h), 3, axis=-1)
-      logits = tf.matmul(query, key, transpose_b=True) / tf.sqrt(dim)  # [B, L, L]
+      logits = tf.matmul(query, key, transpose_b=True) / scale  # [B, L, L]
       logits += (1.0 - maskf[:, None, :]) * -1e9  # attend to valid positions only
       h += tf.matmul(tf.nn.softmax(logits), value)
     h = self.norm_attention(h)
-    h *= maskf[:, :, None]
-    # h is layer-normed (zero at padding): no second norm before matching.
-    assignment = tf.nn.softmax(tf.einsum(
-        'bld,kd->blk', h, self.norm_prototypes(self.prototypes))
-                               / tf.sqrt(dim), axis=-1)
-    logits = tf.einsum('bld,d->bl', h, self.importance)          # [B, L]
-    logits = tf.where(mask, logits, tf.fill(tf.shape(logits), -1e9))
-    weight = tf.nn.softmax(logits, axis=-1) * maskf               # [B, L]
-    weights = assignment * weight[:, :, None]                     # [B, L, K]
-    intentions = self.norm_intentions(tf.einsum('blk,bld->bkd', weights, h))
+    # Padding positions are left as they are: every use below weighs them by
+    # an exact 0 (`weight`), in the values and in the gradients alike.
+    # h is layer-normed: no second norm before matching.
+    flat = tf.reshape(h, [-1, dim])                                 # [B*L, d]
+    assignment = tf.nn.softmax(tf.reshape(tf.matmul(
+        flat, self.norm_prototypes(self.prototypes), transpose_b=True),
+                                          [shape[0], shape[1], -1])
+                               / scale, axis=-1)                    # [B, L, K]
+    logits = tf.reshape(tf.matmul(flat, self.importance[:, None]),
+                        shape[:2])                                  # [B, L]
+    logits = tf.where(mask, logits, -1e9)
+    weight = tf.nn.softmax(logits, axis=-1) * maskf                 # [B, L]
+    weights = assignment * weight[:, :, None]                       # [B, L, K]
+    intentions = self.norm_intentions(
+        tf.matmul(weights, h, transpose_a=True))                    # [B, K, d]
     return intentions, tf.reduce_sum(weights, axis=1)
 
 
@@ -196,14 +177,9 @@ class SequenceQueryTower(towers.QueryTower):
                                     num_intentions, max_length, attention)
 
   def recent_first(self, features) -> Tuple[tf.Tensor, tf.Tensor]:
-    """History ids, most recent first: (int64 [batch, L], lengths [batch])."""
+    """The encoder's input: history ids, most recent first, left-aligned
+    (int64 [batch, L], lengths [batch])."""
     return recent_first(self.history_ids(features), self.encoder.max_length)
-
-  def sequence(self, features) -> Tuple[tf.Tensor, tf.Tensor]:
-    """The encoder's input: (int64 [batch, L] item ids oldest first, left-
-    aligned, lengths [batch])."""
-    ids, lengths = self.recent_first(features)
-    return reverse_prefixes(ids, lengths), lengths
 
   def head(self, features, intentions: tf.Tensor) -> tf.Tensor:
     """Other features' embeddings + each intention -> MLP -> [batch, K, d].
@@ -218,15 +194,21 @@ class SequenceQueryTower(towers.QueryTower):
     width = others.shape[-1]
     if not self.mlp.built:  # its layers are used one by one below
       self.mlp.build([None, width + intentions.shape[-1]])
-    x = (tf.matmul(others, first.kernel[:width])[:, None, :]
-         + tf.einsum('bke,eh->bkh', intentions, first.kernel[width:]))
-    if first.use_bias:
-      x += first.bias
-    x = first.activation(x)
+    kernel_others, kernel_intention = tf.split(first.kernel, [width, -1])
+    shared = tf.matmul(others, kernel_others)                    # [B, h]
+    if first.use_bias:  # once per example, not per intention
+      shared = tf.nn.bias_add(shared, first.bias)
+    shape = tf.shape(intentions)
+    x = tf.reshape(tf.matmul(tf.reshape(intentions, [-1, shape[2]]),
+                             kernel_intention),
+                   [shape[0], shape[1], first.units]) + shared[:, None, :]
+    # The other layers on [B*K, h] rows (plain 2-D Dense layers).
+    x = tf.reshape(first.activation(x), [shape[0] * shape[1], first.units])
     for layer in rest:
       x = layer(x)
-    return tf.math.l2_normalize(x, axis=-1)
+    return tf.math.l2_normalize(
+        tf.reshape(x, [shape[0], shape[1], x.shape[-1]]), axis=-1)
 
   def call(self, features, training=None):
-    intentions, _ = self.encoder.encode(*self.sequence(features))
+    intentions, _ = self.encoder.encode(*self.recent_first(features))
     return self.head(features, intentions)

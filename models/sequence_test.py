@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_recommenders as tfrs
 
 from models import sequence
 
@@ -17,17 +18,62 @@ def test_recent_first_keeps_the_most_recent_items_left_aligned():
   assert lengths.numpy().tolist() == [3, 2, 0]
 
 
-def test_reverse_prefixes_gives_the_time_order():
-  ids = tf.constant([[1, 2, 3], [7, 6, 9], [5, 8, 8]], tf.int64)
-  got = sequence.reverse_prefixes(ids, tf.constant([3, 2, 0], tf.int64))
-  assert got.numpy().tolist() == [[3, 2, 1], [6, 7, 0], [0, 0, 0]]
+def _reference_encode(encoder, ordered, lengths):
+  """The encoder's maths written out on time-ordered rows (oldest first,
+  positions counted back from each row's last item, padding zeroed), with
+  einsums: what `encode` computes on the same rows most recent first."""
+  index = tf.range(tf.shape(ordered, out_type=tf.int64)[1])[None, :]
+  mask = index < lengths[:, None]
+  position = tf.where(mask, lengths[:, None] - 1 - index, 0)
+  maskf = tf.cast(mask, tf.float32)
+  h = (tf.nn.embedding_lookup(encoder.item_embeddings, ordered)
+       + tf.nn.embedding_lookup(encoder.position_embeddings, position))
+  h *= maskf[:, :, None]
+  dim = tf.cast(tf.shape(h)[-1], tf.float32)
+  if encoder.attention:
+    query, key, value = tf.split(encoder.query_key_value(h), 3, axis=-1)
+    logits = tf.matmul(query, key, transpose_b=True) / tf.sqrt(dim)
+    logits += (1.0 - maskf[:, None, :]) * -1e9
+    h += tf.matmul(tf.nn.softmax(logits), value)
+  h = encoder.norm_attention(h) * maskf[:, :, None]
+  assignment = tf.nn.softmax(tf.einsum(
+      'bld,kd->blk', h, encoder.norm_prototypes(encoder.prototypes))
+                             / tf.sqrt(dim), axis=-1)
+  logits = tf.where(mask, tf.einsum('bld,d->bl', h, encoder.importance), -1e9)
+  weights = assignment * (tf.nn.softmax(logits, axis=-1) * maskf)[:, :, None]
+  return (encoder.norm_intentions(tf.einsum('blk,bld->bkd', weights, h)),
+          tf.reduce_sum(weights, axis=1))
 
 
-def test_positions_count_back_from_the_latest_item():
-  mask, position = sequence._mask_and_position(  # pylint: disable=protected-access
-      3, tf.constant([3, 1], tf.int64))
-  assert mask.numpy().tolist() == [[True, True, True], [True, False, False]]
-  assert position.numpy().tolist() == [[2, 1, 0], [0, 0, 0]]
+@pytest.mark.parametrize('attention', [True, False])
+def test_encode_equals_the_time_ordered_reference(attention):
+  # Rows of lengths 6, 3, 1, 0; the entries past a length are other ids
+  # (as in the SSL views), which neither computation may see.
+  encoder = sequence.IntentionEncoder(12, 8, 3, 6, attention=attention)
+  rng = np.random.default_rng(2)
+  recent = rng.integers(0, 12, size=(4, 6))
+  lengths = np.array([6, 3, 1, 0])
+  ordered = np.array([np.concatenate([r[:n][::-1], r[n:]])
+                      for r, n in zip(recent, lengths)])
+  recent, ordered, lengths = (tf.constant(x, tf.int64)
+                              for x in (recent, ordered, lengths))
+  encoder.encode(recent, lengths)  # builds the layers
+  variables = encoder.trainable_variables
+  probe = tf.constant(rng.normal(size=(4, 3, 8)), tf.float32)
+  results = []
+  for run in (lambda: encoder.encode(recent, lengths),
+              lambda: _reference_encode(encoder, ordered, lengths)):
+    with tf.GradientTape() as tape:
+      intentions, mass = run()
+      loss = tf.reduce_sum(intentions * probe) + tf.reduce_sum(mass * mass)
+    results.append((intentions, mass, tape.gradient(loss, variables)))
+  (got, got_mass, got_grads), (want, want_mass, want_grads) = results
+  np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(got_mass.numpy(), want_mass.numpy(), atol=1e-6)
+  for v, g, w in zip(variables, got_grads, want_grads):
+    np.testing.assert_allclose(tf.convert_to_tensor(g).numpy(),
+                               tf.convert_to_tensor(w).numpy(), rtol=1e-4,
+                               atol=1e-5, err_msg=v.name)
 
 
 def test_encode_ignores_entries_past_the_length():
@@ -66,11 +112,28 @@ def test_max_over_intentions_against_numpy():
   got = sequence.max_over_intentions(tf.constant(intentions),
                                      tf.constant(items)).numpy()
   np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
-  # What the retrieval task multiplies gives back the same scores.
-  scores, identity = sequence.as_retrieval_inputs(tf.constant(intentions),
-                                                  tf.constant(items))
-  np.testing.assert_allclose(tf.matmul(scores, identity, transpose_b=True),
-                             expected, rtol=1e-5, atol=1e-5)
+
+
+def test_the_retrieval_task_scores_k_intentions_by_their_max():
+  # The main loss hands [B, K, d] to tfrs.tasks.Retrieval (its maxsim): the
+  # same loss as the task on the max-over-intentions scores times the
+  # identity (the formulation it replaced), with the logQ correction and the
+  # accidental-hit removal on.
+  rng = np.random.default_rng(1)
+  intentions = tf.constant(rng.normal(size=(6, 3, 5)), tf.float32)
+  items = tf.constant(rng.normal(size=(6, 5)), tf.float32)
+  kwargs = {'candidate_ids': tf.constant([0, 1, 2, 1, 4, 5]),
+            'candidate_sampling_probability': tf.constant(
+                rng.uniform(0.01, 0.2, 6), tf.float32),
+            'compute_metrics': False, 'compute_batch_metrics': False}
+  task = tfrs.tasks.Retrieval(
+      loss=tf.keras.losses.CategoricalCrossentropy(
+          from_logits=True, reduction=tf.keras.losses.Reduction.NONE),
+      temperature=0.2, remove_accidental_hits=True)
+  got = task(intentions, items, **kwargs)
+  scores = sequence.max_over_intentions(intentions, items)
+  want = task(scores, tf.eye(6), **kwargs)
+  np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
 
 
 def test_serving_outputs():
@@ -94,9 +157,9 @@ def test_sequence_tower_gives_k_normalized_vectors():
   assert out.shape == (2, 3, 6)
   np.testing.assert_allclose(np.linalg.norm(out.numpy(), axis=-1), 1.0,
                              atol=1e-5)
-  ids, lengths = tower.sequence({'history': tf.ragged.constant(
+  ids, lengths = tower.recent_first({'history': tf.ragged.constant(
       [['a', 'c', 'x']])})
-  assert ids.numpy().tolist() == [[0, 3, 1]]  # x is OOV (0), time order
+  assert ids.numpy().tolist() == [[1, 3, 0]]  # x is OOV (0), recent first
   assert lengths.numpy().tolist() == [3]
 
 

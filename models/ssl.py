@@ -17,7 +17,8 @@ from models.config import SslVariant
 
 
 def info_nce(z1: tf.Tensor, z2: tf.Tensor, temperature: float,
-             ids: Optional[tf.Tensor] = None) -> tf.Tensor:
+             ids: Optional[tf.Tensor] = None,
+             normalized: bool = False) -> tf.Tensor:
   """InfoNCE with in-batch negatives, cosine similarity / temperature, mean.
 
   L = -(1/N) sum_i log( exp(s(z1_i, z2_i)/t) / sum_j exp(s(z1_i, z2_j)/t) ),
@@ -32,14 +33,18 @@ def info_nce(z1: tf.Tensor, z2: tf.Tensor, temperature: float,
       ids[j] == ids[i] (the same item sampled twice, which happens with uniform
       sampling with replacement) is left out of row i's softmax, like TFRS's
       accidental-hit removal.
+    normalized: z1 and z2 are unit vectors already (the towers' outputs):
+      not normalized again (the same loss and parameter gradients, to float
+      rounding).
 
   Returns:
     Scalar float loss.
   """
   if temperature <= 0:
     raise ValueError(f'temperature must be > 0, got {temperature}')
-  z1 = tf.math.l2_normalize(z1, axis=-1)
-  z2 = tf.math.l2_normalize(z2, axis=-1)
+  if not normalized:
+    z1 = tf.math.l2_normalize(z1, axis=-1)
+    z2 = tf.math.l2_normalize(z2, axis=-1)
   logits = tf.linalg.matmul(z1, z2, transpose_b=True) / temperature  # [N, N]
   n = tf.shape(logits)[0]
   if ids is not None:
@@ -47,9 +52,9 @@ def info_nce(z1: tf.Tensor, z2: tf.Tensor, temperature: float,
     same = tf.equal(ids[:, tf.newaxis], ids[tf.newaxis, :])
     duplicate = tf.logical_and(same, tf.logical_not(tf.eye(n, dtype=tf.bool)))
     logits = tf.where(duplicate, tf.constant(-1e9, logits.dtype), logits)
-  labels = tf.range(n)
-  return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-      labels=labels, logits=logits))
+  # -log softmax of row i at i (cheaper than the sparse cross-entropy op).
+  return tf.reduce_mean(tf.reduce_logsumexp(logits, axis=1)
+                        - tf.linalg.diag_part(logits))
 
 
 def uniform_item_sampler(num_items: int, batch_size: int,
@@ -206,7 +211,8 @@ class ItemContrastiveTask(tf.Module):
       other_embeddings, embeddings = tf.split(embeddings,
                                               tf.stack([-1, 2 * batch]))
     z1, z2 = tf.split(embeddings, 2)
-    return info_nce(z1, z2, self.temperature, ids), other_embeddings
+    return (info_nce(z1, z2, self.temperature, ids, normalized=True),
+            other_embeddings)
 
 
 def _drop_values(column: tf.RaggedTensor, draws: tf.Tensor,

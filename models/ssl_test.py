@@ -63,6 +63,26 @@ def test_info_nce_removes_duplicate_items_from_negatives():
   assert no_ids == pytest.approx((2 * 0.861995 + 0.551445) / 3, abs=1e-5)
 
 
+def test_info_nce_of_unit_vectors_needs_no_normalization():
+  # normalized=True skips the normalization (the towers' outputs are unit
+  # vectors): the loss and the gradients reaching the vectors before their
+  # normalization (the tower's parameters) stay those of normalized=False.
+  rng = np.random.default_rng(4)
+  x1 = tf.constant(rng.normal(size=(6, 3)), tf.float32)
+  x2 = tf.constant(rng.normal(size=(6, 3)), tf.float32)
+  ids = tf.constant([0, 1, 1, 2, 3, 4], tf.int64)
+  results = []
+  for normalized in (False, True):
+    with tf.GradientTape() as tape:
+      tape.watch([x1, x2])
+      loss = ssl.info_nce(tf.math.l2_normalize(x1, axis=1),
+                          tf.math.l2_normalize(x2, axis=1), 0.2, ids,
+                          normalized=normalized)
+    results.append([loss] + tape.gradient(loss, [x1, x2]))
+  for got, want in zip(results[1], results[0]):
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_info_nce_rejects_bad_temperature():
   with pytest.raises(ValueError, match='temperature'):
     ssl.info_nce(tf.ones([2, 2]), tf.ones([2, 2]), 0.0)

@@ -124,11 +124,11 @@ class ItemTower(_Tower):
 
     Equals `self` on the rows of `others` (mask None), view 1 (`features`,
     `mask1`) and view 2 (`features` with the columns of `view2` instead,
-    `mask2`), at less cost: the first layer's pre-activation is the sum over
-    features of each feature's embedding times its block of the kernel, so a
-    feature's product is computed once per item for both views unless `view2`
-    gives it other values, a masked feature's is its default embedding's,
-    once per call, and a view's mask weighs them (0 or 1) in one product.
+    `mask2`), in one tower pass: each table is looked up once per input (the
+    views share their lookups but for the columns of `view2`), each view's
+    mask replaces its masked features' embeddings by the defaults in one
+    `tf.where` over both views, and the M + 2B rows go through the MLP
+    together.
 
     Args:
       features: item tower inputs of B items, view 1's (and view 2's, but for
@@ -145,42 +145,23 @@ class ItemTower(_Tower):
       raise ValueError(f'embed_views: the id feature {self.feature_names[0]!r} '
                        'is shared by both views')
     k = len(self.feature_names)
-    if not self.mlp.built:
-      self.mlp.build((None, k * self.embedding_dim))
-    first = self.mlp.layers[0]
-    blocks = tf.reshape(first.kernel, [k, self.embedding_dim, -1])  # [k, e, w]
-    # [k, B, w]: each feature's embedding times its kernel block.
-    shared = tf.einsum('kbe,kew->kbw', tf.stack(self.embed_features(features)),
-                       blocks)
-    if view2:  # view 2's own products where its values differ
-      second = tf.unstack(shared)
-      for i, name in enumerate(self.feature_names):
-        if name in view2:
-          second[i] = tf.matmul(pooled_lookup(self.tables[i], view2[name]),
-                                blocks[i])
-      second = tf.stack(second)
-    defaults = tf.einsum('ke,kew->kw', self.default_embeddings, blocks)
-
-    # float [2, k]: 1 where a view masks a feature.
-    masked = tf.stack([tf.zeros([k], shared.dtype) if m is None else
-                       tf.cast(tf.convert_to_tensor(m, tf.bool), shared.dtype)
-                       for m in (mask1, mask2)])
-    # A view's pre-activation (bias aside): the products of the features it
-    # keeps plus the default products of those it masks; [2, B, w].
-    if view2:
-      rows = tf.stack([tf.tensordot(1.0 - masked[0], shared, 1),
-                       tf.tensordot(1.0 - masked[1], second, 1)])
-    else:
-      rows = tf.tensordot(1.0 - masked, shared, 1)
-    rows = rows + tf.matmul(masked, defaults)[:, tf.newaxis, :]
-    rows = [tf.reshape(rows, [-1, first.units])]
+    parts = self.embed_features(features)
+    x = tf.concat(parts, axis=1)[tf.newaxis]                    # [1, B, k*e]
+    if view2:  # view 2's own embeddings where its values differ
+      second = [pooled_lookup(self.tables[i], view2[name]) if name in view2
+                else part for i, (name, part) in enumerate(
+                    zip(self.feature_names, parts))]
+      x = tf.stack([x[0], tf.concat(second, axis=1)])           # [2, B, k*e]
+    masked = tf.stack([tf.zeros([k], tf.bool) if m is None else
+                       tf.convert_to_tensor(m, tf.bool) for m in (mask1, mask2)])
+    # [2, 1, k*e]: True on the columns of a feature the view masks.
+    masked = tf.repeat(masked, self.embedding_dim, axis=1)[:, tf.newaxis, :]
+    views = tf.where(masked, tf.reshape(self.default_embeddings, [1, 1, -1]),
+                     x)                                         # [2, B, k*e]
+    rows = [tf.reshape(views, [-1, k * self.embedding_dim])]
     if others is not None:
-      rows.insert(0, tf.matmul(tf.concat(self.embed_features(others), axis=1),
-                               first.kernel))
-    x = first.activation(tf.nn.bias_add(tf.concat(rows, axis=0), first.bias))
-    for layer in self.mlp.layers[1:]:
-      x = layer(x)
-    return tf.math.l2_normalize(x, axis=1)
+      rows.insert(0, tf.concat(self.embed_features(others), axis=1))
+    return tf.math.l2_normalize(self.mlp(tf.concat(rows, axis=0)), axis=1)
 
 
 class QueryTower(_Tower):
