@@ -47,11 +47,16 @@ def _raw(rows, features):
   return out
 
 
-def _item_embeddings(setup):
+@pytest.fixture(scope='module')
+def served(setup):
+  """The exported towers loaded back once for the tests that read them:
+  items (the item SavedModel's embeddings of the corpus rows, raw features
+  in) and query (the query SavedModel as a tower_io.Tower)."""
   by_key = {r['item_id']: r for r in setup['items']}
   rows = [by_key[k] for k in setup['corpus'].keys.tolist()]
   item = tower_io.Tower(str(setup['root'] / 'item'))
-  return item.embed(_raw(rows, setup['fc'].item_features))
+  return dict(items=item.embed(_raw(rows, setup['fc'].item_features)),
+              query=tower_io.Tower(str(setup['root'] / 'query')))
 
 
 def test_the_query_tower_is_a_sequence_tower_with_every_loss(setup):
@@ -85,15 +90,16 @@ def test_export_round_trip_raw_rows_in_embedding_and_intentions_out(setup):
       mean / np.linalg.norm(mean, axis=1, keepdims=True), atol=1e-5)
 
 
-def test_index_equals_numpy_brute_force_over_k_intentions(setup, tmp_path):
-  items = _item_embeddings(setup)
+def test_index_equals_numpy_brute_force_over_k_intentions(setup, served,
+                                                         tmp_path):
+  items = served['items']
   keys = setup['corpus'].keys
   query_dir = str(setup['root'] / 'query')
   index = index_lib.RetrievalIndex(query_dir, items, keys, k=10)
   index.save(str(tmp_path / 'index'))
   rows = setup['interactions'][:50]
   raw = _raw(rows, setup['fc'].query_features)
-  intentions = tower_io.Tower(query_dir).query_vectors(raw)   # [50, K, d]
+  intentions = served['query'].query_vectors(raw)   # [50, K, d]
   scores = np.einsum('nkd,md->nkm', intentions, items).max(axis=1)
   order = np.argsort(-scores, axis=1, kind='stable')[:, :10]
   served = tf.saved_model.load(str(tmp_path / 'index')).signatures[
@@ -108,9 +114,8 @@ def test_index_equals_numpy_brute_force_over_k_intentions(setup, tmp_path):
   assert all(len(set(r)) == 10 for r in got)  # each item once
 
 
-def test_evaluator_ranks_with_max_over_intentions(setup):
-  items = _item_embeddings(setup)
-  tower = tower_io.Tower(str(setup['root'] / 'query'))
+def test_evaluator_ranks_with_max_over_intentions(setup, served):
+  items, tower = served['items'], served['query']
   assert tower.has_intentions
   raw = _raw(setup['interactions'][:40], setup['fc'].query_features)
   intentions = tower.query_vectors(raw)

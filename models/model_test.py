@@ -26,6 +26,12 @@ def setup(tiny_transformed, tmp_path_factory):
       tiny_transformed, tmp_path_factory.mktemp('model'), CONFIG)
 
 
+@pytest.fixture(scope='module')
+def served_query(setup):
+  """The exported query tower, loaded back once for the tests that read it."""
+  return tf.saved_model.load(str(setup['root'] / 'query'))
+
+
 def test_corpus_holds_every_item_once(setup):
   assert sorted(setup['corpus'].keys.tolist()) == sorted(
       r['item_id'] for r in setup['items'])
@@ -44,23 +50,21 @@ def test_item_embedding_same_from_corpus_row_and_from_raw_features(setup):
   np.testing.assert_allclose(np.linalg.norm(exported, axis=1), 1.0, atol=1e-5)
 
 
-def test_query_tower_serves_raw_features_like_training(setup):
+def test_query_tower_serves_raw_features_like_training(setup, served_query):
   fc = setup['feature_config']
   batch = next(iter(data.interaction_dataset(
       setup['files'], setup['query_tft'], fc.query_features, setup['corpus'],
       batch_size=len(setup['interactions']), shuffle=False)))
   trained = setup['model'].query_tower(batch[data.QUERY]).numpy()
   # The transformed files keep the input order of the tiny rows.
-  served = tf.saved_model.load(str(setup['root'] / 'query'))
-  exported = served.signatures['serving_default'](
+  exported = served_query.signatures['serving_default'](
       **test_tft.raw_inputs(setup['interactions'], fc.query_features))['embedding'].numpy()
   assert exported.shape == (len(setup['interactions']), CONFIG.tower_layers[-1])
   np.testing.assert_allclose(exported, trained, atol=1e-5)
 
 
-def test_query_signature_takes_only_query_columns(setup):
-  served = tf.saved_model.load(str(setup['root'] / 'query'))
-  _, kwargs = served.signatures['serving_default'].structured_input_signature
+def test_query_signature_takes_only_query_columns(setup, served_query):
+  _, kwargs = served_query.signatures['serving_default'].structured_input_signature
   assert sorted(kwargs) == sorted(setup['feature_config'].query_feature_names)
 
 

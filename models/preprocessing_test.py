@@ -1,29 +1,18 @@
 """preprocessing_fns on real TF Transform runs over a few hand-made rows."""
-import os
-
 import pytest
 import tensorflow as tf
+import tensorflow_transform as tft
 
 from models import features as F
 from models import preprocessing
 from tests.support import tft as test_tft
 from models.config import TransformConfig
 
-TRANSFORM = TransformConfig(numeric_buckets=2)
-ITEMS = [
-    {'item_id': 'a', 'title': 'Toy Story', 'year': 1995.0, 'genres': 'Animation|Comedy'},
-    {'item_id': 'b', 'title': 'TOY soldiers!', 'year': 1991.0, 'genres': 'Action'},
-    {'item_id': 'c', 'title': 'Heat', 'year': None, 'genres': None},
-    {'item_id': 'd', 'title': 'Heat', 'year': 1960.0, 'genres': 'Comedy|Action'},
-]
-EVENTS = [
-    {'user_id': 'u1', 'item_id': 'a', 'timestamp': 1, 'age': 20.0, 'gender': 'F',
-     'occupation': 'artist', 'zip_prefix': '551', 'history': None},
-    {'user_id': 'u1', 'item_id': 'b', 'timestamp': 2, 'age': 20.0, 'gender': 'F',
-     'occupation': 'artist', 'zip_prefix': '551', 'history': 'a'},
-    {'user_id': 'u2', 'item_id': 'c', 'timestamp': 3, 'age': 40.0, 'gender': 'M',
-     'occupation': 'writer', 'zip_prefix': 'T8H', 'history': 'b|a'},
-]
+# The hand-made rows are tests/support/tft.py's HAND_ITEMS (a-d) and
+# HAND_EVENTS (3 events), transformed with HAND_NUMERIC_BUCKETS in the
+# session's one Beam pipeline of TFT jobs (the fixture `hand_transformed`,
+# tests/support/fixtures.py).
+TRANSFORM = TransformConfig(numeric_buckets=test_tft.HAND_NUMERIC_BUCKETS)
 
 
 def _rows(out_dir, tft_output):
@@ -34,18 +23,13 @@ def _rows(out_dir, tft_output):
 
 
 @pytest.fixture(scope='module')
-def transformed(tmp_path_factory):
-  root = tmp_path_factory.mktemp('pre')
-  config = {'features': F.load_feature_config(test_tft.schema_dir()).to_dict(),
-            'transform': TRANSFORM.to_dict()}
-  items_tft, events_tft = test_tft.transform_all([
-      (ITEMS, os.path.join(test_tft.schema_dir(), F.ITEMS_SCHEMA_FILE),
-       preprocessing.items_preprocessing_fn, config, str(root / 'items')),
-      (EVENTS, os.path.join(test_tft.schema_dir(), F.INTERACTIONS_SCHEMA_FILE),
-       preprocessing.interactions_preprocessing_fn, config,
-       str(root / 'events'))])
-  return (items_tft, _rows(str(root / 'items'), items_tft),
-          events_tft, _rows(str(root / 'events'), events_tft))
+def transformed(hand_transformed):
+  items_dir = str(hand_transformed / 'items')
+  events_dir = str(hand_transformed / 'interactions')
+  items_tft = tft.TFTransformOutput(items_dir)
+  events_tft = tft.TFTransformOutput(events_dir)
+  return (items_tft, _rows(items_dir, items_tft),
+          events_tft, _rows(events_dir, events_tft))
 
 
 def _vocab(tft_output, name):

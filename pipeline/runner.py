@@ -70,7 +70,7 @@ def run(config: RunConfig) -> int:
   Returns the exit code of the outcome (pipeline/outcome.py: 0 pushed or
   nothing new, 3 not blessed) after logging its one line last.
   """
-  from tfx import v1 as tfx  # pylint: disable=g-import-not-at-top
+  from tfx.orchestration.local.local_dag_runner import LocalDagRunner  # pylint: disable=g-import-not-at-top
   os.makedirs(config.output, exist_ok=True)
   with run_lock.hold(config.output):  # one run at a time per output folder
     removed = run_lock.clean_dead_runs(
@@ -84,7 +84,7 @@ def run(config: RunConfig) -> int:
     logging.info('Running pipeline %r: data %s, schemas %s, output %s',
                  config.pipeline_name, config.data, config.schema_name(),
                  config.output)
-    tfx.orchestration.LocalDagRunner().run(pipeline)
+    LocalDagRunner().run(pipeline)
     result = outcome.of_latest_run(config.metadata_connection(readonly=True))
   from pipeline import report  # pylint: disable=g-import-not-at-top
   try:

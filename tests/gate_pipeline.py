@@ -10,7 +10,11 @@ import os
 from typing import Dict
 
 import tensorflow as tf
-from tfx import v1 as tfx
+from tfx.dsl.component.experimental import annotations
+from tfx.dsl.component.experimental.decorators import component
+from tfx.orchestration import metadata
+from tfx.orchestration import pipeline as tfx_pipeline
+from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 
@@ -20,12 +24,12 @@ from pipeline import pipeline as pipeline_lib
 from pipeline.config import EvaluationConfig
 from tests.support import towers as test_towers
 
-OutputArtifact = tfx.dsl.components.OutputArtifact
-InputArtifact = tfx.dsl.components.InputArtifact
-Parameter = tfx.dsl.components.Parameter
+OutputArtifact = annotations.OutputArtifact
+InputArtifact = annotations.InputArtifact
+Parameter = annotations.Parameter
 
 
-@tfx.dsl.components.component
+@component
 def TinyExampleGen(  # pylint: disable=invalid-name
     interactions: OutputArtifact[standard_artifacts.Examples],
     items: OutputArtifact[standard_artifacts.Examples]):
@@ -36,7 +40,7 @@ def TinyExampleGen(  # pylint: disable=invalid-name
   items.split_names = artifact_utils.encode_split_names(['corpus'])
 
 
-@tfx.dsl.components.component
+@component
 def TinyTrainer(  # pylint: disable=invalid-name
     examples: InputArtifact[standard_artifacts.Examples],
     query_model: OutputArtifact[standard_artifacts.Model],
@@ -62,7 +66,7 @@ def TinyTrainer(  # pylint: disable=invalid-name
 
 def create_pipeline(pipeline_root: str, metadata_path: str, serving_dir: str,
                     seed: int = 0, min_recall: float = 0.0
-                    ) -> tfx.dsl.Pipeline:
+                    ) -> tfx_pipeline.Pipeline:
   """The sslrec pipeline's evaluation/gate/push part, on stand-in inputs."""
   example_gen = TinyExampleGen()
   trainer = TinyTrainer(examples=example_gen.outputs['interactions'],
@@ -74,11 +78,11 @@ def create_pipeline(pipeline_root: str, metadata_path: str, serving_dir: str,
       items=example_gen.outputs['items'], serving_root=serving_dir,
       evaluation=EvaluationConfig(ks=(10, 50, 100), blessing_k=10,
                                   min_recall=min_recall, index_k=10))
-  return tfx.dsl.Pipeline(
+  return tfx_pipeline.Pipeline(
       pipeline_name='gate-test',
       pipeline_root=pipeline_root,
       metadata_connection_config=(
-          tfx.orchestration.metadata.sqlite_metadata_connection_config(
+          metadata.sqlite_metadata_connection_config(
               metadata_path)),
       components=[example_gen, trainer] + gate,
       enable_cache=True)
@@ -93,6 +97,6 @@ def run(output_dir: str, **kwargs) -> Dict[str, str]:
   paths = {'pipeline_root': os.path.join(output_dir, 'pipeline'),
            'metadata': os.path.join(output_dir, 'metadata.sqlite'),
            'serving': os.path.join(output_dir, 'serving')}
-  tfx.orchestration.LocalDagRunner().run(create_pipeline(
+  LocalDagRunner().run(create_pipeline(
       paths['pipeline_root'], paths['metadata'], paths['serving'], **kwargs))
   return paths

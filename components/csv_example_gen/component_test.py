@@ -5,10 +5,12 @@ import pytest
 import tensorflow as tf
 import tensorflow_data_validation as tfdv
 from ml_metadata.proto import metadata_store_pb2
-from tfx import v1 as tfx
 from tfx.components.example_gen import utils
 from tfx.dsl.io import fileio
 from tfx.orchestration import metadata
+from tfx.orchestration import pipeline as tfx_pipeline
+from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs as specs
@@ -22,8 +24,8 @@ import schemas
 
 
 def _split_names(gen):
-  input_config = tfx.proto.Input()
-  output_config = tfx.proto.Output()
+  input_config = example_gen_pb2.Input()
+  output_config = example_gen_pb2.Output()
   proto_utils.json_to_proto(gen.exec_properties[specs.INPUT_CONFIG_KEY],
                             input_config)
   proto_utils.json_to_proto(gen.exec_properties[specs.OUTPUT_CONFIG_KEY],
@@ -75,12 +77,12 @@ def test_runs_in_a_local_pipeline_and_is_cached(tmp_path):
         str(data / 'interactions'), config.interaction_columns,
         {'train': 'train/*', 'eval': 'eval/*'}
     ).with_id('InteractionsExampleGen')
-    tfx.orchestration.LocalDagRunner().run(tfx.dsl.Pipeline(
+    LocalDagRunner().run(tfx_pipeline.Pipeline(
         pipeline_name='csv_example_gen_test',
         pipeline_root=str(tmp_path / 'root'),
         components=[items, interactions], enable_cache=True,
         metadata_connection_config=(
-            tfx.orchestration.metadata.sqlite_metadata_connection_config(db))))
+            metadata.sqlite_metadata_connection_config(db))))
 
   run()
   run()

@@ -5,8 +5,11 @@ import os
 
 import numpy as np
 import pytest
-from tfx import v1 as tfx
+from tfx.components import CsvExampleGen
+from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.orchestration import metadata
+from tfx.orchestration import pipeline as tfx_pipeline
+from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from tfx.proto import example_gen_pb2
 from tfx.types import channel_utils
 from tfx.types import standard_artifacts
@@ -73,7 +76,7 @@ def _write_schema(path):
 
 
 def _pipeline(root, items_dir, schema_file):
-  example_gen = tfx.components.CsvExampleGen(
+  example_gen = CsvExampleGen(
       input_base=items_dir,
       input_config=example_gen_pb2.Input(splits=[
           example_gen_pb2.Input.Split(name='corpus', pattern='items.csv')]),
@@ -81,11 +84,11 @@ def _pipeline(root, items_dir, schema_file):
           split_config=example_gen_pb2.SplitConfig(splits=[
               example_gen_pb2.SplitConfig.Split(name='corpus',
                                                 hash_buckets=1)])))
-  schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_file)
+  schema_gen = ImportSchemaGen(schema_file=schema_file)
   mi = component.MutualInformationGen(
       examples=example_gen.outputs['examples'],
       schema=schema_gen.outputs['schema'], num_buckets=4)
-  return tfx.dsl.Pipeline(
+  return tfx_pipeline.Pipeline(
       pipeline_name='mi_test', pipeline_root=os.path.join(root, 'root'),
       components=[example_gen, schema_gen, mi],
       metadata_connection_config=metadata.sqlite_metadata_connection_config(
@@ -99,7 +102,7 @@ def test_pipeline_run_records_the_artifact_in_mlmd(tmp_path):
   os.makedirs(tmp_path / 'items')
   _write_items_csv(tmp_path / 'items' / 'items.csv',
                    mi_tables.correlated_items(400, seed=3))
-  tfx.orchestration.LocalDagRunner().run(_pipeline(
+  LocalDagRunner().run(_pipeline(
       str(tmp_path), str(tmp_path / 'items'),
       _write_schema(tmp_path / 'items.pbtxt')))
 
@@ -126,7 +129,7 @@ def test_executor_error_reaches_the_runner(tmp_path):
   os.makedirs(tmp_path / 'items')
   _write_items_csv(tmp_path / 'items' / 'items.csv', columns)
   with pytest.raises(DataError, match="numeric feature 'price'"):
-    tfx.orchestration.LocalDagRunner().run(_pipeline(
+    LocalDagRunner().run(_pipeline(
         str(tmp_path), str(tmp_path / 'items'),
         _write_schema(tmp_path / 'items.pbtxt')))
   written = [f for _, _, fs in os.walk(tmp_path / 'root') for f in fs

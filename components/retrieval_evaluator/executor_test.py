@@ -49,9 +49,21 @@ def _run(root, data, towers, name, baseline=None, **params):
     return json.load(f), evaluation, blessing
 
 
-def test_first_run_writes_metrics_json_and_blesses(setup):
-  root, data, cand, _ = setup
-  content, evaluation, blessing = _run(root, data, cand, 'first')
+@pytest.fixture(scope='module')
+def default_runs(setup):
+  """{'cand', 'base': _run(...) of that tower pair with the default properties}.
+
+  One real run each, read by every test that needs that run as it is; a test
+  that checks a re-run (reproducibility) runs the executor again.
+  """
+  root, data, cand, base = setup
+  return {name: _run(root, data, towers, f'default_{name}')
+          for name, towers in (('cand', cand), ('base', base))}
+
+
+def test_first_run_writes_metrics_json_and_blesses(setup, default_runs):
+  _, data, cand, _ = setup
+  content, evaluation, blessing = default_runs['cand']
   assert list(content) == [
       'recall@10', 'map@10', 'recall@50', 'map@50', 'hr@10', 'ndcg@10',
       'recall@50_by_decile',
@@ -107,9 +119,10 @@ def _brute_force_popularity(data, k):
   return sum(hits) / len(hits)
 
 
-def test_popularity_baseline_matches_a_brute_force_and_is_reproducible(setup):
+def test_popularity_baseline_matches_a_brute_force_and_is_reproducible(
+    setup, default_runs):
   root, data, cand, _ = setup
-  content, _, _ = _run(root, data, cand, 'popularity')
+  content = default_runs['cand'][0]
   for k in (10, 50):
     assert content['popularity'][f'recall@{k}']['overall'] == pytest.approx(
         _brute_force_popularity(data, k))
@@ -135,14 +148,14 @@ def test_impossible_threshold_is_not_blessed_and_says_why(setup):
   assert os.path.exists(os.path.join(blessing.uri, 'NOT_BLESSED'))
 
 
-def test_baseline_is_evaluated_through_its_item_model_uri(setup):
+def test_baseline_is_evaluated_through_its_item_model_uri(setup, default_runs):
   root, data, cand, base = setup
   baseline = artifact(standard_artifacts.Model, base['query_model'], 5)
   baseline.set_string_custom_property('item_model_uri', base['item_model'])
   content, _, blessing = _run(root, data, cand, 'with_baseline',
                               baseline=baseline, max_overall_drop=1.0,
                               max_tail_drop=1.0)
-  base_alone, _, _ = _run(root, data, base, 'base_alone')
+  base_alone = dict(default_runs['base'][0])
   for key in ('baseline', 'popularity', 'delta_ci95', 'bootstrap'):
     base_alone.pop(key)
   assert content['baseline'] == base_alone  # same events, same weights
@@ -155,10 +168,10 @@ def test_baseline_is_evaluated_through_its_item_model_uri(setup):
       'blessing_message')
 
 
-def test_regression_against_the_baseline_is_not_blessed(setup):
+def test_regression_against_the_baseline_is_not_blessed(setup, default_runs):
   root, data, cand, base = setup
-  recall = {name: _run(root, data, towers, f'alone_{name}')[0]['recall@10'][
-      'overall'] for name, towers in (('cand', cand), ('base', base))}
+  recall = {name: default_runs[name][0]['recall@10']['overall']
+            for name in ('cand', 'base')}
   assert recall['cand'] != recall['base']
   worse, better = ((cand, base) if recall['cand'] < recall['base']
                    else (base, cand))

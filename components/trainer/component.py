@@ -8,7 +8,7 @@ masking), and writes two Model artifacts, one per tower, because the Pusher
 copies one SavedModel per Model artifact.
 """
 import json
-from typing import Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional
 
 from tfx import types
 from tfx.dsl.components.base import base_component
@@ -18,7 +18,9 @@ from tfx.types import standard_artifacts
 
 from components.mutual_information.artifact import MutualInformation
 from components.trainer import executor
-from components.trainer import vertex
+
+if TYPE_CHECKING:  # imported when used: it loads TFX's Google Cloud extension
+  from components.trainer import vertex  # pylint: disable=g-bad-import-order
 
 
 class TwoTowerTrainerSpec(types.ComponentSpec):
@@ -98,5 +100,9 @@ class TwoTowerTrainer(base_component.BaseComponent):
         custom_config=(json.dumps(vertex_job.custom_config(), sort_keys=True)
                        if vertex_job else None))
     super().__init__(spec=spec, custom_executor_spec=(
-        executor_spec.ExecutorClassSpec(vertex.VertexExecutor)
-        if vertex_job else None))
+        _vertex_executor_spec() if vertex_job else None))
+
+
+def _vertex_executor_spec() -> executor_spec.ExecutorClassSpec:
+  from components.trainer import vertex  # pylint: disable=g-import-not-at-top,redefined-outer-name
+  return executor_spec.ExecutorClassSpec(vertex.VertexExecutor)

@@ -9,7 +9,6 @@ from tfx.types import standard_artifacts
 from components.mutual_information.artifact import MutualInformation
 from components.trainer import component
 from components.trainer import executor
-from components.trainer import vertex
 
 
 def _channel(artifact_type):
@@ -67,7 +66,16 @@ def test_fn_args_carry_both_transforms_corpus_and_mi(tmp_path):
                                    'training': {'ssl': 'rfm'}}
 
 
-def test_vertex_job_runs_the_project_executor_on_vertex_worker_pools():
+@pytest.fixture(name='vertex')
+def _vertex():
+  """components/trainer/vertex.py, imported by the tests that use it only: it
+  loads TFX's Google Cloud extension, seconds every test process would pay
+  at collection."""
+  from components.trainer import vertex  # pylint: disable=g-import-not-at-top
+  return vertex
+
+
+def test_vertex_job_runs_the_project_executor_on_vertex_worker_pools(vertex):
   job = vertex.VertexJob(project='p', region='europe-west4', image='img:1',
                          workers=3, machine_type='n1-highmem-8',
                          accelerator_type='NVIDIA_TESLA_T4',
@@ -106,7 +114,7 @@ def test_local_trainer_has_no_custom_config():
   assert trainer.executor_spec.executor_class is executor.Executor
 
 
-def test_vertex_job_checks_its_fields():
+def test_vertex_job_checks_its_fields(vertex):
   with pytest.raises(ValueError, match='workers must be >= 1'):
     vertex.VertexJob(project='p', region='r', image='i', workers=0)
   with pytest.raises(ValueError, match='project is required'):

@@ -19,19 +19,45 @@ TINY_NUMERIC_BUCKETS = 4
 
 
 @pytest.fixture(scope='session')
-def tiny_transformed(tmp_path_factory):
-  """tft.prepare(...) of the tiny rows: one pair of TFT jobs for every models/ test.
+def transform_runs(tmp_path_factory):
+  """The folder of one Beam pipeline holding every models/ test's TFT jobs.
 
-  Built once per test run, also under pytest-xdist (tests/support/shared.py).
+  tiny/: tft.prepare(...) of the tiny rows (TINY_NUMERIC_BUCKETS); hand/:
+  the hand-made rows of models/preprocessing_test.py (tft.HAND_ITEMS,
+  HAND_EVENTS; HAND_NUMERIC_BUCKETS), each with items/ and interactions/.
+  One pipeline for both saves a pipeline's fixed cost (~10 s). Built once per
+  test run, also under pytest-xdist (tests/support/shared.py). Read-only.
+  """
+  from tests.support import shared  # pylint: disable=g-import-not-at-top
+  return shared.build_once(tmp_path_factory, 'transform_runs',
+                           _transform_runs)
+
+
+def _transform_runs(root):
+  from tests.support import tft as test_tft  # pylint: disable=g-import-not-at-top
+  test_tft.prepare(
+      root / 'tiny', TransformConfig(numeric_buckets=TINY_NUMERIC_BUCKETS),
+      also=test_tft.dataset_jobs(
+          test_tft.HAND_ITEMS, test_tft.HAND_EVENTS,
+          TransformConfig(numeric_buckets=test_tft.HAND_NUMERIC_BUCKETS),
+          root / 'hand'))
+
+
+@pytest.fixture(scope='session')
+def tiny_transformed(transform_runs):
+  """tft.load(...) of the tiny rows' TFT output: the data of the models/ tests.
+
   Read-only: a test module copies the dict and writes under its own `root`
   (`dict(tiny_transformed, root=tmp_path_factory.mktemp(...))`).
   """
-  from tests.support import shared  # pylint: disable=g-import-not-at-top
   from tests.support import tft as test_tft  # pylint: disable=g-import-not-at-top
-  folder = shared.build_once(
-      tmp_path_factory, 'tiny_transformed', lambda root: test_tft.prepare(
-          root, TransformConfig(numeric_buckets=TINY_NUMERIC_BUCKETS)))
-  return test_tft.load(folder)
+  return test_tft.load(transform_runs / 'tiny')
+
+
+@pytest.fixture(scope='session')
+def hand_transformed(transform_runs):
+  """The hand-made rows' TFT output folder (items/, interactions/); read-only."""
+  return transform_runs / 'hand'
 
 
 @pytest.fixture(scope='session')
@@ -113,24 +139,26 @@ def _cli(*argv):
 
 
 # The session fixtures below each build a history of real runs (minutes);
-# under pytest-xdist, each worker first builds its share of those this run's
-# tests use (`_histories_side_by_side`), so that they are built at once.
-HISTORIES = ('release_runs', 'cache_runs')
+# under pytest-xdist, each worker first builds its share of the slow shared
+# fixtures this run's tests use (`_shared_builds_side_by_side`), so that they
+# are built at once, and a worker's first tests are not queued behind them.
+# The TFT jobs (under a minute, needed by many models/ files) come first.
+SIDE_BY_SIDE = ('transform_runs', 'release_runs', 'cache_runs')
 
 
 @pytest.fixture(scope='session', autouse=True)
-def _histories_side_by_side(request):
-  """Worker i of n builds HISTORIES[i::n] (those the tests use) first.
+def _shared_builds_side_by_side(request):
+  """Worker i of n builds SIDE_BY_SIDE[i::n] (those the tests use) first.
 
   The other fixtures find them built (tests/support/shared.py); without
-  xdist, or when a worker gets no test, each history is built when a test
-  first needs it.
+  xdist, or when a worker gets no test, each is built when a test first
+  needs it.
   """
   import os  # pylint: disable=g-import-not-at-top
   worker = os.environ.get('PYTEST_XDIST_WORKER')
   if not worker:
     return
-  used = [name for name in HISTORIES
+  used = [name for name in SIDE_BY_SIDE
           if any(name in item.fixturenames for item in request.session.items)]
   index = int(worker.lstrip('gw'))
   count = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))

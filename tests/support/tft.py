@@ -3,7 +3,9 @@
 `tiny_rows` makes raw rows in the MovieLens-100K schema's columns;
 `transform` runs the project's preprocessing_fn through tft_beam
 (DirectRunner) and writes a TFX-Transform-like output folder: transform_fn/,
-transformed_metadata/ and gzip TFRecords of transformed examples.
+transformed_metadata/ and gzip TFRecords of transformed examples;
+`transform_all` runs several such jobs in one Beam pipeline (`prepare`'s
+`also`), as the session fixture `transform_runs` does for every models/ test.
 """
 import functools
 import os
@@ -94,10 +96,15 @@ def transform_all(jobs: Sequence[Tuple[List[Dict[str, Any]], str, Any,
   """
   for job in jobs:
     os.makedirs(job[4], exist_ok=True)
-  with beam.Pipeline() as p, tft_beam.Context(
-      temp_dir=tempfile.mkdtemp(dir=jobs[0][4])):
-    raw_metadata = [_add_transform(p, f'{i}/', *job)
-                    for i, job in enumerate(jobs)]
+  raw_metadata = []
+  with beam.Pipeline() as p:
+    for i, job in enumerate(jobs):
+      # A temp dir of each job's own: TFT names the vocabulary files it writes
+      # there after the feature (title, item_id, ...), so two jobs of one
+      # preprocessing_fn in one folder would read each other's vocabularies.
+      # TFT reads the Context when a job is added to the pipeline.
+      with tft_beam.Context(temp_dir=tempfile.mkdtemp(dir=job[4])):
+        raw_metadata.append(_add_transform(p, f'{i}/', *job))
   outputs = []
   for job, metadata in zip(jobs, raw_metadata):
     # TFX Transform also writes the raw metadata beside transform_fn/.
@@ -131,28 +138,63 @@ def transformed_files(out_dir: str) -> List[str]:
   return [os.path.join(out_dir, 'transformed', '*.gz')]
 
 
-def prepare(root: str, transform_config=None) -> Dict[str, Any]:
-  """Transforms `tiny_rows` under `root` and loads the item corpus.
+# The hand-made rows of models/preprocessing_test.py (few enough to check
+# every transformed value by hand), transformed with 2 numeric buckets in the
+# same Beam pipeline as the tiny rows (tests/support/fixtures.py).
+HAND_ITEMS = [
+    {'item_id': 'a', 'title': 'Toy Story', 'year': 1995.0, 'genres': 'Animation|Comedy'},
+    {'item_id': 'b', 'title': 'TOY soldiers!', 'year': 1991.0, 'genres': 'Action'},
+    {'item_id': 'c', 'title': 'Heat', 'year': None, 'genres': None},
+    {'item_id': 'd', 'title': 'Heat', 'year': 1960.0, 'genres': 'Comedy|Action'},
+]
+HAND_EVENTS = [
+    {'user_id': 'u1', 'item_id': 'a', 'timestamp': 1, 'age': 20.0, 'gender': 'F',
+     'occupation': 'artist', 'zip_prefix': '551', 'history': None},
+    {'user_id': 'u1', 'item_id': 'b', 'timestamp': 2, 'age': 20.0, 'gender': 'F',
+     'occupation': 'artist', 'zip_prefix': '551', 'history': 'a'},
+    {'user_id': 'u2', 'item_id': 'c', 'timestamp': 3, 'age': 40.0, 'gender': 'M',
+     'occupation': 'writer', 'zip_prefix': 'T8H', 'history': 'b|a'},
+]
+HAND_NUMERIC_BUCKETS = 2
 
-  `transform_config`: a models.config.TransformConfig (default: the defaults).
 
-  Returns `load(root)`.
+def dataset_jobs(items: List[Dict[str, Any]],
+                 interactions: List[Dict[str, Any]], transform_config,
+                 root) -> List[Tuple[List[Dict[str, Any]], str, Any,
+                                     Dict[str, Any], str]]:
+  """`transform_all` jobs of the project's two preprocessing_fns.
+
+  `items` and `interactions` (raw rows) are transformed with
+  `transform_config` (a models.config.TransformConfig) into root/items and
+  root/interactions.
   """
   from models import preprocessing  # pylint: disable=g-import-not-at-top
-  from models.config import TransformConfig  # pylint: disable=g-import-not-at-top
-  transform_config = transform_config or TransformConfig()
   root = str(root)
-  feature_config = F.load_feature_config(schema_dir())
-  custom_config = {'features': feature_config.to_dict(),
+  custom_config = {'features': F.load_feature_config(schema_dir()).to_dict(),
                    'transform': transform_config.to_dict()}
-  items, interactions = tiny_rows()
-  transform_all([
+  return [
       (items, os.path.join(schema_dir(), F.ITEMS_SCHEMA_FILE),
        preprocessing.items_preprocessing_fn, custom_config,
        os.path.join(root, 'items')),
       (interactions, os.path.join(schema_dir(), F.INTERACTIONS_SCHEMA_FILE),
        preprocessing.interactions_preprocessing_fn, custom_config,
-       os.path.join(root, 'interactions'))])
+       os.path.join(root, 'interactions'))]
+
+
+def prepare(root: str, transform_config=None, also=()) -> Dict[str, Any]:
+  """Transforms `tiny_rows` under `root` and loads the item corpus.
+
+  `transform_config`: a models.config.TransformConfig (default: the defaults).
+  `also`: more `transform_all` jobs, run in the same Beam pipeline (each
+  writes under its own folder, outside `root`).
+
+  Returns `load(root)`.
+  """
+  from models.config import TransformConfig  # pylint: disable=g-import-not-at-top
+  items, interactions = tiny_rows()
+  transform_all(dataset_jobs(items, interactions,
+                             transform_config or TransformConfig(), root)
+                + list(also))
   return load(root)
 
 
