@@ -79,7 +79,7 @@ def serving_outputs(vectors: tf.Tensor) -> Dict[str, tf.Tensor]:
 
 
 class IntentionEncoder(tf.keras.layers.Layer):
-  """Time-ordered item ids -> K intention vectors and their masses."""
+  """Item ids, most recent first -> K intention vectors and their masses."""
 
   def __init__(self, num_items: int, dim: int, num_intentions: int,
                max_length: int, attention: bool = True,

@@ -67,8 +67,7 @@ def _validated_input(name: str, input_base: str, splits: Dict[str, str],
   return [example_gen, statistics_gen, schema_gen, validator]
 
 
-def evaluate_and_push(*, query_model: Channel,
-                      item_model: Channel,
+def evaluate_and_push(*, query_model: Channel, item_model: Channel,
                       interactions: Channel, items: Channel,
                       serving_root: str,
                       evaluation: EvaluationConfig) -> List[Any]:
@@ -94,8 +93,7 @@ def evaluate_and_push(*, query_model: Channel,
   baseline = Resolver(
       strategy_class=LatestBlessedModelStrategy,
       model=Channel(type=standard_artifacts.Model),
-      model_blessing=Channel(
-          type=standard_artifacts.ModelBlessing),
+      model_blessing=Channel(type=standard_artifacts.ModelBlessing),
   ).with_id('LatestBlessedModelResolver')
   evaluator = RetrievalEvaluator(
       query_model=query_model, item_model=item_model, examples=interactions,
@@ -192,15 +190,17 @@ def create_pipeline(
       schema=items_schema.outputs['schema'],
       preprocessing_fn='models.preprocessing.items_preprocessing_fn',
       splits_config=SplitsConfig(analyze=[CORPUS_SPLIT],
-                                           transform=[CORPUS_SPLIT]),
-      custom_config=custom_config, disable_statistics=True).with_id('ItemsTransform')
+                                 transform=[CORPUS_SPLIT]),
+      custom_config=custom_config,
+      disable_statistics=True).with_id('ItemsTransform')
   inter_transform = Transform(
       examples=inter_gen.outputs['examples'],
       schema=inter_schema.outputs['schema'],
       preprocessing_fn='models.preprocessing.interactions_preprocessing_fn',
       splits_config=SplitsConfig(analyze=['train'],
-                                           transform=['train', 'eval']),
-      custom_config=custom_config, disable_statistics=True).with_id('InteractionsTransform')
+                                 transform=['train', 'eval']),
+      custom_config=custom_config,
+      disable_statistics=True).with_id('InteractionsTransform')
   # Data that breaks the schema stops the run before Transform.
   for node in (items_transform, inter_transform):
     node.add_upstream_node(items_validator)
