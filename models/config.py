@@ -267,11 +267,16 @@ class TransformConfig(_Section):
   text_top_k: int = option(
       5000, 'vocabulary size of text tokens, most frequent first; 0 = every '
       'token')
+  vocab_min_count: int = option(
+      1, 'values (and text tokens) of fewer input rows than this are out of '
+      'vocabulary: for item features, rows are items, so 2 drops the values '
+      'that name one item only; ids are never dropped')
 
   def __post_init__(self):
     self._check([
         (self.numeric_buckets > 1, 'numeric_buckets must be > 1'),
         (self.vocab_top_k >= 0, 'vocab_top_k must be >= 0'),
         (self.text_top_k >= 0, 'text_top_k must be >= 0'),
+        (self.vocab_min_count >= 1, 'vocab_min_count must be >= 1'),
     ])
 

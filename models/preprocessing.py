@@ -91,9 +91,10 @@ def _numeric(x, num_buckets: int) -> tf.Tensor:
   return out
 
 
-def _vocab(x, name: str, top_k: int):
+def _vocab(x, name: str, top_k: int, min_count: int = 1):
   return tft.compute_and_apply_vocabulary(
       x, top_k=top_k or None, num_oov_buckets=1,
+      frequency_threshold=min_count if min_count > 1 else None,
       vocab_filename=vocabulary_name(name))
 
 
@@ -101,14 +102,17 @@ def _transform_feature(x, feature: F.Feature, config: TransformConfig):
   if feature.kind == F.NUMERIC:
     return _numeric(x, config.numeric_buckets)
   text = _as_string(_dense(x, '' if x.dtype == tf.string else 0))
-  if feature.kind in (F.ID, F.CATEGORICAL):
-    top_k = 0 if feature.kind == F.ID else config.vocab_top_k
-    return _vocab(text, feature.name, top_k)
+  if feature.kind == F.ID:
+    return _vocab(text, feature.name, 0)
+  if feature.kind == F.CATEGORICAL:
+    return _vocab(text, feature.name, config.vocab_top_k,
+                  config.vocab_min_count)
   if feature.kind == F.MULTI_VALUED:
-    return _vocab(_split(text), feature.name, config.vocab_top_k)
+    return _vocab(_split(text), feature.name, config.vocab_top_k,
+                  config.vocab_min_count)
   if feature.kind == F.TEXT:
     return _vocab(_split(text, lowercase_tokens=True), feature.name,
-                  config.text_top_k)
+                  config.text_top_k, config.vocab_min_count)
   if feature.kind == F.HISTORY:
     return _split(text)
   raise ValueError(f'feature {feature.name!r}: unknown kind {feature.kind!r}')

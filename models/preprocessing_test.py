@@ -77,6 +77,22 @@ def test_id_vocabulary_covers_every_item_plus_oov(transformed):
                                items_tft) == 5
 
 
+def test_vocab_min_count_drops_values_of_one_item_but_no_id(
+    hand_min2_transformed):
+  items_dir = str(hand_min2_transformed / 'items')
+  items_tft = tft.TFTransformOutput(items_dir)
+  items = _rows(items_dir, items_tft)
+  # Of the genres and title words, only those on 2+ of the 4 items stay.
+  assert sorted(_vocab(items_tft, 'genres')) == ['Action', 'Comedy']
+  assert sorted(_vocab(items_tft, 'title')) == ['heat', 'toy']
+  oov = len(_vocab(items_tft, 'genres'))  # the one OOV bucket
+  genres = [_vocab(items_tft, 'genres')[i] if i < oov else 'OOV'
+            for i in items[0]['genres'].values.numpy()]
+  assert genres == ['OOV', 'Comedy']  # Animation|Comedy
+  assert preprocessing.num_ids(F.Feature('item_id', 'id', 'string'),
+                               items_tft) == 5
+
+
 def test_history_keeps_raw_item_ids_in_order(transformed):
   _, _, _, events = transformed
   history = [[v.decode() for v in r['history'].values.numpy()] for r in events]

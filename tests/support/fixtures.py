@@ -3,6 +3,8 @@
 Each fixture does one real, slow thing once per test session; test modules
 take what they need from it and write only under their own folders.
 """
+import dataclasses
+
 import pytest
 
 from models.config import TrainingConfig
@@ -24,7 +26,8 @@ def transform_runs(tmp_path_factory):
 
   tiny/: tft.prepare(...) of the tiny rows (TINY_NUMERIC_BUCKETS); hand/:
   the hand-made rows of models/preprocessing_test.py (tft.HAND_ITEMS,
-  HAND_EVENTS; HAND_NUMERIC_BUCKETS), each with items/ and interactions/.
+  HAND_EVENTS; HAND_NUMERIC_BUCKETS), each with items/ and interactions/;
+  hand_min2/items/: HAND_ITEMS as hand/ but with vocab_min_count 2.
   One pipeline for both saves a pipeline's fixed cost (~10 s). Built once per
   test run, also under pytest-xdist (tests/support/shared.py). Read-only.
   """
@@ -35,12 +38,15 @@ def transform_runs(tmp_path_factory):
 
 def _transform_runs(root):
   from tests.support import tft as test_tft  # pylint: disable=g-import-not-at-top
+  hand = TransformConfig(numeric_buckets=test_tft.HAND_NUMERIC_BUCKETS)
   test_tft.prepare(
       root / 'tiny', TransformConfig(numeric_buckets=TINY_NUMERIC_BUCKETS),
-      also=test_tft.dataset_jobs(
-          test_tft.HAND_ITEMS, test_tft.HAND_EVENTS,
-          TransformConfig(numeric_buckets=test_tft.HAND_NUMERIC_BUCKETS),
-          root / 'hand'))
+      also=test_tft.dataset_jobs(test_tft.HAND_ITEMS, test_tft.HAND_EVENTS,
+                                 hand, root / 'hand')
+      # The items job only: vocabularies of values on 2+ items.
+      + test_tft.dataset_jobs(test_tft.HAND_ITEMS, test_tft.HAND_EVENTS,
+                              dataclasses.replace(hand, vocab_min_count=2),
+                              root / 'hand_min2')[:1])
 
 
 @pytest.fixture(scope='session')
@@ -58,6 +64,13 @@ def tiny_transformed(transform_runs):
 def hand_transformed(transform_runs):
   """The hand-made rows' TFT output folder (items/, interactions/); read-only."""
   return transform_runs / 'hand'
+
+
+@pytest.fixture(scope='session')
+def hand_min2_transformed(transform_runs):
+  """HAND_ITEMS transformed as `hand_transformed` but with vocab_min_count 2
+  (items/ only); read-only."""
+  return transform_runs / 'hand_min2'
 
 
 @pytest.fixture(scope='session')
