@@ -1,4 +1,6 @@
 """preprocessing_fns on real TF Transform runs over a few hand-made rows."""
+import collections
+
 import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -7,6 +9,7 @@ from models import features as F
 from models import preprocessing
 from tests.support import tft as test_tft
 from models.config import TransformConfig
+from tests.support.fixtures import TINY_TRANSFORM
 
 # The hand-made rows are tests/support/tft.py's HAND_ITEMS (a-d) and
 # HAND_EVENTS (3 events), transformed with HAND_NUMERIC_BUCKETS in the
@@ -77,20 +80,19 @@ def test_id_vocabulary_covers_every_item_plus_oov(transformed):
                                items_tft) == 5
 
 
-def test_vocab_min_count_drops_values_of_one_item_but_no_id(
-    hand_min2_transformed):
-  items_dir = str(hand_min2_transformed / 'items')
-  items_tft = tft.TFTransformOutput(items_dir)
-  items = _rows(items_dir, items_tft)
-  # Of the genres and title words, only those on 2+ of the 4 items stay.
-  assert sorted(_vocab(items_tft, 'genres')) == ['Action', 'Comedy']
-  assert sorted(_vocab(items_tft, 'title')) == ['heat', 'toy']
-  oov = len(_vocab(items_tft, 'genres'))  # the one OOV bucket
-  genres = [_vocab(items_tft, 'genres')[i] if i < oov else 'OOV'
-            for i in items[0]['genres'].values.numpy()]
-  assert genres == ['OOV', 'Comedy']  # Animation|Comedy
+def test_vocab_min_count_drops_values_of_one_item_but_no_id(tiny_transformed):
+  # The tiny rows are transformed with vocab_min_count 2 (TINY_TRANSFORM).
+  assert TINY_TRANSFORM.vocab_min_count == 2
+  items_tft = tiny_transformed['item_tft']
+  items_per_word = collections.Counter(
+      word for row in tiny_transformed['items']
+      for word in set(row['title'].lower().split()))
+  kept = sorted(w for w, n in items_per_word.items() if n >= 2)
+  assert len(kept) < len(items_per_word)  # "Movie <i>": each i on one item
+  assert sorted(_vocab(items_tft, 'title')) == kept
+  # Every item id stays (+ the OOV bucket).
   assert preprocessing.num_ids(F.Feature('item_id', 'id', 'string'),
-                               items_tft) == 5
+                               items_tft) == len(tiny_transformed['items']) + 1
 
 
 def test_history_keeps_raw_item_ids_in_order(transformed):

@@ -16,15 +16,16 @@ from models.config import TransformConfig
 TINY_TRAINING = TrainingConfig(epochs=1, batch_size=64, feature_embedding_dim=8,
                                tower_layers=(16, 8), ssl='cfm',
                                ssl_batch_size=64, query_encoder='pooled')
-# The tiny TF Transform output of tests/support/tft.py, with 4 numeric buckets.
-TINY_NUMERIC_BUCKETS = 4
+# The tiny TF Transform output of tests/support/tft.py: 4 numeric buckets;
+# values and title words on one item only are out of vocabulary.
+TINY_TRANSFORM = TransformConfig(numeric_buckets=4, vocab_min_count=2)
 
 
 @pytest.fixture(scope='session')
 def transform_runs(tmp_path_factory):
   """The folder of one Beam pipeline holding every models/ test's TFT jobs.
 
-  tiny/: tft.prepare(...) of the tiny rows (TINY_NUMERIC_BUCKETS); hand/:
+  tiny/: tft.prepare(...) of the tiny rows (TINY_TRANSFORM); hand/:
   the hand-made rows of models/preprocessing_test.py (tft.HAND_ITEMS,
   HAND_EVENTS; HAND_NUMERIC_BUCKETS), each with items/ and interactions/;
   hand_min2/items/: HAND_ITEMS as hand/ but with vocab_min_count 2.
@@ -40,7 +41,7 @@ def _transform_runs(root):
   from tests.support import tft as test_tft  # pylint: disable=g-import-not-at-top
   hand = TransformConfig(numeric_buckets=test_tft.HAND_NUMERIC_BUCKETS)
   test_tft.prepare(
-      root / 'tiny', TransformConfig(numeric_buckets=TINY_NUMERIC_BUCKETS),
+      root / 'tiny', TINY_TRANSFORM,
       also=test_tft.dataset_jobs(test_tft.HAND_ITEMS, test_tft.HAND_EVENTS,
                                  hand, root / 'hand')
       # The items job only: vocabularies of values on 2+ items.
