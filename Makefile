@@ -3,7 +3,9 @@
 # Both run on TEST_WORKERS pytest-xdist processes (default: the CPU count, at most 2);
 # --dist loadfile keeps a file's tests (and its module fixtures) on one worker; the session
 # fixtures that files on both workers share are built once (tests/support/shared.py), the
-# two histories of real runs side by side, one per worker (tests/support/fixtures.py).
+# two histories of real runs side by side, one per worker (tests/support/fixtures.py);
+# --no-loadscope-reorder hands the files out in the order that plugin sorts them into (those
+# that wait for no shared build first), not by their number of tests.
 # (--dist loadgroup does not group with pytest 9: xdist 3.8 renames node ids pytest 9 ignores.)
 # Both create .venv with Python 3.10 when it is missing (TFX 1.16 supports Python 3.9-3.10 only).
 
@@ -14,7 +16,7 @@ OUTPUT    ?= output
 RUN_ARGS  ?=
 PYTEST_ARGS ?=
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 2 ] && n=2; echo $$n)
-XDIST     := -n $(TEST_WORKERS) --dist loadfile
+XDIST     := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 export TF_USE_LEGACY_KERAS := 1
 
 .PHONY: run test test-fast test-mysql venv data clean bench

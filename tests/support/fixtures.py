@@ -312,3 +312,28 @@ def _cache_runs(root):
               second=second, second_versions=second_versions,
               unblessed_versions=history.pushed_versions(),
               view_after_unchanged=view, steps=history.steps)
+
+
+# Test files in the order they are handed out to pytest-xdist workers (the
+# Makefile passes --no-loadscope-reorder, which keeps this order): first the
+# files that need none of the shared builds, then those that read the TFT
+# jobs, then those that read a history of real runs. So while one worker
+# builds its shared fixtures first (`_shared_builds_side_by_side`), the other
+# has files to run that do not wait for them.
+WAITS_FOR = (('transform_runs',), ('gate_runs', 'release_runs', 'cache_runs'))
+
+
+def file_rank(fixturenames) -> int:
+  """0 for a test that needs no shared build, else 1 + the WAITS_FOR group of
+  the last one it needs."""
+  return max([1 + i for i, group in enumerate(WAITS_FOR)
+              if any(name in fixturenames for name in group)], default=0)
+
+
+def pytest_collection_modifyitems(items):
+  """Orders the test files by `file_rank` of their tests (stable: a file's
+  tests stay together, in their order)."""
+  rank = {}
+  for item in items:
+    rank[item.path] = max(rank.get(item.path, 0), file_rank(item.fixturenames))
+  items.sort(key=lambda item: rank[item.path])
