@@ -3,8 +3,6 @@
 Each fixture does one real, slow thing once per test session; test modules
 take what they need from it and write only under their own folders.
 """
-import dataclasses
-
 import pytest
 
 from models.config import TrainingConfig
@@ -27,8 +25,7 @@ def transform_runs(tmp_path_factory):
 
   tiny/: tft.prepare(...) of the tiny rows (TINY_TRANSFORM); hand/:
   the hand-made rows of models/preprocessing_test.py (tft.HAND_ITEMS,
-  HAND_EVENTS; HAND_NUMERIC_BUCKETS), each with items/ and interactions/;
-  hand_min2/items/: HAND_ITEMS as hand/ but with vocab_min_count 2.
+  HAND_EVENTS; HAND_NUMERIC_BUCKETS), each with items/ and interactions/.
   One pipeline for both saves a pipeline's fixed cost (~10 s). Built once per
   test run, also under pytest-xdist (tests/support/shared.py). Read-only.
   """
@@ -39,15 +36,12 @@ def transform_runs(tmp_path_factory):
 
 def _transform_runs(root):
   from tests.support import tft as test_tft  # pylint: disable=g-import-not-at-top
-  hand = TransformConfig(numeric_buckets=test_tft.HAND_NUMERIC_BUCKETS)
   test_tft.prepare(
       root / 'tiny', TINY_TRANSFORM,
-      also=test_tft.dataset_jobs(test_tft.HAND_ITEMS, test_tft.HAND_EVENTS,
-                                 hand, root / 'hand')
-      # The items job only: vocabularies of values on 2+ items.
-      + test_tft.dataset_jobs(test_tft.HAND_ITEMS, test_tft.HAND_EVENTS,
-                              dataclasses.replace(hand, vocab_min_count=2),
-                              root / 'hand_min2')[:1])
+      also=test_tft.dataset_jobs(
+          test_tft.HAND_ITEMS, test_tft.HAND_EVENTS,
+          TransformConfig(numeric_buckets=test_tft.HAND_NUMERIC_BUCKETS),
+          root / 'hand'))
 
 
 @pytest.fixture(scope='session')
@@ -65,13 +59,6 @@ def tiny_transformed(transform_runs):
 def hand_transformed(transform_runs):
   """The hand-made rows' TFT output folder (items/, interactions/); read-only."""
   return transform_runs / 'hand'
-
-
-@pytest.fixture(scope='session')
-def hand_min2_transformed(transform_runs):
-  """HAND_ITEMS transformed as `hand_transformed` but with vocab_min_count 2
-  (items/ only); read-only."""
-  return transform_runs / 'hand_min2'
 
 
 @pytest.fixture(scope='session')
