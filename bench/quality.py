@@ -69,6 +69,7 @@ from bench import quality_data
 from bench import quality_prep
 from bench import quality_stats
 from models.config import TrainingConfig
+from models.config import TransformConfig
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -203,21 +204,25 @@ def make_folder(data_root: str, name: str, cache: str) -> str:
 
 def prepare(work: str, names: Sequence[str] = ('full', 'p10', 'full_valid',
                                                'p10_valid'),
-            cache: str = os.path.join(REPO, 'cache')
+            cache: str = os.path.join(REPO, 'cache'),
+            transform: Optional[TransformConfig] = None, tag: str = ''
             ) -> Dict[str, quality_prep.Prepared]:
-  """The data folders `names` and their pipeline runs (reused when done)."""
+  """The data folders `names` and their pipeline runs (reused when done).
+
+  `transform`: what the Transforms read (default: the defaults), the runs
+  then kept under <work>/out/<name><tag>."""
   data_root = os.path.join(work, 'data')
   prepared = {}
   for name in names:
     t = time.time()
     data_dir = make_folder(data_root, name, cache)
-    done = os.path.join(work, 'out', name, 'prepared.json')
-    if os.path.isfile(done):
-      prepared[name] = load_prepared(work, name)
+    if os.path.isfile(os.path.join(work, 'out', name + tag, 'prepared.json')):
+      prepared[name] = load_prepared(work, name + tag)
       continue
-    prepared[name] = quality_prep.prepare(data_dir,
-                                          os.path.join(work, 'out', name))
-    _log(f'prepared {name} in {time.time() - t:.0f}s')
+    prepared[name] = quality_prep.prepare(
+        data_dir, os.path.join(work, 'out', name + tag),
+        transform or TransformConfig())
+    _log(f'prepared {name}{tag} in {time.time() - t:.0f}s')
   return prepared
 
 

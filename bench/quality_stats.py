@@ -151,16 +151,18 @@ def delta_cell(delta: Optional[Tuple[float, Optional[Tuple[float, float]]]]
 def delta_table(results: Sequence[Mapping], data: str,
                 pairs: Sequence[Tuple[str, str]], metric: str,
                 slices: Sequence[str] = SLICES,
-                settings: bootstrap.Settings = SETTINGS) -> List[str]:
+                settings: bootstrap.Settings = SETTINGS,
+                shared: bool = False) -> List[str]:
   """One markdown table: a row per (variant, reference) pair present, a
-  column per slice, cells = the paired difference and its 95% interval."""
+  column per slice, cells = the paired difference and its 95% interval
+  (`shared`: over the seeds both have, `pair_delta`)."""
   present = {r['variant'] for r in results if r['data'] == data}
   lines = ['| difference | ' + ' | '.join(slices) + ' |',
            '|---|' + '---|' * len(slices)]
   for a, b in pairs:
     if a not in present or b not in present:
       continue
-    deltas = pair_delta(results, data, a, b, settings)
+    deltas = pair_delta(results, data, a, b, settings, shared)
     lines.append(f'| {a} − {b} | ' + ' | '.join(
         delta_cell(deltas.get((metric, name))) for name in slices) + ' |')
   return lines

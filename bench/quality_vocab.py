@@ -18,7 +18,6 @@ into results.jsonl (the min count 1 references come from bench/quality.py
 folder, `<variant>` the one on the plain folder.
 """
 import argparse
-import json
 import os
 import sys
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -47,38 +46,28 @@ def min_folder(data: str, min_count: int = MIN_COUNT) -> str:
 
 def settings_data(data: str) -> str:
   """The folder whose tuned settings `data` trains with (a validation folder:
-  its eval folder's, as bench/quality.py `valid` does)."""
-  return data[:-len('_valid')] if data.endswith('_valid') else data
+  the folder it is carved from, as bench/quality.py `valid` does)."""
+  how, source = quality.FOLDERS[data]
+  return source if how == 'valid' else data
 
 
 def log_of(data: str) -> str:
   return quality.VALID_LOG if data.endswith('_valid') else 'results.jsonl'
 
 
-def session(work: str, data: str, min_count: int = MIN_COUNT):
-  """bench/quality.py's Session of `data` with its Transforms at `min_count`
-  (prepared once under <work>/out/<min_folder>)."""
-  from bench import quality_prep  # pylint: disable=g-import-not-at-top
-  from models.config import TransformConfig  # pylint: disable=g-import-not-at-top
-  name = min_folder(data, min_count)
-  if os.path.isfile(os.path.join(work, 'out', name, 'prepared.json')):
-    prepared = quality.load_prepared(work, name)
-  else:
-    source = quality.make_folder(os.path.join(work, 'data'), data,
-                                 os.path.join(quality.REPO, 'cache'))
-    prepared = quality_prep.prepare(source, os.path.join(work, 'out', name),
-                                    TransformConfig(vocab_min_count=min_count))
-  return name, quality.Session(prepared)
-
-
 def train(work: str, data: str, variants: Sequence[str],
           seeds: Sequence[int]) -> None:
-  """`variants` x `seeds` on `data` at MIN_COUNT, with their tuned settings;
+  """`variants` x `seeds` on `data` with its Transforms at MIN_COUNT
+  (prepared once under <work>/out/<min_folder>), with their tuned settings;
   appends to the folder's log (and the popularity row)."""
+  from models.config import TransformConfig  # pylint: disable=g-import-not-at-top
   log = os.path.join(work, log_of(data))
   settings = quality.read_settings()
-  name, s = session(work, data)
-  sessions = {name: s}
+  name = min_folder(data)
+  prepared = quality.prepare(
+      work, [data], transform=TransformConfig(vocab_min_count=MIN_COUNT),
+      tag=name[len(data):])[data]
+  sessions = {name: quality.Session(prepared)}
   quality.run_one(sessions, work, log, name, quality.POPULAR, 0, {})
   for seed in seeds:
     for variant in variants:
@@ -107,30 +96,12 @@ def parse_pair(text: str) -> Tuple[str, str]:
   return variant, reference
 
 
-def _cell(delta: Optional[Tuple[float, Optional[Tuple[float, float]]]]) -> str:
-  if delta is None:
-    return '-'
-  value, interval = delta
-  if interval is None:
-    return f'{value:+.3f}'
-  star = '*' if quality_stats.is_real(delta) else ''
-  return f'{value:+.3f} [{interval[0]:+.3f}, {interval[1]:+.3f}]{star}'
-
-
 def table_lines(records: Sequence[Mapping[str, Any]], data: str,
                 pairs: Sequence[Tuple[str, str]]) -> List[str]:
-  """A markdown table of Recall@50 differences (paired, on shared seeds) and
-  each variant's mean overall / tail / final SSL loss."""
-  lines = ['| difference | seeds | ' + ' | '.join(
-      s.replace('_', ' ') for s in SLICES) + ' |',
-           '|---|---|' + '---|' * len(SLICES)]
-  for variant, reference in pairs:
-    seeds = quality_stats.shared_seeds(records, data, variant, reference)
-    delta = quality_stats.pair_delta(records, data, variant, reference,
-                                     shared=True)
-    cells = [_cell(delta.get(('recall@50', s))) for s in SLICES]
-    lines.append(f'| `{variant}` − `{reference}` | {len(seeds)} | '
-                 + ' | '.join(cells) + ' |')
+  """A markdown table of Recall@50 differences (paired, on the seeds both
+  have) and each variant's mean overall / tail / final SSL loss."""
+  lines = quality_stats.delta_table(records, data, pairs, 'recall@50', SLICES,
+                                    shared=True)
   lines.append('')
   for variant in dict.fromkeys(v for pair in pairs for v in pair):
     found = [r for r in records if r['data'] == data and r['variant'] == variant]

@@ -47,7 +47,7 @@ def test_min_count_records_pair_with_the_plain_folder():
   lines = quality_vocab.table_lines(relabelled, 'd', [('s@min', 's')])
   # Seed 0 only (shared): s@min hits 5 of 7 events, s 3 of 7.
   row = lines[2]
-  assert row.startswith(f'| `s@min` − `s` | 1 | {2 / 7:+.3f} [')
+  assert row.startswith(f'| s@min − s | {2 / 7:+.4f} [')
   assert '- `s@min`: overall' in '\n'.join(lines)
   assert 'final SSL loss 2.00 (2 seeds)' in '\n'.join(lines)
 
