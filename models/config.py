@@ -110,6 +110,13 @@ class SslItemId(Choice):
                        # the content features
 
 
+class SslSampling(Choice):
+  """Which corpus items the SSL batch draws (models/ssl.py item_sampler)."""
+  UNIFORM = 'uniform'              # every item alike (Yao et al.)
+  INVERSE_COUNT = 'inverse_count'  # P(item) proportional to 1 / (1 + its
+                                   # training events): cold and rare first
+
+
 class FallbackLogq(Choice):
   """The logQ sampling probability of a rare-item fallback item (models/logq.py)."""
   ITEM = 'item'    # its own smoothed share of the training events
@@ -177,7 +184,11 @@ class TrainingConfig(_Section):
   ssl_weight: float = option(0.1, 'loss = main + ssl_weight * ssl')
   ssl_temperature: float = option(0.05, 'InfoNCE temperature of the SSL task')
   ssl_batch_size: int = option(
-      256, 'items per SSL batch, drawn uniformly from the corpus')
+      256, 'items per SSL batch, drawn from the corpus (ssl_sampling)')
+  ssl_sampling: SslSampling = option(
+      SslSampling.UNIFORM, 'how the SSL batch draws corpus items: uniform '
+      '(every item alike) or inverse_count (probability proportional to '
+      '1 / (1 + the item\'s training events): cold and rare items first)')
   dropout_rate: float = option(
       0.3, 'stage-2 dropout rate of multi-valued / text feature values')
   mi_measure: MiMeasure = option(

@@ -239,21 +239,24 @@ def _optimizer(config: TrainingConfig):
 
 
 def _with_ssl_rows(ds: tf.data.Dataset, config: TrainingConfig,
-                   num_items: int, seed: int) -> tf.data.Dataset:
+                   num_items: int, seed: int,
+                   item_counts: Optional[np.ndarray] = None) -> tf.data.Dataset:
   """Zips main batches with SSL corpus rows int64 [ssl_batch_size].
 
-  The rows are drawn uniformly with replacement from the whole corpus, by a
-  pipeline of their own (independent of the log's popularity); empty [0] when
-  ssl=none.
+  The rows are drawn with replacement from the whole corpus, by a pipeline of
+  their own (`ssl_sampling`: uniformly, or by inverse training count
+  `item_counts`); empty [0] when ssl=none.
   """
   if config.ssl is SslVariant.NONE:
     return ds.map(lambda batch: (batch, tf.zeros([0], tf.int64)))
-  sampler = ssl_lib.uniform_item_sampler(num_items, config.ssl_batch_size, seed)
+  sampler = ssl_lib.item_sampler(num_items, config.ssl_batch_size, seed,
+                                 config.ssl_sampling, item_counts)
   return tf.data.Dataset.zip((ds, sampler))
 
 
 def _pretrain(model: RetrievalModel, config: TrainingConfig,
-              first_batch: Dict[str, Any], log_dir: Optional[str]) -> None:
+              first_batch: Dict[str, Any], log_dir: Optional[str],
+              item_counts: Optional[np.ndarray] = None) -> None:
   """mode=pretrain: `pretrain_steps` SSL-only steps, then back to joint steps."""
   # Create every variable and the optimizer's slots for all of them now: the
   # joint phase updates the query tower, which pretraining never calls.
@@ -261,8 +264,8 @@ def _pretrain(model: RetrievalModel, config: TrainingConfig,
   model.optimizer.build(model.trainable_variables)
   # Up to 10 TensorBoard points, with exactly pretrain_steps steps in total.
   epochs = max(d for d in range(1, 11) if config.pretrain_steps % d == 0)
-  rows = ssl_lib.uniform_item_sampler(len(model.corpus), config.ssl_batch_size,
-                                      config.seed + 2)
+  rows = ssl_lib.item_sampler(len(model.corpus), config.ssl_batch_size,
+                              config.seed + 2, config.ssl_sampling, item_counts)
   callbacks = ([_LossSummaries(os.path.join(log_dir, 'pretrain'))]
                if log_dir else [])
   logging.info('SSL pretraining: %d steps', config.pretrain_steps)
@@ -437,7 +440,8 @@ def train(feature_config: F.FeatureConfig, config: TrainingConfig,
         config.batch_size, shuffle=True, seed=config.seed)
     ds = workers.shard(ds if workers.num_workers == 1 and not config.train_steps
                        else ds.repeat())
-    return _with_ssl_rows(ds, config, len(corpus), workers.seed(config.seed))
+    return _with_ssl_rows(ds, config, len(corpus), workers.seed(config.seed),
+                          item_counts)
 
   def eval_ds():
     ds = data.interaction_dataset(
@@ -445,7 +449,7 @@ def train(feature_config: F.FeatureConfig, config: TrainingConfig,
         config.batch_size, shuffle=False)
     ds = workers.shard(ds if workers.num_workers == 1 else ds.repeat())
     return _with_ssl_rows(ds, config, len(corpus),
-                          workers.seed(config.seed + 1))
+                          workers.seed(config.seed + 1), item_counts)
 
   steps_per_epoch, validation_steps = None, None
   if config.train_steps:
@@ -465,7 +469,7 @@ def train(feature_config: F.FeatureConfig, config: TrainingConfig,
                distribute.describe(strategy, workers), config.to_dict())
   if config.mode is Mode.PRETRAIN:  # TrainingConfig ensures pretrain_steps > 0
     first_batch, _ = next(iter(eval_ds()))  # (main batch, SSL rows)
-    _pretrain(model, config, first_batch, log_dir)
+    _pretrain(model, config, first_batch, log_dir, item_counts)
   model.fit(_per_worker(train_ds, strategy),
             validation_data=_per_worker(eval_ds, strategy),
             epochs=config.epochs, steps_per_epoch=steps_per_epoch,

@@ -144,3 +144,23 @@ def test_configuration_errors(setup):
   with pytest.raises(ValueError, match="mode 'pretrain' needs an SSL variant"):
     _train(setup, CONFIG.replace(ssl='none', mode='pretrain', pretrain_steps=2),
            setup['root'] / 'err2')
+
+
+def test_inverse_count_ssl_rows_favour_the_items_the_log_shows_least(setup):
+  counts = data.count_items(setup['files'], setup['query_tft'],
+                            setup['corpus'], 'train split')
+  main = tf.data.Dataset.range(300).map(lambda i: {'step': i})
+  drawn = {}
+  for sampling in ('uniform', 'inverse_count'):
+    config = CONFIG.replace(ssl_sampling=sampling, ssl_batch_size=64)
+    rows = np.concatenate([r.numpy() for _, r in model_lib._with_ssl_rows(  # pylint: disable=protected-access
+        main, config, len(setup['corpus']), 5, counts)])
+    drawn[sampling] = np.bincount(rows, minlength=len(counts)) / rows.size
+  rare = counts <= np.median(counts)
+  assert 0 < rare.sum() < len(counts)
+  # The rarer half gets more of the SSL batch under inverse_count than under
+  # uniform, in proportion to 1 / (1 + count).
+  assert drawn['inverse_count'][rare].sum() > drawn['uniform'][rare].sum() + 0.1
+  weights = 1.0 / (1.0 + counts)
+  np.testing.assert_allclose(drawn['inverse_count'], weights / weights.sum(),
+                             atol=0.01)
