@@ -52,6 +52,18 @@ class CandidateProbability(NamedTuple):
   uniform: np.ndarray
 
 
+def checked_counts(item_counts: np.ndarray) -> np.ndarray:
+  """float64 [num_items] of the items' training counts, or a clear error."""
+  counts = np.asarray(item_counts, np.float64)
+  if counts.ndim != 1 or not counts.size:
+    raise ValueError(f'item_counts must be a non-empty vector, got shape '
+                     f'{counts.shape}')
+  if (counts < 0).any():
+    raise ValueError(f'item_counts must be >= 0, got {counts.min():g} at row '
+                     f'{int(np.argmin(counts))}')
+  return counts
+
+
 def candidate_probability(item_counts: np.ndarray,
                           fallback_rows: Optional[np.ndarray] = None
                           ) -> CandidateProbability:
@@ -63,13 +75,7 @@ def candidate_probability(item_counts: np.ndarray,
       fallback group's probability (fallback.rare_rows, fallback_logq group);
       None or all False: every item its own probability.
   """
-  counts = np.asarray(item_counts, np.float64)
-  if counts.ndim != 1 or not counts.size:
-    raise ValueError(f'item_counts must be a non-empty vector, got shape '
-                     f'{counts.shape}')
-  if (counts < 0).any():
-    raise ValueError(f'item_counts must be >= 0, got {counts.min():g} at row '
-                     f'{int(np.argmin(counts))}')
+  counts = checked_counts(item_counts)
   p = (counts + 1.0) / (counts.sum() + counts.size)
   uniform = np.full(counts.size, 1.0 / counts.size)
   if fallback_rows is None:

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from models import augmentation
 from models import features as features_lib
+from models import logq
 from models.config import SslItemId
 from models.config import SslSampling
 from models.config import SslVariant
@@ -98,14 +99,7 @@ def sampling_weights(item_counts: np.ndarray,
   sampling = SslSampling.parse(sampling, 'ssl_sampling')
   if sampling is SslSampling.UNIFORM:
     return None
-  counts = np.asarray(item_counts, np.float64)
-  if counts.ndim != 1 or not counts.size:
-    raise ValueError(f'item_counts must be a non-empty vector, got shape '
-                     f'{counts.shape}')
-  if (counts < 0).any():
-    raise ValueError(f'item_counts must be >= 0, got {counts.min():g} at row '
-                     f'{int(np.argmin(counts))}')
-  return 1.0 / (1.0 + counts)
+  return 1.0 / (1.0 + logq.checked_counts(item_counts))
 
 
 def weighted_item_sampler(weights: np.ndarray, batch_size: int,
