@@ -1,8 +1,8 @@
 """The self-supervised item-tower task: InfoNCE loss and corpus sampling.
 
 Pure TensorFlow, no TFX. The SSL batch is drawn from the item corpus (not from
-the log; uniformly, or by inverse training count), both views go through the shared item tower, and
-`info_nce` pulls the two views of an item together and pushes the other items of
+the log; uniformly, or by inverse training count), both views go through the
+shared item tower, and `info_nce` pulls the two views of an item together and pushes the other items of
 the batch away (Yao et al., CIKM'21; docs/ssl.md).
 """
 from typing import Any, Mapping, Optional, Tuple
@@ -87,18 +87,13 @@ def uniform_item_sampler(num_items: int, batch_size: int,
   return tf.data.Dataset.counter(dtype=tf.int64).map(draw)
 
 
-def sampling_weights(item_counts: np.ndarray,
-                     sampling: SslSampling) -> Optional[np.ndarray]:
-  """Unnormalized draw weights of the corpus rows, or None for uniform.
+def inverse_count_weights(item_counts: np.ndarray) -> np.ndarray:
+  """Unnormalized draw weights 1 / (1 + training events) of the corpus rows.
 
-  INVERSE_COUNT: 1 / (1 + training events), so a never-seen item is drawn
-  twice as often as an item seen once and 101 times as often as one seen 100
-  times: the SSL task spends its batch where the main task gives the item
-  tower the least gradient.
+  A never-seen item is drawn twice as often as an item seen once and 101
+  times as often as one seen 100 times: the SSL task spends its batch where
+  the main task gives the item tower the least gradient.
   """
-  sampling = SslSampling.parse(sampling, 'ssl_sampling')
-  if sampling is SslSampling.UNIFORM:
-    return None
   return 1.0 / (1.0 + logq.checked_counts(item_counts))
 
 
@@ -149,8 +144,8 @@ def item_sampler(num_items: int, batch_size: int, seed: int,
   if len(item_counts) != num_items:
     raise ValueError(f'item_counts has {len(item_counts)} rows, the corpus '
                      f'{num_items}')
-  return weighted_item_sampler(sampling_weights(item_counts, sampling),
-                               batch_size, seed)
+  return weighted_item_sampler(inverse_count_weights(item_counts), batch_size,
+                               seed)
 
 
 class ItemContrastiveTask(tf.Module):

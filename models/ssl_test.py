@@ -143,14 +143,12 @@ def test_ssl_items_are_uniform_even_when_the_log_is_skewed():
 
 
 def test_inverse_count_weights_and_their_errors():
-  assert ssl.sampling_weights([3, 0], config_lib.SslSampling.UNIFORM) is None
-  np.testing.assert_allclose(
-      ssl.sampling_weights([0, 1, 3, 99], 'inverse_count'),
-      [1.0, 0.5, 0.25, 0.01])
+  np.testing.assert_allclose(ssl.inverse_count_weights([0, 1, 3, 99]),
+                             [1.0, 0.5, 0.25, 0.01])
   with pytest.raises(ValueError, match='>= 0, got -1 at row 1'):
-    ssl.sampling_weights([2, -1], 'inverse_count')
+    ssl.inverse_count_weights([2, -1])
   with pytest.raises(ValueError, match='ssl_sampling'):
-    ssl.sampling_weights([2], 'popular')
+    ssl.item_sampler(2, 4, 0, 'popular', np.zeros(2))
 
 
 def test_weighted_sampler_draws_in_proportion_and_never_a_zero_weight():
