@@ -19,7 +19,8 @@ slices, Recall@K, MAP@K, HR@10, NDCG@10).
 
 Query encoders (issue 11): the variants `pooled`, `sequence`,
 `sequence+seq-ssl`, `sequence+seq-ssl+cfm` (and `pooled+cfm`,
-`sequence+cfm`: both encoders with the shipped SSL task) pin
+`sequence+cfm`: both encoders with the shipped SSL task; `sequence+rfm`,
+its random-mask ablation with cfm's settings) pin
 `query_encoder` and train with the tuned settings of their item-side SSL
 variant on that folder (`ENCODER_VARIANTS`). `run --variants ...` trains
 them on the eval folders (results.jsonl); `valid` on the validation folder
@@ -100,6 +101,8 @@ ENCODER_VARIANTS = {
     # The two encoders with CFM (the shipped SSL task).
     'pooled+cfm': ('cfm', POOLED),
     'sequence+cfm': ('cfm', SEQUENCE),
+    # CFM's ablation on the shipped encoder (random masks; cfm's settings).
+    'sequence+rfm': ('rfm', SEQUENCE),
 }
 ALL_VARIANTS = VARIANTS + (CONTROL, DEFAULT_VARIANT) + tuple(ENCODER_VARIANTS)
 # Issue 11's four (`valid` and `encoders` default to them).
@@ -931,6 +934,7 @@ ENCODER_PAIRS = (
     ('sequence+seq-ssl+cfm', 'sequence+cfm'),
     ('sequence+cfm', 'pooled+cfm'), ('sequence+cfm', 'sequence'),
     ('pooled+cfm', 'pooled'), ('sequence+cfm', 'pooled'),
+    ('sequence+cfm', 'sequence+rfm'), ('sequence+rfm', 'sequence'),
 )
 ENCODER_METRIC = 'recall@50'
 # No relative change against a near-zero base (the popular list's tail).

@@ -98,6 +98,10 @@ def test_each_encoder_variant_takes_the_settings_of_its_item_side_task():
   sequence_cfm = _encoder_config('sequence+cfm', 2, {})
   assert (sequence_cfm.ssl.value, sequence_cfm.query_encoder.value,
           sequence_cfm.seq_ssl_weight) == ('cfm', 'sequence', 0.0)
+  sequence_rfm = _encoder_config('sequence+rfm', 0, {})
+  assert (sequence_rfm.ssl.value, sequence_rfm.query_encoder.value) == (
+      'rfm', 'sequence')
+  assert sequence_rfm.learning_rate == cfm.learning_rate  # cfm's settings
   assert quality.label('sequence', {'num_intentions': 2}) == (
       'sequence num_intentions=2')
   assert quality.label('pooled', {'num_intentions': 2}) == 'pooled'
