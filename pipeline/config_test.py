@@ -43,6 +43,8 @@ def test_kg_example_config_differs_from_the_defaults_only_where_it_says():
       ssl_temperature=RunConfig().training.ssl_temperature
   ) == RunConfig().training
   assert kg.data == 'data/movielens-100k-kg'
+  assert (kg.transform, kg.evaluation) == (RunConfig().transform,
+                                           RunConfig().evaluation)
 
 
 def test_partial_file_keeps_defaults_for_missing_keys(tmp_path):
