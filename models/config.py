@@ -182,9 +182,9 @@ class TrainingConfig(_Section):
       'dropout only); rfm (random feature masking); cfm (correlated feature '
       'masking by mutual information)')
   ssl_weight: float = option(0.1, 'loss = main + ssl_weight * ssl')
-  ssl_temperature: float = option(0.05, 'InfoNCE temperature of the SSL task')
+  ssl_temperature: float = option(0.2, 'InfoNCE temperature of the SSL task')
   ssl_batch_size: int = option(
-      256, 'items per SSL batch, drawn from the corpus (ssl_sampling)')
+      1024, 'items per SSL batch, drawn from the corpus (ssl_sampling)')
   ssl_sampling: SslSampling = option(
       SslSampling.UNIFORM, 'how the SSL batch draws corpus items: uniform '
       '(every item alike) or inverse_count (probability proportional to '
