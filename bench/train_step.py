@@ -1,8 +1,8 @@
 """Train-step time with and without the SSL task, at the same main batch size.
 
   python bench/train_step.py [--steps 200] [--batch 256] [--ssl-batch 256]
-  python bench/train_step.py --ssl-batch 1024     # the shipped ssl_batch_size
                              [--variant cfm] [--dropout-rate 0.3]
+  python bench/train_step.py --ssl-batch 1024     # the shipped ssl_batch_size
   python bench/train_step.py --query-encoder sequence   # SSL on the default tower
   python bench/train_step.py --compare sequence [--num-intentions 4]
       [--sequence-max-length 50] [--sequence-attention 1] [--seq-ssl-batch 64]
