@@ -225,8 +225,8 @@ def new_counts(cardinalities: Sequence[int],
 class _Expanded:
   """Per-value row index and mass of one column (computed once per batch).
 
-  `mass` is rounded to 2**-bits (None = 1 each); `raw_mass` is not (for
-  the products of two multi-valued columns, rounded once after dividing).
+  `mass`: w / (values in the row) per value, rounded to 2**-bits (None = 1
+  each); rounded per row, before repeating.
   """
 
   def __init__(self, column: EncodedColumn, weights: Optional[np.ndarray],
@@ -234,17 +234,16 @@ class _Expanded:
     self.codes = column.codes
     self.lengths = column.lengths
     self.single = column.lengths is None
-    self.bits = bits
+    self.weights, self.bits = weights, bits
     if self.single:
-      self.raw_mass = weights
       self.mass = None if weights is None else fixed_point.rounded(weights,
                                                                    bits)
       return
     self.starts = np.cumsum(self.lengths) - self.lengths
     self.parent = np.repeat(np.arange(num_rows), self.lengths)
     w = 1.0 if weights is None else weights
-    self.raw_mass = np.repeat(w / self.lengths, self.lengths)
-    self.mass = fixed_point.rounded(self.raw_mass, bits)
+    self.mass = np.repeat(fixed_point.rounded(w / self.lengths, bits),
+                          self.lengths)
 
 
 def _pair_codes(a: _Expanded, b: _Expanded, card_b: int):
@@ -268,8 +267,10 @@ def _pair_codes(a: _Expanded, b: _Expanded, card_b: int):
   b_index = np.repeat(b.starts[a.parent] - block_starts, times)
   b_index += np.arange(len(b_index))
   codes += b.codes[b_index]
-  return codes, np.repeat(fixed_point.rounded(a.raw_mass / times, a.bits),
-                          times)
+  # Row n's |A| |B| pairs are contiguous and weigh w / (|A| |B|) each.
+  pairs = a.lengths * b.lengths
+  w = 1.0 if a.weights is None else a.weights
+  return codes, np.repeat(fixed_point.rounded(w / pairs, a.bits), pairs)
 
 
 def _bincount(codes: np.ndarray, mass: Optional[np.ndarray],

@@ -14,9 +14,9 @@ import pyarrow.compute as pc
 from components.mutual_information import fixed_point
 from components.mutual_information.schema_features import DataError
 
-# Distinct values counted exactly per feature (about 100 bytes each while
-# counting, 1 GB at the bound); beyond, the component stops with an error
-# naming the feature (encoders.py).
+# Distinct values counted exactly per feature (about 150 bytes each at peak
+# while counting 20-byte values: 1.5 GB at the bound); beyond, the component
+# stops with an error naming the feature (encoders.py).
 DEFAULT_MAX_DISTINCT = 10_000_000
 # Distinct numeric values kept exactly (beyond: log-spaced bins).
 DEFAULT_SKETCH_SIZE = 4096
