@@ -4,13 +4,16 @@ Shared by the component's executor, `sslrec mi` and bench/. Input: a
 PCollection of Arrow record batches (TFXIO `BeamSource` output or CSV blocks).
 
   record batches --ParseValues--> parsed batches (values split, weights set)
-    pass 1: --CountValues (CombineFn)--> per-feature value mass / quantile
-            sketch --BuildEncoders--> top-k vocabularies, bucket boundaries
+    pass 1: --CountValues (CombineFn)--> per-feature exact value mass /
+            quantile sketch --BuildEncoders--> top-k vocabularies, bucket
+            boundaries, the tables' mass resolution
     pass 2: --EncodeValues (encoders as side input)--> dense codes
             --CountPairs (CombineFn over the count tables)--> summed tables
     --ComputeMI--> the mutual_information.json dict (one element)
 
 Every accumulator is a dense numpy array or an Arrow array, merged vectorized.
+Sums are exact (fixed_point.py): the output is the same, to the byte, for any
+bundling, worker count or merge order.
 """
 import json
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -23,6 +26,7 @@ import pyarrow as pa
 
 from components.mutual_information import counting
 from components.mutual_information import encoders as encoders_lib
+from components.mutual_information import fixed_point
 from components.mutual_information import parsing
 from components.mutual_information import schema_features
 from components.mutual_information import sketches
@@ -36,20 +40,27 @@ from models import features as features_lib
 class _StatsCombineFn(beam.CombineFn):
   """Pass 1: value mass per categorical value, sketches of numeric values."""
 
-  def __init__(self, features: Sequence[Tuple[str, str]]):
+  def __init__(self, features: Sequence[Tuple[str, str]], max_distinct: int,
+               sketch_size: int):
     self._features = list(features)
+    self._max_distinct, self._sketch_size = max_distinct, sketch_size
 
   def create_accumulator(self) -> encoders_lib.Stats:
     return encoders_lib.new_stats(self._features)
 
   def add_input(self, stats, batch: parsing.ParsedBatch):
-    return encoders_lib.add_to_stats(stats, batch)
+    return encoders_lib.add_to_stats(stats, batch, self._max_distinct,
+                                     self._sketch_size)
 
   def merge_accumulators(self, accumulators):
-    return encoders_lib.merge_stats(list(accumulators))
+    return encoders_lib.merge_stats(list(accumulators), self._max_distinct,
+                                    self._sketch_size)
+
+  def compact(self, stats):
+    return encoders_lib.compact_stats(stats, self._max_distinct)
 
   def extract_output(self, stats):
-    return stats
+    return encoders_lib.compact_stats(stats, self._max_distinct)
 
 
 class _CountsCombineFn(beam.CombineFn):
@@ -78,17 +89,19 @@ class _IdCountsCombineFn(beam.CombineFn):
     return sketches.ValueCounts()
 
   def add_input(self, acc, record_batch: pa.RecordBatch):
-    return acc.merge(weights_lib.count_ids(record_batch, features_lib.ITEM_ID),
-                     max_distinct=2**62)
+    return acc.merge(weights_lib.count_ids(record_batch, features_lib.ITEM_ID))
 
   def merge_accumulators(self, accumulators):
     accumulators = list(accumulators)
     for other in accumulators[1:]:
-      accumulators[0].merge(other, max_distinct=2**62)
+      accumulators[0].merge(other)
     return accumulators[0]
 
+  def compact(self, acc):
+    return acc.compact()
+
   def extract_output(self, acc):
-    return acc
+    return acc.compact()
 
 
 def _parse_values(record_batch: pa.RecordBatch,
@@ -104,10 +117,20 @@ def _parse_values(record_batch: pa.RecordBatch,
 
 def _build_encoders(stats: encoders_lib.Stats,
                     features: Sequence[Tuple[str, str]], top_k: int,
-                    num_buckets: int) -> List[encoders_lib.Encoder]:
-  encoders = encoders_lib.build_encoders(stats, features, top_k, num_buckets)
+                    num_buckets: int, max_distinct: int
+                    ) -> Tuple[List[encoders_lib.Encoder], int]:
+  """The encoders and the tables' mass resolution (fixed_point.table_bits)."""
+  encoders = encoders_lib.build_encoders(stats, features, top_k, num_buckets,
+                                         max_distinct)
   counting.check_table_size(encoders)
-  return encoders
+  return encoders, fixed_point.table_bits(stats.total_weight)
+
+
+def _encode_batch(batch: parsing.ParsedBatch,
+                  plan: Tuple[List[encoders_lib.Encoder], int]
+                  ) -> counting.EncodedBatch:
+  encoders, mass_bits = plan
+  return counting.encode_batch(batch, encoders, mass_bits)
 
 
 def _compute_mi(counts: Optional[counting.Counts], names: Sequence[str],
@@ -135,14 +158,24 @@ class ComputeMutualInformation(beam.PTransform):
     interactions: record batches of interactions with an `item_id` column;
       required for LOG.
     params: extra entries for the output's "params".
+    max_distinct: distinct values per categorical-kind feature counted
+      exactly; more stop the pipeline with a DataError naming the feature.
+    sketch_size: distinct numeric values kept exactly (beyond: 0.1% bins).
   """
 
   def __init__(self, features: Sequence[Tuple[str, str]], top_k: int = 100,
                num_buckets: int = 10,
                weighting: Weighting = Weighting.CORPUS,
                interactions: Optional[beam.PCollection] = None,
-               params: Optional[Dict[str, Any]] = None):
+               params: Optional[Dict[str, Any]] = None,
+               max_distinct: int = sketches.DEFAULT_MAX_DISTINCT,
+               sketch_size: int = sketches.DEFAULT_SKETCH_SIZE):
     super().__init__()
+    for name, value in (('max_distinct', max_distinct),
+                        ('sketch_size', sketch_size)):
+      if not isinstance(value, int) or value < 1:
+        raise ValueError(f'{name} must be an integer >= 1, got {value!r}')
+    self._max_distinct, self._sketch_size = max_distinct, sketch_size
     self._weighting = check_params(features, top_k, num_buckets, weighting,
                                    interactions is not None)
     self._features = [(name, kind) for name, kind in features]
@@ -167,12 +200,14 @@ class ComputeMutualInformation(beam.PTransform):
     encoders = (
         parsed
         | 'CountValues' >> beam.CombineGlobally(
-            _StatsCombineFn(self._features))
+            _StatsCombineFn(self._features, self._max_distinct,
+                            self._sketch_size))
         | 'BuildEncoders' >> beam.Map(_build_encoders, self._features,
-                                      self._top_k, self._num_buckets))
+                                      self._top_k, self._num_buckets,
+                                      self._max_distinct))
     return (
         parsed
-        | 'EncodeValues' >> beam.Map(counting.encode_batch,
+        | 'EncodeValues' >> beam.Map(_encode_batch,
                                      beam.pvalue.AsSingleton(encoders))
         | 'CountPairs' >> beam.CombineGlobally(_CountsCombineFn())
         | 'ComputeMI' >> beam.Map(_compute_mi, [n for n, _ in counted],

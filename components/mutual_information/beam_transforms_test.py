@@ -3,8 +3,10 @@ import json
 import os
 
 import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing import util as beam_util
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from components.mutual_information import artifact
@@ -61,11 +63,58 @@ def test_log_weighting_counts_interactions_per_item():
     beam_util.assert_that(result, check_params, label='Params')
 
 
-def _run_to_file(batches, features, path, **kwargs):
-  with beam.Pipeline() as p:
+def _run_to_file(batches, features, path, beam_args=(), **kwargs):
+  with beam.Pipeline(options=PipelineOptions(list(beam_args))) as p:
     _ = (p | beam.Create(batches, reshuffle=False)
          | beam_transforms.ComputeMutualInformation(features, **kwargs)
          | beam.Map(beam_transforms.write_json, path))
+
+
+# A categorical feature of ~1000 values, most seen 1-5 times: many ties at
+# any top-k cut (and far more values than top_k).
+_WIDE = list(mi_tables.FEATURES) + [('maker', 'categorical')]
+
+
+def _wide_table(num_items):
+  rng = np.random.default_rng(7)
+  columns = mi_tables.correlated_items(num_items)
+  columns['maker'] = [f'm{c}' for c in rng.integers(0, 1000, num_items)]
+  return pa.Table.from_batches([mi_tables.record_batch(
+      columns, {'price': pa.float32()})])
+
+
+def test_same_data_gives_the_same_bytes_for_any_bundling(tmp_path):
+  table = _wide_table(3000)
+  caps = dict(top_k=7, num_buckets=5, sketch_size=64)  # price: > 64 values
+  one = str(tmp_path / 'one.json')
+  _run_to_file(table.to_batches(max_chunksize=1000), _WIDE, one,
+               ['--direct_running_mode=in_memory', '--direct_num_workers=1'],
+               **caps)
+  # Other record batches, in another order, over two worker processes.
+  order = np.random.default_rng(1).permutation(3000)
+  shuffled = table.take(pa.array(order)).to_batches(max_chunksize=97)
+  other = str(tmp_path / 'other.json')
+  _run_to_file(shuffled, _WIDE, other,
+               ['--direct_running_mode=multi_processing',
+                '--direct_num_workers=2'], **caps)
+  with open(one, 'rb') as a, open(other, 'rb') as b:
+    first, second = a.read(), b.read()
+  assert first == second
+  out = json.loads(first)
+  assert out['num_items'] == 3000 and out['features'][-1] == 'maker'
+  # The same matrix as the one-process computation, to the last bit.
+  local = counting.compute_local(shuffled, _WIDE, **caps)
+  for key in ('features', 'mi', 'normalized_mi', 'entropy', 'num_items'):
+    assert local[key] == out[key], key
+
+
+def test_too_many_distinct_values_name_the_feature(tmp_path):
+  path = str(tmp_path / artifact.FILE_NAME)
+  with pytest.raises(DataError, match=r"feature 'maker' has more than 500 "
+                     'distinct values'):
+    _run_to_file(_wide_table(3000).to_batches(max_chunksize=400), _WIDE,
+                 path, max_distinct=500)
+  assert not os.listdir(tmp_path)
 
 
 def test_writes_the_json(tmp_path):

@@ -9,6 +9,10 @@ Mass model (see parsing.py): an item of weight w with values A of feature i and
 B of feature j adds w / (|A| |B|) to every pair (a, b) in A x B, so each item's
 mass stays w whatever the number of values; the marginals of a pair table are
 the features' own value distributions, which keeps 0 <= MI <= min(H_i, H_j).
+
+Exactness: every mass is rounded to a multiple of 2**-mass_bits before it is
+counted (fixed_point.py), so all sums are exact and the tables, hence the
+matrix, do not depend on the batching or the merge order, to the last bit.
 """
 import dataclasses
 import itertools
@@ -18,7 +22,9 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from components.mutual_information import encoders as encoders_lib
+from components.mutual_information import fixed_point
 from components.mutual_information import parsing
+from components.mutual_information import sketches
 from models import features as features_lib
 
 # The file `result` is written to (the MutualInformation artifact's one file).
@@ -50,11 +56,17 @@ class EncodedBatch:
   num_rows: int
   columns: List[EncodedColumn]  # feature order
   weights: Optional[np.ndarray]  # float64 [num_rows], None = all 1
+  mass_bits: int = fixed_point.MAX_TABLE_BITS  # masses count in 2**-bits
 
 
 def encode_batch(batch: parsing.ParsedBatch,
-                 encoders: Sequence[encoders_lib.Encoder]) -> EncodedBatch:
-  """Encodes every feature of a parsed batch (absent column = all missing)."""
+                 encoders: Sequence[encoders_lib.Encoder],
+                 mass_bits: int = fixed_point.MAX_TABLE_BITS) -> EncodedBatch:
+  """Encodes every feature of a parsed batch (absent column = all missing).
+
+  `mass_bits`: the tables' resolution, fixed_point.table_bits of the total
+  weight (the same for every batch of a corpus).
+  """
   columns = []
   n = batch.num_rows
   for encoder in encoders:
@@ -78,33 +90,49 @@ def encode_batch(batch: parsing.ParsedBatch,
     columns.append(EncodedColumn(
         codes, None if filled.max(initial=1) == 1 else filled,
         encoder.cardinality))
-  return EncodedBatch(n, columns, batch.weights)
+  return EncodedBatch(n, columns, batch.weights, mass_bits)
 
 
 @dataclasses.dataclass
 class Counts:
-  """Summed tables over batches (mergeable by addition).
+  """Summed tables over batches (mergeable by exact addition).
 
   joint: float64, the tables of all pairs (i < j, itertools.combinations
     order) flattened and concatenated; table (i, j) is [card_i, card_j].
   marginal: float64, each feature's value mass, concatenated.
-  cond_entropy: float64 [num_features], sum over items of weight x entropy of
-    the item's own values (H(feature | item) x total weight; 0 if
-    single-valued).
+  Both hold multiples of 2**-mass_bits below 2**52 of them: exact sums.
+  cond_entropy_ticks: per feature, the sum over items of weight x entropy
+    of the item's own values (H(feature | item) x total weight; 0 if
+    single-valued), in 2**-mass_bits (Python ints, exact); so are
+    weight_ticks (total weight) and w_log_w_ticks (sum of w log w).
   """
   cardinalities: Tuple[int, ...]
   joint: np.ndarray
   marginal: np.ndarray
-  cond_entropy: np.ndarray
+  cond_entropy_ticks: List[int]
+  mass_bits: int = fixed_point.MAX_TABLE_BITS
   num_items: int = 0
-  total_weight: float = 0.0
-  sum_w_log_w: float = 0.0
+  weight_ticks: int = 0
+  w_log_w_ticks: int = 0
   # Pair codes not yet counted: (table offset in `joint`, codes, mass or
   # None for 1 each, table size). Counting waits for FLUSH_SIZE codes, so the
   # cost of the dense tables does not depend on the record batch size.
   pending: List[Tuple[int, np.ndarray, Optional[np.ndarray], int]] = (
       dataclasses.field(default_factory=list))
   pending_size: int = 0
+
+  @property
+  def total_weight(self) -> float:
+    return fixed_point.to_float(self.weight_ticks, self.mass_bits)
+
+  @property
+  def sum_w_log_w(self) -> float:
+    return fixed_point.to_float(self.w_log_w_ticks, self.mass_bits)
+
+  @property
+  def cond_entropy(self) -> np.ndarray:
+    return np.array([fixed_point.to_float(t, self.mass_bits)
+                     for t in self.cond_entropy_ticks])
 
   @property
   def pairs(self) -> List[Tuple[int, int]]:
@@ -186,36 +214,44 @@ def check_table_size(encoders: Sequence[encoders_lib.Encoder],
         f'features (largest: {names})')
 
 
-def new_counts(cardinalities: Sequence[int]) -> Counts:
+def new_counts(cardinalities: Sequence[int],
+               mass_bits: int = fixed_point.MAX_TABLE_BITS) -> Counts:
   cards = tuple(int(c) for c in cardinalities)
   size = table_cells(cards)
   return Counts(cards, np.zeros(size), np.zeros(sum(cards)),
-                np.zeros(len(cards)))
+                [0] * len(cards), mass_bits)
 
 
 class _Expanded:
-  """Per-value row index and mass of one column (computed once per batch)."""
+  """Per-value row index and mass of one column (computed once per batch).
+
+  `mass`: w / (values in the row) per value, rounded to 2**-bits (None = 1
+  each); rounded per row, before repeating.
+  """
 
   def __init__(self, column: EncodedColumn, weights: Optional[np.ndarray],
-               num_rows: int):
+               num_rows: int, bits: int):
     self.codes = column.codes
     self.lengths = column.lengths
     self.single = column.lengths is None
-    self.weights = weights
+    self.weights, self.bits = weights, bits
     if self.single:
-      self.mass = weights
+      self.mass = None if weights is None else fixed_point.rounded(weights,
+                                                                   bits)
       return
     self.starts = np.cumsum(self.lengths) - self.lengths
     self.parent = np.repeat(np.arange(num_rows), self.lengths)
     w = 1.0 if weights is None else weights
-    self.mass = np.repeat(w / self.lengths, self.lengths)
+    self.mass = np.repeat(fixed_point.rounded(w / self.lengths, bits),
+                          self.lengths)
 
 
 def _pair_codes(a: _Expanded, b: _Expanded, card_b: int):
   """Combined codes a * card_b + b of every value pair, and their mass.
 
-  [num_pairs] int64 codes and float64 mass (None = 1 each). Rows repeat to
-  line up with the other side's values (np.repeat, no per-row loop).
+  [num_pairs] int64 codes and float64 mass (None = 1 each), rounded to
+  2**-bits. Rows repeat to line up with the other side's values (np.repeat,
+  no per-row loop).
   """
   if a.single and b.single:
     return a.codes * card_b + b.codes, a.mass
@@ -231,7 +267,10 @@ def _pair_codes(a: _Expanded, b: _Expanded, card_b: int):
   b_index = np.repeat(b.starts[a.parent] - block_starts, times)
   b_index += np.arange(len(b_index))
   codes += b.codes[b_index]
-  return codes, np.repeat(a.mass / times, times)
+  # Row n's |A| |B| pairs are contiguous and weigh w / (|A| |B|) each.
+  pairs = a.lengths * b.lengths
+  w = 1.0 if a.weights is None else a.weights
+  return codes, np.repeat(fixed_point.rounded(w / pairs, a.bits), pairs)
 
 
 def _bincount(codes: np.ndarray, mass: Optional[np.ndarray],
@@ -239,42 +278,53 @@ def _bincount(codes: np.ndarray, mass: Optional[np.ndarray],
   return np.bincount(codes, weights=mass, minlength=size)
 
 
-def _row_entropy_sum(col: _Expanded, cardinality: int,
-                     weights: Optional[np.ndarray], num_rows: int) -> float:
-  """Sum over rows of weight x entropy of the row's value distribution."""
+def _row_entropy_ticks(col: _Expanded, cardinality: int,
+                       weights: Optional[np.ndarray], num_rows: int) -> int:
+  """Sum over rows of weight x entropy of the row's values, in ticks.
+
+  Each row's term depends on the row alone, and the terms are rounded to
+  2**-col.bits before they are added (fixed_point.exact_sum): the same sum
+  for any batching.
+  """
   if col.single:
-    return 0.0
+    return 0
   keys, repeats = np.unique(col.parent * cardinality + col.codes,
                             return_counts=True)
   row = keys // cardinality
   p = repeats / col.lengths[row]
   per_row = np.bincount(row, weights=-p * np.log(p), minlength=num_rows)
-  w = np.ones(num_rows) if weights is None else weights
-  return float(np.dot(w, per_row))
+  return fixed_point.exact_sum(per_row if weights is None
+                               else weights * per_row, col.bits)
 
 
 def add_batch(counts: Optional[Counts], batch: EncodedBatch) -> Counts:
   """Adds one encoded batch to `counts` (in place; allocates when None)."""
   cards = [c.cardinality for c in batch.columns]
+  bits = batch.mass_bits
   if counts is None:
-    counts = new_counts(cards)
+    counts = new_counts(cards, bits)
   elif tuple(cards) != counts.cardinalities:
     raise ValueError(f'batch cardinalities {cards} differ from the table '
                      f'{counts.cardinalities}')
+  elif bits != counts.mass_bits:
+    raise ValueError(f'batch mass resolution 2**-{bits} differs from the '
+                     f'table 2**-{counts.mass_bits}')
   n, weights = batch.num_rows, batch.weights
   counts.num_items += n
   if weights is None:
-    counts.total_weight += n
+    counts.weight_ticks += n << bits
   else:
-    counts.total_weight += float(weights.sum())
+    counts.weight_ticks += fixed_point.exact_sum(weights, bits)
     positive = weights[weights > 0]
-    counts.sum_w_log_w += float(np.dot(positive, np.log(positive)))
-  cols = [_Expanded(c, weights, n) for c in batch.columns]
+    counts.w_log_w_ticks += fixed_point.exact_sum(
+        positive * np.log(positive), bits)
+  cols = [_Expanded(c, weights, n, bits) for c in batch.columns]
   m_off = counts.marginal_offsets()
   for i, col in enumerate(cols):
     counts.marginal[m_off[i]:m_off[i + 1]] += _bincount(col.codes, col.mass,
                                                         cards[i])
-    counts.cond_entropy[i] += _row_entropy_sum(col, cards[i], weights, n)
+    counts.cond_entropy_ticks[i] += _row_entropy_ticks(col, cards[i],
+                                                       weights, n)
   p_off = counts.pair_offsets()
   for k, (i, j) in enumerate(counts.pairs):
     codes, mass = _pair_codes(cols[i], cols[j], cards[j])
@@ -290,14 +340,17 @@ def merge_counts(accumulators: Sequence[Optional[Counts]]) -> Optional[Counts]:
   first = present[0].flush()
   for other in present[1:]:
     other.flush()
-    if other.cardinalities != first.cardinalities:
-      raise ValueError('cannot merge tables of different cardinalities')
+    if (other.cardinalities != first.cardinalities or
+        other.mass_bits != first.mass_bits):
+      raise ValueError('cannot merge tables of different cardinalities or '
+                       'mass resolutions')
     first.joint += other.joint
     first.marginal += other.marginal
-    first.cond_entropy += other.cond_entropy
+    first.cond_entropy_ticks = [a + b for a, b in zip(
+        first.cond_entropy_ticks, other.cond_entropy_ticks)]
     first.num_items += other.num_items
-    first.total_weight += other.total_weight
-    first.sum_w_log_w += other.sum_w_log_w
+    first.weight_ticks += other.weight_ticks
+    first.w_log_w_ticks += other.w_log_w_ticks
   return first
 
 
@@ -376,13 +429,18 @@ def result(counts: Counts, names: Sequence[str], id_name: Optional[str] = None,
 def compute_local(record_batches, features: Sequence[Tuple[str, str]],
                   top_k: int = 100, num_buckets: int = 10,
                   weights: Optional[Sequence[np.ndarray]] = None,
-                  params: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+                  params: Optional[Dict[str, Any]] = None,
+                  max_distinct: int = sketches.DEFAULT_MAX_DISTINCT,
+                  sketch_size: int = sketches.DEFAULT_SKETCH_SIZE
+                  ) -> Dict[str, Any]:
   """In one process, what beam_transforms.ComputeMutualInformation computes.
+
+  The same tables to the last bit (exact sums), so the same matrix.
 
   Args:
     record_batches: list of pa.RecordBatch of items.
     features: (name, kind), output order; an 'id' kind is the item id.
-    top_k, num_buckets: as in the Beam transform.
+    top_k, num_buckets, max_distinct, sketch_size: as in the Beam transform.
     weights: one float64 [rows] array per record batch, or None (corpus).
     params: the output's "params".
   """
@@ -391,12 +449,14 @@ def compute_local(record_batches, features: Sequence[Tuple[str, str]],
             for i, rb in enumerate(record_batches)]
   stats = encoders_lib.new_stats(features)
   for batch in parsed:
-    encoders_lib.add_to_stats(stats, batch)
-  encoders = encoders_lib.build_encoders(stats, features, top_k, num_buckets)
+    encoders_lib.add_to_stats(stats, batch, max_distinct, sketch_size)
+  encoders = encoders_lib.build_encoders(stats, features, top_k, num_buckets,
+                                         max_distinct)
   check_table_size(encoders)
+  bits = fixed_point.table_bits(stats.total_weight)
   counts = None
   for batch in parsed:
-    counts = add_batch(counts, encode_batch(batch, encoders))
+    counts = add_batch(counts, encode_batch(batch, encoders, bits))
   ids = [n for n, k in features if k == features_lib.ID]
   return result(counts, [e.name for e in encoders], ids[0] if ids else None,
                 params)

@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from components.mutual_information import fixed_point
 from components.mutual_information.parsing import Column
 from components.mutual_information.parsing import ParsedBatch
 from components.mutual_information.parsing import value_mass
@@ -33,10 +34,14 @@ class FeatureStats:
 
 @dataclasses.dataclass
 class Stats:
-  """Pass-1 statistics of the corpus (mergeable)."""
+  """Pass-1 statistics of the corpus (mergeable, exact: see sketches.py)."""
   num_items: int = 0
-  total_weight: float = 0.0
+  weight_ticks: int = 0  # total item weight in 2**-SCALAR_BITS (exact)
   features: Dict[str, FeatureStats] = dataclasses.field(default_factory=dict)
+
+  @property
+  def total_weight(self) -> float:
+    return fixed_point.to_float(self.weight_ticks)
 
 
 def new_stats(features: Sequence[Tuple[str, str]]) -> Stats:
@@ -51,10 +56,14 @@ def new_stats(features: Sequence[Tuple[str, str]]) -> Stats:
 def add_to_stats(stats: Stats, batch: ParsedBatch,
                  max_distinct: int = DEFAULT_MAX_DISTINCT,
                  sketch_size: int = DEFAULT_SKETCH_SIZE) -> Stats:
-  """Adds one parsed batch's value masses to `stats` (in place)."""
+  """Adds one parsed batch's value masses to `stats` (in place).
+
+  Raises DataError when a feature has more than `max_distinct` values.
+  """
   stats.num_items += batch.num_rows
-  stats.total_weight += (batch.num_rows if batch.weights is None
-                         else float(batch.weights.sum()))
+  stats.weight_ticks += (batch.num_rows << fixed_point.SCALAR_BITS
+                         if batch.weights is None
+                         else fixed_point.exact_sum(batch.weights))
   for name, column in batch.columns.items():
     fs = stats.features[name]
     fs.seen = True
@@ -62,9 +71,30 @@ def add_to_stats(stats: Stats, batch: ParsedBatch,
       continue
     mass = value_mass(column, batch.weights)
     if fs.counts is not None:
-      fs.counts.add(column.values, mass, max_distinct)
+      fs.counts.add(column.values, mass)
+      check_distinct(name, fs.counts, max_distinct)
     if fs.sketch is not None:
       fs.sketch.add(column.values, mass, sketch_size)
+  return stats
+
+
+def check_distinct(name: str, counts: ValueCounts,
+                   max_distinct: int = DEFAULT_MAX_DISTINCT) -> None:
+  """Raises DataError when `name` has more distinct values than counted."""
+  if counts.num_distinct > max_distinct:
+    raise DataError(
+        f'feature {name!r} has more than {max_distinct} distinct values '
+        f'({counts.num_distinct} counted so far): too many to count exactly; '
+        'declare it text or multi_valued if it holds several values, or '
+        'ignore it (an item-unique value tells nothing the item id does not)')
+
+
+def compact_stats(stats: Stats,
+                  max_distinct: int = DEFAULT_MAX_DISTINCT) -> Stats:
+  """Folds every feature's pending values in (before Beam ships `stats`)."""
+  for name, fs in stats.features.items():
+    if fs.counts is not None:
+      check_distinct(name, fs.counts.compact(), max_distinct)
   return stats
 
 
@@ -74,12 +104,13 @@ def merge_stats(stats: Sequence[Stats],
   first, rest = stats[0], stats[1:]
   for other in rest:
     first.num_items += other.num_items
-    first.total_weight += other.total_weight
+    first.weight_ticks += other.weight_ticks
     for name, fs in other.features.items():
       mine = first.features[name]
       mine.seen = mine.seen or fs.seen
       if mine.counts is not None:
-        mine.counts.merge(fs.counts, max_distinct)
+        mine.counts.merge(fs.counts)
+        check_distinct(name, mine.counts, max_distinct)
       if mine.sketch is not None:
         mine.sketch.merge(fs.sketch, sketch_size)
   return first
@@ -124,11 +155,14 @@ class Encoder:
 
 
 def build_encoders(stats: Stats, features: Sequence[Tuple[str, str]],
-                   top_k: int, num_buckets: int) -> List[Encoder]:
+                   top_k: int, num_buckets: int,
+                   max_distinct: int = DEFAULT_MAX_DISTINCT) -> List[Encoder]:
   """Encoders of the counted features (not the id) from pass-1 statistics.
 
-  Raises DataError for an empty corpus, a feature absent from every record
-  batch, or a corpus whose weights are all 0.
+  A vocabulary is the top_k values by exact mass, ties by value (a total
+  order), so it depends on the data alone. Raises DataError for an empty
+  corpus, a feature absent from every record batch, a corpus whose weights
+  are all 0, or a feature with more than `max_distinct` values.
   """
   if stats.num_items == 0:
     raise DataError('the item corpus is empty: no items to compute mutual '
@@ -137,7 +171,8 @@ def build_encoders(stats: Stats, features: Sequence[Tuple[str, str]],
   if missing:
     raise DataError(f'declared item feature(s) {missing} missing from the '
                     'data: no such column in any item')
-  if stats.total_weight <= 0:
+  compact_stats(stats, max_distinct)
+  if stats.weight_ticks <= 0:
     raise DataError('all items have weight 0 (no interactions of any corpus '
                     'item): nothing to count')
   encoders = []
@@ -149,7 +184,7 @@ def build_encoders(stats: Stats, features: Sequence[Tuple[str, str]],
       encoders.append(Encoder(name, kind,
                               boundaries=fs.sketch.boundaries(num_buckets)))
     else:
-      vocab, mass = fs.counts.top(top_k)
+      vocab, ticks = fs.counts.top(top_k)
       encoders.append(Encoder(name, kind, vocab=vocab.filter(
-          pa.array(mass > 0))))
+          pa.array(ticks > 0))))
   return encoders

@@ -4,6 +4,7 @@ import pyarrow as pa
 import pytest
 
 from components.mutual_information import sketches
+from components.mutual_information.schema_features import DataError
 
 
 def test_quantile_boundaries_exact_for_few_values():
@@ -46,9 +47,46 @@ def test_quantile_sketch_bins_beyond_size_with_small_error():
   assert not small.binned and small.points.tolist() == [1., 2., 3.]
 
 
-def test_value_counts_keep_the_heaviest_beyond_the_cap():
+def _counts(chunks, order):
   counts = sketches.ValueCounts()
-  counts.add(pa.array([b'a', b'b', b'c', b'a'], pa.large_binary()),
-             np.ones(4), max_distinct=2)
-  assert sorted(counts.values.to_pylist()) == [b'a', b'b']
-  assert sorted(counts.mass.tolist()) == [1.0, 2.0]
+  for k in order:
+    counts.merge(sketches.ValueCounts().add(*chunks[k]))
+  return counts.compact()
+
+
+def test_value_counts_are_exact_whatever_the_split_and_order(monkeypatch):
+  monkeypatch.setattr(sketches, '_MIN_COMPACT', 5)  # fold in often
+  rng = np.random.default_rng(0)
+  codes = rng.zipf(1.3, 5000) % 700
+  values = pa.array([f'v{c}'.encode() for c in codes], pa.large_binary())
+  # Masses of multi-valued rows: 1/2, 1/3, 1/7 do not add up exactly in
+  # float64, so a float sum would depend on the order.
+  mass = 1.0 / rng.choice([1, 2, 3, 7], 5000)
+  one = _counts([(values, mass)], [0])
+  bounds = [0, 13, 400, 1999, 2000, 4321, 5000]
+  chunks = [(values[a:b], mass[a:b]) for a, b in zip(bounds, bounds[1:])]
+  other = _counts(chunks, rng.permutation(len(chunks)))
+  def table(c):
+    return dict(zip(c.values.to_pylist(), c.ticks.tolist()))
+  assert table(other) == table(one)
+  assert one.num_distinct == len(set(codes.tolist()))
+  # Each mass is rounded to 2**-24 (half a tick at most) before adding.
+  expected = np.bincount(codes, weights=mass)
+  terms = np.bincount(codes)
+  got = dict(zip(one.values.to_pylist(), one.mass))
+  for c in set(codes.tolist()):
+    assert abs(got[f'v{c}'.encode()] - expected[c]) <= terms[c] * 2.0**-25
+  # Values of another type are an error, not a silent mix.
+  with pytest.raises(DataError, match='mixed'):
+    one.add(pa.array([1, 2]), np.ones(2))
+
+
+def test_top_k_by_mass_then_value():
+  counts = sketches.ValueCounts().add(
+      pa.array([b'd', b'b', b'c', b'a', b'c', b'e'], pa.large_binary()),
+      np.array([1., 1., 1., 1., 1., 2.]))
+  values, ticks = counts.top(3)
+  # c and e tie at 2 (c first), then a, b, d tie at 1: the smallest, a.
+  assert values.to_pylist() == [b'c', b'e', b'a']
+  np.testing.assert_array_equal(ticks, np.array([2, 2, 1]) << 24)
+  assert counts.top(10)[0].to_pylist() == [b'c', b'e', b'a', b'b', b'd']

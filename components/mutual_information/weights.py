@@ -35,7 +35,7 @@ def count_ids(record_batch: pa.RecordBatch, name: str) -> ValueCounts:
   if name not in record_batch.schema.names:
     raise DataError(f'interactions have no {name!r} column')
   ids = id_values(record_batch.column(name), name)
-  return ValueCounts().add(ids, np.ones(len(ids)), max_distinct=2**62)
+  return ValueCounts().add(ids, np.ones(len(ids))).compact()
 
 
 def lookup_weights(record_batch: pa.RecordBatch, name: str,
@@ -44,6 +44,7 @@ def lookup_weights(record_batch: pa.RecordBatch, name: str,
   if name not in record_batch.schema.names:
     raise DataError(f'items have no {name!r} column')
   ids = id_values(record_batch.column(name), name)
+  id_counts.compact()
   if id_counts.values is None or not len(ids):
     return np.zeros(len(ids))
   index = pc.index_in(ids, value_set=id_counts.values).fill_null(-1)
