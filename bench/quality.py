@@ -207,25 +207,21 @@ def make_folder(data_root: str, name: str, cache: str) -> str:
 
 def prepare(work: str, names: Sequence[str] = ('full', 'p10', 'full_valid',
                                                'p10_valid'),
-            cache: str = os.path.join(REPO, 'cache'),
-            transform: Optional[TransformConfig] = None, tag: str = ''
+            cache: str = os.path.join(REPO, 'cache')
             ) -> Dict[str, quality_prep.Prepared]:
-  """The data folders `names` and their pipeline runs (reused when done).
-
-  `transform`: what the Transforms read (default: the defaults), the runs
-  then kept under <work>/out/<name><tag>."""
+  """The data folders `names` and their pipeline runs (reused when done),
+  kept under <work>/out/<name>."""
   data_root = os.path.join(work, 'data')
   prepared = {}
   for name in names:
     t = time.time()
     data_dir = make_folder(data_root, name, cache)
-    if os.path.isfile(os.path.join(work, 'out', name + tag, 'prepared.json')):
-      prepared[name] = load_prepared(work, name + tag)
+    if os.path.isfile(os.path.join(work, 'out', name, 'prepared.json')):
+      prepared[name] = load_prepared(work, name)
       continue
     prepared[name] = quality_prep.prepare(
-        data_dir, os.path.join(work, 'out', name + tag),
-        transform or TransformConfig())
-    _log(f'prepared {name}{tag} in {time.time() - t:.0f}s')
+        data_dir, os.path.join(work, 'out', name), TransformConfig())
+    _log(f'prepared {name} in {time.time() - t:.0f}s')
   return prepared
 
 
