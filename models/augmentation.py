@@ -309,9 +309,7 @@ def id_apart(mask1: tf.Tensor, mask2: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
 
   The item id is unique per item, so a view that keeps it identifies the item
   on its own (and the SSL loss then mostly trains the id table to echo the
-  content); masked in both views, the task is content against content, and it
-  trains the id's default embedding, which is what rare items are embedded with
-  (models/fallback.py).
+  content); masked in both views, the task is content against content.
   """
   masked = tf.constant([True])
   return (tf.concat([masked, tf.convert_to_tensor(mask1, tf.bool)], axis=0),

@@ -9,7 +9,7 @@ Two frozen dataclasses, two sections of the run config (`transform:` and
                    Metadata with the Trainer execution).
 """
 import dataclasses
-from typing import Any, ClassVar, Dict, Mapping, Tuple
+from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple
 
 from models.options import Choice
 from models.options import option
@@ -38,6 +38,29 @@ class MiMeasure(Choice):
   """Which mutual information matrix CFM ranks a feature's partners by."""
   MI = 'mi'                        # nats
   NORMALIZED_MI = 'normalized_mi'  # MI / sqrt(H_i H_j)
+
+
+# Options that were measured and retired (docs/retired.md), by section: key ->
+# why, and what to do instead. A run config or flag naming one is a one-line
+# error (retired_message); the one home of this table.
+RETIRED: Dict[str, Dict[str, str]] = {
+    'training': {
+        'min_item_count': 'the rare-item fallback took cold-item recall to 0 '
+                          'and gained nothing elsewhere',
+        'fallback_logq': 'the logQ choice of the rare-item fallback, retired '
+                         'with it',
+    },
+    'transform': {},
+}
+
+
+def retired_message(section: str, key: str) -> Optional[str]:
+  """The error for a retired key of `section`, or None if it is not one."""
+  why = RETIRED.get(section, {}).get(key)
+  if why is None:
+    return None
+  return (f"{section} config: '{key}' was retired ({why}; docs/retired.md); "
+          'remove it')
 
 
 class _Section:
@@ -74,8 +97,12 @@ class _Section:
 
   @classmethod
   def from_dict(cls, d: Mapping[str, Any]):
-    """Builds a config, rejecting unknown keys by name."""
+    """Builds a config, rejecting retired and unknown keys by name."""
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in d:
+      retired = retired_message(cls.SECTION, key)
+      if retired:
+        raise ValueError(retired)
     unknown = sorted(set(d) - set(fields))
     if unknown:
       raise ValueError(f'{cls.SECTION} config: unknown key(s) {unknown}; known '
@@ -117,12 +144,6 @@ class SslSampling(Choice):
                                    # training events): cold and rare first
 
 
-class FallbackLogq(Choice):
-  """The logQ sampling probability of a rare-item fallback item (models/logq.py)."""
-  ITEM = 'item'    # its own smoothed share of the training events
-  GROUP = 'group'  # the fallback group's total (one candidate for the id)
-
-
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig(_Section):
   """Hyperparameters of the two-tower model and its self-supervised task.
@@ -150,14 +171,6 @@ class TrainingConfig(_Section):
   history_max_length: int = option(
       0, 'query_encoder pooled: > 0: pool only the most recent N history '
       'items; 0 = all')
-  min_item_count: int = option(
-      0, 'items with fewer training events are embedded with their id '
-      'masked (the learned default: rare-item fallback, models/fallback.py); '
-      '0 = off')
-  fallback_logq: FallbackLogq = option(
-      FallbackLogq.ITEM, 'logQ probability of a fallback item (with '
-      'min_item_count and logq_correction): item (its own) or group (the '
-      'fallback group\'s total; models/logq.py)')
   # Main task (in-batch softmax over cosine / temperature).
   temperature: float = option(
       0.2, 'softmax temperature of the main task (cosine / temperature)')
@@ -235,7 +248,6 @@ class TrainingConfig(_Section):
         (self.feature_embedding_dim > 0, 'feature_embedding_dim must be > 0'),
         (self.history_max_length >= 0, 'history_max_length must be >= 0'),
         (self.mixed_negatives >= 0, 'mixed_negatives must be >= 0'),
-        (self.min_item_count >= 0, 'min_item_count must be >= 0'),
         (len(self.tower_layers) > 0 and all(w > 0 for w in self.tower_layers),
          'tower_layers must be a non-empty list of positive widths'),
         (self.temperature > 0, 'temperature must be > 0'),

@@ -30,7 +30,6 @@ from components.trainer import progress
 from models import data
 from models import distribute
 from models import export
-from models import fallback
 from models import logq
 from models import loss_names
 from models import features as F
@@ -40,7 +39,6 @@ from models import seq_ssl
 from models import sequence
 from models import ssl as ssl_lib
 from models import towers
-from models.config import FallbackLogq
 from models.config import HistoryEmbedding
 from models.config import Mode
 from models.config import QueryEncoder
@@ -74,17 +72,13 @@ class RetrievalModel(tfrs.Model):
         temperature=config.temperature,
         remove_accidental_hits=config.remove_accidental_hits)
     self._item_probability = self._uniform_probability = None
-    # The logQ correction's probabilities of the corpus rows (models/logq.py;
-    # with fallback_logq group the rare-item fallback items share one); None
-    # without the correction.
+    # The logQ correction's probabilities of the corpus rows
+    # (models/logq.py); None without the correction.
     self.candidate_probability = None
     if config.logq_correction:
       if item_counts is None:
         raise ValueError('logq_correction needs the items\' training counts')
-      self.candidate_probability = logq.candidate_probability(
-          item_counts,
-          fallback.rare_rows(item_counts, config.min_item_count)
-          if config.fallback_logq is FallbackLogq.GROUP else None)
+      self.candidate_probability = logq.candidate_probability(item_counts)
       self._item_probability = tf.constant(self.candidate_probability.log,
                                            tf.float32)
       self._uniform_probability = tf.constant(
@@ -307,19 +301,12 @@ def build_model(feature_config: F.FeatureConfig, config: TrainingConfig,
   `mutual_information` (the parsed MutualInformation JSON) is needed for
   ssl=cfm.
   """
-  _check_item_counts(config, item_counts)  # before reading any input
   item_sizes = {f.name: preprocessing.num_ids(f, item_tft)
                 for f in feature_config.item_features}
   query_sizes = {f.name: preprocessing.num_ids(f, query_tft)
                  for f in feature_config.query_features if f.kind != F.HISTORY}
   return assemble_model(feature_config, config, item_sizes, query_sizes,
                         corpus, item_counts, mutual_information)
-
-
-def _check_item_counts(config: TrainingConfig,
-                       item_counts: Optional[np.ndarray]) -> None:
-  if config.min_item_count and item_counts is None:
-    raise ValueError('min_item_count needs the items\' training counts')
 
 
 def effective_config(feature_config: F.FeatureConfig, config: TrainingConfig
@@ -350,20 +337,13 @@ def assemble_model(feature_config: F.FeatureConfig, config: TrainingConfig,
                    ) -> RetrievalModel:
   """The towers and the model from the id table sizes (build_model reads them
   from the TFT vocabularies; bench/train_step.py gives its own)."""
-  _check_item_counts(config, item_counts)
   config = effective_config(feature_config, config)
   ssl_task = ssl_lib.ItemContrastiveTask.from_config(
       feature_config, config, mutual_information)
   history = [f.name for f in feature_config.query_features if f.kind == F.HISTORY]
-  rare_ids = None
-  if config.min_item_count:
-    id_name = feature_config.item_features[0].name
-    rare_ids = fallback.rare_id_flags(
-        item_counts, corpus.features[id_name].numpy(), item_sizes[id_name],
-        config.min_item_count)
   item_tower = towers.ItemTower(
       feature_config.item_feature_names, item_sizes,
-      config.feature_embedding_dim, config.tower_layers, rare_ids=rare_ids)
+      config.feature_embedding_dim, config.tower_layers)
   query_names = [f.name for f in feature_config.query_features
                  if config.query_id_embedding or f.kind != F.ID]
   shared_history = None

@@ -80,9 +80,9 @@ def test_mixed_negative_training_lowers_the_main_loss(setup):
   assert np.isfinite(history).all() and history[-1] < history[0]
 
 
-def test_logq_without_the_fallback_is_each_items_smoothed_share(setup):
-  # min_item_count 0: every corpus row its own candidate, (count + 1) /
-  # (events + items), uniform share 1 / N.
+def test_logq_is_each_items_smoothed_share(setup):
+  # Every corpus row its own candidate, (count + 1) / (events + items),
+  # uniform share 1 / N.
   counts = data.count_items(setup['files'], setup['query_tft'],
                             setup['corpus'], 'train')
   p = setup['model'].candidate_probability

@@ -69,15 +69,9 @@ class _Tower(tf.keras.Model):
 
 
 class ItemTower(_Tower):
-  """Item features -> L2-normalized embedding [batch, d].
+  """Item features -> L2-normalized embedding [batch, d]."""
 
-  `rare_ids`, optional bool [rows of the first (id) feature's table]: ids
-  flagged True are embedded by the id's default embedding, always
-  (models/fallback.py); kept as a non-trainable weight, so it is exported.
-  """
-
-  def __init__(self, feature_names, table_sizes, embedding_dim, layer_widths,
-               rare_ids=None):
+  def __init__(self, feature_names, table_sizes, embedding_dim, layer_widths):
     super().__init__(feature_names, table_sizes, embedding_dim, layer_widths,
                      name='item_tower')
     self.default_embeddings = self.add_weight(
@@ -85,24 +79,13 @@ class ItemTower(_Tower):
         shape=[len(self.feature_names), embedding_dim],
         initializer=_initializer(),
         trainable=True)
-    self.rare_ids = None
-    if rare_ids is not None:
-      self.rare_ids = tf.Variable(tf.constant(rare_ids, tf.bool),
-                                  trainable=False, name='rare_ids')
-
-  def _fallback(self, parts, features):
-    if self.rare_ids is None:
-      return parts
-    rare = tf.gather(self.rare_ids, features[self.feature_names[0]])[:, None]
-    return [tf.where(rare, self.default_embeddings[0][None, :], parts[0])
-            ] + parts[1:]
 
   def embed_features(self, features, mask: Optional[tf.Tensor] = None):
     """Per-feature embeddings, masked ones replaced: list of k [batch, d].
 
     mask: bool [k] (the same for every row) or [batch, k] (per row).
     """
-    parts = self._fallback(self._embed(features), features)
+    parts = self._embed(features)
     if mask is None:
       return parts
     mask = tf.convert_to_tensor(mask, tf.bool)
@@ -136,8 +119,8 @@ class ItemTower(_Tower):
       mask1: bool [k], view 1's mask (True: the default embedding), or None.
       mask2: bool [k], view 2's mask, or None.
       view2: {feature name: view 2's column}, for features whose values
-        differ between the views (value dropout); not the id feature (its
-        rare-id fallback reads one column).
+        differ between the views (value dropout); not the id feature (one
+        value per item, never dropped).
       others: item tower inputs of M more items, embedded unmasked.
     """
     view2 = dict(view2 or {})

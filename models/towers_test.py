@@ -65,8 +65,7 @@ def test_embed_views_equals_the_tower_on_every_row(masks, view2_tags,
                                                    with_others):
   tower = towers.ItemTower(['id', 'tags', 'year'],
                            {'id': 5, 'tags': 4, 'year': 3}, embedding_dim=3,
-                           layer_widths=[6, 4, 2],
-                           rare_ids=[False, True, False, False, True])
+                           layer_widths=[6, 4, 2])
   items = {'id': tf.constant([0, 1, 4], tf.int64),
            'tags': tf.ragged.constant([[1, 2], [], [3]], dtype=tf.int64),
            'year': tf.constant([2, 0, 1], tf.int64)}
