@@ -49,6 +49,8 @@ RETIRED: Dict[str, Dict[str, str]] = {
                           'and gained nothing elsewhere',
         'fallback_logq': 'the logQ choice of the rare-item fallback, retired '
                          'with it',
+        'mixed_negatives': 'measured no better than in-batch negatives with '
+                           'the logQ correction',
     },
     'transform': {},
 }
@@ -178,9 +180,6 @@ class TrainingConfig(_Section):
       True, 'subtract log p(item) from the logits (Yi et al., RecSys\'19)')
   remove_accidental_hits: bool = option(
       True, 'leave in-batch negatives that are the positive item out')
-  mixed_negatives: int = option(
-      0, '> 0: add this many items drawn uniformly from the corpus to the '
-      'softmax (mixed negative sampling, Yang et al., WWW\'20)')
   # Optimisation.
   optimizer: Optimizer = option(Optimizer.ADAGRAD, 'optimizer')
   learning_rate: float = option(0.2, 'learning rate')
@@ -247,7 +246,6 @@ class TrainingConfig(_Section):
     checks = [
         (self.feature_embedding_dim > 0, 'feature_embedding_dim must be > 0'),
         (self.history_max_length >= 0, 'history_max_length must be >= 0'),
-        (self.mixed_negatives >= 0, 'mixed_negatives must be >= 0'),
         (len(self.tower_layers) > 0 and all(w > 0 for w in self.tower_layers),
          'tower_layers must be a non-empty list of positive widths'),
         (self.temperature > 0, 'temperature must be > 0'),

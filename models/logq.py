@@ -7,21 +7,8 @@ training has Q > 0). The logQ correction (Yi et al., RecSys'19) scores the
 candidates s(q, j) - log Q(j); with it the batch softmax estimates the softmax
 over all of the model's candidates, whose optimum is
 s(q, j) = log P(j | q) + c(q).
-
-Mixed negatives (models/negatives.py) also draw M candidates uniformly from
-the corpus: a uniform draw is any one item with probability 1 / N.
 """
-from typing import NamedTuple
-
 import numpy as np
-
-
-class CandidateProbability(NamedTuple):
-  """Per corpus row (float64 [num_items]): the probability a draw from the
-  log is its candidate (`log`), and that a uniform corpus draw is
-  (`uniform`)."""
-  log: np.ndarray
-  uniform: np.ndarray
 
 
 def checked_counts(item_counts: np.ndarray) -> np.ndarray:
@@ -36,11 +23,11 @@ def checked_counts(item_counts: np.ndarray) -> np.ndarray:
   return counts
 
 
-def candidate_probability(item_counts: np.ndarray) -> CandidateProbability:
-  """The logQ correction's probabilities of every corpus row.
+def candidate_probability(item_counts: np.ndarray) -> np.ndarray:
+  """float64 [num_items]: the probability that a draw from the log is each
+  corpus row's candidate (the logQ correction's Q).
 
   item_counts: int [num_items] training events of each corpus row.
   """
   counts = checked_counts(item_counts)
-  p = (counts + 1.0) / (counts.sum() + counts.size)
-  return CandidateProbability(p, np.full(counts.size, 1.0 / counts.size))
+  return (counts + 1.0) / (counts.sum() + counts.size)

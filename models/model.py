@@ -33,7 +33,6 @@ from models import export
 from models import logq
 from models import loss_names
 from models import features as F
-from models import negatives as negatives_lib
 from models import preprocessing
 from models import seq_ssl
 from models import sequence
@@ -71,7 +70,7 @@ class RetrievalModel(tfrs.Model):
             reduction=tf.keras.losses.Reduction.NONE),
         temperature=config.temperature,
         remove_accidental_hits=config.remove_accidental_hits)
-    self._item_probability = self._uniform_probability = None
+    self._item_probability = None
     # The logQ correction's probabilities of the corpus rows
     # (models/logq.py); None without the correction.
     self.candidate_probability = None
@@ -79,12 +78,8 @@ class RetrievalModel(tfrs.Model):
       if item_counts is None:
         raise ValueError('logq_correction needs the items\' training counts')
       self.candidate_probability = logq.candidate_probability(item_counts)
-      self._item_probability = tf.constant(self.candidate_probability.log,
+      self._item_probability = tf.constant(self.candidate_probability,
                                            tf.float32)
-      self._uniform_probability = tf.constant(
-          self.candidate_probability.uniform, tf.float32)
-    self.uniform_rows = (negatives_lib.UniformRows(len(corpus), config.seed + 3)
-                         if config.mixed_negatives else None)
     self._trackers = {n: tf.keras.metrics.Mean(name=n) for n in LOSS_NAMES}
     if config.ssl is not SslVariant.NONE and ssl_task is None:
       raise ValueError(f'ssl={config.ssl!r} needs an ssl_task')
@@ -105,8 +100,6 @@ class RetrievalModel(tfrs.Model):
                 item_embeddings: Optional[tf.Tensor] = None) -> tf.Tensor:
     """In-batch softmax loss, mean over the batch. batch: see data.interaction_dataset.
 
-    With `mixed_negatives` M > 0 the softmax runs over the B positives plus M
-    items drawn uniformly from the corpus (models/negatives.py).
     `query_embeddings`: the query tower's output on the batch when already
     computed (with the sequence SSL task: one encoder call for both).
     `item_embeddings`: the item tower's [B, d] of the batch's items, when
@@ -120,11 +113,6 @@ class RetrievalModel(tfrs.Model):
     probability = None
     if self._item_probability is not None:
       probability = tf.gather(self._item_probability, rows)
-    if self.uniform_rows is not None:
-      extra = self.uniform_rows(self.config.mixed_negatives)    # [M]
-      item_embeddings, rows, probability = negatives_lib.mixed_candidates(
-          item_embeddings, rows, self.item_tower(self.corpus.gather(extra)),
-          extra, self._item_probability, self._uniform_probability)
     # K intentions [B, K, d]: the task scores an item by the max over K
     # itself (tfrs maxsim, sequence.max_over_intentions).
     kwargs = {}

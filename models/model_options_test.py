@@ -1,6 +1,6 @@
 """Query tower and main-task options, trained on real TF Transform output of tiny data:
 history embedded by the item tower's id table, history truncation, no user id
-embedding, mixed negatives. Exported towers must serve like the trained ones."""
+embedding. Exported towers must serve like the trained ones."""
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -15,7 +15,7 @@ CONFIG = TrainingConfig(epochs=2, batch_size=16, feature_embedding_dim=8,
                         tower_layers=(16, 8), learning_rate=0.2,
                         seed=1, ssl='none', temperature=0.1,
                         history_embedding='item_id', history_max_length=3,
-                        query_id_embedding=False, mixed_negatives=8,
+                        query_id_embedding=False,
                         logq_correction=True, query_encoder='pooled')
 
 
@@ -75,25 +75,22 @@ def test_exported_query_tower_serves_like_training(setup):
   np.testing.assert_allclose(exported.numpy(), trained, atol=1e-5)
 
 
-def test_mixed_negative_training_lowers_the_main_loss(setup):
+def test_training_lowers_the_main_loss(setup):
   history = setup['model'].history.history['main_loss']
   assert np.isfinite(history).all() and history[-1] < history[0]
 
 
 def test_logq_is_each_items_smoothed_share(setup):
-  # Every corpus row its own candidate, (count + 1) / (events + items),
-  # uniform share 1 / N.
+  # Every corpus row its own candidate, (count + 1) / (events + items).
   counts = data.count_items(setup['files'], setup['query_tft'],
                             setup['corpus'], 'train')
-  p = setup['model'].candidate_probability
-  np.testing.assert_array_equal(p.log, (counts + 1.0) / (counts.sum()
-                                                         + len(counts)))
-  np.testing.assert_array_equal(p.uniform, np.full(len(counts),
-                                                   1.0 / len(counts)))
+  np.testing.assert_array_equal(
+      setup['model'].candidate_probability,
+      (counts + 1.0) / (counts.sum() + len(counts)))
 
 
 def test_bad_option_values_are_errors_naming_the_field():
   with pytest.raises(ValueError, match='history_embedding'):
     CONFIG.replace(history_embedding='sequence')
-  with pytest.raises(ValueError, match='mixed_negatives'):
-    CONFIG.replace(mixed_negatives=-1)
+  with pytest.raises(ValueError, match='history_max_length'):
+    CONFIG.replace(history_max_length=-1)
