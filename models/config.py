@@ -51,6 +51,8 @@ RETIRED: Dict[str, Dict[str, str]] = {
                          'with it',
         'mixed_negatives': 'measured no better than in-batch negatives with '
                            'the logQ correction',
+        'ssl_sampling': 'inverse_count lost on every slice but cold items; '
+                        'the SSL batch is drawn uniformly',
     },
     'transform': {},
 }
@@ -139,13 +141,6 @@ class SslItemId(Choice):
                        # the content features
 
 
-class SslSampling(Choice):
-  """Which corpus items the SSL batch draws (models/ssl.py item_sampler)."""
-  UNIFORM = 'uniform'              # every item alike (Yao et al.)
-  INVERSE_COUNT = 'inverse_count'  # P(item) proportional to 1 / (1 + its
-                                   # training events): cold and rare first
-
-
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig(_Section):
   """Hyperparameters of the two-tower model and its self-supervised task.
@@ -196,11 +191,7 @@ class TrainingConfig(_Section):
   ssl_weight: float = option(0.1, 'loss = main + ssl_weight * ssl')
   ssl_temperature: float = option(0.2, 'InfoNCE temperature of the SSL task')
   ssl_batch_size: int = option(
-      1024, 'items per SSL batch, drawn from the corpus (ssl_sampling)')
-  ssl_sampling: SslSampling = option(
-      SslSampling.UNIFORM, 'how the SSL batch draws corpus items: uniform '
-      '(every item alike) or inverse_count (probability proportional to '
-      '1 / (1 + the item\'s training events): cold and rare items first)')
+      1024, 'items per SSL batch, drawn uniformly from the corpus')
   dropout_rate: float = option(
       0.3, 'stage-2 dropout rate of multi-valued / text feature values')
   mi_measure: MiMeasure = option(

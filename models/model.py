@@ -221,24 +221,21 @@ def _optimizer(config: TrainingConfig):
 
 
 def _with_ssl_rows(ds: tf.data.Dataset, config: TrainingConfig,
-                   num_items: int, seed: int,
-                   item_counts: Optional[np.ndarray] = None) -> tf.data.Dataset:
+                   num_items: int, seed: int) -> tf.data.Dataset:
   """Zips main batches with SSL corpus rows int64 [ssl_batch_size].
 
-  The rows are drawn with replacement from the whole corpus, by a pipeline of
-  their own (`ssl_sampling`: uniformly, or by inverse training count
-  `item_counts`); empty [0] when ssl=none.
+  The rows are drawn uniformly with replacement from the whole corpus, by a
+  pipeline of their own; empty [0] when ssl=none.
   """
   if config.ssl is SslVariant.NONE:
     return ds.map(lambda batch: (batch, tf.zeros([0], tf.int64)))
-  sampler = ssl_lib.item_sampler(num_items, config.ssl_batch_size, seed,
-                                 config.ssl_sampling, item_counts)
+  sampler = ssl_lib.uniform_item_sampler(num_items, config.ssl_batch_size,
+                                         seed)
   return tf.data.Dataset.zip((ds, sampler))
 
 
 def _pretrain(model: RetrievalModel, config: TrainingConfig,
-              first_batch: Dict[str, Any], log_dir: Optional[str],
-              item_counts: Optional[np.ndarray] = None) -> None:
+              first_batch: Dict[str, Any], log_dir: Optional[str]) -> None:
   """mode=pretrain: `pretrain_steps` SSL-only steps, then back to joint steps."""
   # Create every variable and the optimizer's slots for all of them now: the
   # joint phase updates the query tower, which pretraining never calls.
@@ -246,8 +243,8 @@ def _pretrain(model: RetrievalModel, config: TrainingConfig,
   model.optimizer.build(model.trainable_variables)
   # Up to 10 TensorBoard points, with exactly pretrain_steps steps in total.
   epochs = max(d for d in range(1, 11) if config.pretrain_steps % d == 0)
-  rows = ssl_lib.item_sampler(len(model.corpus), config.ssl_batch_size,
-                              config.seed + 2, config.ssl_sampling, item_counts)
+  rows = ssl_lib.uniform_item_sampler(len(model.corpus), config.ssl_batch_size,
+                                      config.seed + 2)
   callbacks = ([_LossSummaries(os.path.join(log_dir, 'pretrain'))]
                if log_dir else [])
   logging.info('SSL pretraining: %d steps', config.pretrain_steps)
@@ -408,8 +405,7 @@ def train(feature_config: F.FeatureConfig, config: TrainingConfig,
         config.batch_size, shuffle=True, seed=config.seed)
     ds = workers.shard(ds if workers.num_workers == 1 and not config.train_steps
                        else ds.repeat())
-    return _with_ssl_rows(ds, config, len(corpus), workers.seed(config.seed),
-                          item_counts)
+    return _with_ssl_rows(ds, config, len(corpus), workers.seed(config.seed))
 
   def eval_ds():
     ds = data.interaction_dataset(
@@ -417,7 +413,7 @@ def train(feature_config: F.FeatureConfig, config: TrainingConfig,
         config.batch_size, shuffle=False)
     ds = workers.shard(ds if workers.num_workers == 1 else ds.repeat())
     return _with_ssl_rows(ds, config, len(corpus),
-                          workers.seed(config.seed + 1), item_counts)
+                          workers.seed(config.seed + 1))
 
   steps_per_epoch, validation_steps = None, None
   if config.train_steps:
@@ -437,7 +433,7 @@ def train(feature_config: F.FeatureConfig, config: TrainingConfig,
                distribute.describe(strategy, workers), config.to_dict())
   if config.mode is Mode.PRETRAIN:  # TrainingConfig ensures pretrain_steps > 0
     first_batch, _ = next(iter(eval_ds()))  # (main batch, SSL rows)
-    _pretrain(model, config, first_batch, log_dir, item_counts)
+    _pretrain(model, config, first_batch, log_dir)
   model.fit(_per_worker(train_ds, strategy),
             validation_data=_per_worker(eval_ds, strategy),
             epochs=config.epochs, steps_per_epoch=steps_per_epoch,

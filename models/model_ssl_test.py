@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from models import data
 from models import model as model_lib
+from models import ssl as ssl_lib
 from models.config import TrainingConfig
 
 CONFIG = TrainingConfig(epochs=2, batch_size=16, feature_embedding_dim=8,
@@ -146,21 +147,14 @@ def test_configuration_errors(setup):
            setup['root'] / 'err2')
 
 
-def test_inverse_count_ssl_rows_favour_the_items_the_log_shows_least(setup):
-  counts = data.count_items(setup['files'], setup['query_tft'],
-                            setup['corpus'], 'train split')
-  main = tf.data.Dataset.range(300).map(lambda i: {'step': i})
-  drawn = {}
-  for sampling in ('uniform', 'inverse_count'):
-    config = CONFIG.replace(ssl_sampling=sampling, ssl_batch_size=64)
-    rows = np.concatenate([r.numpy() for _, r in model_lib._with_ssl_rows(  # pylint: disable=protected-access
-        main, config, len(setup['corpus']), 5, counts)])
-    drawn[sampling] = np.bincount(rows, minlength=len(counts)) / rows.size
-  rare = counts <= np.median(counts)
-  assert 0 < rare.sum() < len(counts)
-  # The rarer half gets more of the SSL batch under inverse_count than under
-  # uniform, in proportion to 1 / (1 + count).
-  assert drawn['inverse_count'][rare].sum() > drawn['uniform'][rare].sum() + 0.1
-  weights = 1.0 / (1.0 + counts)
-  np.testing.assert_allclose(drawn['inverse_count'], weights / weights.sum(),
-                             atol=0.01)
+def test_ssl_rows_are_the_seeded_uniform_stream(setup):
+  main = tf.data.Dataset.range(5).map(lambda i: {'step': i})
+  config = CONFIG.replace(ssl_batch_size=64)
+  rows = [r.numpy() for _, r in model_lib._with_ssl_rows(  # pylint: disable=protected-access
+      main, config, len(setup['corpus']), 5)]
+  uniform = [r.numpy() for r in ssl_lib.uniform_item_sampler(
+      len(setup['corpus']), 64, 5).take(5)]
+  np.testing.assert_array_equal(rows, uniform)
+  none = [r.numpy() for _, r in model_lib._with_ssl_rows(  # pylint: disable=protected-access
+      main, config.replace(ssl='none'), len(setup['corpus']), 5)]
+  assert [r.shape for r in none] == [(0,)] * 5
