@@ -53,6 +53,9 @@ RETIRED: Dict[str, Dict[str, str]] = {
                            'the logQ correction',
         'ssl_sampling': 'inverse_count lost on every slice but cold items; '
                         'the SSL batch is drawn uniformly',
+        'history_embedding': 'a query-tower table of its own did no better; '
+                             'the pooled history uses the item tower\'s id '
+                             'table',
     },
     'transform': {},
 }
@@ -128,12 +131,6 @@ class QueryEncoder(Choice):
   SEQUENCE = 'sequence'  # self-attention encoder with K intention vectors
 
 
-class HistoryEmbedding(Choice):
-  """Which table embeds the query's history items."""
-  ITEM_ID = 'item_id'  # the item tower's item-id table (shared)
-  TABLE = 'table'      # a table of the query tower's own
-
-
 class SslItemId(Choice):
   """How the item id takes part in the SSL views."""
   FEATURE = 'feature'  # masked like any other feature
@@ -161,10 +158,6 @@ class TrainingConfig(_Section):
       'embedding size')
   query_id_embedding: bool = option(
       True, 'embed the user id in the query tower')
-  history_embedding: HistoryEmbedding = option(
-      HistoryEmbedding.ITEM_ID, 'query_encoder pooled: which table embeds '
-      'the history items: item_id (the item tower\'s item-id table) or table '
-      '(one of the query tower\'s own)')
   history_max_length: int = option(
       0, 'query_encoder pooled: > 0: pool only the most recent N history '
       'items; 0 = all')
@@ -211,7 +204,8 @@ class TrainingConfig(_Section):
       QueryEncoder.SEQUENCE, 'how the query tower reads the history: '
       'sequence (the time-ordered history into num_intentions intention '
       'vectors; score = max over them) or pooled (mean of the history '
-      'items); a schema without a history feature pools (logged)')
+      'items\' embeddings in the item tower\'s id table); a schema without a '
+      'history feature pools (logged)')
   num_intentions: int = option(
       4, 'K intention vectors of the sequence encoder')
   sequence_max_length: int = option(

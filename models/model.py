@@ -38,7 +38,6 @@ from models import seq_ssl
 from models import sequence
 from models import ssl as ssl_lib
 from models import towers
-from models.config import HistoryEmbedding
 from models.config import Mode
 from models.config import QueryEncoder
 from models.config import Optimizer
@@ -267,8 +266,9 @@ def _shared_history(item_tower: towers.ItemTower,
   """
   id_feature = feature_config.item_features[0]
   if id_feature.kind != F.ID:
-    raise ValueError("history_embedding='item_id' needs the item id as an item "
-                     f'feature; the first item feature is {id_feature.name!r}')
+    raise ValueError("query_encoder 'pooled' embeds the history with the item "
+                     'tower\'s id table: it needs the item id as the first item '
+                     f'feature, which is {id_feature.name!r}')
   oov = item_sizes[id_feature.name] - 1
   ids = tf.cast(corpus.features[id_feature.name], tf.int64)
   index = tf.concat([tf.constant([oov], tf.int64), ids], axis=0)
@@ -332,8 +332,7 @@ def assemble_model(feature_config: F.FeatureConfig, config: TrainingConfig,
   query_names = [f.name for f in feature_config.query_features
                  if config.query_id_embedding or f.kind != F.ID]
   shared_history = None
-  if (history and config.history_embedding is HistoryEmbedding.ITEM_ID
-      and config.query_encoder is QueryEncoder.POOLED):
+  if history and config.query_encoder is QueryEncoder.POOLED:
     shared_history = _shared_history(item_tower, feature_config, corpus,
                                      item_sizes)
   query_tower = build_query_tower(
@@ -350,8 +349,8 @@ def build_query_tower(feature_names, table_sizes, config: TrainingConfig,
   """The query tower of `config.query_encoder` (pooled or sequence).
 
   `shared_history` (pooled only): the item tower's id table and the history
-  lookup's index into it (history_embedding item_id); the sequence encoder
-  embeds its history with a table of its own (docs/ssl.md).
+  lookup's index into it; the sequence encoder embeds its history with a
+  table of its own (docs/ssl.md).
   """
   if config.query_encoder is QueryEncoder.SEQUENCE:
     return sequence.SequenceQueryTower(

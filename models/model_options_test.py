@@ -14,7 +14,7 @@ from tests.support import tft as test_tft
 CONFIG = TrainingConfig(epochs=2, batch_size=16, feature_embedding_dim=8,
                         tower_layers=(16, 8), learning_rate=0.2,
                         seed=1, ssl='none', temperature=0.1,
-                        history_embedding='item_id', history_max_length=3,
+                        history_max_length=3,
                         query_id_embedding=False,
                         logq_correction=True, query_encoder='pooled')
 
@@ -90,7 +90,5 @@ def test_logq_is_each_items_smoothed_share(setup):
 
 
 def test_bad_option_values_are_errors_naming_the_field():
-  with pytest.raises(ValueError, match='history_embedding'):
-    CONFIG.replace(history_embedding='sequence')
   with pytest.raises(ValueError, match='history_max_length'):
     CONFIG.replace(history_max_length=-1)

@@ -118,8 +118,8 @@ def test_pretrain_leaves_the_query_tower_alone(setup):
       setup['files'], setup['query_tft'], setup['fc'].query_features,
       setup['corpus'], 16, shuffle=False)))
   model.losses_for((batch, tf.constant([0, 1], tf.int64)))  # build variables
-  # The query tower's own variables (history_embedding='item_id' shares the
-  # item tower's id table, which pretraining does move).
+  # The query tower's own variables (the pooled history shares the item
+  # tower's id table, which pretraining does move).
   item_refs = {v.ref() for v in model.item_tower.trainable_variables}
   query_own = [v for v in model.query_tower.trainable_variables
                if v.ref() not in item_refs]

@@ -153,9 +153,9 @@ class QueryTower(_Tower):
   History items are raw item keys (strings); they are looked up in the corpus
   keys given at construction, so the exported tower is self-contained.
   `history_max_length` > 0 pools only the first (most recent) N of them.
-  `shared_history` = (table, index): embed history items with `table` (the item
-  tower's item id table) instead of a table of the query tower's own;
-  index int64 [len(item_keys) + 1] maps a history lookup id (0 = unknown key,
+  `shared_history` = (table, index), needed to pool a history: history items
+  are embedded with `table` (the item tower's item id table); index int64
+  [len(item_keys) + 1] maps a history lookup id (0 = unknown key,
   1 + corpus row) to a row of `table`.
   """
 
@@ -170,8 +170,11 @@ class QueryTower(_Tower):
     names = [n for n in feature_names if n != history_feature]
     sizes = dict(table_sizes)
     if history_feature and pool_history:
-      # + OOV; a 1-row placeholder when the item tower's table is shared.
-      sizes[history_feature] = 1 if shared_history else len(item_keys) + 1
+      if not shared_history:
+        raise ValueError(f'QueryTower: pooling the history {history_feature!r} '
+                         'needs shared_history (the item id table and index)')
+      # A 1-row placeholder table (unused: the history reads the shared one).
+      sizes[history_feature] = 1
       names.append(history_feature)
     super().__init__(names, sizes, embedding_dim, layer_widths,
                      name='query_tower')
@@ -195,7 +198,7 @@ class QueryTower(_Tower):
         self.history_lookup(history.values), history.row_splits)
 
   def _embed(self, features):
-    if not self.shared_history:
+    if not self.shared_history:  # no pooled history
       return super()._embed(features)
     table, index = self.shared_history
     parts = []
