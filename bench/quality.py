@@ -165,7 +165,6 @@ STAGE2 = {
 # benchmark settings (the tuning above does that); it answers "does any of
 # these knobs rescue CFM on this data?".
 EXPLORE = (
-    {'mi_measure': 'mi'},
     {'mode': 'pretrain', 'pretrain_steps': 500},
     {'ssl_batch_size': 1024},
     {'dropout_rate': 0.5},

@@ -34,12 +34,6 @@ class Optimizer(Choice):
   ADAM = 'adam'
 
 
-class MiMeasure(Choice):
-  """Which mutual information matrix CFM ranks a feature's partners by."""
-  MI = 'mi'                        # nats
-  NORMALIZED_MI = 'normalized_mi'  # MI / sqrt(H_i H_j)
-
-
 # Options that were measured and retired (docs/retired.md), by section: key ->
 # why, and what to do instead. A run config or flag naming one is a one-line
 # error (retired_message); the one home of this table.
@@ -56,6 +50,8 @@ RETIRED: Dict[str, Dict[str, str]] = {
         'history_embedding': 'a query-tower table of its own did no better; '
                              'the pooled history uses the item tower\'s id '
                              'table',
+        'mi_measure': 'raw MI gave the same CFM masks as normalized MI, a '
+                      'bit-identical model; CFM ranks by normalized MI',
     },
     'transform': {},
 }
@@ -187,9 +183,6 @@ class TrainingConfig(_Section):
       1024, 'items per SSL batch, drawn uniformly from the corpus')
   dropout_rate: float = option(
       0.3, 'stage-2 dropout rate of multi-valued / text feature values')
-  mi_measure: MiMeasure = option(
-      MiMeasure.NORMALIZED_MI, 'matrix CFM ranks a feature\'s partners by: '
-      'mi (nats) or normalized_mi (MI / sqrt(H_i H_j))')
   mode: Mode = option(
       Mode.JOINT, 'joint (main + SSL from the first step) or pretrain '
       '(pretrain_steps SSL-only steps first)')

@@ -4,7 +4,7 @@ import dataclasses
 import pytest
 
 from models import config as config_lib
-from models.config import MiMeasure, Mode, Optimizer, SslVariant
+from models.config import Mode, Optimizer, SslVariant
 from models.config import TrainingConfig, TransformConfig
 
 
@@ -57,10 +57,9 @@ def test_invalid_values_are_rejected(change, message):
 
 
 def test_choices_are_parsed_once_into_members_and_dumped_as_strings():
-  config = TrainingConfig(ssl='rfm', mode='joint', optimizer='adam',
-                          mi_measure='mi')
+  config = TrainingConfig(ssl='rfm', mode='joint', optimizer='adam')
   assert config.ssl is SslVariant.RFM and config.optimizer is Optimizer.ADAM
-  assert config.mode is Mode.JOINT and config.mi_measure is MiMeasure.MI
+  assert config.mode is Mode.JOINT
   plain = config.to_dict()
   assert plain['ssl'] == 'rfm' and type(plain['ssl']) is str  # pylint: disable=unidiomatic-typecheck
   assert TrainingConfig.from_dict(plain) == config

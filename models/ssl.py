@@ -151,7 +151,7 @@ class ItemContrastiveTask(tf.Module):
             "information component into the Trainer, or choose ssl 'rfm', "
             "'dropout' or 'none'")
       table = augmentation.cfm_mask_table(augmentation.mi_matrix(
-          mutual_information, names, config.mi_measure))
+          mutual_information, names))
     return cls(feature_config, config.ssl, config.ssl_temperature,
                config.dropout_rate, table, seed=config.seed,
                item_id_masked=item_id_masked)
