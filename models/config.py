@@ -53,7 +53,11 @@ RETIRED: Dict[str, Dict[str, str]] = {
         'mi_measure': 'raw MI gave the same CFM masks as normalized MI, a '
                       'bit-identical model; CFM ranks by normalized MI',
     },
-    'transform': {},
+    'transform': {
+        'vocab_min_count': 'min count 2 cost overall recall on MovieLens-100K '
+                           'and gained nothing on the KG data; every value '
+                           'is in the vocabulary',
+    },
 }
 
 
@@ -266,16 +270,11 @@ class TransformConfig(_Section):
   text_top_k: int = option(
       5000, 'vocabulary size of text tokens, most frequent first; 0 = every '
       'token')
-  vocab_min_count: int = option(
-      1, 'values (and text tokens) of fewer input rows than this are out of '
-      'vocabulary: for item features, rows are items, so 2 drops the values '
-      'that name one item only; ids are never dropped')
 
   def __post_init__(self):
     self._check([
         (self.numeric_buckets > 1, 'numeric_buckets must be > 1'),
         (self.vocab_top_k >= 0, 'vocab_top_k must be >= 0'),
         (self.text_top_k >= 0, 'text_top_k must be >= 0'),
-        (self.vocab_min_count >= 1, 'vocab_min_count must be >= 1'),
     ])
 

@@ -68,7 +68,6 @@ def test_choices_are_parsed_once_into_members_and_dumped_as_strings():
 @pytest.mark.parametrize('change,message', [
     ({'numeric_buckets': 1}, 'transform config: numeric_buckets must be > 1'),
     ({'vocab_top_k': -1}, 'vocab_top_k must be >= 0'),
-    ({'vocab_min_count': 0}, 'vocab_min_count must be >= 1'),
     ({'text_top_k': -1}, 'text_top_k must be >= 0'),
     ({'numeric_bucket': 3}, r"unknown key\(s\) \['numeric_bucket'\]"),
 ])
