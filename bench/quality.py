@@ -2,7 +2,7 @@
 
 Same code as the pipeline: the data folders go through the real pipeline up to
 the Transforms and MutualInformationGen (bench/quality_prep.py, a TFX partial
-run); each model is trained in-process by `models.model.train` (the Trainer's
+run); each model is trained in-process by `models.training.train` (the Trainer's
 code), exported by `models.export` to `<tmp>/<tower>/Format-Serving` and scored
 by `components.retrieval_evaluator.evaluation` (the evaluator's code: exact
 search over the whole corpus, the user's train items excluded, item and user
@@ -254,7 +254,7 @@ class Session:
     self.code_version = code_version()
     import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
     from models import export  # pylint: disable=g-import-not-at-top,unused-import
-    from models import model  # pylint: disable=g-import-not-at-top,unused-import
+    from models import training  # pylint: disable=g-import-not-at-top,unused-import
     import schemas  # pylint: disable=g-import-not-at-top
     from components.retrieval_evaluator import evaluation  # pylint: disable=g-import-not-at-top
     from models import data  # pylint: disable=g-import-not-at-top
@@ -287,13 +287,13 @@ class Session:
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     from components import tower_io  # pylint: disable=g-import-not-at-top
     from models import export  # pylint: disable=g-import-not-at-top
-    from models import model as model_lib  # pylint: disable=g-import-not-at-top
+    from models import training  # pylint: disable=g-import-not-at-top
     tf.keras.backend.clear_session()
     start = time.perf_counter()
-    model = model_lib.train(self.feature_config, config, self.query_tft,
-                            self.item_tft, self.corpus, self.train_files,
-                            self.eval_files, log_dir=None,
-                            mutual_information=self.mutual_information)
+    model = training.train(self.feature_config, config, self.query_tft,
+                           self.item_tft, self.corpus, self.train_files,
+                           self.eval_files, log_dir=None,
+                           mutual_information=self.mutual_information)
     train_seconds = time.perf_counter() - start
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
       query_uri = os.path.join(tmp, 'query_model')
@@ -879,7 +879,7 @@ def report_text(results: Sequence[Mapping[str, Any]], variants: Sequence[str],
                                         baseline=POPULAR,
                                         deltas=pop_deltas) + ['']
   parts += ['**Training time** (train events x epochs / wall time of '
-            '`models.model.train`, shared 2-core machine)', '']
+            '`models.training.train`, shared 2-core machine)', '']
   parts += _throughput_lines([r for r in results if r['variant'] != POPULAR])
   parts += [''] + throughput_lines(speed or [])
   if chart:

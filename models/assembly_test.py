@@ -1,13 +1,18 @@
-"""Query tower and main-task options, trained on real TF Transform output of tiny data:
-history embedded by the item tower's id table, history truncation, no user id
-embedding. Exported towers must serve like the trained ones."""
+"""The towers a config assembles (models/assembly.py), trained on real TF
+Transform output of tiny data: history embedded by the item tower's id table,
+history truncation, no user id embedding, pooling without a history feature.
+Exported towers must serve like the trained ones."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from models import data
 from models import export
-from models import model as model_lib
+from models import features as F
+from models import sequence
+from models import towers
+from models import assembly
+from models import training
 from models.config import TrainingConfig
 from tests.support import tft as test_tft
 
@@ -22,7 +27,7 @@ CONFIG = TrainingConfig(epochs=2, batch_size=16, feature_embedding_dim=8,
 @pytest.fixture(scope='module')
 def setup(tiny_transformed, tmp_path_factory):
   setup = dict(tiny_transformed, root=tmp_path_factory.mktemp('options'))
-  setup['model'] = model_lib.train(
+  setup['model'] = training.train(
       setup['fc'], CONFIG, setup['query_tft'], setup['item_tft'],
       setup['corpus'], setup['files'], setup['files'])
   export.export_query_tower(str(setup['root'] / 'query'),
@@ -92,3 +97,36 @@ def test_logq_is_each_items_smoothed_share(setup):
 def test_bad_option_values_are_errors_naming_the_field():
   with pytest.raises(ValueError, match='history_max_length'):
     CONFIG.replace(history_max_length=-1)
+
+
+def test_without_a_history_feature_the_sequence_encoder_pools(setup, caplog):
+  fc = setup['fc']
+  no_history = dataclasses.replace(fc, query_features=tuple(
+      f for f in fc.query_features if f.kind != F.HISTORY))
+  counts = data.count_items(setup['files'], setup['query_tft'],
+                            setup['corpus'], 'train')  # logQ needs them
+  config = CONFIG.replace(query_encoder='sequence')
+  with caplog.at_level(logging.WARNING):
+    model = assembly.build_model(no_history, config, setup['query_tft'],
+                                 setup['item_tft'], setup['corpus'], counts)
+  said = [r.getMessage() for r in caplog.records if 'query_encoder' in r.getMessage()]
+  assert said == ["query_encoder 'sequence' needs a history feature (tagged "
+                  "sslrec:history) and the interactions schema has none: the "
+                  "query tower is 'pooled'"]
+  assert type(model.query_tower) is towers.QueryTower  # pylint: disable=unidiomatic-typecheck
+  assert model.config.query_encoder.value == 'pooled'
+  batch = next(iter(data.interaction_dataset(
+      setup['files'], setup['query_tft'], no_history.query_features,
+      setup['corpus'], batch_size=8, shuffle=False)))
+  assert model.query_tower(batch['query']).shape == [8, CONFIG.tower_layers[-1]]
+  # With the history feature the same config builds the sequence tower.
+  with_history = assembly.build_model(fc, config, setup['query_tft'],
+                                      setup['item_tft'], setup['corpus'],
+                                      counts)
+  assert isinstance(with_history.query_tower, sequence.SequenceQueryTower)
+  # The sequence SSL loss has no fallback: one error naming the feature.
+  with pytest.raises(ValueError, match=r'seq_ssl_weight > 0 needs a history '
+                     r'feature \(tagged sslrec:history\)'):
+    assembly.build_model(no_history, config.replace(seq_ssl_weight=0.1),
+                         setup['query_tft'], setup['item_tft'],
+                         setup['corpus'], counts)
