@@ -2,16 +2,19 @@
 Transform output of tiny data: history embedded by the item tower's id table,
 history truncation, no user id embedding, pooling without a history feature.
 Exported towers must serve like the trained ones."""
+import dataclasses
+import logging
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from models import assembly
 from models import data
 from models import export
 from models import features as F
 from models import sequence
 from models import towers
-from models import assembly
 from models import training
 from models.config import TrainingConfig
 from tests.support import tft as test_tft
