@@ -2,7 +2,7 @@
 
 Same code as the pipeline: the data folders go through the real pipeline up to
 the Transforms and MutualInformationGen (bench/quality_prep.py, a TFX partial
-run); each model is trained in-process by `models.model.train` (the Trainer's
+run); each model is trained in-process by `models.training.train` (the Trainer's
 code), exported by `models.export` to `<tmp>/<tower>/Format-Serving` and scored
 by `components.retrieval_evaluator.evaluation` (the evaluator's code: exact
 search over the whole corpus, the user's train items excluded, item and user
@@ -143,9 +143,9 @@ POPULAR_GOALS = (('recall@50', 'overall', 0.25),
 # Stage 2: 3 changes to each
 # variant's best stage-1 point: `cfm` over the SSL task's hardness (the item
 # id masked in both views, stronger value dropout, a softer SSL temperature
-# with a larger SSL batch), `none` over the main task (wider towers, mixed
-# negatives, a lower temperature). `rfm` and `dropout` train with cfm's
-# choice (no trials of their own).
+# with a larger SSL batch), `none` over the main task (wider towers, a batch
+# of 512, a lower temperature). `rfm` and `dropout` train with cfm's choice
+# (no trials of their own).
 PAPER = {'batch_size': 1024, 'temperature': 0.07, 'optimizer': 'adagrad',
          'learning_rate': 0.01, 'tower_layers': [1024, 64]}
 STAGE1 = ({}, PAPER)
@@ -154,7 +154,7 @@ STAGE2 = {
             {'dropout_rate': 0.6},
             {'ssl_temperature': 0.2, 'ssl_batch_size': 1024}],
     'none': [{'feature_embedding_dim': 64, 'tower_layers': [256, 128]},
-             {'mixed_negatives': 256},
+             {'batch_size': 512},
              {'temperature': 0.1}],
 }
 
@@ -165,7 +165,6 @@ STAGE2 = {
 # benchmark settings (the tuning above does that); it answers "does any of
 # these knobs rescue CFM on this data?".
 EXPLORE = (
-    {'mi_measure': 'mi'},
     {'mode': 'pretrain', 'pretrain_steps': 500},
     {'ssl_batch_size': 1024},
     {'dropout_rate': 0.5},
@@ -207,25 +206,21 @@ def make_folder(data_root: str, name: str, cache: str) -> str:
 
 def prepare(work: str, names: Sequence[str] = ('full', 'p10', 'full_valid',
                                                'p10_valid'),
-            cache: str = os.path.join(REPO, 'cache'),
-            transform: Optional[TransformConfig] = None, tag: str = ''
+            cache: str = os.path.join(REPO, 'cache')
             ) -> Dict[str, quality_prep.Prepared]:
-  """The data folders `names` and their pipeline runs (reused when done).
-
-  `transform`: what the Transforms read (default: the defaults), the runs
-  then kept under <work>/out/<name><tag>."""
+  """The data folders `names` and their pipeline runs (reused when done),
+  kept under <work>/out/<name>."""
   data_root = os.path.join(work, 'data')
   prepared = {}
   for name in names:
     t = time.time()
     data_dir = make_folder(data_root, name, cache)
-    if os.path.isfile(os.path.join(work, 'out', name + tag, 'prepared.json')):
-      prepared[name] = load_prepared(work, name + tag)
+    if os.path.isfile(os.path.join(work, 'out', name, 'prepared.json')):
+      prepared[name] = load_prepared(work, name)
       continue
     prepared[name] = quality_prep.prepare(
-        data_dir, os.path.join(work, 'out', name + tag),
-        transform or TransformConfig())
-    _log(f'prepared {name}{tag} in {time.time() - t:.0f}s')
+        data_dir, os.path.join(work, 'out', name), TransformConfig())
+    _log(f'prepared {name} in {time.time() - t:.0f}s')
   return prepared
 
 
@@ -259,7 +254,7 @@ class Session:
     self.code_version = code_version()
     import tensorflow_transform as tft  # pylint: disable=g-import-not-at-top
     from models import export  # pylint: disable=g-import-not-at-top,unused-import
-    from models import model  # pylint: disable=g-import-not-at-top,unused-import
+    from models import training  # pylint: disable=g-import-not-at-top,unused-import
     import schemas  # pylint: disable=g-import-not-at-top
     from components.retrieval_evaluator import evaluation  # pylint: disable=g-import-not-at-top
     from models import data  # pylint: disable=g-import-not-at-top
@@ -292,13 +287,13 @@ class Session:
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     from components import tower_io  # pylint: disable=g-import-not-at-top
     from models import export  # pylint: disable=g-import-not-at-top
-    from models import model as model_lib  # pylint: disable=g-import-not-at-top
+    from models import training  # pylint: disable=g-import-not-at-top
     tf.keras.backend.clear_session()
     start = time.perf_counter()
-    model = model_lib.train(self.feature_config, config, self.query_tft,
-                            self.item_tft, self.corpus, self.train_files,
-                            self.eval_files, log_dir=None,
-                            mutual_information=self.mutual_information)
+    model = training.train(self.feature_config, config, self.query_tft,
+                           self.item_tft, self.corpus, self.train_files,
+                           self.eval_files, log_dir=None,
+                           mutual_information=self.mutual_information)
     train_seconds = time.perf_counter() - start
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
       query_uri = os.path.join(tmp, 'query_model')
@@ -884,7 +879,7 @@ def report_text(results: Sequence[Mapping[str, Any]], variants: Sequence[str],
                                         baseline=POPULAR,
                                         deltas=pop_deltas) + ['']
   parts += ['**Training time** (train events x epochs / wall time of '
-            '`models.model.train`, shared 2-core machine)', '']
+            '`models.training.train`, shared 2-core machine)', '']
   parts += _throughput_lines([r for r in results if r['variant'] != POPULAR])
   parts += [''] + throughput_lines(speed or [])
   if chart:

@@ -7,7 +7,7 @@
   python bench/train_step.py --compare sequence [--num-intentions 4]
       [--sequence-max-length 50] [--sequence-attention 1] [--seq-ssl-batch 64]
 
-Builds the real towers and RetrievalModel (models/model.py) on synthetic
+Builds the real towers and RetrievalModel (models/two_tower.py) on synthetic
 transformed features shaped like MovieLens-100K (1682 items: item_id, title
 tokens, year bucket, genres; 943 users: user_id, age bucket, gender,
 occupation, zip prefix, a history of up to 50 item ids; Zipf-skewed events),
@@ -38,7 +38,8 @@ import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-posi
 import schemas  # pylint: disable=g-import-not-at-top,wrong-import-position
 from models import data  # pylint: disable=g-import-not-at-top,wrong-import-position
 from models import features as F  # pylint: disable=g-import-not-at-top,wrong-import-position
-from models import model as model_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
+from models import assembly  # pylint: disable=g-import-not-at-top,wrong-import-position
+from models import training  # pylint: disable=g-import-not-at-top,wrong-import-position
 from models.config import TrainingConfig  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 NUM_ITEMS, NUM_USERS, NUM_EVENTS = 1682, 943, 90_000
@@ -104,9 +105,9 @@ def _mi(fc, rng):
 
 
 def _model(fc, config, corpus, mi, item_counts):
-  """The model as models.model.build_model makes it, from the table sizes above."""
-  model = model_lib.assemble_model(fc, config, ITEM_SIZES, QUERY_SIZES, corpus,
-                                   item_counts, mi)
+  """The model as assembly.build_model makes it, from the table sizes above."""
+  model = assembly.assemble_model(fc, config, ITEM_SIZES, QUERY_SIZES, corpus,
+                                  item_counts, mi)
   model.compile(optimizer=tf.keras.optimizers.Adagrad(config.learning_rate))
   return model
 
@@ -170,7 +171,7 @@ def main(argv=None):
   for name, config in variants.items():
     events, item_counts = _events(fc, rng, args.batch)
     model = _model(fc, config, corpus, mi, item_counts)
-    ds = model_lib._with_ssl_rows(  # pylint: disable=protected-access
+    ds = training._with_ssl_rows(  # pylint: disable=protected-access
         events, config, len(corpus), config.seed)
     runs[name] = (model.make_train_function(), iter(ds), [])
 

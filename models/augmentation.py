@@ -26,10 +26,12 @@ import numpy as np
 import tensorflow as tf
 
 from models import features as features_lib
-from models.config import MiMeasure
 from models.config import SslVariant
 
 Seed = Union[tf.Tensor, Sequence[int], tf.random.Generator]
+# The MutualInformation JSON matrix CFM ranks partners by: MI / sqrt(H_i H_j)
+# (cfm_mask says why not raw MI).
+MI_MATRIX = 'normalized_mi'
 
 # Kinds whose values stage-2 dropout thins out (history is query-side only).
 DROPOUT_KINDS = (features_lib.MULTI_VALUED, features_lib.TEXT)
@@ -87,30 +89,28 @@ def complementary_masks_rfm(num_features: int, seed: Seed,
   return mask1, tf.logical_not(mask1)
 
 
-def mi_matrix(mi: Mapping[str, Any], feature_names: Sequence[str],
-              measure: MiMeasure = MiMeasure.NORMALIZED_MI) -> np.ndarray:
-  """Reorders a MutualInformation JSON matrix into `feature_names` order.
+def mi_matrix(mi: Mapping[str, Any], feature_names: Sequence[str]
+              ) -> np.ndarray:
+  """Reorders the MutualInformation JSON's MI_MATRIX into `feature_names` order.
 
   Args:
     mi: the parsed `mutual_information.json` ({"features": [...], "mi": [[..]],
       "normalized_mi": [[..]], ...}).
     feature_names: the item features in FeatureConfig order.
-    measure: a MiMeasure (or its string).
 
   Returns:
     float64 [k, k]. A feature the artifact does not cover (for example the item
     id when the MI component left it out) gets MI 0 with every other feature,
     so it is never chosen as a partner before a covered one; NaN counts as 0.
   """
-  measure = MiMeasure.parse(measure, 'mi_measure').value
-  for key in ('features', measure):
+  for key in ('features', MI_MATRIX):
     if key not in mi:
       raise ValueError(f'mutual information JSON has no {key!r} entry; keys: '
                        f'{sorted(mi)}')
   names = list(mi['features'])
-  values = np.asarray(mi[measure], dtype=np.float64)
+  values = np.asarray(mi[MI_MATRIX], dtype=np.float64)
   if values.shape != (len(names), len(names)):
-    raise ValueError(f'mutual information JSON: {measure!r} has shape '
+    raise ValueError(f'mutual information JSON: {MI_MATRIX!r} has shape '
                      f'{values.shape}, expected {(len(names), len(names))} '
                      f'for features {names}')
   covered = [n for n in feature_names if n in names]
@@ -141,15 +141,13 @@ def cfm_mask(mi: Union[np.ndarray, tf.Tensor], seed_feature: int) -> np.ndarray:
   excluded) are masked in view 1; view 2's mask is the complement (~mask1).
   Ties in MI are broken by feature order: the earlier feature wins.
 
-  Which matrix: `TrainingConfig.mi_measure` (default 'normalized_mi', i.e.
-  MI / sqrt(H_i H_j)). Raw MI is bounded by the smaller entropy,
+  Which matrix: MI_MATRIX, normalized MI, MI / sqrt(H_i H_j). Raw MI is bounded by the smaller entropy,
   MI(i, j) <= min(H_i, H_j), so it ranks partners by how many values they have
   as much as by how dependent they are: a near-unique feature (item id, title
   tokens) has MI(seed, id) = H(seed), the largest value possible, and would be
   every seed's first partner whether or not it says anything about the seed.
   Normalized MI is 1 for a deterministic relation and 0 for independence at any
   cardinality, which is what "correlated features on the same side" means.
-  Raw MI stays available ('mi') for comparison.
 
   Args:
     mi: [k, k] pairwise MI (any symmetric association score; the diagonal is
@@ -309,9 +307,7 @@ def id_apart(mask1: tf.Tensor, mask2: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
 
   The item id is unique per item, so a view that keeps it identifies the item
   on its own (and the SSL loss then mostly trains the id table to echo the
-  content); masked in both views, the task is content against content, and it
-  trains the id's default embedding, which is what rare items are embedded with
-  (models/fallback.py).
+  content); masked in both views, the task is content against content.
   """
   masked = tf.constant([True])
   return (tf.concat([masked, tf.convert_to_tensor(mask1, tf.bool)], axis=0),

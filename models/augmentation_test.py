@@ -154,17 +154,16 @@ def test_mi_matrix_reorders_and_zero_fills_missing_features():
              'mi': [[1.0, 0.2, 0.3], [0.2, 2.0, 0.4], [0.3, 0.4, 3.0]],
              'normalized_mi': [[1.0, 0.1, 0.15], [0.1, 1.0, 0.05],
                                [0.15, 0.05, 1.0]]}
-  got = augmentation.mi_matrix(mi_json, CONFIG.item_feature_names, 'mi')
-  # FeatureConfig order: item_id (absent -> 0), title, year, genres.
-  np.testing.assert_allclose(got, [[0, 0, 0, 0], [0, 3.0, 0.4, 0.3],
-                                   [0, 0.4, 2.0, 0.2], [0, 0.3, 0.2, 1.0]])
   got = augmentation.mi_matrix(mi_json, CONFIG.item_feature_names)
-  assert got[1, 3] == 0.15
+  # FeatureConfig order: item_id (absent -> 0), title, year, genres; the
+  # normalized matrix, not the raw one.
+  np.testing.assert_allclose(got, [[0, 0, 0, 0], [0, 1.0, 0.05, 0.15],
+                                   [0, 0.05, 1.0, 0.1], [0, 0.15, 0.1, 1.0]])
   with pytest.raises(ValueError, match="'normalized_mi'"):
     augmentation.mi_matrix({'features': ['a'], 'mi': [[0]]}, ['a'])
   with pytest.raises(ValueError, match='shape'):
-    augmentation.mi_matrix({'features': ['a', 'b'], 'mi': [[0]]}, ['a', 'b'],
-                           'mi')
+    augmentation.mi_matrix({'features': ['a', 'b'], 'normalized_mi': [[0]]},
+                           ['a', 'b'])
 
 
 # ----------------------------------------------------------------- dropout

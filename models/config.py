@@ -9,7 +9,7 @@ Two frozen dataclasses, two sections of the run config (`transform:` and
                    Metadata with the Trainer execution).
 """
 import dataclasses
-from typing import Any, ClassVar, Dict, Mapping, Tuple
+from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple
 
 from models.options import Choice
 from models.options import option
@@ -34,10 +34,40 @@ class Optimizer(Choice):
   ADAM = 'adam'
 
 
-class MiMeasure(Choice):
-  """Which mutual information matrix CFM ranks a feature's partners by."""
-  MI = 'mi'                        # nats
-  NORMALIZED_MI = 'normalized_mi'  # MI / sqrt(H_i H_j)
+# Options that were measured and retired (docs/retired.md), by section: key ->
+# why, and what to do instead. A run config or flag naming one is a one-line
+# error (retired_message); the one home of this table.
+RETIRED: Dict[str, Dict[str, str]] = {
+    'training': {
+        'min_item_count': 'the rare-item fallback took cold-item recall to 0 '
+                          'and gained nothing elsewhere',
+        'fallback_logq': 'the logQ choice of the rare-item fallback, retired '
+                         'with it',
+        'mixed_negatives': 'measured no better than in-batch negatives with '
+                           'the logQ correction',
+        'ssl_sampling': 'inverse_count lost on every slice but cold items; '
+                        'the SSL batch is drawn uniformly',
+        'history_embedding': 'a query-tower table of its own did no better; '
+                             'the pooled history uses the item tower\'s id '
+                             'table',
+        'mi_measure': 'raw MI gave the same CFM masks as normalized MI, a '
+                      'bit-identical model; CFM ranks by normalized MI',
+    },
+    'transform': {
+        'vocab_min_count': 'min count 2 cost overall recall on MovieLens-100K '
+                           'and gained nothing on the KG data; every value '
+                           'is in the vocabulary',
+    },
+}
+
+
+def retired_message(section: str, key: str) -> Optional[str]:
+  """The error for a retired key of `section`, or None if it is not one."""
+  why = RETIRED.get(section, {}).get(key)
+  if why is None:
+    return None
+  return (f"{section} config: '{key}' was retired ({why}; docs/retired.md); "
+          'remove it')
 
 
 class _Section:
@@ -74,8 +104,12 @@ class _Section:
 
   @classmethod
   def from_dict(cls, d: Mapping[str, Any]):
-    """Builds a config, rejecting unknown keys by name."""
+    """Builds a config, rejecting retired and unknown keys by name."""
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in d:
+      retired = retired_message(cls.SECTION, key)
+      if retired:
+        raise ValueError(retired)
     unknown = sorted(set(d) - set(fields))
     if unknown:
       raise ValueError(f'{cls.SECTION} config: unknown key(s) {unknown}; known '
@@ -97,30 +131,11 @@ class QueryEncoder(Choice):
   SEQUENCE = 'sequence'  # self-attention encoder with K intention vectors
 
 
-class HistoryEmbedding(Choice):
-  """Which table embeds the query's history items."""
-  ITEM_ID = 'item_id'  # the item tower's item-id table (shared)
-  TABLE = 'table'      # a table of the query tower's own
-
-
 class SslItemId(Choice):
   """How the item id takes part in the SSL views."""
   FEATURE = 'feature'  # masked like any other feature
   MASKED = 'masked'    # masked in both views; masks and CFM partners among
                        # the content features
-
-
-class SslSampling(Choice):
-  """Which corpus items the SSL batch draws (models/ssl.py item_sampler)."""
-  UNIFORM = 'uniform'              # every item alike (Yao et al.)
-  INVERSE_COUNT = 'inverse_count'  # P(item) proportional to 1 / (1 + its
-                                   # training events): cold and rare first
-
-
-class FallbackLogq(Choice):
-  """The logQ sampling probability of a rare-item fallback item (models/logq.py)."""
-  ITEM = 'item'    # its own smoothed share of the training events
-  GROUP = 'group'  # the fallback group's total (one candidate for the id)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,21 +158,9 @@ class TrainingConfig(_Section):
       'embedding size')
   query_id_embedding: bool = option(
       True, 'embed the user id in the query tower')
-  history_embedding: HistoryEmbedding = option(
-      HistoryEmbedding.ITEM_ID, 'query_encoder pooled: which table embeds '
-      'the history items: item_id (the item tower\'s item-id table) or table '
-      '(one of the query tower\'s own)')
   history_max_length: int = option(
       0, 'query_encoder pooled: > 0: pool only the most recent N history '
       'items; 0 = all')
-  min_item_count: int = option(
-      0, 'items with fewer training events are embedded with their id '
-      'masked (the learned default: rare-item fallback, models/fallback.py); '
-      '0 = off')
-  fallback_logq: FallbackLogq = option(
-      FallbackLogq.ITEM, 'logQ probability of a fallback item (with '
-      'min_item_count and logq_correction): item (its own) or group (the '
-      'fallback group\'s total; models/logq.py)')
   # Main task (in-batch softmax over cosine / temperature).
   temperature: float = option(
       0.2, 'softmax temperature of the main task (cosine / temperature)')
@@ -165,9 +168,6 @@ class TrainingConfig(_Section):
       True, 'subtract log p(item) from the logits (Yi et al., RecSys\'19)')
   remove_accidental_hits: bool = option(
       True, 'leave in-batch negatives that are the positive item out')
-  mixed_negatives: int = option(
-      0, '> 0: add this many items drawn uniformly from the corpus to the '
-      'softmax (mixed negative sampling, Yang et al., WWW\'20)')
   # Optimisation.
   optimizer: Optimizer = option(Optimizer.ADAGRAD, 'optimizer')
   learning_rate: float = option(0.2, 'learning rate')
@@ -184,16 +184,9 @@ class TrainingConfig(_Section):
   ssl_weight: float = option(0.1, 'loss = main + ssl_weight * ssl')
   ssl_temperature: float = option(0.2, 'InfoNCE temperature of the SSL task')
   ssl_batch_size: int = option(
-      1024, 'items per SSL batch, drawn from the corpus (ssl_sampling)')
-  ssl_sampling: SslSampling = option(
-      SslSampling.UNIFORM, 'how the SSL batch draws corpus items: uniform '
-      '(every item alike) or inverse_count (probability proportional to '
-      '1 / (1 + the item\'s training events): cold and rare items first)')
+      1024, 'items per SSL batch, drawn uniformly from the corpus')
   dropout_rate: float = option(
       0.3, 'stage-2 dropout rate of multi-valued / text feature values')
-  mi_measure: MiMeasure = option(
-      MiMeasure.NORMALIZED_MI, 'matrix CFM ranks a feature\'s partners by: '
-      'mi (nats) or normalized_mi (MI / sqrt(H_i H_j))')
   mode: Mode = option(
       Mode.JOINT, 'joint (main + SSL from the first step) or pretrain '
       '(pretrain_steps SSL-only steps first)')
@@ -208,7 +201,8 @@ class TrainingConfig(_Section):
       QueryEncoder.SEQUENCE, 'how the query tower reads the history: '
       'sequence (the time-ordered history into num_intentions intention '
       'vectors; score = max over them) or pooled (mean of the history '
-      'items); a schema without a history feature pools (logged)')
+      'items\' embeddings in the item tower\'s id table); a schema without a '
+      'history feature pools (logged)')
   num_intentions: int = option(
       4, 'K intention vectors of the sequence encoder')
   sequence_max_length: int = option(
@@ -234,8 +228,6 @@ class TrainingConfig(_Section):
     checks = [
         (self.feature_embedding_dim > 0, 'feature_embedding_dim must be > 0'),
         (self.history_max_length >= 0, 'history_max_length must be >= 0'),
-        (self.mixed_negatives >= 0, 'mixed_negatives must be >= 0'),
-        (self.min_item_count >= 0, 'min_item_count must be >= 0'),
         (len(self.tower_layers) > 0 and all(w > 0 for w in self.tower_layers),
          'tower_layers must be a non-empty list of positive widths'),
         (self.temperature > 0, 'temperature must be > 0'),
@@ -278,16 +270,11 @@ class TransformConfig(_Section):
   text_top_k: int = option(
       5000, 'vocabulary size of text tokens, most frequent first; 0 = every '
       'token')
-  vocab_min_count: int = option(
-      1, 'values (and text tokens) of fewer input rows than this are out of '
-      'vocabulary: for item features, rows are items, so 2 drops the values '
-      'that name one item only; ids are never dropped')
 
   def __post_init__(self):
     self._check([
         (self.numeric_buckets > 1, 'numeric_buckets must be > 1'),
         (self.vocab_top_k >= 0, 'vocab_top_k must be >= 0'),
         (self.text_top_k >= 0, 'text_top_k must be >= 0'),
-        (self.vocab_min_count >= 1, 'vocab_min_count must be >= 1'),
     ])
 

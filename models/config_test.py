@@ -1,7 +1,10 @@
 """Tests of the training configuration."""
+import dataclasses
+
 import pytest
 
-from models.config import MiMeasure, Mode, Optimizer, SslVariant
+from models import config as config_lib
+from models.config import Mode, Optimizer, SslVariant
 from models.config import TrainingConfig, TransformConfig
 
 
@@ -15,6 +18,28 @@ def test_round_trip_and_replace():
 def test_unknown_key_is_named():
   with pytest.raises(ValueError, match=r"unknown key\(s\) \['ssl_wieght'\]"):
     TrainingConfig.from_dict({'ssl_wieght': 0.3})
+
+
+RETIRED_KEYS = [(section, key) for section, keys in config_lib.RETIRED.items()
+                for key in keys]
+SECTIONS = {'training': TrainingConfig, 'transform': TransformConfig}
+
+
+@pytest.mark.parametrize('section,key', RETIRED_KEYS)
+def test_a_retired_key_is_a_one_line_error_saying_so(section, key):
+  cls = SECTIONS[section]
+  assert key not in {f.name for f in dataclasses.fields(cls)}
+  with pytest.raises(ValueError) as e:
+    cls.from_dict({key: 1})
+  message = str(e.value)
+  assert message.startswith(f"{section} config: '{key}' was retired (")
+  assert message.endswith('; remove it') and '\n' not in message
+  assert message == config_lib.retired_message(section, key)
+
+
+def test_a_live_key_is_not_retired():
+  assert config_lib.retired_message('training', 'epochs') is None
+  assert config_lib.retired_message('evaluation', 'min_item_count') is None
 
 
 @pytest.mark.parametrize('change,message', [
@@ -32,10 +57,9 @@ def test_invalid_values_are_rejected(change, message):
 
 
 def test_choices_are_parsed_once_into_members_and_dumped_as_strings():
-  config = TrainingConfig(ssl='rfm', mode='joint', optimizer='adam',
-                          mi_measure='mi')
+  config = TrainingConfig(ssl='rfm', mode='joint', optimizer='adam')
   assert config.ssl is SslVariant.RFM and config.optimizer is Optimizer.ADAM
-  assert config.mode is Mode.JOINT and config.mi_measure is MiMeasure.MI
+  assert config.mode is Mode.JOINT
   plain = config.to_dict()
   assert plain['ssl'] == 'rfm' and type(plain['ssl']) is str  # pylint: disable=unidiomatic-typecheck
   assert TrainingConfig.from_dict(plain) == config
@@ -44,7 +68,6 @@ def test_choices_are_parsed_once_into_members_and_dumped_as_strings():
 @pytest.mark.parametrize('change,message', [
     ({'numeric_buckets': 1}, 'transform config: numeric_buckets must be > 1'),
     ({'vocab_top_k': -1}, 'vocab_top_k must be >= 0'),
-    ({'vocab_min_count': 0}, 'vocab_min_count must be >= 1'),
     ({'text_top_k': -1}, 'text_top_k must be >= 0'),
     ({'numeric_bucket': 3}, r"unknown key\(s\) \['numeric_bucket'\]"),
 ])

@@ -91,10 +91,9 @@ def _numeric(x, num_buckets: int) -> tf.Tensor:
   return out
 
 
-def _vocab(x, name: str, top_k: int, min_count: int = 1):
+def _vocab(x, name: str, top_k: int):
   return tft.compute_and_apply_vocabulary(
-      x, top_k=top_k or None, num_oov_buckets=1,
-      frequency_threshold=min_count if min_count > 1 else None,
+      x, top_k=top_k or None, num_oov_buckets=1, frequency_threshold=None,
       vocab_filename=vocabulary_name(name))
 
 
@@ -105,14 +104,12 @@ def _transform_feature(x, feature: F.Feature, config: TransformConfig):
   if feature.kind == F.ID:
     return _vocab(text, feature.name, 0)
   if feature.kind == F.CATEGORICAL:
-    return _vocab(text, feature.name, config.vocab_top_k,
-                  config.vocab_min_count)
+    return _vocab(text, feature.name, config.vocab_top_k)
   if feature.kind == F.MULTI_VALUED:
-    return _vocab(_split(text), feature.name, config.vocab_top_k,
-                  config.vocab_min_count)
+    return _vocab(_split(text), feature.name, config.vocab_top_k)
   if feature.kind == F.TEXT:
     return _vocab(_split(text, lowercase_tokens=True), feature.name,
-                  config.text_top_k, config.vocab_min_count)
+                  config.text_top_k)
   if feature.kind == F.HISTORY:
     return _split(text)
   raise ValueError(f'feature {feature.name!r}: unknown kind {feature.kind!r}')

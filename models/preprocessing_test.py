@@ -9,7 +9,6 @@ from models import features as F
 from models import preprocessing
 from tests.support import tft as test_tft
 from models.config import TransformConfig
-from tests.support.fixtures import TINY_TRANSFORM
 
 # The hand-made rows are tests/support/tft.py's HAND_ITEMS (a-d) and
 # HAND_EVENTS (3 events), transformed with HAND_NUMERIC_BUCKETS in the
@@ -80,17 +79,14 @@ def test_id_vocabulary_covers_every_item_plus_oov(transformed):
                                items_tft) == 5
 
 
-def test_vocab_min_count_drops_values_of_one_item_but_no_id(tiny_transformed):
-  # The tiny rows are transformed with vocab_min_count 2 (TINY_TRANSFORM).
-  assert TINY_TRANSFORM.vocab_min_count == 2
+def test_every_value_is_in_the_vocabulary_even_of_one_item(tiny_transformed):
   items_tft = tiny_transformed['item_tft']
   items_per_word = collections.Counter(
       word for row in tiny_transformed['items']
       for word in set(row['title'].lower().split()))
-  kept = sorted(w for w, n in items_per_word.items() if n >= 2)
-  assert len(kept) < len(items_per_word)  # "Movie <i>": each i on one item
-  assert sorted(_vocab(items_tft, 'title')) == kept
-  # Every item id stays (+ the OOV bucket).
+  assert min(items_per_word.values()) == 1  # "Movie <i>": each i on one item
+  assert sorted(_vocab(items_tft, 'title')) == sorted(items_per_word)
+  # Every item id too (+ the OOV bucket).
   assert preprocessing.num_ids(F.Feature('item_id', 'id', 'string'),
                                items_tft) == len(tiny_transformed['items']) + 1
 

@@ -1,7 +1,7 @@
 """The self-supervised item-tower task: InfoNCE loss and corpus sampling.
 
 Pure TensorFlow, no TFX. The SSL batch is drawn from the item corpus (not from
-the log; uniformly, or by inverse training count), both views go through the
+the log; uniformly), both views go through the
 shared item tower, and `info_nce` pulls the two views of an item together and pushes the other items of
 the batch away (Yao et al., CIKM'21; docs/ssl.md).
 """
@@ -12,9 +12,7 @@ import tensorflow as tf
 
 from models import augmentation
 from models import features as features_lib
-from models import logq
 from models.config import SslItemId
-from models.config import SslSampling
 from models.config import SslVariant
 
 
@@ -87,67 +85,6 @@ def uniform_item_sampler(num_items: int, batch_size: int,
   return tf.data.Dataset.counter(dtype=tf.int64).map(draw)
 
 
-def inverse_count_weights(item_counts: np.ndarray) -> np.ndarray:
-  """Unnormalized draw weights 1 / (1 + training events) of the corpus rows.
-
-  A never-seen item is drawn twice as often as an item seen once and 101
-  times as often as one seen 100 times: the SSL task spends its batch where
-  the main task gives the item tower the least gradient.
-  """
-  return 1.0 / (1.0 + logq.checked_counts(item_counts))
-
-
-def weighted_item_sampler(weights: np.ndarray, batch_size: int,
-                          seed: int) -> tf.data.Dataset:
-  """Infinite batches of row indices drawn with replacement, P(row) ~ weight.
-
-  Inverse-CDF draws (`searchsorted` of stateless uniforms in the cumulative
-  weights): O(batch_size log N) per batch, reproducible like
-  `uniform_item_sampler`.
-  """
-  weights = np.asarray(weights, np.float64)
-  if weights.ndim != 1 or not weights.size:
-    raise ValueError('the item corpus is empty (no sampling weights)')
-  if batch_size < 1:
-    raise ValueError(f'batch_size must be >= 1, got {batch_size}')
-  if not (np.isfinite(weights).all() and (weights >= 0).all()
-          and weights.sum() > 0):
-    raise ValueError('sampling weights must be finite, >= 0 and not all 0')
-  cdf = np.cumsum(weights)
-  cdf = tf.constant(cdf / cdf[-1], tf.float64)
-  last = weights.size - 1
-
-  def draw(step):
-    u = tf.random.stateless_uniform(
-        [batch_size], seed=tf.stack([tf.constant(seed, tf.int64), step]),
-        dtype=tf.float64)
-    rows = tf.searchsorted(cdf, u, side='right', out_type=tf.int64)
-    return tf.minimum(rows, last)  # u < 1 = cdf[-1]; guards float rounding
-
-  return tf.data.Dataset.counter(dtype=tf.int64).map(draw)
-
-
-def item_sampler(num_items: int, batch_size: int, seed: int,
-                 sampling: SslSampling = SslSampling.UNIFORM,
-                 item_counts: Optional[np.ndarray] = None) -> tf.data.Dataset:
-  """The SSL batches of corpus rows for `sampling` (TrainingConfig.ssl_sampling).
-
-  `item_counts` (training events of each corpus row) is needed unless
-  uniform.
-  """
-  sampling = SslSampling.parse(sampling, 'ssl_sampling')
-  if sampling is SslSampling.UNIFORM:
-    return uniform_item_sampler(num_items, batch_size, seed)
-  if item_counts is None:
-    raise ValueError(f"ssl_sampling '{sampling.value}' needs the items' "
-                     'training counts')
-  if len(item_counts) != num_items:
-    raise ValueError(f'item_counts has {len(item_counts)} rows, the corpus '
-                     f'{num_items}')
-  return weighted_item_sampler(inverse_count_weights(item_counts), batch_size,
-                               seed)
-
-
 class ItemContrastiveTask(tf.Module):
   """The SSL loss of one batch of corpus items: two views, shared tower, InfoNCE.
 
@@ -214,7 +151,7 @@ class ItemContrastiveTask(tf.Module):
             "information component into the Trainer, or choose ssl 'rfm', "
             "'dropout' or 'none'")
       table = augmentation.cfm_mask_table(augmentation.mi_matrix(
-          mutual_information, names, config.mi_measure))
+          mutual_information, names))
     return cls(feature_config, config.ssl, config.ssl_temperature,
                config.dropout_rate, table, seed=config.seed,
                item_id_masked=item_id_masked)

@@ -142,55 +142,6 @@ def test_ssl_items_are_uniform_even_when_the_log_is_skewed():
   assert _chi_square_uniform(main_counts) > 85.35 * 10
 
 
-def test_inverse_count_weights_and_their_errors():
-  np.testing.assert_allclose(ssl.inverse_count_weights([0, 1, 3, 99]),
-                             [1.0, 0.5, 0.25, 0.01])
-  with pytest.raises(ValueError, match='>= 0, got -1 at row 1'):
-    ssl.inverse_count_weights([2, -1])
-  with pytest.raises(ValueError, match='ssl_sampling'):
-    ssl.item_sampler(2, 4, 0, 'popular', np.zeros(2))
-
-
-def test_weighted_sampler_draws_in_proportion_and_never_a_zero_weight():
-  weights = np.array([4.0, 2.0, 0.0, 1.0, 1.0])
-  batches = [b.numpy() for b in
-             ssl.weighted_item_sampler(weights, 500, seed=7).take(40)]
-  assert all(b.shape == (500,) and b.dtype == np.int64 for b in batches)
-  counts = np.bincount(np.concatenate(batches), minlength=5)
-  assert counts[2] == 0
-  expected = weights / weights.sum() * counts.sum()
-  nonzero = expected > 0
-  # chi-square with 3 dof: 16.27 is the p = 0.001 critical value.
-  chi2 = (((counts - expected)[nonzero]) ** 2 / expected[nonzero]).sum()
-  assert chi2 < 16.27
-  # ... and the same bound rejects uniform draws of the same size.
-  uniform = np.bincount(np.concatenate(
-      [b.numpy() for b in ssl.uniform_item_sampler(5, 500, 7).take(40)]),
-      minlength=5)
-  assert ((uniform - expected)[nonzero] ** 2 / expected[nonzero]).sum() > 16.27
-  again = [b.numpy() for b in
-           ssl.weighted_item_sampler(weights, 500, seed=7).take(40)]
-  np.testing.assert_array_equal(batches, again)
-  for bad in ([0.0, 0.0], [1.0, np.nan], [1.0, -1.0]):
-    with pytest.raises(ValueError, match='finite, >= 0 and not all 0'):
-      ssl.weighted_item_sampler(np.array(bad), 4, seed=0)
-
-
-def test_item_sampler_uniform_is_the_uniform_stream_and_checks_counts():
-  uniform = [b.numpy() for b in ssl.uniform_item_sampler(9, 6, 2).take(3)]
-  chosen = [b.numpy() for b in ssl.item_sampler(9, 6, 2).take(3)]
-  np.testing.assert_array_equal(uniform, chosen)
-  with pytest.raises(ValueError, match="'inverse_count' needs the items'"):
-    ssl.item_sampler(9, 6, 2, 'inverse_count')
-  with pytest.raises(ValueError, match='item_counts has 3 rows, the corpus 9'):
-    ssl.item_sampler(9, 6, 2, 'inverse_count', np.zeros(3))
-  # Cold items (count 0) fill most of the batch when they are a third of it.
-  counts = np.array([0, 0, 0, 50, 50, 50, 50, 50, 50])
-  rows = np.concatenate([b.numpy() for b in ssl.item_sampler(
-      9, 100, 2, 'inverse_count', counts).take(10)])
-  assert (rows < 3).mean() > 0.9
-
-
 # ------------------------------------------------- the real item tower
 
 
@@ -333,16 +284,13 @@ MI_JSON = {'features': ['genres', 'year', 'title', 'item_id'],
                              [0.6, 0.05, 1.0, 0.65], [0.4, 0.5, 0.65, 1.0]]}
 
 
-def test_task_from_config_builds_the_cfm_table_from_the_chosen_measure():
-  def table(measure):
-    return ssl.ItemContrastiveTask.from_config(
-        CONFIG, config_lib.TrainingConfig(ssl='cfm', mi_measure=measure),
-        MI_JSON).cfm_table
+def test_task_from_config_builds_the_cfm_table_from_normalized_mi():
+  table = ssl.ItemContrastiveTask.from_config(
+      CONFIG, config_lib.TrainingConfig(ssl='cfm'), MI_JSON).cfm_table
   # Tower order: item_id, title, year, genres. Seed year (row 2), 2 partners.
-  # Raw MI: year's partners are item_id (2.0, = H(year)) and title (0.4).
-  np.testing.assert_array_equal(table('mi')[2], [True, True, True, False])
-  # Normalized: item_id (0.5), genres (0.1) ahead of title (0.05).
-  np.testing.assert_array_equal(table('normalized_mi')[2], [True, False, True, True])
+  # Normalized MI: item_id (0.5), genres (0.1) ahead of title (0.05); raw MI
+  # would have picked item_id (2.0, = H(year)) and title (0.4).
+  np.testing.assert_array_equal(table[2], [True, False, True, True])
   assert ssl.ItemContrastiveTask.from_config(
       CONFIG, config_lib.TrainingConfig(ssl='none')) is None
   with pytest.raises(ValueError, match='MutualInformation artifact'):

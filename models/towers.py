@@ -69,15 +69,9 @@ class _Tower(tf.keras.Model):
 
 
 class ItemTower(_Tower):
-  """Item features -> L2-normalized embedding [batch, d].
+  """Item features -> L2-normalized embedding [batch, d]."""
 
-  `rare_ids`, optional bool [rows of the first (id) feature's table]: ids
-  flagged True are embedded by the id's default embedding, always
-  (models/fallback.py); kept as a non-trainable weight, so it is exported.
-  """
-
-  def __init__(self, feature_names, table_sizes, embedding_dim, layer_widths,
-               rare_ids=None):
+  def __init__(self, feature_names, table_sizes, embedding_dim, layer_widths):
     super().__init__(feature_names, table_sizes, embedding_dim, layer_widths,
                      name='item_tower')
     self.default_embeddings = self.add_weight(
@@ -85,24 +79,13 @@ class ItemTower(_Tower):
         shape=[len(self.feature_names), embedding_dim],
         initializer=_initializer(),
         trainable=True)
-    self.rare_ids = None
-    if rare_ids is not None:
-      self.rare_ids = tf.Variable(tf.constant(rare_ids, tf.bool),
-                                  trainable=False, name='rare_ids')
-
-  def _fallback(self, parts, features):
-    if self.rare_ids is None:
-      return parts
-    rare = tf.gather(self.rare_ids, features[self.feature_names[0]])[:, None]
-    return [tf.where(rare, self.default_embeddings[0][None, :], parts[0])
-            ] + parts[1:]
 
   def embed_features(self, features, mask: Optional[tf.Tensor] = None):
     """Per-feature embeddings, masked ones replaced: list of k [batch, d].
 
     mask: bool [k] (the same for every row) or [batch, k] (per row).
     """
-    parts = self._fallback(self._embed(features), features)
+    parts = self._embed(features)
     if mask is None:
       return parts
     mask = tf.convert_to_tensor(mask, tf.bool)
@@ -136,8 +119,8 @@ class ItemTower(_Tower):
       mask1: bool [k], view 1's mask (True: the default embedding), or None.
       mask2: bool [k], view 2's mask, or None.
       view2: {feature name: view 2's column}, for features whose values
-        differ between the views (value dropout); not the id feature (its
-        rare-id fallback reads one column).
+        differ between the views (value dropout); not the id feature (one
+        value per item, never dropped).
       others: item tower inputs of M more items, embedded unmasked.
     """
     view2 = dict(view2 or {})
@@ -170,9 +153,9 @@ class QueryTower(_Tower):
   History items are raw item keys (strings); they are looked up in the corpus
   keys given at construction, so the exported tower is self-contained.
   `history_max_length` > 0 pools only the first (most recent) N of them.
-  `shared_history` = (table, index): embed history items with `table` (the item
-  tower's item id table) instead of a table of the query tower's own;
-  index int64 [len(item_keys) + 1] maps a history lookup id (0 = unknown key,
+  `shared_history` = (table, index), needed to pool a history: history items
+  are embedded with `table` (the item tower's item id table); index int64
+  [len(item_keys) + 1] maps a history lookup id (0 = unknown key,
   1 + corpus row) to a row of `table`.
   """
 
@@ -187,8 +170,11 @@ class QueryTower(_Tower):
     names = [n for n in feature_names if n != history_feature]
     sizes = dict(table_sizes)
     if history_feature and pool_history:
-      # + OOV; a 1-row placeholder when the item tower's table is shared.
-      sizes[history_feature] = 1 if shared_history else len(item_keys) + 1
+      if not shared_history:
+        raise ValueError(f'QueryTower: pooling the history {history_feature!r} '
+                         'needs shared_history (the item id table and index)')
+      # A 1-row placeholder table (unused: the history reads the shared one).
+      sizes[history_feature] = 1
       names.append(history_feature)
     super().__init__(names, sizes, embedding_dim, layer_widths,
                      name='query_tower')
@@ -212,7 +198,7 @@ class QueryTower(_Tower):
         self.history_lookup(history.values), history.row_splits)
 
   def _embed(self, features):
-    if not self.shared_history:
+    if not self.shared_history:  # no pooled history
       return super()._embed(features)
     table, index = self.shared_history
     parts = []

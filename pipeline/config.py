@@ -26,6 +26,7 @@ from models.options import Choice
 from models.options import option
 from models.config import TrainingConfig
 from models.config import TransformConfig
+from models.config import retired_message
 
 DATASET_FILE = 'dataset.json'
 DEFAULT_SCHEMAS = 'movielens-100k'
@@ -267,6 +268,9 @@ def _build(cls, d: Mapping[str, Any], source: str, prefix: str):
       moved = _MOVED.get(f'{prefix}{key!s}')
       if moved:
         raise ConfigError(f'{source}: key {prefix}{key!s} is now {moved}')
+      retired = retired_message(prefix[:-1], str(key))
+      if retired:
+        raise ConfigError(f'{source}: {retired}')
       raise ConfigError(f'{source}: unknown key {prefix}{key!s}; known keys'
                         f'{" in " + prefix[:-1] if prefix else ""}: '
                         f'{_known(cls)}')

@@ -4,7 +4,9 @@ import os
 import pytest
 import yaml
 
+from models.config import RETIRED
 from models.config import TrainingConfig
+from models.config import retired_message
 from pipeline import cli
 from pipeline import config as config_lib
 from pipeline.commands import run as run_command
@@ -97,6 +99,16 @@ def test_bad_values_are_errors_naming_file_and_key(tmp_path, text, message):
     config_lib.load(path)
   assert str(e.value).startswith(f'{path}: ')
   assert message in str(e.value)
+
+
+@pytest.mark.parametrize('section,key', [
+    (s, k) for s, keys in RETIRED.items() for k in keys])
+def test_a_retired_key_names_the_file_and_says_it_was_retired(tmp_path,
+                                                              section, key):
+  path = _write(tmp_path, f'{section}:\n  {key}: 2\n')
+  with pytest.raises(ConfigError) as e:
+    config_lib.load(path)
+  assert str(e.value) == f'{path}: {retired_message(section, key)}'
 
 
 def test_missing_file(tmp_path):

@@ -19,7 +19,7 @@ from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 
 from components import tower_io
-from models.model import LOSS_NAMES
+from models.loss_names import LOSS_NAMES
 from pipeline import pipeline as pipeline_lib
 from pipeline.config import EvaluationConfig
 from tests.support import towers as test_towers

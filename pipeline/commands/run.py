@@ -14,6 +14,8 @@ import sys
 import time
 from typing import Any, Dict, List, Optional
 
+from models.config import RETIRED
+from models.config import retired_message
 from models.options import Choice
 from models.options import help_of
 from pipeline import config as config_lib
@@ -70,16 +72,27 @@ def _add_flag(group, flag: str, dest: str, field: dataclasses.Field) -> None:
   group.add_argument(flag, **kwargs)
 
 
+def _retired_dest(section: str, name: str) -> str:
+  return f'retired.{section}.{name}'
+
+
 def _add_section_flags(parser: argparse.ArgumentParser, taken: set) -> None:
-  """One flag per field of every config section (e.g. --epochs for training.epochs)."""
+  """One flag per field of every config section (e.g. --epochs for
+  training.epochs), and a hidden one per retired key (an error when given)."""
   for section, cls in config_lib.sections().items():
     group = parser.add_argument_group(f'{section} (YAML section {section}:)')
-    for field in dataclasses.fields(cls):
-      flag = _flag(field.name)
+    names = [(f.name, f) for f in dataclasses.fields(cls)]
+    names += [(name, None) for name in RETIRED.get(section, {})]
+    for name, field in names:
+      flag = _flag(name)
       if flag in taken:  # a new section must not reuse a flag name
-        raise RuntimeError(f'flag {flag} of {section}.{field.name} is taken')
+        raise RuntimeError(f'flag {flag} of {section}.{name} is taken')
       taken.add(flag)
-      _add_flag(group, flag, _dest(section, field.name), field)
+      if field is None:  # any value, or none: overrides_from_args refuses it
+        parser.add_argument(flag, dest=_retired_dest(section, name),
+                            nargs='?', const='', help=argparse.SUPPRESS)
+      else:
+        _add_flag(group, flag, _dest(section, name), field)
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -102,7 +115,13 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def overrides_from_args(args) -> Dict[str, Any]:
-  """The config keys set by flags (only the flags given)."""
+  """The config keys set by flags (only the flags given); a retired key's
+  flag is an error saying so."""
+  for section, keys in RETIRED.items():
+    for name in keys:
+      if getattr(args, _retired_dest(section, name), None) is not None:
+        raise config_lib.ConfigError(
+            f'command line: {_flag(name)}: {retired_message(section, name)}')
   out: Dict[str, Any] = {}
   for name, _, _ in _TOP_FLAGS:
     value = getattr(args, name)

@@ -5,6 +5,8 @@ import os
 
 import pytest
 
+from models.config import RETIRED
+from models.config import retired_message
 from models.options import Choice
 from pipeline import config as config_lib
 from pipeline.commands import run as run_command
@@ -23,7 +25,7 @@ def _options():
 
 def test_every_flag_says_what_it_means_and_its_default():
   for flag, action in _options().items():
-    if flag == '--config':
+    if flag == '--config' or action.help == argparse.SUPPRESS:
       continue
     text = action.help or ''
     meaning = text.split('(default:')[0].strip()
@@ -57,6 +59,19 @@ def test_flags_land_in_their_section(argv, key, value):
   config = run_command.config_from_args(_parser().parse_args(argv))
   plain = config.to_dict()
   assert value in [plain[s].get(key) for s in config_lib.sections()]
+
+
+@pytest.mark.parametrize('section,key', [
+    (s, k) for s, keys in RETIRED.items() for k in keys])
+@pytest.mark.parametrize('value', [[], ['2']])
+def test_a_retired_flag_is_an_error_saying_it_was_retired(section, key, value):
+  flag = '--' + key.replace('_', '-')
+  args = _parser().parse_args([flag] + value)
+  with pytest.raises(config_lib.ConfigError) as e:
+    run_command.config_from_args(args)
+  assert str(e.value) == (f'command line: {flag}: '
+                          f'{retired_message(section, key)}')
+  assert flag not in (_parser().format_help())
 
 
 def test_a_bad_choice_is_refused_listing_the_choices(capsys):

@@ -10,13 +10,12 @@ from models.config import TransformConfig
 
 # A training config that trains in seconds on the tiny synthetic data (the
 # pooled encoder: the pipeline tests check the index against one embedding
-# per query; models/model_sequence_test.py tests the sequence encoder's).
+# per query; models/training_sequence_test.py tests the sequence encoder's).
 TINY_TRAINING = TrainingConfig(epochs=1, batch_size=64, feature_embedding_dim=8,
                                tower_layers=(16, 8), ssl='cfm',
                                ssl_batch_size=64, query_encoder='pooled')
-# The tiny TF Transform output of tests/support/tft.py: 4 numeric buckets;
-# values and title words on one item only are out of vocabulary.
-TINY_TRANSFORM = TransformConfig(numeric_buckets=4, vocab_min_count=2)
+# The tiny TF Transform output of tests/support/tft.py: 4 numeric buckets.
+TINY_TRANSFORM = TransformConfig(numeric_buckets=4)
 
 
 @pytest.fixture(scope='session')

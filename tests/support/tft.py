@@ -240,10 +240,10 @@ def train_and_export(tiny: Dict[str, Any], root, config) -> Dict[str, Any]:
   exported to root/query and root/item (TensorBoard logs in root/logs).
   """
   from models import export  # pylint: disable=g-import-not-at-top
-  from models import model as model_lib  # pylint: disable=g-import-not-at-top
+  from models import training  # pylint: disable=g-import-not-at-top
   setup = dict(tiny, root=root, feature_config=tiny['fc'])
   fc = setup['fc']
-  setup['model'] = model_lib.train(
+  setup['model'] = training.train(
       fc, config, setup['query_tft'], setup['item_tft'], setup['corpus'],
       setup['files'], setup['files'], log_dir=str(root / 'logs'))
   export.export_query_tower(str(root / 'query'), setup['model'].query_tower,

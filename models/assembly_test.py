@@ -1,28 +1,36 @@
-"""Query tower and main-task options, trained on real TF Transform output of tiny data:
-history embedded by the item tower's id table, history truncation, no user id
-embedding, mixed negatives. Exported towers must serve like the trained ones."""
+"""The towers a config assembles (models/assembly.py), trained on real TF
+Transform output of tiny data: history embedded by the item tower's id table,
+history truncation, no user id embedding, pooling without a history feature.
+Exported towers must serve like the trained ones."""
+import dataclasses
+import logging
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from models import assembly
 from models import data
 from models import export
-from models import model as model_lib
+from models import features as F
+from models import sequence
+from models import towers
+from models import training
 from models.config import TrainingConfig
 from tests.support import tft as test_tft
 
 CONFIG = TrainingConfig(epochs=2, batch_size=16, feature_embedding_dim=8,
                         tower_layers=(16, 8), learning_rate=0.2,
                         seed=1, ssl='none', temperature=0.1,
-                        history_embedding='item_id', history_max_length=3,
-                        query_id_embedding=False, mixed_negatives=8,
+                        history_max_length=3,
+                        query_id_embedding=False,
                         logq_correction=True, query_encoder='pooled')
 
 
 @pytest.fixture(scope='module')
 def setup(tiny_transformed, tmp_path_factory):
   setup = dict(tiny_transformed, root=tmp_path_factory.mktemp('options'))
-  setup['model'] = model_lib.train(
+  setup['model'] = training.train(
       setup['fc'], CONFIG, setup['query_tft'], setup['item_tft'],
       setup['corpus'], setup['files'], setup['files'])
   export.export_query_tower(str(setup['root'] / 'query'),
@@ -75,25 +83,53 @@ def test_exported_query_tower_serves_like_training(setup):
   np.testing.assert_allclose(exported.numpy(), trained, atol=1e-5)
 
 
-def test_mixed_negative_training_lowers_the_main_loss(setup):
+def test_training_lowers_the_main_loss(setup):
   history = setup['model'].history.history['main_loss']
   assert np.isfinite(history).all() and history[-1] < history[0]
 
 
-def test_logq_without_the_fallback_is_each_items_smoothed_share(setup):
-  # min_item_count 0: every corpus row its own candidate, (count + 1) /
-  # (events + items), uniform share 1 / N.
+def test_logq_is_each_items_smoothed_share(setup):
+  # Every corpus row its own candidate, (count + 1) / (events + items).
   counts = data.count_items(setup['files'], setup['query_tft'],
                             setup['corpus'], 'train')
-  p = setup['model'].candidate_probability
-  np.testing.assert_array_equal(p.log, (counts + 1.0) / (counts.sum()
-                                                         + len(counts)))
-  np.testing.assert_array_equal(p.uniform, np.full(len(counts),
-                                                   1.0 / len(counts)))
+  np.testing.assert_array_equal(
+      setup['model'].candidate_probability,
+      (counts + 1.0) / (counts.sum() + len(counts)))
 
 
 def test_bad_option_values_are_errors_naming_the_field():
-  with pytest.raises(ValueError, match='history_embedding'):
-    CONFIG.replace(history_embedding='sequence')
-  with pytest.raises(ValueError, match='mixed_negatives'):
-    CONFIG.replace(mixed_negatives=-1)
+  with pytest.raises(ValueError, match='history_max_length'):
+    CONFIG.replace(history_max_length=-1)
+
+
+def test_without_a_history_feature_the_sequence_encoder_pools(setup, caplog):
+  fc = setup['fc']
+  no_history = dataclasses.replace(fc, query_features=tuple(
+      f for f in fc.query_features if f.kind != F.HISTORY))
+  counts = data.count_items(setup['files'], setup['query_tft'],
+                            setup['corpus'], 'train')  # logQ needs them
+  config = CONFIG.replace(query_encoder='sequence')
+  with caplog.at_level(logging.WARNING):
+    model = assembly.build_model(no_history, config, setup['query_tft'],
+                                 setup['item_tft'], setup['corpus'], counts)
+  said = [r.getMessage() for r in caplog.records if 'query_encoder' in r.getMessage()]
+  assert said == ["query_encoder 'sequence' needs a history feature (tagged "
+                  "sslrec:history) and the interactions schema has none: the "
+                  "query tower is 'pooled'"]
+  assert type(model.query_tower) is towers.QueryTower  # pylint: disable=unidiomatic-typecheck
+  assert model.config.query_encoder.value == 'pooled'
+  batch = next(iter(data.interaction_dataset(
+      setup['files'], setup['query_tft'], no_history.query_features,
+      setup['corpus'], batch_size=8, shuffle=False)))
+  assert model.query_tower(batch['query']).shape == [8, CONFIG.tower_layers[-1]]
+  # With the history feature the same config builds the sequence tower.
+  with_history = assembly.build_model(fc, config, setup['query_tft'],
+                                      setup['item_tft'], setup['corpus'],
+                                      counts)
+  assert isinstance(with_history.query_tower, sequence.SequenceQueryTower)
+  # The sequence SSL loss has no fallback: one error naming the feature.
+  with pytest.raises(ValueError, match=r'seq_ssl_weight > 0 needs a history '
+                     r'feature \(tagged sslrec:history\)'):
+    assembly.build_model(no_history, config.replace(seq_ssl_weight=0.1),
+                         setup['query_tft'], setup['item_tft'],
+                         setup['corpus'], counts)

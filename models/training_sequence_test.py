@@ -15,7 +15,7 @@ from components import tower_io
 from components.index_builder import index as index_lib
 from components.retrieval_evaluator import metrics
 from models import data
-from models import model as model_lib
+from models import two_tower
 from models import sequence
 from models.config import TrainingConfig
 from tests.support import tft as test_tft
@@ -63,7 +63,7 @@ def test_the_query_tower_is_a_sequence_tower_with_every_loss(setup):
   model = setup['model']
   assert isinstance(model.query_tower, sequence.SequenceQueryTower)
   history = model.history.history
-  assert set(model_lib.LOSS_NAMES) <= set(history)
+  assert set(two_tower.LOSS_NAMES) <= set(history)
   assert all(v > 0 for v in history['seq_ssl_loss'])
   assert history['main_loss'][-1] < history['main_loss'][0]
   events = tf.io.gfile.glob(str(setup['root'] / 'logs' / 'train' / 'events*'))

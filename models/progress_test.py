@@ -4,7 +4,7 @@ import logging
 import numpy as np
 import tensorflow as tf
 
-from components.trainer import progress
+from models import progress
 
 
 class _Clock:

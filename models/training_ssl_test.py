@@ -1,4 +1,5 @@
-"""The SSL task inside the real train step, on real TF Transform output of tiny data."""
+"""The SSL task in training: joint steps, the pretraining schedule, the SSL
+row stream (models/training.py), on real TF Transform output of tiny data."""
 import os
 
 import numpy as np
@@ -6,7 +7,10 @@ import pytest
 import tensorflow as tf
 
 from models import data
-from models import model as model_lib
+from models import assembly
+from models import training
+from models import two_tower
+from models import ssl as ssl_lib
 from models.config import TrainingConfig
 
 CONFIG = TrainingConfig(epochs=2, batch_size=16, feature_embedding_dim=8,
@@ -27,7 +31,7 @@ def setup(tiny_transformed, tmp_path_factory):
 
 
 def _train(setup, config, log_dir, mi=MI):
-  return model_lib.train(setup['fc'], config, setup['query_tft'],
+  return training.train(setup['fc'], config, setup['query_tft'],
                          setup['item_tft'], setup['corpus'], setup['files'],
                          setup['files'], log_dir=str(log_dir),
                          mutual_information=mi)
@@ -53,42 +57,20 @@ def test_joint_cfm_reports_three_losses_and_writes_them(setup):
     assert total == pytest.approx(main + CONFIG.ssl_weight * ssl, rel=1e-5)
   assert history['val_ssl_loss'][-1] > 0
   for split in ('train', 'validation'):
-    assert set(model_lib.LOSS_NAMES) <= _scalar_tags(str(log_dir / split))
+    assert set(two_tower.LOSS_NAMES) <= _scalar_tags(str(log_dir / split))
   assert model.ssl_task.cfm_table.shape == (4, 4)
   assert int(model.optimizer.iterations) == CONFIG.train_steps
 
 
-def test_ssl_loss_gradients_reach_the_item_tower_the_main_loss_uses(setup):
-  model = model_lib.build_model(setup['fc'], CONFIG, setup['query_tft'],
-                                setup['item_tft'], setup['corpus'],
-                                mutual_information=MI)
-  batch = next(iter(data.interaction_dataset(
-      setup['files'], setup['query_tft'], setup['fc'].query_features,
-      setup['corpus'], 16, shuffle=False)))
-  rows = tf.constant([0, 3, 5, 7, 11, 13], tf.int64)
-  with tf.GradientTape(persistent=True) as tape:
-    losses = model.losses_for((batch, rows))
-  variables = model.item_tower.trainable_variables
-
-  def reached(loss):
-    grads = tape.gradient(loss, variables)
-    return {v.name for v, g in zip(variables, grads) if g is not None and
-            float(tf.reduce_sum(tf.abs(tf.convert_to_tensor(g)))) > 0}
-
-  main_vars, ssl_vars = reached(losses['main_loss']), reached(losses['ssl_loss'])
-  assert len(main_vars) == len(variables) - 1  # all but the default embeddings
-  assert main_vars <= ssl_vars
-
-
 def test_pretrain_moves_only_the_item_tower_then_trains_jointly(setup):
   config = CONFIG.replace(mode='pretrain', pretrain_steps=4, ssl='rfm')
-  model = model_lib.build_model(setup['fc'], config, setup['query_tft'],
-                                setup['item_tft'], setup['corpus'])
+  model = assembly.build_model(setup['fc'], config, setup['query_tft'],
+                               setup['item_tft'], setup['corpus'])
   model.compile(optimizer=tf.keras.optimizers.Adagrad(config.learning_rate))
   batch = next(iter(data.interaction_dataset(
       setup['files'], setup['query_tft'], setup['fc'].query_features,
       setup['corpus'], 16, shuffle=False)))
-  model_lib._pretrain(model, config, batch, str(setup['root'] / 'pre_logs'))  # pylint: disable=protected-access
+  training._pretrain(model, config, batch, str(setup['root'] / 'pre_logs'))  # pylint: disable=protected-access
   assert int(model.optimizer.iterations) == 4
   assert set(model.history.history) == {'ssl_loss', 'total_loss'}
   assert 'main_loss' not in _scalar_tags(
@@ -101,7 +83,7 @@ def test_pretrain_moves_only_the_item_tower_then_trains_jointly(setup):
   model.fit(tf.data.Dataset.from_tensors((batch, tf.constant([1, 2, 3], tf.int64)))
             .repeat(), steps_per_epoch=2, epochs=1, verbose=0)
   assert int(model.optimizer.iterations) == 6
-  assert set(model.history.history) == set(model_lib.LOSS_NAMES)
+  assert set(model.history.history) == set(two_tower.LOSS_NAMES)
   assert any(not np.array_equal(a, v.numpy()) for a, v in
              zip(query_before, model.query_tower.trainable_variables))
   assert any(not np.array_equal(a, v.numpy()) for a, v in
@@ -110,21 +92,21 @@ def test_pretrain_moves_only_the_item_tower_then_trains_jointly(setup):
 
 def test_pretrain_leaves_the_query_tower_alone(setup):
   config = CONFIG.replace(mode='pretrain', pretrain_steps=3, ssl='dropout')
-  model = model_lib.build_model(setup['fc'], config, setup['query_tft'],
-                                setup['item_tft'], setup['corpus'])
+  model = assembly.build_model(setup['fc'], config, setup['query_tft'],
+                               setup['item_tft'], setup['corpus'])
   model.compile(optimizer=tf.keras.optimizers.Adam(0.05))
   batch = next(iter(data.interaction_dataset(
       setup['files'], setup['query_tft'], setup['fc'].query_features,
       setup['corpus'], 16, shuffle=False)))
   model.losses_for((batch, tf.constant([0, 1], tf.int64)))  # build variables
-  # The query tower's own variables (history_embedding='item_id' shares the
-  # item tower's id table, which pretraining does move).
+  # The query tower's own variables (the pooled history shares the item
+  # tower's id table, which pretraining does move).
   item_refs = {v.ref() for v in model.item_tower.trainable_variables}
   query_own = [v for v in model.query_tower.trainable_variables
                if v.ref() not in item_refs]
   query_before = [v.numpy().copy() for v in query_own]
   item_before = [v.numpy().copy() for v in model.item_tower.trainable_variables]
-  model_lib._pretrain(model, config, batch, None)  # pylint: disable=protected-access
+  training._pretrain(model, config, batch, None)  # pylint: disable=protected-access
   for a, v in zip(query_before, query_own):
     np.testing.assert_array_equal(a, v.numpy())
   assert any(not np.array_equal(a, v.numpy()) for a, v in
@@ -135,7 +117,7 @@ def test_full_train_with_pretrain_counts_both_phases(setup):
   config = CONFIG.replace(mode='pretrain', pretrain_steps=5)
   model = _train(setup, config, setup['root'] / 'full_pre')
   assert int(model.optimizer.iterations) == 5 + config.train_steps
-  assert set(model_lib.LOSS_NAMES) <= set(model.history.history)
+  assert set(two_tower.LOSS_NAMES) <= set(model.history.history)
 
 
 def test_configuration_errors(setup):
@@ -146,21 +128,14 @@ def test_configuration_errors(setup):
            setup['root'] / 'err2')
 
 
-def test_inverse_count_ssl_rows_favour_the_items_the_log_shows_least(setup):
-  counts = data.count_items(setup['files'], setup['query_tft'],
-                            setup['corpus'], 'train split')
-  main = tf.data.Dataset.range(300).map(lambda i: {'step': i})
-  drawn = {}
-  for sampling in ('uniform', 'inverse_count'):
-    config = CONFIG.replace(ssl_sampling=sampling, ssl_batch_size=64)
-    rows = np.concatenate([r.numpy() for _, r in model_lib._with_ssl_rows(  # pylint: disable=protected-access
-        main, config, len(setup['corpus']), 5, counts)])
-    drawn[sampling] = np.bincount(rows, minlength=len(counts)) / rows.size
-  rare = counts <= np.median(counts)
-  assert 0 < rare.sum() < len(counts)
-  # The rarer half gets more of the SSL batch under inverse_count than under
-  # uniform, in proportion to 1 / (1 + count).
-  assert drawn['inverse_count'][rare].sum() > drawn['uniform'][rare].sum() + 0.1
-  weights = 1.0 / (1.0 + counts)
-  np.testing.assert_allclose(drawn['inverse_count'], weights / weights.sum(),
-                             atol=0.01)
+def test_ssl_rows_are_the_seeded_uniform_stream(setup):
+  main = tf.data.Dataset.range(5).map(lambda i: {'step': i})
+  config = CONFIG.replace(ssl_batch_size=64)
+  rows = [r.numpy() for _, r in training._with_ssl_rows(  # pylint: disable=protected-access
+      main, config, len(setup['corpus']), 5)]
+  uniform = [r.numpy() for r in ssl_lib.uniform_item_sampler(
+      len(setup['corpus']), 64, 5).take(5)]
+  np.testing.assert_array_equal(rows, uniform)
+  none = [r.numpy() for _, r in training._with_ssl_rows(  # pylint: disable=protected-access
+      main, config.replace(ssl='none'), len(setup['corpus']), 5)]
+  assert [r.shape for r in none] == [(0,)] * 5
