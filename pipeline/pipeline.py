@@ -116,8 +116,8 @@ def evaluate_and_push(*, query_model: Channel, item_model: Channel,
   with Cond(blessing.future()[0].custom_property('blessed') == 1):
     pushers = [
         AtomicPusher(model=models[name], model_blessing=blessing,
-                     base_directory=os.path.join(serving_root, name)
-                     ).with_id(node_id)
+                     base_directory=os.path.join(serving_root, name),
+                     version_models=list(PUSHES.values())).with_id(node_id)
         for node_id, name in PUSHES.items()]
   return [baseline, evaluator, index_builder] + pushers
 

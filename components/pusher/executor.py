@@ -15,6 +15,9 @@ MODEL_KEY = 'model'
 MODEL_BLESSING_KEY = 'model_blessing'
 PUSHED_MODEL_KEY = 'pushed_model'
 BASE_DIRECTORY_KEY = 'base_directory'
+# Comma-separated sibling model folders published together as one version
+# (default: this model alone).
+VERSION_MODELS_KEY = 'version_models'
 # PushedModel custom properties, named as the stock Pusher names them.
 PUSHED_PROPERTY = 'pushed'
 PUSHED_DESTINATION_PROPERTY = 'pushed_destination'
@@ -46,12 +49,14 @@ class Executor(base_executor.BaseExecutor):
       logging.warning('Pushing %s without a ModelBlessing input.', model.uri)
       key = f'model-{model.id}'
     base_directory = exec_properties[BASE_DIRECTORY_KEY].rstrip('/')
+    serving_root, name = os.path.split(base_directory)
+    names = [n for n in (exec_properties.get(VERSION_MODELS_KEY) or ''
+                         ).split(',') if n] or [name]
+    for line in versions.repair(serving_root, keep_key=key):
+      logging.warning('%s: %s', serving_root, line)
     result = versions.push_model(
-        tower_io.serving_dir(model.uri), os.path.dirname(base_directory),
-        os.path.basename(base_directory), key, prepare=serving.prepare)
-    serving.write_models_config(
-        os.path.dirname(base_directory),
-        versions.model_dirs(os.path.dirname(base_directory)))
+        tower_io.serving_dir(model.uri), serving_root, name, key,
+        prepare=serving.prepare, names=names)
     pushed.set_int_custom_property(PUSHED_PROPERTY, 1)
     pushed.set_string_custom_property(PUSHED_DESTINATION_PROPERTY,
                                       result.destination)
