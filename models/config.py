@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Dict, Mapping, Tuple
 
 from models.options import Choice
 from models.options import option
+from pipeline.errors import UserError
 
 
 class SslVariant(Choice):
@@ -52,13 +53,13 @@ class _Section:
           value = type(field.default).parse(getattr(self, field.name),
                                             field.name)
         except ValueError as e:
-          raise ValueError(f'{self.SECTION} config: {e}') from None
+          raise UserError(f'{self.SECTION} config: {e}') from None
         object.__setattr__(self, field.name, value)
 
   def _check(self, checks) -> None:
     for ok, message in checks:
       if not ok:
-        raise ValueError(f'{self.SECTION} config: {message}')
+        raise UserError(f'{self.SECTION} config: {message}')
 
   def to_dict(self) -> Dict[str, Any]:
     """Plain JSON/YAML-ready dict (lists for tuples, strings for choices)."""
@@ -78,7 +79,7 @@ class _Section:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(d) - set(fields))
     if unknown:
-      raise ValueError(f'{cls.SECTION} config: unknown key(s) {unknown}; known '
+      raise UserError(f'{cls.SECTION} config: unknown key(s) {unknown}; known '
                        f'keys: {sorted(fields)}')
     d = dict(d)
     for name, value in d.items():

@@ -26,6 +26,8 @@ from models.options import Choice
 from models.options import option
 from models.config import TrainingConfig
 from models.config import TransformConfig
+from pipeline.errors import UserError
+from pipeline.errors import MissingInputError
 
 DATASET_FILE = 'dataset.json'
 DEFAULT_SCHEMAS = 'movielens-100k'
@@ -61,25 +63,25 @@ class EvaluationConfig:
 
   def __post_init__(self):
     if not self.ks or any(k <= 0 for k in self.ks):
-      raise ValueError('evaluation.ks must be positive integers')
+      raise UserError('evaluation.ks must be positive integers')
     if self.blessing_k not in self.ks:
-      raise ValueError(f'evaluation.blessing_k ({self.blessing_k}) must be one '
+      raise UserError(f'evaluation.blessing_k ({self.blessing_k}) must be one '
                        f'of evaluation.ks {list(self.ks)}')
     if not 0 <= self.min_recall <= 1:
-      raise ValueError('evaluation.min_recall must be in [0, 1]')
+      raise UserError('evaluation.min_recall must be in [0, 1]')
     if self.max_overall_drop < 0 or self.max_tail_drop < 0:
-      raise ValueError('evaluation.max_*_drop must be >= 0')
+      raise UserError('evaluation.max_*_drop must be >= 0')
     if self.index_k <= 0:
-      raise ValueError('evaluation.index_k must be > 0')
+      raise UserError('evaluation.index_k must be > 0')
     if self.bootstrap_samples < 1:
-      raise ValueError('evaluation.bootstrap_samples must be >= 1')
+      raise UserError('evaluation.bootstrap_samples must be >= 1')
     if self.bootstrap_seed < 0:
-      raise ValueError('evaluation.bootstrap_seed must be >= 0')
+      raise UserError('evaluation.bootstrap_seed must be >= 0')
     object.__setattr__(self, 'index_kind', IndexKind.parse(
         self.index_kind, 'evaluation.index_kind'))
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
   """A bad key or value in a run config (the message names both)."""
 
 
@@ -135,7 +137,7 @@ class RunConfig:
         try:
           name = json.load(f).get('schemas', DEFAULT_SCHEMAS)
         except json.JSONDecodeError as e:
-          raise ValueError(f'{path}: not valid JSON: {e}') from e
+          raise UserError(f'{path}: not valid JSON: {e}') from e
       # A schema folder generated into the data folder (sslrec data recbole).
       local = os.path.join(self.data, name)
       return local if os.path.isdir(local) else name
@@ -168,7 +170,7 @@ def load(path: str, overrides: Optional[Mapping[str, Any]] = None
   """Reads a YAML config file (defaults for missing keys), then `overrides`."""
   import yaml  # pylint: disable=g-import-not-at-top
   if not os.path.isfile(path):
-    raise FileNotFoundError(f'{path}: config file not found')
+    raise MissingInputError(f'{path}: config file not found')
   with open(path) as f:
     try:
       content = yaml.safe_load(f)

@@ -21,6 +21,7 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as mlmd_pb2
 
 from components.retrieval_evaluator.outputs import METRICS_FILE
+from pipeline.errors import UserError
 
 RUN_CONTEXT = 'pipeline_run'
 # Set (int 1) on a run's context by `sslrec run` when the pipeline returned
@@ -36,7 +37,7 @@ _INPUT, _OUTPUT = mlmd_pb2.Event.INPUT, mlmd_pb2.Event.OUTPUT
 _SOURCE_PROPERTIES = ('input_base', 'schema_file')
 
 
-class StoreError(ValueError):
+class StoreError(UserError):
   """The metadata file is missing or is not an ML Metadata store."""
 
 

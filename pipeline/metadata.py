@@ -27,6 +27,7 @@ import os
 from typing import Any, Dict, Mapping
 
 from ml_metadata.proto import metadata_store_pb2 as mlmd_pb2
+from pipeline.errors import UserError
 
 TEXT_SUFFIXES = ('.pbtxt', '.textproto', '.txt')
 YAML_SUFFIXES = ('.yaml', '.yml')
@@ -35,7 +36,7 @@ _MYSQL_KEYS = {'host': str, 'port': int, 'database': str, 'user': str,
 _SQLITE_KEYS = {'filename_uri': str}
 
 
-class MetadataConfigError(ValueError):
+class MetadataConfigError(UserError):
   """A metadata config file that cannot be used (the message names file and key)."""
 
 

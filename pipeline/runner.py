@@ -10,6 +10,7 @@ from pipeline import outcome
 from pipeline import pipeline as pipeline_lib
 from pipeline import run_lock
 from pipeline.config import RunConfig
+from pipeline.errors import MissingInputError
 
 
 def with_runner(beam_args) -> list:
@@ -55,7 +56,7 @@ def build(config: RunConfig):
   """Resolves the schemas and creates the pipeline for `config`."""
   for sub in ('items', 'interactions'):
     if not os.path.isdir(os.path.join(config.data, sub)):
-      raise FileNotFoundError(
+      raise MissingInputError(
           f'{config.data}: not a data folder (missing {sub}/); create one with '
           "'sslrec data movielens-100k' or 'sslrec data synthetic'")
   schema_dir = schemas.resolve(config.schema_name())

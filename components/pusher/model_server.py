@@ -33,6 +33,7 @@ from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
 from components import ports
+from pipeline.errors import MissingInputError
 
 BINARY = 'tensorflow_model_server'
 ENV = 'SSLREC_MODEL_SERVER'  # a path to the binary, or 'none'
@@ -60,7 +61,7 @@ def binary(environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
   if value:
     found = shutil.which(value)
     if not found:
-      raise FileNotFoundError(f'${ENV}={value}: not an executable file (unset '
+      raise MissingInputError(f'${ENV}={value}: not an executable file (unset '
                               f'it to use {BINARY} from PATH, or set it to '
                               f'{OFF!r} to validate with TensorFlow only)')
     return found

@@ -27,6 +27,7 @@ from ml_metadata.proto import metadata_store_pb2 as mlmd_pb2
 
 from components.pusher import push
 from components.pusher import versions
+from pipeline.errors import UserError
 
 ROLLBACK_EXECUTION_TYPE = 'sslrec.Rollback'
 # Pusher node id -> its model folder under the serving root.
@@ -35,7 +36,7 @@ PUSHERS = (('PushQueryTower', 'query_tower'), ('PushItemTower', 'item_tower'),
 QUERY_PUSHER = 'PushQueryTower'
 
 
-class RollbackError(ValueError):
+class RollbackError(UserError):
   """The rollback cannot be done (no such version, nothing to roll back)."""
 
 
