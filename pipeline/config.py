@@ -60,6 +60,10 @@ class EvaluationConfig:
       1000, 'bootstrap samples over users of every 95% interval')
   bootstrap_seed: int = option(
       0, 'seed of the bootstrap (same seed, same intervals and blessing)')
+  min_eval_events: int = option(
+      1000, 'fewest eval events a model is blessed on (fewer: not blessed)')
+  min_eval_users: int = option(
+      50, 'fewest eval users a model is blessed on (fewer: not blessed)')
 
   def __post_init__(self):
     if not self.ks or any(k <= 0 for k in self.ks):
@@ -77,6 +81,9 @@ class EvaluationConfig:
       raise UserError('evaluation.bootstrap_samples must be >= 1')
     if self.bootstrap_seed < 0:
       raise UserError('evaluation.bootstrap_seed must be >= 0')
+    if self.min_eval_events < 0 or self.min_eval_users < 0:
+      raise UserError('evaluation.min_eval_events and min_eval_users must be '
+                      '>= 0')
     object.__setattr__(self, 'index_kind', IndexKind.parse(
         self.index_kind, 'evaluation.index_kind'))
 
