@@ -245,6 +245,8 @@ class TrainingConfig(_Section):
         (self.batch_size > 1, 'batch_size must be > 1'),
         (self.ssl_batch_size > 1, 'ssl_batch_size must be > 1'),
         (self.epochs > 0, 'epochs must be > 0'),
+        (0 <= self.seed <= 2**32 - 1,
+         f'seed (--seed) must be in [0, 2**32 - 1], got {self.seed}'),
         (self.train_steps >= 0, 'train_steps must be >= 0'),
         (self.pretrain_steps >= 0, 'pretrain_steps must be >= 0'),
         (not pretrain or self.ssl is not SslVariant.NONE,

@@ -14,6 +14,7 @@ store that a run is writing can be inspected. Results are plain dicts (what
 import datetime
 import json
 import os
+import re
 import sqlite3
 from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
@@ -31,6 +32,8 @@ FINISHED_PROPERTY = 'sslrec_finished'
 NODE_CONTEXT = 'node'
 METRICS_K = 50
 _SQLITE_HEADER = b'SQLite format 3\x00'
+# The MySQL client's message when it has no reason to give.
+_EMPTY_MYSQL_REASON = re.compile(r'errno: *, *error: *$')
 _State = mlmd_pb2.Execution.State
 _INPUT, _OUTPUT = mlmd_pb2.Event.INPUT, mlmd_pb2.Event.OUTPUT
 # Execution properties that name an execution's outside inputs (files).
@@ -65,8 +68,12 @@ def open_store(source: Union[str, mlmd_pb2.ConnectionConfig]
     return metadata_store.MetadataStore(source)
   except RuntimeError as e:  # unreachable server, bad credentials, a schema
     # version this library cannot read
+    reason = str(e)
+    if source.WhichOneof('config') == 'mysql' and _EMPTY_MYSQL_REASON.search(
+        reason):
+      reason = metadata.mysql_reason(source.mysql)
     raise StoreError(f'{metadata.describe(source)}: cannot open the ML '
-                     f'Metadata store: {e}') from None
+                     f'Metadata store: {reason}') from None
 
 
 def _check_sqlite(path: str) -> None:

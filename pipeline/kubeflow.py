@@ -47,14 +47,28 @@ def kubeflow_pipeline(config: RunConfig, pipeline_root: Optional[str] = None,
   # TFX is imported when compiling, not when the CLI registers commands.
   from pipeline import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
   from pipeline import runner  # pylint: disable=g-import-not-at-top
-  kwargs = runner.pipeline_kwargs(config, local_schema_dir, location=_location)
-  kwargs['schema_dir'] = schema_dir or local_schema_dir
-  if not is_uri(local_schema_dir):
-    kwargs['local_schema_dir'] = local_schema_dir
-  if pipeline_root:
-    kwargs['pipeline_root'] = _location(pipeline_root)
-  return pipeline_lib.create_pipeline(metadata_connection_config=None,
-                                      vertex_job=vertex_job, **kwargs)
+  try:
+    kwargs = runner.pipeline_kwargs(config, local_schema_dir,
+                                    location=_location)
+    kwargs['schema_dir'] = schema_dir or local_schema_dir
+    if not is_uri(local_schema_dir):
+      kwargs['local_schema_dir'] = local_schema_dir
+    if pipeline_root:
+      kwargs['pipeline_root'] = _location(pipeline_root)
+    return pipeline_lib.create_pipeline(metadata_connection_config=None,
+                                        vertex_job=vertex_job, **kwargs)
+  except UserError:
+    raise
+  except Exception as e:  # pylint: disable=broad-except
+    if not is_uri(local_schema_dir):
+      raise
+    # A remote folder fails in many ways (no credentials, no bucket, no
+    # network, no permission): each is about the `schemas` the user named.
+    reason = (str(e).strip().splitlines() or [''])[0][:300]
+    raise UserError(f'schemas {local_schema_dir}: cannot read the schema '
+                    f'folder ({type(e).__name__}: {reason}); check the URI '
+                    'and your credentials, or use a bundled schema name or a '
+                    'local folder') from None
 
 
 def local_paths(config: RunConfig, pipeline_root: Optional[str],

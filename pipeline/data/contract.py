@@ -15,6 +15,7 @@ to a temporary folder and renames it into place.
 """
 import collections
 import csv
+import glob
 import json
 import os
 import re
@@ -52,6 +53,26 @@ def split_title_year(full_title: str) -> Tuple[str, str]:
   if not match:
     return full_title.strip(), ''
   return (match.group(1) + match.group(3)).strip(), match.group(2)
+
+
+def train_events(data_dir: str) -> Optional[int]:
+  """Events of the train split: dataset.json's count, else the data rows of
+  interactions/train/*.csv (None for a remote or missing folder)."""
+  if '://' in data_dir or not os.path.isdir(data_dir):
+    return None
+  try:
+    with open(os.path.join(data_dir, DATASET_JSON), encoding='utf-8') as f:
+      count = json.load(f).get('num_train_events')
+    if isinstance(count, int):
+      return count
+  except (OSError, ValueError, AttributeError):
+    pass
+  rows = 0
+  for path in glob.glob(os.path.join(data_dir, os.path.dirname(TRAIN_CSV),
+                                     '*.csv')):
+    with open(path, 'rb') as f:
+      rows += max(sum(1 for line in f if line.strip()) - 1, 0)
+  return rows
 
 
 def check_name(name: str, flag: str = '--dataset') -> str:

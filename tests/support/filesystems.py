@@ -10,12 +10,14 @@ import pytest
 
 
 @contextlib.contextmanager
-def small_tmpfs(path, size_kb: int):
-  """Mounts a `size_kb` KiB tmpfs at `path` (a new, empty folder)."""
+def small_tmpfs(path, size_kb: int, read_only: bool = False):
+  """Mounts a `size_kb` KiB tmpfs at `path` (a new, empty folder), read-only
+  if asked (root ignores file modes, not a read-only mount)."""
   path = str(path)
   subprocess.run(['mkdir', '-p', path], check=True)
   mounted = subprocess.run(
-      ['mount', '-t', 'tmpfs', '-o', f'size={size_kb}k', 'tmpfs', path],
+      ['mount', '-t', 'tmpfs', '-o',
+       f'size={size_kb}k' + (',ro' if read_only else ''), 'tmpfs', path],
       capture_output=True, text=True, check=False)
   if mounted.returncode != 0:
     pytest.skip('cannot mount a small tmpfs here (needs root): '
