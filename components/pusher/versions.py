@@ -38,17 +38,21 @@ withdrawn: renamed to `<model>/.partial-<V>`, so TF Serving goes back to the
 previous complete version. `problems` reports all of this without changing
 anything (`sslrec inspect pushed`).
 
-Writes of the journal are atomic (temp file, rename); one run at a time per
-output folder (the run lock) means one writer. $SSLREC_PUSH_PAUSE_AT (a
+Writes of the journal are atomic (temp file, rename), and pushes, rollbacks
+and repairs of one local serving root take turns (an flock on
+`<serving>/.sslrec-push.lock`), so pushers an orchestrator runs in parallel
+never lose each other's journal records. $SSLREC_PUSH_PAUSE_AT (a
 point name, see `_pause`) makes a push stop there, for the kill tests.
 """
+import contextlib
+import fcntl
 import json
 import logging
 import os
 import sys
 import time
 import uuid
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from tfx.dsl.io import fileio
 
@@ -57,6 +61,7 @@ from components.pusher import push
 
 JOURNAL = 'versions.json'
 MODELS_CONFIG = 'models.config'
+PUSH_LOCK = '.sslrec-push.lock'
 STAGED_PREFIX = '.staged-'
 PARTIAL_PREFIX = '.partial-'
 STAGED, COMMITTED, WITHDRAWN = 'staged', 'committed', 'withdrawn'
@@ -188,10 +193,38 @@ def write_models_config(serving_root: str, names) -> str:
   return path
 
 
+@contextlib.contextmanager
+def _serialized(serving_root: str) -> Iterator[None]:
+  """One push or repair at a time per local serving root (an flock on
+  `<serving>/.sslrec-push.lock`): pushers an orchestrator runs in parallel
+  read and write the journal in turn. Remote roots are not locked."""
+  if '://' in serving_root:
+    yield
+    return
+  os.makedirs(serving_root, exist_ok=True)
+  fd = os.open(os.path.join(serving_root, PUSH_LOCK), os.O_RDWR | os.O_CREAT,
+               0o644)
+  try:
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    yield
+  finally:
+    os.close(fd)
+
+
 def push_model(model_dir: str, serving_root: str, name: str, key: str,
                now: Optional[float] = None,
                prepare: Optional[Prepare] = None,
                names: Optional[List[str]] = None) -> push.PushResult:
+  """Stages `model_dir` as model `name` of the version of `key` (module doc),
+  one push at a time per serving root."""
+  with _serialized(serving_root):
+    return _push_model(model_dir, serving_root, name, key, now, prepare,
+                       names)
+
+
+def _push_model(model_dir: str, serving_root: str, name: str, key: str,
+                now: Optional[float], prepare: Optional[Prepare],
+                names: Optional[List[str]]) -> push.PushResult:
   """Stages `model_dir` as model `name` of the version of `key`; the push
   that completes `names` (default [name]) publishes the version.
 
@@ -246,6 +279,12 @@ def publish(serving_root: str, sources: Dict[str, str],
   """Publishes the SavedModels `sources` ({model name: folder}) as one new
   version, all or nothing (a rollback); returns the version. `fields` go
   into its journal entry (e.g. rollback_of)."""
+  with _serialized(serving_root):
+    return _publish_new(serving_root, sources, now, fields)
+
+
+def _publish_new(serving_root: str, sources: Dict[str, str],
+                 now: Optional[float], fields: Dict[str, Any]) -> int:
   version = next_version(serving_root, now)
   entries = load(serving_root)
   entry = dict({'rollback_of': None}, **fields, version=version,
@@ -342,6 +381,11 @@ def repair(serving_root: str, keep_key: Optional[str] = None) -> List[str]:
   of `keep_key`) and withdraws partial versions; one line per repair."""
   if not fileio.exists(serving_root):
     return []
+  with _serialized(serving_root):
+    return _repair(serving_root, keep_key)
+
+
+def _repair(serving_root: str, keep_key: Optional[str]) -> List[str]:
   entries = load(serving_root)
   out, changed = [], False
   for entry in entries:

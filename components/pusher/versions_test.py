@@ -1,6 +1,7 @@
 """The three pushes of a run share one version, published all or nothing
 (files only, no TensorFlow)."""
 import os
+import threading
 
 import pytest
 
@@ -150,3 +151,45 @@ def test_repair_finishes_a_committed_version(tmp_path):
   assert line.startswith('finished publishing version 101')
   for name in NAMES:
     assert pushes.served_content(serving, name, 101) == name + '2'
+
+
+def test_a_rerun_with_cached_pushers_publishes_from_recorded_sources(
+    tmp_path):
+  """A run killed after staging two models: the re-run's first two pushers
+  are cache hits (they do not run); the index pusher publishes all three."""
+  serving = str(tmp_path / 'serving')
+  pushes.push_run(tmp_path, serving, 'blessing-1', '1', now=100)
+  models = {n: pushes.fake_model(tmp_path / 'b2', n, n + '2') for n in NAMES}
+  for name in NAMES[:2]:
+    versions.push_model(models[name], serving, name, 'blessing-2',
+                        names=list(NAMES), now=100)
+  [line] = versions.repair(serving)  # the next run starts
+  assert 'never published' in line
+  result = versions.push_model(models['index'], serving, 'index',
+                               'blessing-2', names=list(NAMES), now=100)
+  assert (result.version, result.new) == (101, True)
+  for name in NAMES:
+    assert pushes.served_content(serving, name, 101) == name + '2'
+
+
+def test_pushers_running_in_parallel_publish_one_complete_version(tmp_path):
+  serving = str(tmp_path / 'serving')
+  pushes.push_run(tmp_path, serving, 'blessing-1', '1', now=100)
+  models = {n: pushes.fake_model(tmp_path / 'b2', n, n + '2', size=1 << 20)
+            for n in NAMES}
+  results = {}
+
+  def push_one(name):
+    results[name] = versions.push_model(models[name], serving, name,
+                                        'blessing-2', names=list(NAMES))
+
+  threads = [threading.Thread(target=push_one, args=(n,)) for n in NAMES]
+  for t in threads:
+    t.start()
+  for t in threads:
+    t.join()
+  assert len({r.version for r in results.values()}) == 1
+  version = results['index'].version
+  for name in NAMES:
+    assert pushes.served_content(serving, name, version) == name + '2'
+  assert versions.load(serving)[-1]['state'] == 'committed'
