@@ -366,8 +366,9 @@ def problems(serving_root: str) -> List[str]:
       out.append(f'version {version} is committed but not fully published '
                  f'({", ".join(staged)} still staged)')
     elif state(entry) == STAGED and staged:
-      out.append(f'version {version} ({key}) was staged but never published '
-                 f'(an interrupted push; {", ".join(staged)} staged)')
+      out.append(f'version {version} ({key}) is staged but not published '
+                 f'({", ".join(staged)} staged: a push in progress, or an '
+                 'interrupted one)')
   partial = _partial_versions(serving_root)
   for version, present in sorted(partial.items()):
     out.append(f'version {version} is partial '
