@@ -95,6 +95,31 @@ def test_a_killed_push_never_serves_a_mix(tmp_path, case, point, served_before,
   assert _run_of(_served(serving)) == '2'
 
 
+def test_inspect_warns_and_rollback_repairs_in_one_line(tmp_path, capsys):
+  """`sslrec inspect pushed` says what a killed push left, changing nothing;
+  `sslrec rollback` (holding the run lock) repairs it first and says so."""
+  from ml_metadata import metadata_store  # pylint: disable=g-import-not-at-top
+  from pipeline import cli  # pylint: disable=g-import-not-at-top
+  from pipeline import metadata  # pylint: disable=g-import-not-at-top
+  output = str(tmp_path)
+  serving = os.path.join(output, 'serving')
+  pushes.push_run(tmp_path, serving, 'blessing-1', '1', now=1)
+  _killed_at(serving, 'committed')
+  metadata_store.MetadataStore(metadata.sqlite(
+      os.path.join(output, 'metadata.sqlite')))  # an empty store
+  assert cli.main(['inspect', 'pushed', '--output', output]) == 0
+  [warning] = [line for line in capsys.readouterr().err.splitlines()
+               if 'warning' in line]
+  assert 'is committed but not fully published' in warning
+  assert 'the next `sslrec run` or `sslrec rollback` repairs it' in warning
+  os.remove(os.path.join(output, 'metadata.sqlite'))  # files only
+  assert cli.main(['rollback', '--output', output]) == 0
+  err = capsys.readouterr()
+  assert 'finished publishing version' in err.err
+  assert 'now serves the models of version 1' in err.out
+  assert _run_of(_served(serving)) == '1'
+
+
 def test_a_disk_that_fills_during_the_item_tower_keeps_the_old_version(
     tmp_path):
   with filesystems.small_tmpfs(tmp_path / 'disk', 1024) as disk:
