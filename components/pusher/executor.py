@@ -24,6 +24,10 @@ PUSHED_DESTINATION_PROPERTY = 'pushed_destination'
 PUSHED_VERSION_PROPERTY = 'pushed_version'
 # 0 when the latest version already held the same bytes (nothing copied).
 NEW_VERSION_PROPERTY = 'new_version'
+# The journal key of the version (versions.py): a pusher that ran before the
+# version was published records the version it expected, which the last
+# pusher may move (another model changed); the journal has the final one.
+VERSION_KEY_PROPERTY = 'version_key'
 
 
 class Executor(base_executor.BaseExecutor):
@@ -63,5 +67,6 @@ class Executor(base_executor.BaseExecutor):
     pushed.set_string_custom_property(PUSHED_VERSION_PROPERTY,
                                       str(result.version))
     pushed.set_int_custom_property(NEW_VERSION_PROPERTY, int(result.new))
+    pushed.set_string_custom_property(VERSION_KEY_PROPERTY, key)
     logging.info('%s %s to %s.', 'Pushed' if result.new else 'Already pushed',
                  model.uri, result.destination)
