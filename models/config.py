@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple
 
 from models.options import Choice
 from models.options import option
+from pipeline.errors import UserError
 
 
 class SslVariant(Choice):
@@ -82,13 +83,13 @@ class _Section:
           value = type(field.default).parse(getattr(self, field.name),
                                             field.name)
         except ValueError as e:
-          raise ValueError(f'{self.SECTION} config: {e}') from None
+          raise UserError(f'{self.SECTION} config: {e}') from None
         object.__setattr__(self, field.name, value)
 
   def _check(self, checks) -> None:
     for ok, message in checks:
       if not ok:
-        raise ValueError(f'{self.SECTION} config: {message}')
+        raise UserError(f'{self.SECTION} config: {message}')
 
   def to_dict(self) -> Dict[str, Any]:
     """Plain JSON/YAML-ready dict (lists for tuples, strings for choices)."""
@@ -112,7 +113,7 @@ class _Section:
         raise ValueError(retired)
     unknown = sorted(set(d) - set(fields))
     if unknown:
-      raise ValueError(f'{cls.SECTION} config: unknown key(s) {unknown}; known '
+      raise UserError(f'{cls.SECTION} config: unknown key(s) {unknown}; known '
                        f'keys: {sorted(fields)}')
     d = dict(d)
     for name, value in d.items():
@@ -236,6 +237,8 @@ class TrainingConfig(_Section):
         (self.batch_size > 1, 'batch_size must be > 1'),
         (self.ssl_batch_size > 1, 'ssl_batch_size must be > 1'),
         (self.epochs > 0, 'epochs must be > 0'),
+        (0 <= self.seed <= 2**32 - 1,
+         f'seed (--seed) must be in [0, 2**32 - 1], got {self.seed}'),
         (self.train_steps >= 0, 'train_steps must be >= 0'),
         (self.pretrain_steps >= 0, 'pretrain_steps must be >= 0'),
         (not pretrain or self.ssl is not SslVariant.NONE,

@@ -60,6 +60,13 @@ class ItemCorpus:
     return {name: tf.gather(value, rows) for name, value in self.features.items()}
 
 
+def utf8_strings(values: np.ndarray) -> np.ndarray:
+  """tf.string values (bytes) [n] -> str [n] (object array), decoded as UTF-8
+  (numpy's `astype(str)` decodes bytes as ASCII)."""
+  return np.array([v.decode('utf-8') if isinstance(v, bytes) else str(v)
+                   for v in values], dtype=object)
+
+
 def load_corpus(file_patterns: Sequence[str], tft_output: tft.TFTransformOutput,
                 item_features: Sequence[F.Feature]) -> ItemCorpus:
   """Reads every transformed item example matching `file_patterns`."""
@@ -75,7 +82,7 @@ def load_corpus(file_patterns: Sequence[str], tft_output: tft.TFTransformOutput,
   if not keys:
     raise ValueError(f'the item corpus {file_patterns} is empty')
   features = {name: tf.concat(values, axis=0) for name, values in parts.items()}
-  return ItemCorpus(np.concatenate(keys).astype(str), features)
+  return ItemCorpus(utf8_strings(np.concatenate(keys)), features)
 
 
 def _interaction_batches(files: Sequence[str], tft_output, batch_size: int,
@@ -96,7 +103,7 @@ def count_items(files: Sequence[str], tft_output, corpus: ItemCorpus,
     keys = tf.reshape(batch[ITEM_KEY], [-1])
     rows = corpus.rows(keys).numpy()
     if (rows < 0).any():
-      unknown = sorted(set(keys.numpy()[rows < 0].astype(str).tolist()))
+      unknown = sorted(set(utf8_strings(keys.numpy()[rows < 0]).tolist()))
       raise ValueError(f'{source}: item_id values not in the item corpus: '
                        f'{unknown[:10]} ({len(unknown)} distinct)')
     counts += np.bincount(rows, minlength=len(corpus))

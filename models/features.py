@@ -22,6 +22,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
+from pipeline.errors import UserError
+from pipeline.errors import MissingInputError
 
 ITEM_ID = 'item_id'
 USER_ID = 'user_id'
@@ -106,7 +108,7 @@ def _kind(feature: schema_pb2.Feature, source: str) -> Optional[str]:
   tags = [t[len(TAG_PREFIX):] for t in feature.annotation.tag
           if t.startswith(TAG_PREFIX)]
   if len(tags) != 1 or tags[0] not in KINDS:
-    raise ValueError(
+    raise UserError(
         f'{source}: feature {feature.name!r} needs exactly one annotation tag '
         f'of {[TAG_PREFIX + k for k in KINDS]}, has {list(feature.annotation.tag)}')
   return tags[0]
@@ -114,7 +116,7 @@ def _kind(feature: schema_pb2.Feature, source: str) -> Optional[str]:
 
 def _dtype(feature: schema_pb2.Feature, source: str) -> str:
   if feature.type not in _DTYPES:
-    raise ValueError(f'{source}: feature {feature.name!r} has unsupported type '
+    raise UserError(f'{source}: feature {feature.name!r} has unsupported type '
                      f'{schema_pb2.FeatureType.Name(feature.type)}; use BYTES, '
                      'INT or FLOAT')
   return _DTYPES[feature.type]
@@ -126,31 +128,31 @@ def _read_features(schema: schema_pb2.Schema, source: str, id_name: str,
   used, columns = [], []
   names = [f.name for f in schema.feature]
   if id_name not in names:
-    raise ValueError(f'{source}: the schema must declare the column {id_name!r}')
+    raise UserError(f'{source}: the schema must declare the column {id_name!r}')
   for name, dtype in fixed.items():
     if name not in names:
-      raise ValueError(f'{source}: the schema must declare the column {name!r}')
+      raise UserError(f'{source}: the schema must declare the column {name!r}')
   for feature in schema.feature:
     dtype = _dtype(feature, source)
     columns.append((feature.name, dtype))
     if feature.name in fixed:
       if dtype != fixed[feature.name]:
-        raise ValueError(f'{source}: column {feature.name!r} must have type '
+        raise UserError(f'{source}: column {feature.name!r} must have type '
                          f'{fixed[feature.name]}, has {dtype}')
       continue
     kind = _kind(feature, source)
     if feature.name == id_name and kind != ID:
-      raise ValueError(f'{source}: {id_name!r} must be tagged {TAG_PREFIX}{ID}')
+      raise UserError(f'{source}: {id_name!r} must be tagged {TAG_PREFIX}{ID}')
     if kind == ID and feature.name != id_name:
-      raise ValueError(f'{source}: only {id_name!r} may be tagged '
+      raise UserError(f'{source}: only {id_name!r} may be tagged '
                        f'{TAG_PREFIX}{ID}, not {feature.name!r}')
     if kind == IGNORE:
       continue
     if kind == NUMERIC and dtype == 'string':
-      raise ValueError(f'{source}: numeric feature {feature.name!r} must have '
+      raise UserError(f'{source}: numeric feature {feature.name!r} must have '
                        'type INT or FLOAT')
     if kind in (ID, MULTI_VALUED, TEXT, HISTORY) and dtype != 'string':
-      raise ValueError(f'{source}: {kind} feature {feature.name!r} must have '
+      raise UserError(f'{source}: {kind} feature {feature.name!r} must have '
                        'type BYTES')
     used.append(Feature(feature.name, kind, dtype))
   used.sort(key=lambda f: f.kind != ID)  # the id first, declaration order after
@@ -172,13 +174,13 @@ def from_schemas(items_schema: schema_pb2.Schema,
   """Builds the FeatureConfig from the two annotated schemas."""
   items, item_columns = _read_features(items_schema, items_source, ITEM_ID, {})
   if any(f.kind == HISTORY for f in items):
-    raise ValueError(f'{items_source}: {TAG_PREFIX}{HISTORY} belongs to the '
+    raise UserError(f'{items_source}: {TAG_PREFIX}{HISTORY} belongs to the '
                      'interactions schema')
   query, interaction_columns = _read_features(
       interactions_schema, interactions_source, USER_ID,
       {ITEM_ID: 'string', TIMESTAMP: 'int'})
   if sum(f.kind == HISTORY for f in query) > 1:
-    raise ValueError(f'{interactions_source}: at most one feature may be '
+    raise UserError(f'{interactions_source}: at most one feature may be '
                      f'tagged {TAG_PREFIX}{HISTORY}')
   return FeatureConfig(tuple(items), tuple(query), tuple(item_columns),
                        tuple(interaction_columns))
@@ -188,13 +190,13 @@ def load_schema(path: str) -> schema_pb2.Schema:
   """Reads a text-format TFMD schema, naming the file on a parse error."""
   from tfx.dsl.io import fileio  # pylint: disable=g-import-not-at-top
   if not fileio.exists(path):
-    raise FileNotFoundError(f'schema file not found: {path}')
+    raise MissingInputError(f'schema file not found: {path}')
   with fileio.open(path, 'r') as f:
     text = f.read()
   try:
     return text_format.Parse(text, schema_pb2.Schema())
   except text_format.ParseError as e:
-    raise ValueError(f'{path}: not a valid text-format schema: {e}') from e
+    raise UserError(f'{path}: not a valid text-format schema: {e}') from e
 
 
 def load_feature_config(schema_dir: str) -> FeatureConfig:

@@ -12,6 +12,7 @@ the key and every choice).
 import dataclasses
 import enum
 from typing import Any, Tuple, Type, TypeVar
+from pipeline.errors import UserError
 
 HELP = 'help'  # the field metadata key of an option's help
 
@@ -44,5 +45,5 @@ class Choice(str, enum.Enum):
     try:
       return cls(value)
     except ValueError:
-      raise ValueError(f'{key} must be one of {list(cls.values())}, got '
+      raise UserError(f'{key} must be one of {list(cls.values())}, got '
                        f'{value!r}') from None

@@ -3,6 +3,7 @@ import argparse
 import importlib
 import os
 import sys
+import traceback
 from typing import List, Optional
 
 from pipeline import logs
@@ -45,9 +46,28 @@ def main(argv: Optional[List[str]] = None) -> int:
   logs.setup(verbose=args.verbose)
   try:
     return int(args.func(args) or 0)
-  except (UserError, ValueError, FileNotFoundError) as e:
+  except UserError as e:  # bad input, said so on purpose: one line
     print(f'sslrec {args.command}: error: {e}', file=sys.stderr)
     return 2
+  except Exception as e:  # pylint: disable=broad-except  # a bug or the environment
+    return _internal_error(args.command, e)
+
+
+def _internal_error(command: str, error: Exception) -> int:
+  """Exit 1: one line on stderr naming the run log that holds the traceback
+  (`sslrec run`), else the traceback on stderr."""
+  log_file = logs.log_file()
+  if not log_file:
+    traceback.print_exc()
+    print(f'sslrec {command}: internal error (exit 1): '
+          f'{type(error).__name__}: {error}', file=sys.stderr)
+    return 1
+  logs.write_to_file(f'sslrec {command}: internal error:\n'
+                     + traceback.format_exc())
+  first = str(error).strip().splitlines()[0] if str(error).strip() else ''
+  print(f'sslrec {command}: internal error (exit 1): {type(error).__name__}: '
+        f'{first} (traceback in {log_file})', file=sys.stderr)
+  return 1
 
 
 if __name__ == '__main__':

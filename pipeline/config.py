@@ -27,6 +27,8 @@ from models.options import option
 from models.config import TrainingConfig
 from models.config import TransformConfig
 from models.config import retired_message
+from pipeline.errors import UserError
+from pipeline.errors import MissingInputError
 
 DATASET_FILE = 'dataset.json'
 DEFAULT_SCHEMAS = 'movielens-100k'
@@ -59,28 +61,35 @@ class EvaluationConfig:
       1000, 'bootstrap samples over users of every 95% interval')
   bootstrap_seed: int = option(
       0, 'seed of the bootstrap (same seed, same intervals and blessing)')
+  min_eval_events: int = option(
+      1000, 'fewest eval events a model is blessed on (fewer: not blessed)')
+  min_eval_users: int = option(
+      50, 'fewest eval users a model is blessed on (fewer: not blessed)')
 
   def __post_init__(self):
     if not self.ks or any(k <= 0 for k in self.ks):
-      raise ValueError('evaluation.ks must be positive integers')
+      raise UserError('evaluation.ks must be positive integers')
     if self.blessing_k not in self.ks:
-      raise ValueError(f'evaluation.blessing_k ({self.blessing_k}) must be one '
+      raise UserError(f'evaluation.blessing_k ({self.blessing_k}) must be one '
                        f'of evaluation.ks {list(self.ks)}')
     if not 0 <= self.min_recall <= 1:
-      raise ValueError('evaluation.min_recall must be in [0, 1]')
+      raise UserError('evaluation.min_recall must be in [0, 1]')
     if self.max_overall_drop < 0 or self.max_tail_drop < 0:
-      raise ValueError('evaluation.max_*_drop must be >= 0')
+      raise UserError('evaluation.max_*_drop must be >= 0')
     if self.index_k <= 0:
-      raise ValueError('evaluation.index_k must be > 0')
+      raise UserError('evaluation.index_k must be > 0')
     if self.bootstrap_samples < 1:
-      raise ValueError('evaluation.bootstrap_samples must be >= 1')
+      raise UserError('evaluation.bootstrap_samples must be >= 1')
     if self.bootstrap_seed < 0:
-      raise ValueError('evaluation.bootstrap_seed must be >= 0')
+      raise UserError('evaluation.bootstrap_seed must be >= 0')
+    if self.min_eval_events < 0 or self.min_eval_users < 0:
+      raise UserError('evaluation.min_eval_events and min_eval_users must be '
+                      '>= 0')
     object.__setattr__(self, 'index_kind', IndexKind.parse(
         self.index_kind, 'evaluation.index_kind'))
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
   """A bad key or value in a run config (the message names both)."""
 
 
@@ -136,7 +145,7 @@ class RunConfig:
         try:
           name = json.load(f).get('schemas', DEFAULT_SCHEMAS)
         except json.JSONDecodeError as e:
-          raise ValueError(f'{path}: not valid JSON: {e}') from e
+          raise UserError(f'{path}: not valid JSON: {e}') from e
       # A schema folder generated into the data folder (sslrec data recbole).
       local = os.path.join(self.data, name)
       return local if os.path.isdir(local) else name
@@ -169,7 +178,7 @@ def load(path: str, overrides: Optional[Mapping[str, Any]] = None
   """Reads a YAML config file (defaults for missing keys), then `overrides`."""
   import yaml  # pylint: disable=g-import-not-at-top
   if not os.path.isfile(path):
-    raise FileNotFoundError(f'{path}: config file not found')
+    raise MissingInputError(f'{path}: config file not found')
   with open(path) as f:
     try:
       content = yaml.safe_load(f)

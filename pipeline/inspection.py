@@ -14,6 +14,7 @@ store that a run is writing can be inspected. Results are plain dicts (what
 import datetime
 import json
 import os
+import re
 import sqlite3
 from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
@@ -21,18 +22,25 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as mlmd_pb2
 
 from components.retrieval_evaluator.outputs import METRICS_FILE
+from pipeline.errors import UserError
 
 RUN_CONTEXT = 'pipeline_run'
+# Set (int 1) on a run's context by `sslrec run` when the pipeline returned
+# (pipeline/runner.py): in a store holding such marks, a run without one and
+# not live was killed, even if all its recorded executions completed.
+FINISHED_PROPERTY = 'sslrec_finished'
 NODE_CONTEXT = 'node'
 METRICS_K = 50
 _SQLITE_HEADER = b'SQLite format 3\x00'
+# The MySQL client's message when it has no reason to give.
+_EMPTY_MYSQL_REASON = re.compile(r'errno: *, *error: *$')
 _State = mlmd_pb2.Execution.State
 _INPUT, _OUTPUT = mlmd_pb2.Event.INPUT, mlmd_pb2.Event.OUTPUT
 # Execution properties that name an execution's outside inputs (files).
 _SOURCE_PROPERTIES = ('input_base', 'schema_file')
 
 
-class StoreError(ValueError):
+class StoreError(UserError):
   """The metadata file is missing or is not an ML Metadata store."""
 
 
@@ -60,8 +68,12 @@ def open_store(source: Union[str, mlmd_pb2.ConnectionConfig]
     return metadata_store.MetadataStore(source)
   except RuntimeError as e:  # unreachable server, bad credentials, a schema
     # version this library cannot read
+    reason = str(e)
+    if source.WhichOneof('config') == 'mysql' and _EMPTY_MYSQL_REASON.search(
+        reason):
+      reason = metadata.mysql_reason(source.mysql)
     raise StoreError(f'{metadata.describe(source)}: cannot open the ML '
-                     f'Metadata store: {e}') from None
+                     f'Metadata store: {reason}') from None
 
 
 def _check_sqlite(path: str) -> None:
@@ -209,6 +221,9 @@ class Inspector:
     self._runs = sorted(store.get_contexts_by_type(RUN_CONTEXT),
                         key=lambda c: (c.create_time_since_epoch, c.id),
                         reverse=True)
+    # Whether `sslrec run` marks finished runs here (older stores: no marks).
+    self._marked = any(FINISHED_PROPERTY in c.custom_properties
+                       for c in self._runs)
     self._run_of: Dict[int, mlmd_pb2.Context] = {}
     self._run_executions: Dict[int, List[mlmd_pb2.Execution]] = {}
     for run in self._runs:
@@ -242,6 +257,9 @@ class Inspector:
       return 'running'
     if states & {_State.RUNNING, _State.NEW}:
       return 'running' if live is None else 'interrupted'
+    if self._marked and FINISHED_PROPERTY not in run.custom_properties:
+      newest = run.id == self._runs[0].id
+      return 'running' if live is None and newest else 'interrupted'
     return 'complete'
 
   def runs(self, live: Optional[bool] = None) -> List[Dict[str, Any]]:
@@ -250,7 +268,9 @@ class Inspector:
     Args:
       live: whether a process holds the output's run lock now (None: unknown).
         A run with executions left RUNNING while no process holds the lock was
-        killed: its state is 'interrupted'.
+        killed: its state is 'interrupted'; so is a run `sslrec run` did not
+        mark finished (FINISHED_PROPERTY; a kill between two components
+        leaves no RUNNING execution) in a store where it marks runs.
     """
     out = []
     for run in self._runs:

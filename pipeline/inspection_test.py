@@ -243,6 +243,27 @@ def test_run_state(gate, tmp_path, state, live, expected):
     assert latest['failed'] == ['RetrievalEvaluator']
 
 
+def test_a_run_killed_between_components_is_interrupted(gate, tmp_path):
+  """Every recorded execution of run 2 completed, but `sslrec run` marked
+  only run 1 finished: run 2 was killed between two components."""
+  from pipeline import runner  # pylint: disable=g-import-not-at-top
+  path = str(tmp_path / 'copy.sqlite')
+  shutil.copy(gate['metadata'], path)
+  config = mlmd_pb2.ConnectionConfig()
+  config.sqlite.filename_uri = path
+  store = metadata_store.MetadataStore(config)
+  first = min(store.get_contexts_by_type(inspection.RUN_CONTEXT),
+              key=lambda c: (c.create_time_since_epoch, c.id))
+  first.custom_properties[inspection.FINISHED_PROPERTY].int_value = 1
+  store.put_contexts([first])
+  latest, oldest = inspection.inspector(path).runs(live=False)
+  assert (latest['state'], oldest['state']) == ('interrupted', 'complete')
+  assert inspection.inspector(path).runs(live=None)[0]['state'] == 'running'
+  runner.mark_finished(config)  # the newest run: run 2
+  assert inspection.inspector(path).runs(live=False)[0]['state'] == (
+      'complete')
+
+
 def test_missing_and_foreign_files_are_clear_errors(tmp_path):
   text = tmp_path / 'notes.sqlite'
   text.write_text('not a database\n')

@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional
 
 import schemas as schemas_lib
 from pipeline.config import RunConfig
+from pipeline.errors import UserError
 
 TARGETS = ('kubeflow-v2',)
 # The image must contain sslrec (docs/operations.md shows a Dockerfile).
@@ -39,21 +40,35 @@ def kubeflow_pipeline(config: RunConfig, pipeline_root: Optional[str] = None,
     vertex_job: train on Vertex AI Training (components/trainer/vertex.py).
   """
   if is_uri(config.data) and not config.schemas:
-    raise ValueError(f'data {config.data} is remote: set `schemas` (a bundled '
+    raise UserError(f'data {config.data} is remote: set `schemas` (a bundled '
                      f'schema name or a folder) in the config')
   name = config.schema_name()
   local_schema_dir = name if is_uri(name) else schemas_lib.resolve(name)
   # TFX is imported when compiling, not when the CLI registers commands.
   from pipeline import pipeline as pipeline_lib  # pylint: disable=g-import-not-at-top
   from pipeline import runner  # pylint: disable=g-import-not-at-top
-  kwargs = runner.pipeline_kwargs(config, local_schema_dir, location=_location)
-  kwargs['schema_dir'] = schema_dir or local_schema_dir
-  if not is_uri(local_schema_dir):
-    kwargs['local_schema_dir'] = local_schema_dir
-  if pipeline_root:
-    kwargs['pipeline_root'] = _location(pipeline_root)
-  return pipeline_lib.create_pipeline(metadata_connection_config=None,
-                                      vertex_job=vertex_job, **kwargs)
+  try:
+    kwargs = runner.pipeline_kwargs(config, local_schema_dir,
+                                    location=_location)
+    kwargs['schema_dir'] = schema_dir or local_schema_dir
+    if not is_uri(local_schema_dir):
+      kwargs['local_schema_dir'] = local_schema_dir
+    if pipeline_root:
+      kwargs['pipeline_root'] = _location(pipeline_root)
+    return pipeline_lib.create_pipeline(metadata_connection_config=None,
+                                        vertex_job=vertex_job, **kwargs)
+  except UserError:
+    raise
+  except Exception as e:  # pylint: disable=broad-except
+    if not is_uri(local_schema_dir):
+      raise
+    # A remote folder fails in many ways (no credentials, no bucket, no
+    # network, no permission): each is about the `schemas` the user named.
+    reason = (str(e).strip().splitlines() or [''])[0][:300]
+    raise UserError(f'schemas {local_schema_dir}: cannot read the schema '
+                    f'folder ({type(e).__name__}: {reason}); check the URI '
+                    'and your credentials, or use a bundled schema name or a '
+                    'local folder') from None
 
 
 def local_paths(config: RunConfig, pipeline_root: Optional[str],
@@ -100,7 +115,7 @@ def fix_conditions(job: Dict[str, Any]) -> Dict[str, Any]:
         if (source.get('producerTask') == producer and
             source.get('outputArtifactKey') == key):
           return f"inputs.artifacts['{input_name}']"
-      raise ValueError(f'task {name}: its condition reads {ref!r}, which is '
+      raise UserError(f'task {name}: its condition reads {ref!r}, which is '
                        f'none of its inputs {sorted(inputs)}')
     task['triggerPolicy']['condition'] = _INPUT_REF.sub(own, condition)
   return job
@@ -121,14 +136,14 @@ def set_resources(job: Dict[str, Any], resources: Dict[str, Dict[str, Any]]
   tasks = job['pipelineSpec']['root']['dag']['tasks']
   unknown = sorted(set(resources) - set(tasks) - {'default'})
   if unknown:
-    raise ValueError(f'resources for unknown tasks {unknown}; tasks: '
+    raise UserError(f'resources for unknown tasks {unknown}; tasks: '
                      f'{sorted(tasks)}')
   executors = job['pipelineSpec']['deploymentSpec']['executors']
   for name, task in tasks.items():
     wanted = dict(resources.get('default', {}), **resources.get(name, {}))
     bad = sorted(set(wanted) - {'cpu', 'memory'})
     if bad:
-      raise ValueError(f'resources of {name}: unknown keys {bad} (cpu, memory)')
+      raise UserError(f'resources of {name}: unknown keys {bad} (cpu, memory)')
     if not wanted:
       continue
     component = job['pipelineSpec']['components'][task['componentRef']['name']]
@@ -141,7 +156,7 @@ def set_resources(job: Dict[str, Any], resources: Dict[str, Dict[str, Any]]
     if 'memory' in wanted:
       memory = str(wanted['memory'])
       if not re.fullmatch(r'[0-9.]+[GM]i?', memory):
-        raise ValueError(f'resources of {name}: memory {memory!r} must look '
+        raise UserError(f'resources of {name}: memory {memory!r} must look '
                          'like 16G or 512M')
       value = float(re.match(r'[0-9.]+', memory).group(0))
       limits['memoryLimit'] = value if 'G' in memory else value / 1024

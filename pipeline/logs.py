@@ -147,3 +147,23 @@ def setup(verbose: bool = False) -> None:
   logging.getLogger('absl').propagate = True
   for noisy in ('apache_beam', 'tensorflow', 'root.tfx'):
     logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def log_file() -> Optional[str]:
+  """The file `to_file` logs to now, or None."""
+  for handler in logging.getLogger().handlers:
+    if isinstance(handler, logging.FileHandler):
+      return handler.baseFilename
+  return None
+
+
+def write_to_file(text: str) -> None:
+  """Appends `text` to the log file only (not the console)."""
+  for handler in logging.getLogger().handlers:
+    if isinstance(handler, logging.FileHandler):
+      handler.acquire()
+      try:
+        handler.stream.write(text if text.endswith('\n') else text + '\n')
+        handler.flush()
+      finally:
+        handler.release()

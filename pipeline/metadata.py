@@ -27,6 +27,7 @@ import os
 from typing import Any, Dict, Mapping
 
 from ml_metadata.proto import metadata_store_pb2 as mlmd_pb2
+from pipeline.errors import UserError
 
 TEXT_SUFFIXES = ('.pbtxt', '.textproto', '.txt')
 YAML_SUFFIXES = ('.yaml', '.yml')
@@ -35,7 +36,7 @@ _MYSQL_KEYS = {'host': str, 'port': int, 'database': str, 'user': str,
 _SQLITE_KEYS = {'filename_uri': str}
 
 
-class MetadataConfigError(ValueError):
+class MetadataConfigError(UserError):
   """A metadata config file that cannot be used (the message names file and key)."""
 
 
@@ -94,6 +95,31 @@ def describe(config: mlmd_pb2.ConnectionConfig) -> str:
     where = m.socket or f'{m.host}:{m.port or 3306}'
     return f'mysql://{m.user + "@" if m.user else ""}{where}/{m.database}'
   return config.sqlite.filename_uri
+
+
+def mysql_reason(mysql, timeout_s: float = 5.0) -> str:
+  """Why a MySQL server cannot be used, when the client library gave no
+  reason ('errno: , error: '): a TCP connection attempt names the cause."""
+  import socket  # pylint: disable=g-import-not-at-top
+  if mysql.socket:
+    target, family = mysql.socket, socket.AF_UNIX
+  else:
+    target, family = (mysql.host, mysql.port or 3306), None
+  try:
+    if family == socket.AF_UNIX:
+      with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(timeout_s)
+        s.connect(target)
+    else:
+      socket.create_connection(target, timeout=timeout_s).close()
+  except socket.gaierror as e:
+    return f'unknown host {mysql.host!r} ({e.strerror or e})'
+  except OSError as e:
+    return (f'cannot reach the server: {e.strerror or type(e).__name__} (is '
+            'MySQL running there?)')
+  return ('the server answered but refused the connection: check mysql.user, '
+          'the password, mysql.database and that the user may use it (MySQL '
+          '8: the mysql_native_password plugin)')
 
 
 def is_sqlite(config: mlmd_pb2.ConnectionConfig) -> bool:

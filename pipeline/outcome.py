@@ -13,6 +13,7 @@ Metadata (its RetrievalEvaluator blessing and its pushers' PushedModels,
 cache hits included).
 """
 import dataclasses
+import os
 from typing import Dict, List, Optional, Sequence
 
 PUSHED, NOT_BLESSED, BAD_INPUT, INTERNAL = 0, 3, 2, 1
@@ -105,7 +106,26 @@ def of_latest_run(metadata) -> Outcome:
         blessed = _int(props, 'blessed') == 1
         message = _str(props, 'blessing_message')
       elif node in PUSHERS and _int(props, 'pushed') == 1:
-        pushes.append(Push(node, _str(props, 'pushed_version'),
-                           _str(props, 'pushed_destination'),
-                           _int(props, 'new_version') != 0))
+        pushes.append(_published(Push(
+            node, _str(props, 'pushed_version'),
+            _str(props, 'pushed_destination'),
+            _int(props, 'new_version') != 0), _str(props, 'version_key')))
   return decide(blessed, message, pushes)
+
+
+def _published(push: Push, key: str) -> Push:
+  """The push as published: a pusher that ran before the last one recorded
+  the version it expected, which the last may have moved (another model of
+  the version changed); the journal (components/pusher/versions.py) of the
+  serving root holds the final version of `key`."""
+  if not key or not push.destination:
+    return push
+  from components.pusher import versions  # pylint: disable=g-import-not-at-top
+  model_dir, _ = os.path.split(push.destination.rstrip('/'))
+  serving_root, name = os.path.split(model_dir)
+  entry = versions.entry_for(versions.load(serving_root), key)
+  if (entry is None or versions.state(entry) != versions.COMMITTED
+      or str(entry['version']) == push.version):
+    return push
+  return Push(push.pusher, str(entry['version']),
+              os.path.join(serving_root, name, str(entry['version'])), True)

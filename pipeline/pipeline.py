@@ -104,7 +104,9 @@ def evaluate_and_push(*, query_model: Channel, item_model: Channel,
       max_tail_drop=evaluation.max_tail_drop,
       exclude_seen=evaluation.exclude_seen,
       bootstrap_samples=evaluation.bootstrap_samples,
-      bootstrap_seed=evaluation.bootstrap_seed)
+      bootstrap_seed=evaluation.bootstrap_seed,
+      min_eval_events=evaluation.min_eval_events,
+      min_eval_users=evaluation.min_eval_users)
   # Outside the Cond: a node under a Cond takes the blessing as an input, so
   # a gated index would be rebuilt whenever the same towers are re-blessed.
   index_builder = IndexBuilder(
@@ -116,8 +118,8 @@ def evaluate_and_push(*, query_model: Channel, item_model: Channel,
   with Cond(blessing.future()[0].custom_property('blessed') == 1):
     pushers = [
         AtomicPusher(model=models[name], model_blessing=blessing,
-                     base_directory=os.path.join(serving_root, name)
-                     ).with_id(node_id)
+                     base_directory=os.path.join(serving_root, name),
+                     version_models=list(PUSHES.values())).with_id(node_id)
         for node_id, name in PUSHES.items()]
   return [baseline, evaluator, index_builder] + pushers
 

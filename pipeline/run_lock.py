@@ -78,7 +78,6 @@ def hold(output_dir: str) -> Iterator[str]:
   Raises:
     RunLockedError: another live process holds the lock.
   """
-  os.makedirs(output_dir, exist_ok=True)
   path = lock_path(output_dir)
   key = os.path.realpath(path)
   if key in _HELD:  # this process holds it already
@@ -88,7 +87,13 @@ def hold(output_dir: str) -> Iterator[str]:
     finally:
       _HELD[key] -= 1
     return
-  fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+  try:
+    os.makedirs(output_dir, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+  except OSError as e:  # a read-only or foreign folder
+    raise UserError(f'--output {os.path.abspath(output_dir)}: cannot write '
+                    f'the run lock {os.path.abspath(path)}: '
+                    f'{e.strerror or e}; give a writable --output') from None
   try:
     try:
       fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

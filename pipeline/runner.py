@@ -10,6 +10,7 @@ from pipeline import outcome
 from pipeline import pipeline as pipeline_lib
 from pipeline import run_lock
 from pipeline.config import RunConfig
+from pipeline.errors import MissingInputError
 
 
 def with_runner(beam_args) -> list:
@@ -55,13 +56,26 @@ def build(config: RunConfig):
   """Resolves the schemas and creates the pipeline for `config`."""
   for sub in ('items', 'interactions'):
     if not os.path.isdir(os.path.join(config.data, sub)):
-      raise FileNotFoundError(
+      raise MissingInputError(
           f'{config.data}: not a data folder (missing {sub}/); create one with '
           "'sslrec data movielens-100k' or 'sslrec data synthetic'")
   schema_dir = schemas.resolve(config.schema_name())
   return pipeline_lib.create_pipeline(
       metadata_connection_config=config.metadata_connection(),
       **pipeline_kwargs(config, schema_dir))
+
+
+def mark_finished(connection) -> None:
+  """Marks the newest pipeline run as finished (inspection.FINISHED_PROPERTY):
+  a run killed between two components has no other trace."""
+  from ml_metadata import metadata_store  # pylint: disable=g-import-not-at-top
+  from pipeline import inspection  # pylint: disable=g-import-not-at-top
+  store = metadata_store.MetadataStore(connection)
+  runs = store.get_contexts_by_type(inspection.RUN_CONTEXT)
+  if runs:
+    newest = max(runs, key=lambda c: (c.create_time_since_epoch, c.id))
+    newest.custom_properties[inspection.FINISHED_PROPERTY].int_value = 1
+    store.put_contexts([newest])
 
 
 def run(config: RunConfig) -> int:
@@ -80,11 +94,15 @@ def run(config: RunConfig) -> int:
     if removed:
       logging.info('Removed %d half-written folder(s) of killed runs: %s',
                    len(removed), ', '.join(removed))
+    from components.pusher import versions  # pylint: disable=g-import-not-at-top
+    for line in versions.repair(config.serving_root):
+      logging.warning('%s: %s', config.serving_root, line)
     pipeline = build(config)
     logging.info('Running pipeline %r: data %s, schemas %s, output %s',
                  config.pipeline_name, config.data, config.schema_name(),
                  config.output)
     LocalDagRunner().run(pipeline)
+    mark_finished(config.metadata_connection())
     result = outcome.of_latest_run(config.metadata_connection(readonly=True))
   from pipeline import report  # pylint: disable=g-import-not-at-top
   try:

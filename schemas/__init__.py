@@ -4,6 +4,7 @@ Each folder holds `items.pbtxt` and `interactions.pbtxt`; see models/features.py
 for the annotation tags. A user with their own data copies a folder and edits it.
 """
 import os
+from pipeline.errors import UserError
 
 SCHEMAS_DIR = os.path.dirname(os.path.abspath(__file__))
 DEFAULT = 'movielens-100k'
@@ -21,6 +22,6 @@ def resolve(name_or_path: str) -> str:
   candidate = os.path.join(SCHEMAS_DIR, name_or_path)
   if os.path.isdir(candidate):
     return candidate
-  raise ValueError(f'schema folder {name_or_path!r} not found: give a folder '
+  raise UserError(f'schema folder {name_or_path!r} not found: give a folder '
                    f'holding items.pbtxt and interactions.pbtxt, or one of '
                    f'{available()}')

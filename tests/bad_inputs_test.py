@@ -140,7 +140,8 @@ def test_bad_input_stops_early_in_one_line(base_data, tmp_path, capsys, case,
   shutil.copytree(base_data, data)
   _edit(os.path.join(data, file), change)
   output = str(tmp_path / 'output')
-  code = cli.main(['run', '--data', data, '--output', output, '--epochs', '1'])
+  code = cli.main(['run', '--data', data, '--output', output, '--epochs', '1',
+                   '--batch-size', '64'])
   err = capsys.readouterr().err
   last = err.strip().splitlines()[-1]
   assert code == 2, err[-3000:]

@@ -77,7 +77,8 @@ def create_pipeline(pipeline_root: str, metadata_path: str, serving_dir: str,
       interactions=example_gen.outputs['interactions'],
       items=example_gen.outputs['items'], serving_root=serving_dir,
       evaluation=EvaluationConfig(ks=(10, 50, 100), blessing_k=10,
-                                  min_recall=min_recall, index_k=10))
+                                  min_recall=min_recall, index_k=10,
+                                  min_eval_events=0, min_eval_users=0))
   return tfx_pipeline.Pipeline(
       pipeline_name='gate-test',
       pipeline_root=pipeline_root,

@@ -32,7 +32,9 @@ def config(tmp_path_factory):
   synthetic.generate(data, num_items=80, num_users=40, num_events=1500, seed=5)
   config = RunConfig(data=data, output=str(root / 'output'),
                      metadata_config=os.environ[ENV], training=TINY_TRAINING
-                     ).replace({'evaluation': {'min_recall': 0.0}})
+                     ).replace({'evaluation': {'min_recall': 0.0,
+                                               'min_eval_events': 0,
+                                               'min_eval_users': 0}})
   assert runner.run(config) == 0
   assert runner.run(config) == 0  # unchanged: served from the cache
   return config

@@ -33,6 +33,7 @@ from tfx.utils import proto_utils
 
 from components.csv_example_gen import rules as rules_lib
 from components.csv_example_gen import typed_csv
+from pipeline.errors import UserError
 
 COLUMNS_KEY = 'columns'
 RULES_KEY = 'rules'
@@ -57,7 +58,7 @@ def encode_columns(columns: Sequence[Sequence[str]],
 def _decode_struct(exec_properties: Dict[str, Any]) -> struct_pb2.Struct:
   raw = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
   if not raw:
-    raise ValueError('custom_config with the declared columns is required; '
+    raise UserError('custom_config with the declared columns is required; '
                      'build the component with create_csv_example_gen')
   config = example_gen_pb2.CustomConfig()
   if isinstance(raw, example_gen_pb2.CustomConfig):
@@ -66,7 +67,7 @@ def _decode_struct(exec_properties: Dict[str, Any]) -> struct_pb2.Struct:
     proto_utils.json_to_proto(raw, config)
   struct = struct_pb2.Struct()
   if not config.custom_config.Unpack(struct) or COLUMNS_KEY not in struct:
-    raise ValueError(f'custom_config must hold a Struct with {COLUMNS_KEY!r}, '
+    raise UserError(f'custom_config must hold a Struct with {COLUMNS_KEY!r}, '
                      f'got {config}')
   return struct
 
@@ -141,7 +142,7 @@ def _where(origins: Sequence[Origin]) -> str:
 
 def _fail_if_empty(count: int, pattern: str, files: Sequence[str]) -> None:
   if count == 0:
-    raise ValueError(
+    raise UserError(
         f'{", ".join(files)}: no data rows (a header only); the split '
         f'{pattern} needs at least one row')
 
@@ -152,10 +153,10 @@ def _fail_on(found: List[Tuple[str, List[Origin]]], total: int, what: str,
   if not found:
     return
   if num_known == 0:
-    raise ValueError(no_known)
+    raise UserError(no_known)
   shown = '; '.join(f'{value!r} ({_where(origins)})' for value, origins in found)
   more = f' ... ({total} in all)' if total > len(found) else ''
-  raise ValueError(f'{what}: {shown}{more}')
+  raise UserError(f'{what}: {shown}{more}')
 
 
 def _column_values(origin_row, column: str, separator: Optional[str]
@@ -235,7 +236,7 @@ def _CsvToExample(  # pylint: disable=invalid-name
       exec_properties[standard_component_specs.INPUT_BASE_KEY], split_pattern)
   files = sorted(fileio.glob(pattern))
   if not files:
-    raise ValueError(f'split pattern {pattern} matches no files')
+    raise UserError(f'split pattern {pattern} matches no files')
   for path in files:  # fail before the pipeline runs on a bad header
     with fileio.open(path, 'rb') as f:
       typed_csv.check_header(typed_csv.read_header(f, path), columns, path)

@@ -30,6 +30,7 @@ from typing import AbstractSet, Any, Dict, Iterator, List, Optional, Tuple
 from tensorflow_metadata.proto.v0 import schema_pb2
 
 from models import features as F
+from pipeline.errors import UserError
 
 NAN_IS_MISSING_TAG = 'nan:missing'
 
@@ -142,7 +143,7 @@ def column_rules(schema: schema_pb2.Schema) -> Dict[str, ColumnRule]:
     is_bytes = feature.type == schema_pb2.BYTES
     tags = set(feature.annotation.tag)
     if NAN_IS_MISSING_TAG in tags and feature.type != schema_pb2.FLOAT:
-      raise ValueError(f'feature {feature.name!r}: tag {NAN_IS_MISSING_TAG!r} '
+      raise UserError(f'feature {feature.name!r}: tag {NAN_IS_MISSING_TAG!r} '
                        'is only for FLOAT features')
     minimum, maximum = _bounds(feature)
     out[feature.name] = ColumnRule(

@@ -24,6 +24,7 @@ from typing import (Dict, Iterable, Iterator, List, Optional, Sequence, Tuple,
                     Union)
 
 from components.csv_example_gen import rules as rules_lib
+from pipeline.errors import UserError
 
 STRING, INT, FLOAT = 'string', 'int', 'float'
 DTYPES = (STRING, INT, FLOAT)
@@ -51,20 +52,20 @@ def check_columns(columns: Iterable[Sequence[str]]) -> Columns:
   result = []
   for column in columns:
     if len(column) != 2:
-      raise ValueError(f'a column is declared as [name, dtype], got {column!r}')
+      raise UserError(f'a column is declared as [name, dtype], got {column!r}')
     name, dtype = column
     if not isinstance(name, str) or not name:
-      raise ValueError(f'column names must be non-empty strings, got {name!r}')
+      raise UserError(f'column names must be non-empty strings, got {name!r}')
     if dtype not in DTYPES:
-      raise ValueError(f'column {name!r}: dtype must be one of {DTYPES}, got '
+      raise UserError(f'column {name!r}: dtype must be one of {DTYPES}, got '
                        f'{dtype!r}')
     result.append((name, dtype))
   names = [n for n, _ in result]
   if not names:
-    raise ValueError('no columns declared')
+    raise UserError('no columns declared')
   duplicates = sorted({n for n in names if names.count(n) > 1})
   if duplicates:
-    raise ValueError(f'columns declared twice: {duplicates}')
+    raise UserError(f'columns declared twice: {duplicates}')
   return tuple(result)
 
 
@@ -82,7 +83,7 @@ def check_header(header: Sequence[str], columns: Columns, source: str) -> None:
       problems.append(f'has undeclared columns {undeclared}')
     if repeated:
       problems.append(f'repeats columns {repeated}')
-    raise ValueError(f'{source}: the header {list(header)} '
+    raise UserError(f'{source}: the header {list(header)} '
                      f'{" and ".join(problems)}; the schema declares '
                      f'{declared}')
 
@@ -97,24 +98,24 @@ def parse_cell(text: str, dtype: str, nan_is_missing: bool = False
   number = text.strip(_SPACE)
   if dtype == INT:
     if not _INT_RE.fullmatch(number):
-      raise ValueError('an int is [+-] and ASCII digits only')
+      raise UserError('an int is [+-] and ASCII digits only')
     value = int(number)
     if not _INT64_MIN <= value <= _INT64_MAX:
-      raise ValueError('out of the int64 range')
+      raise UserError('out of the int64 range')
     return [value]
   if _NAN_RE.fullmatch(number):
     if nan_is_missing:
       return []
-    raise ValueError('NaN is not allowed (tag the feature '
+    raise UserError('NaN is not allowed (tag the feature '
                      f'{rules_lib.NAN_IS_MISSING_TAG!r} in the schema to read '
                      'NaN as missing)')
   if _INF_RE.fullmatch(number):
-    raise ValueError('infinity is not allowed')
+    raise UserError('infinity is not allowed')
   if not _FLOAT_RE.fullmatch(number):
-    raise ValueError('a float is [+-]digits[.digits][e[+-]digits], ASCII only')
+    raise UserError('a float is [+-]digits[.digits][e[+-]digits], ASCII only')
   value = float(number)
   if math.isinf(value) or abs(value) > _FLOAT32_MAX:
-    raise ValueError('beyond the float32 range (would be infinity)')
+    raise UserError('beyond the float32 range (would be infinity)')
   return [value]
 
 
@@ -124,7 +125,7 @@ def _decoded(lines: Iterable[bytes], source: str) -> Iterator[str]:
     try:
       yield line.decode('utf-8')
     except UnicodeDecodeError as e:
-      raise ValueError(f'{source} line {number}: not UTF-8 text: {e}') from None
+      raise UserError(f'{source} line {number}: not UTF-8 text: {e}') from None
 
 
 def _header(reader, source: str) -> List[str]:
@@ -134,7 +135,7 @@ def _header(reader, source: str) -> List[str]:
       if record[0].startswith('\ufeff'):
         record[0] = record[0][1:]
       return record
-  raise ValueError(f'{source}: empty file, a header line is required')
+  raise UserError(f'{source}: empty file, a header line is required')
 
 
 def read_header(lines: Iterable[bytes], source: str) -> List[str]:
@@ -142,7 +143,7 @@ def read_header(lines: Iterable[bytes], source: str) -> List[str]:
   try:
     return _header(csv.reader(_decoded(lines, source), strict=True), source)
   except csv.Error as e:
-    raise ValueError(f'{source}: unreadable header: {e}') from None
+    raise UserError(f'{source}: unreadable header: {e}') from None
 
 
 def read_rows(lines: Iterable[bytes], columns: Columns, source: str,
@@ -176,13 +177,13 @@ def read_column(lines: Iterable[bytes], column: str, source: str
   try:
     header = _header(reader, source)
     if column not in header:
-      raise ValueError(f'{source}: the header {header} lacks column {column!r}')
+      raise UserError(f'{source}: the header {header} lacks column {column!r}')
     index = header.index(column)
     for record in reader:
       if len(record) > index and record[index]:
         yield record[index]
   except csv.Error as e:
-    raise ValueError(f'{source} line {reader.line_num}: malformed CSV: {e}'
+    raise UserError(f'{source} line {reader.line_num}: malformed CSV: {e}'
                      ) from None
 
 
@@ -205,15 +206,15 @@ def read_numbered_rows(lines: Iterable[bytes], columns: Columns, source: str,
       line = reader.line_num + 1
   except csv.Error as e:
     if 'field larger than field limit' in str(e):
-      raise ValueError(f'{source} line {line}: a cell is longer than the '
+      raise UserError(f'{source} line {line}: a cell is longer than the '
                        f'limit of {MAX_CELL_CHARS:,} characters') from None
-    raise ValueError(f'{source} line {line}: malformed CSV: {e}') from None
+    raise UserError(f'{source} line {line}: malformed CSV: {e}') from None
 
 
 def _typed(record: List[str], header: List[str], dtypes: Dict[str, str],
            rules: rules_lib.Rules, source: str, line: int) -> Row:
   if len(record) != len(header):
-    raise ValueError(f'{source} line {line}: {len(record)} cells, the header '
+    raise UserError(f'{source} line {line}: {len(record)} cells, the header '
                      f'has {len(header)} columns')
   row = {}
   for name, text in zip(header, record):
@@ -221,12 +222,12 @@ def _typed(record: List[str], header: List[str], dtypes: Dict[str, str],
     try:
       row[name] = values = parse_cell(text, dtypes[name], rule.nan_is_missing)
     except ValueError as e:
-      raise ValueError(
+      raise UserError(
           f'{source} line {line}, column {name!r}: {text!r} is not a valid '
           f'{dtypes[name]}: {e}') from None
     problem = _broken_rule(values, text, rule)
     if problem:
-      raise ValueError(f'{source} line {line}, column {name!r}: {problem}')
+      raise UserError(f'{source} line {line}, column {name!r}: {problem}')
   return row
 
 

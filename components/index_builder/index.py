@@ -135,7 +135,9 @@ class RetrievalIndex(tf.Module):
     self.query_model = self.query_tower._loaded  # pylint: disable=protected-access
     self.index = _index_layer(kind, self.k, item_embeddings,
                               np.asarray(item_ids), scann_options)
-    self.item_ids = tf.constant(np.asarray(item_ids).astype(str), tf.string)
+    self.item_ids = tf.constant(  # UTF-8 bytes, whatever the ids' type
+        [i if isinstance(i, bytes) else str(i).encode('utf-8')
+         for i in item_ids], tf.string)
     spec = {name: tf.TensorSpec([None], s.dtype, name=name)
             for name, s in self.query_tower.input_specs.items()}
     self.serve = tf.function(self._serve, input_signature=[spec])

@@ -6,6 +6,7 @@ error of bad item data in every module of this component.
 from typing import List, Tuple
 
 from models import features as features_lib
+from pipeline.errors import UserError
 
 # Kinds counted through a top-k vocabulary, and all counted kinds (the id is
 # not counted, see counting.result).
@@ -13,7 +14,7 @@ VOCAB_KINDS = (features_lib.CATEGORICAL, features_lib.MULTI_VALUED,
                features_lib.TEXT)
 COUNTED_KINDS = VOCAB_KINDS + (features_lib.NUMERIC,)
 
-class DataError(ValueError):
+class DataError(UserError):
   """Bad item data (names the feature)."""
 
 

@@ -15,12 +15,19 @@ MODEL_KEY = 'model'
 MODEL_BLESSING_KEY = 'model_blessing'
 PUSHED_MODEL_KEY = 'pushed_model'
 BASE_DIRECTORY_KEY = 'base_directory'
+# Comma-separated sibling model folders published together as one version
+# (default: this model alone).
+VERSION_MODELS_KEY = 'version_models'
 # PushedModel custom properties, named as the stock Pusher names them.
 PUSHED_PROPERTY = 'pushed'
 PUSHED_DESTINATION_PROPERTY = 'pushed_destination'
 PUSHED_VERSION_PROPERTY = 'pushed_version'
 # 0 when the latest version already held the same bytes (nothing copied).
 NEW_VERSION_PROPERTY = 'new_version'
+# The journal key of the version (versions.py): a pusher that ran before the
+# version was published records the version it expected, which the last
+# pusher may move (another model changed); the journal has the final one.
+VERSION_KEY_PROPERTY = 'version_key'
 
 
 class Executor(base_executor.BaseExecutor):
@@ -46,17 +53,20 @@ class Executor(base_executor.BaseExecutor):
       logging.warning('Pushing %s without a ModelBlessing input.', model.uri)
       key = f'model-{model.id}'
     base_directory = exec_properties[BASE_DIRECTORY_KEY].rstrip('/')
+    serving_root, name = os.path.split(base_directory)
+    names = [n for n in (exec_properties.get(VERSION_MODELS_KEY) or ''
+                         ).split(',') if n] or [name]
+    for line in versions.repair(serving_root, keep_key=key):
+      logging.warning('%s: %s', serving_root, line)
     result = versions.push_model(
-        tower_io.serving_dir(model.uri), os.path.dirname(base_directory),
-        os.path.basename(base_directory), key, prepare=serving.prepare)
-    serving.write_models_config(
-        os.path.dirname(base_directory),
-        versions.model_dirs(os.path.dirname(base_directory)))
+        tower_io.serving_dir(model.uri), serving_root, name, key,
+        prepare=serving.prepare, names=names)
     pushed.set_int_custom_property(PUSHED_PROPERTY, 1)
     pushed.set_string_custom_property(PUSHED_DESTINATION_PROPERTY,
                                       result.destination)
     pushed.set_string_custom_property(PUSHED_VERSION_PROPERTY,
                                       str(result.version))
     pushed.set_int_custom_property(NEW_VERSION_PROPERTY, int(result.new))
+    pushed.set_string_custom_property(VERSION_KEY_PROPERTY, key)
     logging.info('%s %s to %s.', 'Pushed' if result.new else 'Already pushed',
                  model.uri, result.destination)

@@ -33,6 +33,8 @@ from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
 from components import ports
+from pipeline.errors import MissingInputError
+from pipeline.errors import UserError
 
 BINARY = 'tensorflow_model_server'
 ENV = 'SSLREC_MODEL_SERVER'  # a path to the binary, or 'none'
@@ -60,11 +62,37 @@ def binary(environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
   if value:
     found = shutil.which(value)
     if not found:
-      raise FileNotFoundError(f'${ENV}={value}: not an executable file (unset '
+      raise MissingInputError(f'${ENV}={value}: not an executable file (unset '
                               f'it to use {BINARY} from PATH, or set it to '
                               f'{OFF!r} to validate with TensorFlow only)')
     return found
   return shutil.which(BINARY, path=environ.get('PATH'))
+
+
+def check_runs(server: Optional[str], timeout_s: float = 60.0) -> None:
+  """Fails in one line when the model server found by `binary` cannot even
+  print its version (a broken install fails at the start of a run, not at
+  its push)."""
+  if server is None:
+    return
+  where = f'${ENV}' if os.environ.get(ENV, '').strip() else 'PATH'
+  try:
+    result = subprocess.run([server, '--version'], capture_output=True,
+                            text=True, timeout=timeout_s, check=False)
+    reason = (None if result.returncode == 0 else
+              f'exit code {result.returncode}: ' + _last_line_of(
+                  result.stderr or result.stdout))
+  except (OSError, subprocess.TimeoutExpired) as e:
+    reason = str(e)
+  if reason:
+    raise UserError(f'{server} (the {BINARY} from {where}) does not run '
+                    f'(`--version`: {reason}); fix it, or set {ENV}={OFF} to '
+                    'validate with TensorFlow only')
+
+
+def _last_line_of(text: str) -> str:
+  lines = [line for line in (text or '').strip().splitlines() if line.strip()]
+  return lines[-1][:300] if lines else 'no output'
 
 
 def server_config(base_paths: Mapping[str, str]) -> str:

@@ -116,7 +116,7 @@ def _unchanged(model_dir: str, version_dir: str,
 
 
 @contextlib.contextmanager
-def _staged(model_dir: str, base_directory: str, version: int,
+def staged(model_dir: str, base_directory: str, version: int,
             prepare: Optional[Callable[[str], None]]) -> Iterator[str]:
   """A complete, prepared copy of model_dir in a hidden temp folder.
 
@@ -140,7 +140,6 @@ def _staged(model_dir: str, base_directory: str, version: int,
 
 def push(model_dir: str, base_directory: str,
          now: Optional[float] = None,
-         version: Optional[int] = None,
          prepare: Optional[Callable[[str], None]] = None) -> PushResult:
   """Pushes a SavedModel directory unless the latest version is identical.
 
@@ -148,9 +147,6 @@ def push(model_dir: str, base_directory: str,
     model_dir: a SavedModel directory (holds saved_model.pb).
     base_directory: the serving directory of this model (one per model).
     now: epoch seconds to use instead of the clock (tests).
-    version: push exactly this version (versions.py picks one per run):
-      new=False when it already holds these bytes, an error when it holds
-      others.
     prepare: called on the complete copy before it is renamed into place
       (warmup requests, validation); an exception stops the push.
 
@@ -162,8 +158,6 @@ def push(model_dir: str, base_directory: str,
     raise FileNotFoundError(f'no SavedModel to push: {SAVED_MODEL_FILE} not '
                             f'found in {model_dir}')
   fileio.makedirs(base_directory)
-  if version is not None:
-    return _push_exact(model_dir, base_directory, version, prepare)
   versions = existing_versions(base_directory)
   if versions:
     unchanged = _unchanged(
@@ -172,7 +166,7 @@ def push(model_dir: str, base_directory: str,
     if unchanged:
       return unchanged
   version = next_version(base_directory, now)
-  with _staged(model_dir, base_directory, version, prepare) as tmp_dir:
+  with staged(model_dir, base_directory, version, prepare) as tmp_dir:
     for _ in range(_MAX_ATTEMPTS):
       destination = os.path.join(base_directory, str(version))
       if not fileio.exists(destination):
@@ -187,16 +181,3 @@ def push(model_dir: str, base_directory: str,
       version = next_version(base_directory, now)
   raise RuntimeError(f'could not find a free version under {base_directory} '
                      f'after {_MAX_ATTEMPTS} attempts')
-
-
-def _push_exact(model_dir: str, base_directory: str, version: int,
-                prepare: Optional[Callable[[str], None]] = None) -> PushResult:
-  destination = os.path.join(base_directory, str(version))
-  if fileio.exists(destination):
-    unchanged = _unchanged(model_dir, destination, version)
-    if unchanged:
-      return unchanged
-    raise RuntimeError(f'{destination} exists and holds another model')
-  with _staged(model_dir, base_directory, version, prepare) as tmp_dir:
-    fileio.rename(tmp_dir, destination, overwrite=False)
-  return PushResult(destination, version, True)

@@ -3,8 +3,9 @@
 TF Serving serves the highest version number of each model, so a rollback
 re-pushes the old version's folders as a NEW version V (larger than every
 version, the same V for query tower, item tower and index), the way a new run
-pushes: atomically, earlier versions untouched, so a later rollback or a new
-run go on from there. Then in ML Metadata it records, in the pipeline's
+pushes: all three staged, then published at one commit point
+(versions.py), earlier versions untouched, so a later rollback or a new run
+go on from there. It first repairs what a killed push left (versions.repair). Then in ML Metadata it records, in the pipeline's
 context (where the LatestBlessedModelResolver looks):
 
   - per pusher node (PushQueryTower, ...), an execution of type
@@ -26,6 +27,7 @@ from ml_metadata.proto import metadata_store_pb2 as mlmd_pb2
 
 from components.pusher import push
 from components.pusher import versions
+from pipeline.errors import UserError
 
 ROLLBACK_EXECUTION_TYPE = 'sslrec.Rollback'
 # Pusher node id -> its model folder under the serving root.
@@ -34,7 +36,7 @@ PUSHERS = (('PushQueryTower', 'query_tower'), ('PushItemTower', 'item_tower'),
 QUERY_PUSHER = 'PushQueryTower'
 
 
-class RollbackError(ValueError):
+class RollbackError(UserError):
   """The rollback cannot be done (no such version, nothing to roll back)."""
 
 
@@ -89,16 +91,11 @@ def roll_back(serving_root: str, store: Optional[metadata_store.MetadataStore],
               to: Optional[int] = None, now: Optional[float] = None) -> Result:
   """Serves version `to` (default: the last one before the served models)."""
   _, target = choose(serving_root, to)
-  version = versions.next_version(serving_root, now)
   sources = {name: os.path.join(serving_root, name, str(target))
              for _, name in PUSHERS}
-  entries = versions.load(serving_root)
-  entries.append({'version': version, 'key': f'rollback-{version}',
-                  'models': sources, 'rollback_of': target})
-  versions.save(serving_root, entries)
-  destinations = tuple(
-      push.push(sources[name], os.path.join(serving_root, name),
-                version=version).destination for _, name in PUSHERS)
+  version = versions.publish(serving_root, sources, now, rollback_of=target)
+  destinations = tuple(os.path.join(serving_root, name, str(version))
+                       for _, name in PUSHERS)
   baseline = _record(store, target, version, destinations) if store else None
   return Result(version, target, destinations, baseline)
 

@@ -19,7 +19,7 @@ def _serving(tmp_path, runs):
       source.mkdir(parents=True)
       (source / push.SAVED_MODEL_FILE).write_text(f'{name} of run {number}')
       versions.push_model(str(source), serving, name, f'blessing-{number}',
-                          now=version)
+                          now=version, names=NAMES)
   return serving
 
 

@@ -1,4 +1,4 @@
-"""Ready for TF Serving: warmup requests, validation before a push, models.config.
+"""Ready for TF Serving: warmup requests and validation before a push.
 
 Before a version folder appears (push.py renames a complete temp folder),
 `prepare` writes the warmup requests into the copy (warmup.py) and validates
@@ -12,27 +12,18 @@ it (InfraValidator-style: a model that cannot load or answer is never pushed):
      it): that server serves the copy on a loopback port, and its answers to
      the same requests must equal step 1's (model_server.validate).
 
-The log line says which validators ran.
-
-`write_models_config` writes `<serving>/models.config`, the TF Serving model
-config listing every model folder under the serving root, so one server
-serves the three models:
-
-  tensorflow_model_server --model_config_file=<serving>/models.config
+The log line says which validators ran. versions.py publishes the version
+and writes `<serving>/models.config`.
 """
 import logging
 import os
 import subprocess
 import sys
 import tempfile
-import uuid
-
-from tfx.dsl.io import fileio
 
 from components.pusher import model_server
 from components.pusher import warmup
 
-MODELS_CONFIG = 'models.config'
 VALIDATION_TIMEOUT_S = 600
 IN_PROCESS = 'in a fresh Python process with TensorFlow'
 
@@ -77,20 +68,3 @@ def prepare(saved_model_dir: str, model_name: str) -> None:
                        f'{e}') from e
   logging.info('Validated %s with %s: %s; and %s: %s.', model_name,
                model_server.BINARY, served, IN_PROCESS, summary)
-
-
-def models_config(serving_root: str, names) -> str:
-  return model_server.server_config(
-      {name: os.path.join(serving_root, name) for name in names})
-
-
-def write_models_config(serving_root: str, names) -> str:
-  """Writes <serving_root>/models.config atomically; returns its path."""
-  path = os.path.join(serving_root, MODELS_CONFIG)
-  tmp = os.path.join(serving_root, f'.{MODELS_CONFIG}.{uuid.uuid4().hex[:8]}')
-  with fileio.open(tmp, 'w') as f:
-    f.write(models_config(os.path.abspath(serving_root)
-                          if '://' not in serving_root else serving_root,
-                          names))
-  fileio.rename(tmp, path, overwrite=True)
-  return path

@@ -84,8 +84,8 @@ def test_pushed_copy_has_warmup_and_still_counts_as_the_same_model(
 def test_models_config_lists_the_three_models(tmp_path):
   root = str(tmp_path / 'serving')
   os.makedirs(root)
-  path = serving.write_models_config(root, ['index', 'item_tower',
-                                            'query_tower'])
+  path = versions.write_models_config(root, ['index', 'item_tower',
+                                             'query_tower'])
   from google.protobuf import text_format
   from tensorflow_serving.config import model_server_config_pb2
   with open(path) as f:

@@ -17,8 +17,16 @@ reaches 0 passes, and the reason says so. Without the interval (a dict
 without `delta_ci95`) the rule is the point rule above. The interval is
 deterministic for a given bootstrap seed, so is the decision.
 
+Evidence first: no blessing on fewer than `min_eval_events` eval events or
+`min_eval_users` eval users (the dict's `n_events` / `n_users` of the
+overall slice), nor when the candidate's 95% interval of overall Recall@K
+has zero width (a degenerate sample: one user, or every bootstrap sample
+equal). A dict without counts or interval is not checked for them.
+
 Defaults: K = 50, min_recall = 0.05 (random ranking on MovieLens-100K's 1682
-items gives 50/1682 = 0.03), max_overall_drop = max_tail_drop = 0.01.
+items gives 50/1682 = 0.03), max_overall_drop = max_tail_drop = 0.01,
+min_eval_events = 1000 and min_eval_users = 50 (MovieLens-100K's temporal
+split has ~10K eval events of a few hundred users).
 """
 import dataclasses
 import math
@@ -33,8 +41,14 @@ class BlessingConfig:
   min_recall: float = 0.05
   max_overall_drop: float = 0.01
   max_tail_drop: float = 0.01
+  min_eval_events: int = 1000
+  min_eval_users: int = 50
 
   def __post_init__(self):
+    for name in ('min_eval_events', 'min_eval_users'):
+      value = getattr(self, name)
+      if not isinstance(value, int) or value < 0:
+        raise ValueError(f'{name} must be an int >= 0, got {value!r}')
     if not isinstance(self.k, int) or self.k < 1:
       raise ValueError(f'blessing k must be a positive int, got {self.k!r}')
     for name in ('min_recall', 'max_overall_drop', 'max_tail_drop'):
@@ -69,7 +83,7 @@ def decide(candidate: Mapping, baseline: Optional[Mapping],
     config: thresholds.
   """
   k = config.k
-  failures: List[str] = []
+  failures: List[str] = _evidence(candidate, config)
   passes: List[str] = []
   overall = _recall(candidate, k, metrics.OVERALL, 'candidate')
   if overall is None or overall < config.min_recall:
@@ -108,6 +122,26 @@ def decide(candidate: Mapping, baseline: Optional[Mapping],
   blessed = not failures
   verdict = 'blessed' if blessed else 'NOT blessed'
   return blessed, f'{verdict}: ' + '; '.join(failures + passes)
+
+
+def _evidence(candidate: Mapping, config: BlessingConfig) -> List[str]:
+  """Why the candidate's evaluation is too thin to bless it ([] if not)."""
+  out = []
+  events = (candidate.get('n_events') or {}).get(metrics.OVERALL)
+  users = (candidate.get('n_users') or {}).get(metrics.OVERALL)
+  if events is not None and users is not None and (
+      events < config.min_eval_events or users < config.min_eval_users):
+    out.append(f'too little evidence: {events} eval events of {users} users '
+               f'(minimum {config.min_eval_events} events and '
+               f'{config.min_eval_users} users: evaluation.min_eval_events / '
+               'min_eval_users)')
+  interval = ((candidate.get('ci95') or {}).get(metrics.recall_key(config.k))
+              or {}).get(metrics.OVERALL)
+  if interval is not None and not interval[1] > interval[0]:
+    out.append(f'degenerate evaluation: the 95% interval of overall '
+               f'recall@{config.k} [{interval[0]:.4f}, {interval[1]:.4f}] has '
+               'zero width')
+  return out
 
 
 def _fmt(value: Optional[float]) -> str:

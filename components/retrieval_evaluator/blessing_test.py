@@ -99,3 +99,32 @@ def test_a_real_drop_within_the_tolerance_is_blessed():
   cand = _with_delta(_metrics(0.30, 0.055), [-0.01, 0.01], [-0.008, -0.001])
   ok, reason = blessing.decide(cand, _metrics(0.30, 0.06), CONFIG)
   assert ok, reason
+
+
+def _with_evidence(m, events, users, interval=(0.05, 0.15), k=50):
+  return dict(m, n_events={'overall': events}, n_users={'overall': users},
+              ci95={f'recall@{k}': {'overall': list(interval)}})
+
+
+@pytest.mark.parametrize('events, users, interval, reason', [
+    (1, 1, (0.0, 1.0), 'too little evidence: 1 eval events of 1 users '
+     '(minimum 1000 events and 50 users'),
+    (5000, 49, (0.05, 0.15), 'too little evidence: 5000 eval events of 49 '
+     'users'),
+    (999, 400, (0.05, 0.15), 'too little evidence: 999 eval events'),
+    (5000, 400, (0.1, 0.1), 'degenerate evaluation: the 95% interval of '
+     'overall recall@50 [0.1000, 0.1000] has zero width'),
+])
+def test_no_blessing_without_evidence(events, users, interval, reason):
+  config = blessing.BlessingConfig(k=50, min_recall=0.0)
+  ok, message = blessing.decide(
+      _with_evidence(_metrics(1.0, 1.0), events, users, interval), None,
+      config)
+  assert not ok and message.startswith('NOT blessed: ' + reason), message
+  # MovieLens-100K's size passes; the minimums are configurable.
+  assert blessing.decide(_with_evidence(_metrics(1.0, 1.0), 9430, 459),
+                         None, config)[0]
+  assert blessing.decide(
+      _with_evidence(_metrics(1.0, 1.0), events, users, (0.0, 1.0)), None,
+      blessing.BlessingConfig(k=50, min_recall=0.0, min_eval_events=0,
+                              min_eval_users=0))[0]

@@ -20,6 +20,8 @@ class RetrievalEvaluatorSpec(types.ComponentSpec):
       executor.KS_KEY: ExecutionParameter(type=List[int]),
       executor.BLESSING_K_KEY: ExecutionParameter(type=int),
       executor.MIN_RECALL_KEY: ExecutionParameter(type=float),
+      executor.MIN_EVAL_EVENTS_KEY: ExecutionParameter(type=int, optional=True),
+      executor.MIN_EVAL_USERS_KEY: ExecutionParameter(type=int, optional=True),
       executor.MAX_OVERALL_DROP_KEY: ExecutionParameter(type=float),
       executor.MAX_TAIL_DROP_KEY: ExecutionParameter(type=float),
       executor.EXCLUDE_SEEN_KEY: ExecutionParameter(type=int),
@@ -75,7 +77,9 @@ class RetrievalEvaluator(base_beam_component.BaseBeamComponent):
                query_batch_size: int = 1024,
                corpus_batch_size: int = 4096,
                bootstrap_samples: int = bootstrap.DEFAULT_SAMPLES,
-               bootstrap_seed: int = bootstrap.DEFAULT_SEED):
+               bootstrap_seed: int = bootstrap.DEFAULT_SEED,
+               min_eval_events: int = blessing.BlessingConfig.min_eval_events,
+               min_eval_users: int = blessing.BlessingConfig.min_eval_users):
     """Constructs the component.
 
     Args:
@@ -101,12 +105,14 @@ class RetrievalEvaluator(base_beam_component.BaseBeamComponent):
       bootstrap_samples: bootstrap samples over users of every 95% interval.
       bootstrap_seed: seed of the bootstrap weights (same seed, same
         intervals and blessing).
+      min_eval_events: fewest eval events a blessing needs (blessing.py).
+      min_eval_users: fewest eval users a blessing needs.
     """
     ks = metrics.check_ks(list(ks) if ks is not None else metrics.DEFAULT_KS)
     if blessing_k not in ks:
       raise ValueError(f'blessing_k={blessing_k} must be one of ks={ks}')
     blessing.BlessingConfig(blessing_k, min_recall, max_overall_drop,
-                            max_tail_drop)
+                            max_tail_drop, min_eval_events, min_eval_users)
     for name, value in ((executor.QUERY_BATCH_SIZE_KEY, query_batch_size),
                         (executor.CORPUS_BATCH_SIZE_KEY, corpus_batch_size)):
       if value < 1:
@@ -128,6 +134,8 @@ class RetrievalEvaluator(base_beam_component.BaseBeamComponent):
         corpus_batch_size=corpus_batch_size,
         bootstrap_samples=bootstrap_samples,
         bootstrap_seed=bootstrap_seed,
+        min_eval_events=min_eval_events,
+        min_eval_users=min_eval_users,
         evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
         blessing=types.Channel(type=standard_artifacts.ModelBlessing))
     super().__init__(spec=spec)

@@ -29,6 +29,9 @@ BLESSING_KEY = 'blessing'
 KS_KEY = 'ks'
 BLESSING_K_KEY = 'blessing_k'
 MIN_RECALL_KEY = 'min_recall'
+# Absent (a pipeline compiled before they existed): no minimum.
+MIN_EVAL_EVENTS_KEY = 'min_eval_events'
+MIN_EVAL_USERS_KEY = 'min_eval_users'
 MAX_OVERALL_DROP_KEY = 'max_overall_drop'
 MAX_TAIL_DROP_KEY = 'max_tail_drop'
 EXCLUDE_SEEN_KEY = 'exclude_seen'
@@ -123,7 +126,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         k=int(exec_properties[BLESSING_K_KEY]),
         min_recall=float(exec_properties[MIN_RECALL_KEY]),
         max_overall_drop=float(exec_properties[MAX_OVERALL_DROP_KEY]),
-        max_tail_drop=float(exec_properties[MAX_TAIL_DROP_KEY]))
+        max_tail_drop=float(exec_properties[MAX_TAIL_DROP_KEY]),
+        min_eval_events=int(exec_properties.get(MIN_EVAL_EVENTS_KEY) or 0),
+        min_eval_users=int(exec_properties.get(MIN_EVAL_USERS_KEY) or 0))
     options = dict(
         exclude_seen=bool(int(exec_properties[EXCLUDE_SEEN_KEY])),
         query_batch_size=int(exec_properties[QUERY_BATCH_SIZE_KEY]),

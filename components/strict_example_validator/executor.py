@@ -7,9 +7,10 @@ from tfx.components.example_validator import labels
 from tfx.types import artifact_utils
 
 from components.strict_example_validator import anomalies as anomalies_lib
+from pipeline.errors import UserError
 
 
-class AnomaliesFoundError(ValueError):
+class AnomaliesFoundError(UserError):
   """Raised after the anomalies artifact is written: one line naming the
   features and the data (a ValueError: bad input, exit code 2)."""
 

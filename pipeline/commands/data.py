@@ -86,7 +86,7 @@ def _movielens(args: argparse.Namespace) -> int:
 
 def _recbole(args: argparse.Namespace) -> int:
   from pipeline.data import recbole  # pylint: disable=g-import-not-at-top
-  out = args.out or os.path.join('data', args.dataset)
+  out = args.out or os.path.join('data', contract.check_name(args.dataset))
   info = recbole.build(
       out, args.source, args.dataset, kg=args.kg,
       max_kg_values=args.kg_max_values, text_fields=args.text,

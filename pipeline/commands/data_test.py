@@ -34,7 +34,8 @@ def test_movielens_from_a_grouplens_folder(tmp_path, capsys):
   printed = capsys.readouterr().out
   assert f'read {source}' in printed
   assert f'{contract.ITEMS_CSV}: 6 items' in printed
-  assert sorted(os.listdir(out)) == ['dataset.json', 'interactions', 'items']
+  assert sorted(os.listdir(out)) == [contract.MARKER, 'dataset.json',
+                                     'interactions', 'items']
 
 
 def test_refusal_and_force(tmp_path, capsys):
@@ -46,9 +47,38 @@ def test_refusal_and_force(tmp_path, capsys):
   assert cli.main(args) == 2
   err = capsys.readouterr().err
   assert 'sslrec data: error:' in err and '--force' in err
+  assert cli.main(args + ['--force']) == 2  # not a folder sslrec wrote
+  assert 'holds files sslrec did not write' in capsys.readouterr().err
   assert os.listdir(out) == ['mine.txt']
-  assert cli.main(args + ['--force']) == 0
-  assert 'mine.txt' not in os.listdir(out)
+  os.remove(out / 'mine.txt')
+  assert cli.main(args) == 0
+  assert cli.main(args) == 2
+  assert cli.main(args + ['--force']) == 0  # sslrec's own folder
+
+
+@pytest.mark.parametrize('dataset', ['../../etc/x', '/etc/x', 'a/b'])
+def test_recbole_dataset_names_stay_inside_their_folders(tmp_path, capsys,
+                                                          dataset):
+  from pipeline.data import recbole_test  # pylint: disable=g-import-not-at-top
+  source = recbole_test.write_folder(tmp_path / 'toy')
+  before = sorted(os.listdir(tmp_path))
+  assert cli.main(['data', 'recbole', source, '--dataset', dataset]) == 2
+  [line] = capsys.readouterr().err.strip().splitlines()
+  assert line.startswith(f'sslrec data: error: --dataset {dataset!r}: a '
+                         'dataset name is a plain file name')
+  assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_recbole_out_may_not_be_the_source_even_with_force(tmp_path, capsys):
+  from pipeline.data import recbole_test  # pylint: disable=g-import-not-at-top
+  source = recbole_test.write_folder(tmp_path / 'toy')
+  files = sorted(os.listdir(source))
+  for out in (source, os.path.join(source, 'data'), str(tmp_path)):
+    assert cli.main(['data', 'recbole', source, '--dataset', 'toy', '--out',
+                     out, '--force']) == 2
+    assert 'is, contains or sits inside the source' in (
+        capsys.readouterr().err)
+  assert sorted(os.listdir(source)) == files  # the user's files untouched
 
 
 def test_bad_source_is_a_clear_error(tmp_path, capsys):

@@ -156,6 +156,18 @@ def metadata_source(args):
   return _run_config(args).metadata_connection(readonly=True)
 
 
+def _warn_partial_versions(serving_root: str) -> None:
+  """One stderr line per version a killed push or an older release left
+  half-published (components/pusher/versions.py); `sslrec run` and
+  `sslrec rollback` repair them."""
+  if not os.path.isdir(serving_root):
+    return
+  from components.pusher import versions  # pylint: disable=g-import-not-at-top
+  for line in versions.problems(serving_root):
+    print(f'sslrec inspect: warning: {serving_root}: {line}; the next '
+          '`sslrec run` or `sslrec rollback` repairs it', file=sys.stderr)
+
+
 def _inspect(args) -> int:
   # ML Metadata is loaded by the command that reads it, not by `sslrec --help`.
   from pipeline import inspection  # pylint: disable=g-import-not-at-top
@@ -175,6 +187,9 @@ def _inspect(args) -> int:
     else:
       result = inspector.pushed(all_versions=args.all)
       text = format_pushed
+      _warn_partial_versions(config_lib.RunConfig(output=os.path.dirname(
+          os.path.abspath(args.metadata))).serving_root if args.metadata
+                             else _run_config(args).serving_root)
   except inspection.StoreError as e:
     raise errors.UserError(str(e)) from None
   if args.json:

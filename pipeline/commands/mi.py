@@ -21,13 +21,14 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from models import features as features_lib
 from pipeline.errors import UserError
 import schemas as schemas_lib
+from pipeline.errors import MissingInputError
 
 _BLOCK_SIZE = 16 << 20  # bytes of CSV per record batch
 
 
 def _header(path: str) -> List[str]:
   if not os.path.isfile(path):
-    raise FileNotFoundError(f'no such CSV file: {path}')
+    raise MissingInputError(f'no such CSV file: {path}')
   with open(path, newline='', encoding='utf-8') as f:
     header = next(csv.reader(f), None)
   if not header:
@@ -169,6 +170,9 @@ def _run(args: argparse.Namespace) -> int:
     features = _kinds_from_flags(header, args)
   if args.no_item_id:
     features = [(n, k) for n, k in features if k != features_lib.ID]
+  if args.top_k < 1 or args.num_buckets < 2:
+    raise UserError(f'--top-k {args.top_k} / --num-buckets {args.num_buckets}: '
+                    'top_k must be >= 1 and num_buckets >= 2')
   from components.mutual_information import counting  # pylint: disable=g-import-not-at-top
   out = args.out
   with tempfile.TemporaryDirectory() as tmp:

@@ -8,6 +8,7 @@ Holds the output's run lock, so it never races a run. Details:
 components/pusher/rollback.py, docs/operations.md.
 """
 import os
+import sys
 
 from pipeline import config as config_lib
 from pipeline import errors
@@ -31,6 +32,10 @@ def _rollback(args) -> int:
     store = None
     if config.metadata_config or os.path.exists(config.metadata_path):
       store = metadata_store.MetadataStore(config.metadata_connection())
+    from components.pusher import versions  # pylint: disable=g-import-not-at-top
+    for line in versions.repair(config.serving_root):
+      print(f'sslrec rollback: {config.serving_root}: {line}',
+            file=sys.stderr)
     try:
       rollback.choose(config.serving_root, args.to)  # fail before copying
       result = rollback.roll_back(config.serving_root, store, args.to)

@@ -19,6 +19,7 @@ from models.config import retired_message
 from models.options import Choice
 from models.options import help_of
 from pipeline import config as config_lib
+from pipeline import errors
 from pipeline import logs
 
 # Each run's full log, tracebacks included: <output>/logs/run-<time>.log.
@@ -199,6 +200,18 @@ def run_log_path(output: str, keep: int = KEEP_RUN_LOGS,
       continue
 
 
+def _check_training_data(config: config_lib.RunConfig) -> None:
+  """Values the Trainer would reject minutes later, named by their flag."""
+  from pipeline.data import contract  # pylint: disable=g-import-not-at-top
+  events = contract.train_events(config.data)
+  batch = config.training.batch_size
+  if events and batch > events:  # no events: the ExampleGen says so
+    raise errors.UserError(
+        f'--batch-size {batch} (training.batch_size) is larger than the '
+        f'training data: {events} train events in {config.data}; every batch '
+        'would be empty. Give a smaller --batch-size')
+
+
 def _run(args) -> int:
   config = config_from_args(args)
   if args.print_config:
@@ -211,7 +224,9 @@ def _run(args) -> int:
       logging.info('Log file (tracebacks included): %s',
                    logs.to_file(run_log_path(config.output)))
     from components.pusher import model_server  # pylint: disable=g-import-not-at-top
-    model_server.binary()  # a bad $SSLREC_MODEL_SERVER fails now, not at the push
+    # A bad $SSLREC_MODEL_SERVER fails now, not at the push.
+    model_server.check_runs(model_server.binary())
+    _check_training_data(config)
     from pipeline import runner  # pylint: disable=g-import-not-at-top
     return runner.run(config)  # exit code: pipeline/outcome.py
 

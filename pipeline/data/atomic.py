@@ -12,6 +12,8 @@ import os
 import posixpath
 import zipfile
 from typing import Dict, Iterator, List, Sequence, Tuple
+from pipeline.errors import UserError
+from pipeline.errors import MissingInputError
 
 TOKEN, TOKEN_SEQ, FLOAT, FLOAT_SEQ = 'token', 'token_seq', 'float', 'float_seq'
 TYPES = (TOKEN, TOKEN_SEQ, FLOAT, FLOAT_SEQ)
@@ -42,7 +44,7 @@ class Table:
   def require(self, names: Sequence[str]) -> None:
     missing = [n for n in names if n not in self.names]
     if missing:
-      raise ValueError(f'{self.path}: header lacks columns {missing} (line 1 '
+      raise UserError(f'{self.path}: header lacks columns {missing} (line 1 '
                        f'has fields {self.names})')
 
   def records(self) -> Iterator[Tuple[str, Dict[str, str]]]:
@@ -59,7 +61,7 @@ def _check_cell(where: str, field: Field, cell: str) -> None:
     try:
       float(value)
     except ValueError:
-      raise ValueError(f'{where}: field {field.name!r} ({field.type}) has '
+      raise UserError(f'{where}: field {field.name!r} ({field.type}) has '
                        f'{value!r}, not a number') from None
 
 
@@ -70,25 +72,25 @@ def parse(text: str, path: str) -> Table:
   try:
     header_number, header = next(lines)
   except StopIteration:
-    raise ValueError(f'{path}: empty file') from None
+    raise UserError(f'{path}: empty file') from None
   fields = []
   for spec in header.split('\t'):
     name, sep, kind = spec.strip().partition(':')
     where = f'{path} line {header_number}'
     if not sep or not name:
-      raise ValueError(f'{where}: header field {spec!r} is not name:type')
+      raise UserError(f'{where}: header field {spec!r} is not name:type')
     if kind not in TYPES:
-      raise ValueError(f'{where}: field {name!r} has unknown type {kind!r}; '
+      raise UserError(f'{where}: field {name!r} has unknown type {kind!r}; '
                        f'RecBole types are {", ".join(TYPES)}')
     if name in [f.name for f in fields]:
-      raise ValueError(f'{where}: field {name!r} appears twice')
+      raise UserError(f'{where}: field {name!r} appears twice')
     fields.append(Field(name, kind))
   rows = []
   for number, line in lines:
     where = f'{path} line {number}'
     cells = line.split('\t')
     if len(cells) != len(fields):
-      raise ValueError(f'{where}: expected {len(fields)} tab-separated '
+      raise UserError(f'{where}: expected {len(fields)} tab-separated '
                        f'fields, found {len(cells)}: {line[:80]!r}')
     for field, cell in zip(fields, cells):
       _check_cell(where, field, cell)
@@ -105,23 +107,23 @@ class Source:
     if os.path.isdir(path):
       self._dir = path
       if not os.path.isfile(os.path.join(path, self._name(INTER))):
-        raise FileNotFoundError(
+        raise MissingInputError(
             f'{path}: has no {self._name(INTER)} (RecBole atomic files '
             f'{dataset}.inter, .item, .user, optional .kg and .link)')
       return
     if not os.path.isfile(path):
-      raise FileNotFoundError(f'{path}: no such folder or zip file')
+      raise MissingInputError(f'{path}: no such folder or zip file')
     try:
       self._zip = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as e:
-      raise ValueError(f'{path}: not a folder nor a readable zip/wheel: '
+      raise UserError(f'{path}: not a folder nor a readable zip/wheel: '
                        f'{e}') from e
     found = sorted(posixpath.dirname(m) for m in self._zip.namelist()
                    if posixpath.basename(m) == self._name(INTER))
     if len(found) != 1:
       self._zip.close()
       what = 'has no' if not found else f'has {len(found)} copies of'
-      raise ValueError(f'{path}: {what} {self._name(INTER)}'
+      raise UserError(f'{path}: {what} {self._name(INTER)}'
                        + (f' (in {found})' if found else ''))
     self._dir = found[0]
 
@@ -146,7 +148,7 @@ class Source:
     """Parses `<dataset>.<ext>`; a missing file is an error naming it."""
     where = self.describe(ext)
     if not self.has(ext):
-      raise FileNotFoundError(f'{where} not found')
+      raise MissingInputError(f'{where} not found')
     if self._zip is None:
       with open(where, 'rb') as f:
         data = f.read()
@@ -155,7 +157,7 @@ class Source:
     try:
       text = data.decode('utf-8')
     except UnicodeDecodeError as e:
-      raise ValueError(f'{where}: not UTF-8 text: {e}') from e
+      raise UserError(f'{where}: not UTF-8 text: {e}') from e
     return parse(text, where)
 
   def close(self) -> None:

@@ -15,6 +15,7 @@ to a temporary folder and renames it into place.
 """
 import collections
 import csv
+import glob
 import json
 import os
 import re
@@ -26,6 +27,7 @@ from models import features
 from pipeline.data import split as split_lib
 from pipeline.data.events import Event, id_key
 import schemas
+from pipeline.errors import UserError
 
 ITEMS_CSV = os.path.join('items', 'items.csv')
 TRAIN_CSV = os.path.join('interactions', 'train', 'interactions.csv')
@@ -34,6 +36,10 @@ DATASET_JSON = 'dataset.json'
 # A generated schema folder lives in the dataset folder under this name, and
 # dataset.json names it (pipeline/config.py resolves it against the folder).
 GENERATED_SCHEMAS = 'schema'
+# Written into every dataset folder: --force replaces only folders holding it.
+MARKER = '.sslrec-dataset'
+_WRITTEN = {os.path.dirname(ITEMS_CSV), 'interactions', GENERATED_SCHEMAS,
+            DATASET_JSON, MARKER}
 
 
 def split_title_year(full_title: str) -> Tuple[str, str]:
@@ -49,13 +55,67 @@ def split_title_year(full_title: str) -> Tuple[str, str]:
   return (match.group(1) + match.group(3)).strip(), match.group(2)
 
 
-def check_out_dir(out_dir: str, force: bool) -> None:
-  """Fails early when `out_dir` would be overwritten without `force`."""
+def train_events(data_dir: str) -> Optional[int]:
+  """Events of the train split: dataset.json's count, else the data rows of
+  interactions/train/*.csv (None for a remote or missing folder)."""
+  if '://' in data_dir or not os.path.isdir(data_dir):
+    return None
+  try:
+    with open(os.path.join(data_dir, DATASET_JSON), encoding='utf-8') as f:
+      count = json.load(f).get('num_train_events')
+    if isinstance(count, int):
+      return count
+  except (OSError, ValueError, AttributeError):
+    pass
+  rows = 0
+  for path in glob.glob(os.path.join(data_dir, os.path.dirname(TRAIN_CSV),
+                                     '*.csv')):
+    with open(path, 'rb') as f:
+      rows += max(sum(1 for line in f if line.strip()) - 1, 0)
+  return rows
+
+
+def check_name(name: str, flag: str = '--dataset') -> str:
+  """A dataset name is a name: no separator, not '.' or '..', not absolute
+  (it becomes `<source>/<name>.inter` and `data/<name>`)."""
+  separators = {'/', '\\', os.sep} | ({os.altsep} if os.altsep else set())
+  if (not name or name in ('.', '..') or any(c in name for c in separators)
+      or os.path.isabs(name) or '\0' in name):
+    raise UserError(f'{flag} {name!r}: a dataset name is a plain file name '
+                    '(no / or \\, not . or .., not an absolute path)')
+  return name
+
+
+def _written_by_sslrec(out_dir: str) -> bool:
+  """Whether `out_dir` is a dataset folder sslrec wrote (its marker file;
+  folders of older releases: dataset.json and nothing but what it writes)."""
+  names = set(os.listdir(out_dir))
+  return MARKER in names or (DATASET_JSON in names and names <= _WRITTEN)
+
+
+def check_out_dir(out_dir: str, force: bool, sources: Sequence[str] = ()
+                  ) -> None:
+  """Fails early when `out_dir` would be overwritten without `force`, is not
+  a dataset folder sslrec wrote (`force` replaces only those), or is, holds or
+  sits inside one of the `sources` being read."""
   if os.path.isfile(out_dir):
-    raise ValueError(f'--out {out_dir} is a file, not a folder')
-  if os.path.isdir(out_dir) and os.listdir(out_dir) and not force:
-    raise ValueError(f'--out {out_dir} exists and is not empty; pass --force '
-                     'to replace it')
+    raise UserError(f'--out {out_dir} is a file, not a folder')
+  out = os.path.realpath(out_dir)
+  for source in sources:
+    src = os.path.realpath(source)
+    if out == src or out.startswith(src + os.sep) or src.startswith(
+        out + os.sep):
+      raise UserError(f'--out {out_dir} is, contains or sits inside the source '
+                      f'{source}; write the dataset to another folder')
+  if os.path.isdir(out_dir) and os.listdir(out_dir):
+    if not force:
+      raise UserError(f'--out {out_dir} exists and is not empty; pass --force '
+                      'to replace it')
+    if not _written_by_sslrec(out_dir):
+      raise UserError(f'--out {out_dir} holds files sslrec did not write (no '
+                      f'{MARKER}); --force replaces only a dataset folder '
+                      'sslrec wrote: remove it yourself or choose another '
+                      '--out')
 
 
 def _write_csv(path: str, columns: Sequence[str],
@@ -66,7 +126,7 @@ def _write_csv(path: str, columns: Sequence[str],
     writer.writerow(columns)
     for row in rows:
       if set(row) != set(columns):
-        raise ValueError(
+        raise UserError(
             f'{what} row has columns {sorted(row)}, the schema declares '
             f'{sorted(columns)}')
       writer.writerow([row[c] for c in columns])
@@ -79,9 +139,9 @@ def _interaction_rows(split: split_lib.Split,
   for event, history in split:
     where = f'{event.origin}: ' if event.origin else ''
     if event.user_id not in users:
-      raise ValueError(f'{where}user_id {event.user_id!r} has no user row')
+      raise UserError(f'{where}user_id {event.user_id!r} has no user row')
     if event.item_id not in item_ids:
-      raise ValueError(f'{where}item_id {event.item_id!r} has no item row')
+      raise UserError(f'{where}item_id {event.item_id!r} has no item row')
     row = {features.USER_ID: event.user_id, features.ITEM_ID: event.item_id,
            features.TIMESTAMP: str(event.timestamp), features.HISTORY: history}
     row.update(users[event.user_id])
@@ -93,14 +153,14 @@ def _feature_config(schemas_name: Optional[str],
                     schema_files: Optional[Mapping[str, str]]
                     ) -> features.FeatureConfig:
   if (schemas_name is None) == (schema_files is None):
-    raise ValueError('give either schemas_name or schema_files')
+    raise UserError('give either schemas_name or schema_files')
   if schema_files is None:
     return features.load_feature_config(schemas.resolve(schemas_name))
   from google.protobuf import text_format  # pylint: disable=g-import-not-at-top
   from tensorflow_metadata.proto.v0 import schema_pb2  # pylint: disable=g-import-not-at-top
   names = (features.ITEMS_SCHEMA_FILE, features.INTERACTIONS_SCHEMA_FILE)
   if sorted(schema_files) != sorted(names):
-    raise ValueError(f'schema_files must be {list(names)}, got '
+    raise UserError(f'schema_files must be {list(names)}, got '
                      f'{sorted(schema_files)}')
   parsed = [text_format.Parse(schema_files[n], schema_pb2.Schema())
             for n in names]
@@ -150,11 +210,11 @@ def write_dataset(out_dir: str, *, name: str,
   item_columns = [c for c, _ in config.item_columns]
   interaction_columns = [c for c, _ in config.interaction_columns]
   if not events:
-    raise ValueError(f'{name}: no interaction events')
+    raise UserError(f'{name}: no interaction events')
   counts = collections.Counter(row.get(features.ITEM_ID, '') for row in items)
   duplicates = sorted(i for i, n in counts.items() if n > 1)
   if duplicates:
-    raise ValueError(f'{name}: duplicate item_id values {duplicates[:5]}')
+    raise UserError(f'{name}: duplicate item_id values {duplicates[:5]}')
   train, evaluation = split_lib.split_events(events, split, eval_fraction,
                                              history_length)
   item_set = set(counts)
@@ -193,6 +253,9 @@ def write_dataset(out_dir: str, *, name: str,
     with open(os.path.join(tmp, DATASET_JSON), 'w', encoding='utf-8') as f:
       json.dump(info, f, indent=2)
       f.write('\n')
+    with open(os.path.join(tmp, MARKER), 'w', encoding='utf-8') as f:
+      f.write('A dataset folder written by `sslrec data`; `--force` may '
+              'replace it.\n')
     _replace_dir(tmp, out_dir)
   except BaseException:
     shutil.rmtree(tmp, ignore_errors=True)

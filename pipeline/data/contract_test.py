@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from pipeline import errors
 from pipeline.data import contract
 
 E = contract.Event
@@ -71,14 +72,44 @@ def test_write_dataset_writes_the_contract_files(tmp_path):
 
 def test_write_dataset_refuses_a_non_empty_out_unless_forced(tmp_path):
   out = tmp_path / 'ds'
+  _write(out)
+  (out / 'items' / 'stale.csv').write_text('from an earlier version')
+  with pytest.raises(errors.UserError, match='not empty.*--force'):
+    _write(out)
+  _write(out, force=True)  # sslrec wrote it (its marker): replaced
+  assert sorted(os.listdir(out)) == [contract.MARKER, 'dataset.json',
+                                     'interactions', 'items']
+  assert os.listdir(out / 'items') == ['items.csv']
+  assert sorted(os.listdir(tmp_path)) == ['ds']
+
+
+def test_force_never_deletes_a_folder_sslrec_did_not_write(tmp_path):
+  out = tmp_path / 'ds'
   out.mkdir()
   (out / 'keep.txt').write_text('mine')
-  with pytest.raises(ValueError, match='not empty.*--force'):
-    _write(out)
-  assert os.listdir(out) == ['keep.txt']
-  _write(out, force=True)
-  assert sorted(os.listdir(out)) == ['dataset.json', 'interactions', 'items']
-  assert sorted(os.listdir(tmp_path)) == ['ds']
+  (out / contract.DATASET_JSON).write_text('{}')
+  with pytest.raises(errors.UserError, match='holds files sslrec did not '
+                     'write'):
+    _write(out, force=True)
+  assert sorted(os.listdir(out)) == ['dataset.json', 'keep.txt']
+
+
+@pytest.mark.parametrize('name', ['../../etc/x', '/etc/x', 'a/b', '..', '.',
+                                  '', 'a\\b'])
+def test_a_dataset_name_is_a_name(name):
+  with pytest.raises(errors.UserError, match='a dataset name is a plain'):
+    contract.check_name(name)
+  assert contract.check_name('ml-1m.v2') == 'ml-1m.v2'
+
+
+def test_out_may_not_be_contain_or_sit_inside_the_source(tmp_path):
+  source = tmp_path / 'src'
+  (source / 'sub').mkdir(parents=True)
+  for out in (source, source / 'sub', source / 'new', tmp_path):
+    with pytest.raises(errors.UserError, match='is, contains or sits inside '
+                       'the source'):
+      contract.check_out_dir(str(out), True, sources=[str(source)])
+  contract.check_out_dir(str(tmp_path / 'other'), False, sources=[str(source)])
 
 
 def test_write_dataset_accepts_an_empty_out(tmp_path):
@@ -89,12 +120,12 @@ def test_write_dataset_accepts_an_empty_out(tmp_path):
 
 def test_write_dataset_names_the_event_origin_and_leaves_nothing(tmp_path):
   out = tmp_path / 'ds'
-  out.mkdir()
-  (out / 'old.txt').write_text('old')
+  _write(out)
+  before = sorted(os.listdir(out))
   events = EVENTS + [E('8', '1', 400, origin='u.data line 4')]
   with pytest.raises(ValueError, match="u.data line 4: user_id '8'"):
     _write(out, events=events, force=True)
-  assert os.listdir(out) == ['old.txt']  # the old folder is untouched
+  assert sorted(os.listdir(out)) == before  # the old folder is untouched
   assert sorted(os.listdir(tmp_path)) == ['ds']
 
 

@@ -2,6 +2,7 @@
 import dataclasses
 import math
 from typing import Any, Tuple
+from pipeline.errors import UserError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +32,6 @@ def parse_timestamp(where: str, text: str) -> int:
     value = None
   if (value is None or not math.isfinite(value) or value != int(value)
       or value < 0):
-    raise ValueError(f'{where}: timestamp {text!r} is not a whole number of '
+    raise UserError(f'{where}: timestamp {text!r} is not a whole number of '
                      'seconds')
   return int(value)

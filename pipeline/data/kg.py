@@ -23,6 +23,7 @@ from typing import Dict, List, Mapping, Set, Tuple
 
 from models import features
 from pipeline.data import atomic
+from pipeline.errors import UserError
 
 LINK_FIELDS = ('item_id', 'entity_id')
 KG_FIELDS = ('head_id', 'relation_id', 'tail_id')
@@ -39,10 +40,10 @@ def read_links(link: atomic.Table, item_ids: Set[str], item_file: str
   for where, row in link.records():
     item_id, entity = row['item_id'].strip(), row['entity_id'].strip()
     if item_id not in item_ids:
-      raise ValueError(f'{where}: field item_id {item_id!r} is not in '
+      raise UserError(f'{where}: field item_id {item_id!r} is not in '
                        f'{item_file}')
     if item_id in linked:
-      raise ValueError(f'{where}: field item_id {item_id!r} is linked twice')
+      raise UserError(f'{where}: field item_id {item_id!r} is linked twice')
     linked.add(item_id)
     entities[entity].append(item_id)
   return entities
@@ -77,7 +78,7 @@ def item_features(kg: atomic.Table, entities: Mapping[str, List[str]],
     values is {item_id: {column: cell}} for the items with any value.
   """
   if max_values < 1:
-    raise ValueError(f'max KG values per cell must be >= 1, got {max_values}')
+    raise UserError(f'max KG values per cell must be >= 1, got {max_values}')
   kg.require(KG_FIELDS)
   tails: Dict[str, Dict[str, Set[str]]] = collections.defaultdict(
       lambda: collections.defaultdict(set))
@@ -86,7 +87,7 @@ def item_features(kg: atomic.Table, entities: Mapping[str, List[str]],
     if head not in entities:
       continue
     if features.SEPARATOR in tail:
-      raise ValueError(f'{where}: field tail_id {tail!r} holds '
+      raise UserError(f'{where}: field tail_id {tail!r} holds '
                        f'{features.SEPARATOR!r}, the multi-value separator')
     tails[relation][head].add(tail)
   if not tails:

@@ -32,6 +32,8 @@ from pipeline.data import kg as kg_lib
 from pipeline.data import recbole
 from pipeline.data import split as split_lib
 from pipeline.data.events import parse_timestamp
+from pipeline.errors import UserError
+from pipeline.errors import MissingInputError
 
 NAME = 'movielens-100k'
 SCHEMAS = 'movielens-100k'
@@ -59,7 +61,7 @@ def _lines(text: str) -> Lines:
 def _fields(where: str, line: str, sep: str, count: int) -> List[str]:
   fields = line.split(sep)
   if len(fields) != count:
-    raise ValueError(f'{where}: expected {count} {sep!r}-separated fields, '
+    raise UserError(f'{where}: expected {count} {sep!r}-separated fields, '
                      f'found {len(fields)}: {line[:80]!r}')
   return fields
 
@@ -69,7 +71,7 @@ def _user_row(where: str, age: str, gender: str, occupation: str,
   try:
     float(age)
   except ValueError:
-    raise ValueError(f'{where}: age {age!r} is not a number') from None
+    raise UserError(f'{where}: age {age!r} is not a number') from None
   return {'age': age.strip(), 'gender': gender.strip(),
           'occupation': occupation.strip(), 'zip_prefix': zip_code.strip()[:3]}
 
@@ -92,7 +94,7 @@ class _Tables:
 
   def add_user(self, where: str, user_id: str, row: Dict[str, str]) -> None:
     if user_id in self.users:
-      raise ValueError(f'{where}: user_id {user_id!r} appears twice')
+      raise UserError(f'{where}: user_id {user_id!r} appears twice')
     self.users[user_id] = row
 
 
@@ -101,7 +103,7 @@ class _Tables:
 
 def _read_text(path: str, encoding: str) -> str:
   if not os.path.isfile(path):
-    raise FileNotFoundError(f'{path} not found: --source must be an extracted '
+    raise MissingInputError(f'{path} not found: --source must be an extracted '
                             'GroupLens ml-100k folder (u.data, u.item, u.user, '
                             'u.genre)')
   with open(path, encoding=encoding) as f:
@@ -111,7 +113,7 @@ def _read_text(path: str, encoding: str) -> str:
 def read_grouplens(source: str) -> _Tables:
   """Reads u.genre, u.item, u.user and u.data of an ml-100k folder."""
   if not os.path.isdir(source):
-    raise FileNotFoundError(f'--source {source} is not a folder; give an '
+    raise MissingInputError(f'--source {source} is not a folder; give an '
                             'extracted GroupLens ml-100k folder')
   genre_file, item_file, user_file, data_file = (
       os.path.join(source, n) for n in ('u.genre', 'u.item', 'u.user',
@@ -121,10 +123,10 @@ def read_grouplens(source: str) -> _Tables:
     where = f'{genre_file} line {number}'
     name, index = _fields(where, line, '|', 2)
     if not index.strip().isdigit():
-      raise ValueError(f'{where}: genre index {index!r} is not a number')
+      raise UserError(f'{where}: genre index {index!r} is not a number')
     genres[int(index)] = name
   if not genres or sorted(genres) != list(range(len(genres))):
-    raise ValueError(f'{genre_file}: genre indices must be 0..n-1, got '
+    raise UserError(f'{genre_file}: genre indices must be 0..n-1, got '
                      f'{sorted(genres)}')
   names = [genres[i] for i in range(len(genres))]
 
@@ -134,7 +136,7 @@ def read_grouplens(source: str) -> _Tables:
     fields = _fields(where, line, '|', 5 + len(names))
     flags = fields[5:]
     if any(f not in ('0', '1') for f in flags):
-      raise ValueError(f'{where}: genre flags must be 0 or 1, got {flags}')
+      raise UserError(f'{where}: genre flags must be 0 or 1, got {flags}')
     tables.items.append(_item_row(
         fields[0].strip(), fields[1],
         [n for n, f in zip(names, flags) if f == '1']))
@@ -205,7 +207,7 @@ def fetch_recbole_wheel(
   found = sorted(glob.glob(pattern))
   if result.returncode != 0 or not found:
     tail = (result.stderr or result.stdout or '').strip()[-600:]
-    raise ValueError(f'could not download recbole=={RECBOLE_VERSION} with '
+    raise UserError(f'could not download recbole=={RECBOLE_VERSION} with '
                      f'`{" ".join(command)}` (exit {result.returncode}): '
                      f'{tail}\nDownload an ml-100k folder from GroupLens and '
                      'pass it with --source instead.')
@@ -241,9 +243,9 @@ def build(out_dir: str, source: Optional[str] = None,
     The dataset.json content, plus 'source' (the folder or wheel read).
   """
   split_lib.check_args(split, eval_fraction, history_length)
-  contract.check_out_dir(out_dir, force)
+  contract.check_out_dir(out_dir, force, sources=[source] if source else [])
   if kg and source:
-    raise ValueError('--kg reads ml-100k.kg and ml-100k.link from the RecBole '
+    raise UserError('--kg reads ml-100k.kg and ml-100k.link from the RecBole '
                      'wheel, which a GroupLens --source lacks; drop --source')
   if source:
     tables, origin = read_grouplens(source), os.path.abspath(source)

@@ -30,6 +30,8 @@ from pipeline.data import kg as kg_lib
 from pipeline.data import schema_gen
 from pipeline.data import split as split_lib
 from pipeline.data.events import Event, parse_timestamp
+from pipeline.errors import UserError
+from pipeline.errors import MissingInputError
 
 TEXT_TOKEN_RATIO = 0.5
 INTER_FIELDS = (features.USER_ID, features.ITEM_ID, features.TIMESTAMP)
@@ -58,9 +60,9 @@ def _keyed(table: atomic.Table, key: str, what: str, origins
   for where, row in table.records():
     value = row[key].strip()
     if not value:
-      raise ValueError(f'{where}: field {key!r} is empty')
+      raise UserError(f'{where}: field {key!r} is empty')
     if value in first:
-      raise ValueError(f'{where}: field {key} {value!r} appears twice (first '
+      raise UserError(f'{where}: field {key} {value!r} appears twice (first '
                        f'at {first[value]})')
     first[value] = where
     origins[(what, value)] = where
@@ -76,6 +78,7 @@ def read(source: str, dataset: str, kg: bool = False,
   `required` maps an extension ('item', 'user') to fields its file must have
   (the file itself is then required too).
   """
+  contract.check_name(dataset)
   required = required or {}
   with atomic.Source(source, dataset) as files:
     wanted = [atomic.INTER, atomic.ITEM] + (
@@ -84,7 +87,7 @@ def read(source: str, dataset: str, kg: bool = False,
     if kg:
       for ext in (atomic.KG, atomic.LINK):
         if not files.has(ext):
-          raise FileNotFoundError(f'{files.describe(ext)} not found: --kg '
+          raise MissingInputError(f'{files.describe(ext)} not found: --kg '
                                   f'needs {dataset}.kg and {dataset}.link')
       wanted += [atomic.KG, atomic.LINK]
     tables = {ext: files.read(ext) for ext in wanted}
@@ -104,7 +107,7 @@ def read(source: str, dataset: str, kg: bool = False,
                    if f.name != features.USER_ID]
     for f in user_fields:
       if f.name in _RESERVED_USER_FIELDS:
-        raise ValueError(f'{user_table.path} line 1: field {f.name!r} '
+        raise UserError(f'{user_table.path} line 1: field {f.name!r} '
                          'clashes with a contract column of the interactions')
   inter.require(INTER_FIELDS)
   events = [Event(row[features.USER_ID].strip(), row[features.ITEM_ID].strip(),
@@ -131,7 +134,7 @@ def _add_kg(data: Dataset, kg: atomic.Table, link: atomic.Table,
   columns, values = kg_lib.item_features(kg, entities, max_values)
   clash = sorted(set(columns) & {f.name for f in data.item_fields})
   if clash:
-    raise ValueError(f'{data.files[atomic.ITEM]}: fields {clash} clash with '
+    raise UserError(f'{data.files[atomic.ITEM]}: fields {clash} clash with '
                      'the KG columns of the same name')
   for row in data.items:
     found = values.get(row[features.ITEM_ID], {})
@@ -169,7 +172,7 @@ def _cell(kind: str, cell: str, where: str, name: str) -> str:
     return cell.strip()
   tokens = cell.split()
   if any(features.SEPARATOR in t for t in tokens):
-    raise ValueError(f'{where}: field {name!r} has a value holding '
+    raise UserError(f'{where}: field {name!r} has a value holding '
                      f'{features.SEPARATOR!r}, the multi-value separator')
   return features.SEPARATOR.join(tokens)
 
@@ -197,11 +200,11 @@ def _check_overrides(data: Dataset, text, multi) -> None:
   for flag, names in (('--text', text), ('--multi-valued', multi)):
     for name in names:
       if name not in seq:
-        raise ValueError(f'{flag} {name}: not a token_seq field of the .item '
+        raise UserError(f'{flag} {name}: not a token_seq field of the .item '
                          f'or .user file (token_seq fields: {sorted(seq)})')
   both = sorted(set(text) & set(multi))
   if both:
-    raise ValueError(f'fields {both} are given as both --text and '
+    raise UserError(f'fields {both} are given as both --text and '
                      '--multi-valued')
 
 
@@ -249,8 +252,9 @@ def build(out_dir: str, source: str, dataset: str, *, kg: bool = False,
   Returns:
     The dataset.json content, plus 'source' (what was read).
   """
+  contract.check_name(dataset)
   split_lib.check_args(split, eval_fraction, history_length)
-  contract.check_out_dir(out_dir, force)
+  contract.check_out_dir(out_dir, force, sources=[source])
   data = read(source, dataset, kg=kg, max_kg_values=max_kg_values)
   files = schema_files(data, dataset, text_fields, multi_valued_fields)
   extra = {'format': 'recbole'}

@@ -16,6 +16,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from models import features
 from pipeline.data.events import Event, event_key
+from pipeline.errors import UserError
 
 
 class SplitProtocol(str, enum.Enum):
@@ -37,7 +38,7 @@ def protocol(value) -> SplitProtocol:
   try:
     return SplitProtocol(value)
   except ValueError:
-    raise ValueError(f'split must be one of {list(NAMES)}, got '
+    raise UserError(f'split must be one of {list(NAMES)}, got '
                      f'{value!r}') from None
 
 
@@ -50,16 +51,16 @@ def check_args(split, eval_fraction: Optional[float],
   """
   split = protocol(split)
   if history_length < 0:
-    raise ValueError(f'history_length must be >= 0, got {history_length}')
+    raise UserError(f'history_length must be >= 0, got {history_length}')
   if split == SplitProtocol.LEAVE_LAST_OUT:
     if eval_fraction is not None:
-      raise ValueError('eval_fraction applies to the temporal split only; '
+      raise UserError('eval_fraction applies to the temporal split only; '
                        'leave-last-out takes each user\'s last event')
     return split, None
   if eval_fraction is None:
     eval_fraction = DEFAULT_EVAL_FRACTION
   if not 0.0 < eval_fraction < 1.0:
-    raise ValueError(f'eval_fraction must be in (0, 1), got {eval_fraction}')
+    raise UserError(f'eval_fraction must be in (0, 1), got {eval_fraction}')
   return split, eval_fraction
 
 
@@ -105,7 +106,7 @@ def split_events(events: Sequence[Event], split=DEFAULT_SPLIT,
               if split == SplitProtocol.TEMPORAL else
               f'{split.value} (users with >= {LEAVE_LAST_OUT_MIN_EVENTS} '
               f'events) over {len(ordered)} events')
-    raise ValueError(f'{detail} leaves {len(evaluation)} eval and '
+    raise UserError(f'{detail} leaves {len(evaluation)} eval and '
                      f'{len(train)} train events; both splits need at least '
                      'one event')
   return train, evaluation

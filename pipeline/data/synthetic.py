@@ -28,6 +28,7 @@ import numpy as np
 
 from pipeline.data import contract
 from pipeline.data import split as split_lib
+from pipeline.errors import UserError
 
 NAME = 'synthetic'
 SCHEMAS = 'synthetic'
@@ -76,7 +77,7 @@ def _ids(prefix: str, n: int) -> List[str]:
 
 def _check(name: str, value: int, minimum: int) -> None:
   if int(value) != value or value < minimum:
-    raise ValueError(f'{name} must be an integer >= {minimum}, got {value!r}')
+    raise UserError(f'{name} must be an integer >= {minimum}, got {value!r}')
 
 
 def _items(rng: np.random.Generator, num_items: int, missing_fraction: float
@@ -156,9 +157,9 @@ def generate(out_dir: str, num_items: int, num_users: int, num_events: int,
   _check('num_events', num_events, 2)
   _check('span_days', span_days, 1)
   if zipf_exponent < 0:
-    raise ValueError(f'zipf_exponent must be >= 0, got {zipf_exponent}')
+    raise UserError(f'zipf_exponent must be >= 0, got {zipf_exponent}')
   if not 0.0 <= missing_fraction < 1.0:
-    raise ValueError(f'missing_fraction must be in [0, 1), got '
+    raise UserError(f'missing_fraction must be in [0, 1), got '
                      f'{missing_fraction}')
   split_lib.check_args(split, eval_fraction, history_length)
   contract.check_out_dir(out_dir, force)

@@ -99,7 +99,8 @@ TINY_FLAGS = ('--epochs', '1', '--batch-size', '64',
               '--feature-embedding-dim', '8', '--tower-layers', '16', '8',
               '--ssl', 'cfm', '--ssl-batch-size', '64',
               '--query-encoder', 'pooled', '--min-recall', '0',
-              '--max-overall-drop', '1', '--max-tail-drop', '1')
+              '--max-overall-drop', '1', '--max-tail-drop', '1',
+              '--min-eval-events', '0', '--min-eval-users', '0')
 # Beam args for the history fixtures (default: DirectRunner in memory),
 # e.g. '--direct_running_mode=multi_processing --direct_num_workers=2'.
 BEAM_ARGS_ENV = 'SSLREC_TEST_BEAM_ARGS'
@@ -229,7 +230,8 @@ class _History:
     self.config = RunConfig(
         data=data, output=str(root / 'output'), training=TINY_TRAINING,
         evaluation=EvaluationConfig(min_recall=0.0, max_overall_drop=1.0,
-                                    max_tail_drop=1.0))
+                                    max_tail_drop=1.0, min_eval_events=0,
+                                    min_eval_users=0))
     self.run_args = ('run', '--data', data, '--output',
                      self.config.output) + TINY_FLAGS
     if os.environ.get(BEAM_ARGS_ENV):  # e.g. Beam's multi-processing mode
