@@ -22,6 +22,7 @@ import shlex
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from components.index_builder.kinds import IndexKind
+from components.retrieval_evaluator.exclusion import Exclusion
 from models.options import Choice
 from models.options import option
 from models.config import TrainingConfig
@@ -48,8 +49,10 @@ class EvaluationConfig:
   max_tail_drop: float = option(
       0.01, 'allowed drop of tail-item Recall@blessing_k vs the last blessed '
       'model')
-  exclude_seen: bool = option(
-      True, "leave the user's training items out of their ranking")
+  exclusion: Exclusion = option(
+      Exclusion.SERVING, "items left out of each event's ranking: serving "
+      "(the index's rule: the event's history and the user's training items) "
+      'or none (the whole corpus, the leave-last-out literature\'s rule)')
   index_k: int = option(100, 'items the exported retrieval index returns')
   index_kind: IndexKind = option(
       IndexKind.BRUTE_FORCE, 'retrieval index: brute_force (exact) or scann '
@@ -77,6 +80,8 @@ class EvaluationConfig:
       raise ValueError('evaluation.bootstrap_seed must be >= 0')
     object.__setattr__(self, 'index_kind', IndexKind.parse(
         self.index_kind, 'evaluation.index_kind'))
+    object.__setattr__(self, 'exclusion', Exclusion.parse(
+        self.exclusion, 'evaluation.exclusion'))
 
 
 class ConfigError(ValueError):
@@ -257,7 +262,10 @@ def _value(value: Any, default: Any, key: str, source: str) -> Any:
 _MOVED = {'training.numeric_buckets': 'transform.numeric_buckets',
           'training.vocab_top_k': 'transform.vocab_top_k',
           'training.text_top_k': 'transform.text_top_k',
-          'training.embedding_dim': 'training.feature_embedding_dim'}
+          'training.embedding_dim': 'training.feature_embedding_dim',
+          'evaluation.exclude_seen':
+              'evaluation.exclusion (serving: the index\'s rule, history and '
+              'train items left out; none: nothing left out)'}
 
 
 def _build(cls, d: Mapping[str, Any], source: str, prefix: str):
