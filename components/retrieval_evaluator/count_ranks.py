@@ -54,35 +54,42 @@ def _rank_block(queries: np.ndarray, items: np.ndarray, targets: np.ndarray,
   # scores with float32 bounds avoids a float64 copy of every score.
   with np.errstate(invalid='ignore', over='ignore'):
     low = np.nextafter((estimate - margin).astype(np.float32),
-                       np.float32(-np.inf))
+                       np.float32(-np.inf))[:, None]
     high = np.nextafter((estimate + margin).astype(np.float32),
-                        np.float32(np.inf))
+                        np.float32(np.inf))[:, None]
   exact = np.full(n, np.nan)
   above = np.zeros(n, np.int64)
   near_rows, near_items, near_scores = [], [], []
+  # One score block and one mask, reused by every corpus batch. NaN scores
+  # (the top-k's -inf) fail every comparison: never counted, never near.
+  width = min(corpus_batch_size, len(items))
+  buffer = np.empty([n, width], np.float32)
+  mask = np.empty([n, width], bool)
   for start in range(0, len(items), corpus_batch_size):
     batch = items[start:start + corpus_batch_size]
     end = start + len(batch)
-    scores = metrics.query_item_scores(queries, batch)
-    scores[np.isnan(scores)] = -np.inf
+    scores = metrics.query_item_scores(queries, batch,
+                                       out=buffer[:, :len(batch)])
     if exclusions is not None:
       ex_rows, ex_items = exclusions.in_range(start, end)
       hit = (ex_rows >= row0) & (ex_rows < row0 + n)
       scores[ex_rows[hit] - row0, ex_items[hit] - start] = -np.inf
     here = np.flatnonzero((targets >= start) & (targets < end))
     exact[here] = scores[here, targets[here] - start]
-    over = (scores > high[:, None]).sum(axis=1)
+    flags = mask[:, :len(batch)]
+    over = np.count_nonzero(np.greater(scores, high, out=flags), axis=1)
     above += over
     # Only the rows with a score in their window (the rows whose target is in
     # this batch, and rare others) are searched for it.
-    some = np.flatnonzero((scores >= low[:, None]).sum(axis=1) > over)
+    some = np.flatnonzero(np.count_nonzero(
+        np.greater_equal(scores, low, out=flags), axis=1) > over)
     window = scores[some]
-    rows, cols = np.nonzero((window >= low[some, None])
-                            & (window <= high[some, None]))
-    rows = some[rows]
-    near_rows.append(rows)
+    local, cols = np.nonzero((window >= low[some]) & (window <= high[some]))
+    near_rows.append(some[local])
     near_items.append(cols + start)
-    near_scores.append(scores[rows, cols])
+    near_scores.append(window[local, cols])
+  exact[np.isnan(exact)] = -np.inf  # a NaN target scores as the top-k's -inf
+  low, high = low[:, 0], high[:, 0]
   rows = np.concatenate(near_rows)
   idx = np.concatenate(near_items)
   score = np.concatenate(near_scores).astype(np.float64)

@@ -5,9 +5,9 @@ splits), embeds with the towers' serving signatures and computes the metrics of
 `metrics.py` and `summary.py` (slices, intervals, the metrics.json layout).
 Which items each ranking leaves out: `exclusion.py` (by default the index's
 rule: the event's history and the user's train items). Memory: the corpus ids,
-the eval query embeddings [num_eval_events, d] and one (event, item) pair per
-excluded item; item embeddings are computed and scored one corpus batch at a
-time.
+the eval query embeddings [num_eval_events, d], the item embeddings
+[num_items, d] and one (event, item) pair per excluded item; ranks are
+counted (count_ranks.py), as on the Beam path.
 """
 import collections
 import dataclasses
@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from components import tower_io
 from components.retrieval_evaluator import bootstrap
+from components.retrieval_evaluator import count_ranks
 from components.retrieval_evaluator import exclusion as exclusion_lib
 from components.retrieval_evaluator import metrics
 from components.retrieval_evaluator import rank_histograms
@@ -187,11 +188,13 @@ def rank_events(query_tower: tower_io.Tower, item_tower: tower_io.Tower,
   exclusions = exclusion_lib.event_exclusions(
       exclusion, queries.histories, queries.users, queries.targets,
       corpus.index_of, corpus.seen_by_user)
-  ranks = metrics.rank_targets(
-      queries.embeddings,
-      item_embeddings(item_tower, corpus, corpus_batch_size),
-      queries.targets, depth=max(max(ks), metrics.DECILE_K, metrics.LITERATURE_K),
-      exclusions=exclusions, query_block=query_batch_size)
+  items = np.concatenate(list(item_embeddings(item_tower, corpus,
+                                              corpus_batch_size)))
+  ranks = count_ranks.rank_targets(
+      queries.embeddings, items, queries.targets,
+      depth=max(max(ks), metrics.DECILE_K, metrics.LITERATURE_K),
+      exclusions=exclusions, query_block=query_batch_size,
+      corpus_batch_size=corpus_batch_size)
   logging.info('Ranked %d eval events over %d corpus items (%d excluded '
                '(event, item) pairs).', len(ranks), len(corpus.item_ids),
                len(exclusions) if exclusions is not None else 0)
