@@ -20,11 +20,11 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as mlmd_pb2
 
+from components.retrieval_evaluator import outputs as evaluator_outputs
 from components.retrieval_evaluator.outputs import METRICS_FILE
 
 RUN_CONTEXT = 'pipeline_run'
 NODE_CONTEXT = 'node'
-METRICS_K = 50
 _SQLITE_HEADER = b'SQLite format 3\x00'
 _State = mlmd_pb2.Execution.State
 _INPUT, _OUTPUT = mlmd_pb2.Event.INPUT, mlmd_pb2.Event.OUTPUT
@@ -128,11 +128,13 @@ def _read_json(uri: str, name: str) -> Optional[Dict[str, Any]]:
   return content if isinstance(content, dict) else None
 
 
-def evaluation_summary(uri: str, k: int = METRICS_K) -> Dict[str, Any]:
-  """Recall@k overall / tail of a ModelEvaluation (None when not recorded)."""
+def evaluation_summary(uri: str) -> Dict[str, Any]:
+  """Recall@K overall / tail of a ModelEvaluation (None when not recorded),
+  at the K its blessing read (recorded in metrics.json)."""
   metrics = _read_json(uri, METRICS_FILE)
   if metrics is None:
     return {'metrics_file': None}
+  k = evaluator_outputs.blessing_k(metrics)
   recall = metrics.get(f'recall@{k}')
   recall = recall if isinstance(recall, dict) else {}
   return {f'recall@{k}_overall': recall.get('overall'),

@@ -159,8 +159,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         corpus, ks, settings, self._make_beam_pipeline,
         work_dir=evaluation_artifact.uri, **options)
     content[outputs.SETTINGS_KEY] = {
-        EXCLUSION_KEY: rule.value, HISTORY_COLUMN_KEY: options[
-            HISTORY_COLUMN_KEY] or '', KS_KEY: ks, BLESSING_K_KEY: config.k}
+        outputs.EXCLUSION_SETTING: rule.value,
+        HISTORY_COLUMN_KEY: options[HISTORY_COLUMN_KEY] or '', KS_KEY: ks,
+        outputs.BLESSING_K_SETTING: config.k}
     write_text_atomically(os.path.join(evaluation_artifact.uri, METRICS_FILE),
                           json.dumps(content, indent=2) + '\n')
     _set_properties(evaluation_artifact, content, ks)
