@@ -67,8 +67,8 @@ def main() -> None:
   exclusions = metrics.Exclusions(rows[keep], excluded[keep])
   rate = matmul_rate(args.dim)
   print(f'{args.events} events x {args.items} items, d={args.dim}, '
-        f'{os.cpu_count()} cores; matmul {rate / 1e9:.1f} GFLOP/s')
-  print('K  wall_s  cpu_s  TFLOP  floor_s  wall/floor  ranked')
+        f'{os.cpu_count()} cores; matmul {rate / 1e9:.1f} GFLOP/s', flush=True)
+  print('K  wall_s  cpu_s  TFLOP  floor_s  wall/floor  ranked', flush=True)
   for k in args.intentions:
     queries = _unit(rng, [args.events, k, args.dim] if k > 1
                     else [args.events, args.dim])
@@ -79,7 +79,7 @@ def main() -> None:
     flops = 2.0 * args.events * k * args.items * args.dim
     floor = flops / rate
     print(f'{k}  {wall:6.1f}  {cpu:5.1f}  {flops / 1e12:5.2f}  {floor:7.1f}  '
-          f'{wall / floor:10.2f}  {int((ranks > 0).sum())}')
+          f'{wall / floor:10.2f}  {int((ranks > 0).sum())}', flush=True)
 
 
 if __name__ == '__main__':
