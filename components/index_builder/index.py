@@ -19,8 +19,9 @@ A query tower that returns K `intentions` [batch, K, d] (the sequence
 encoder) is scored by the max over its intentions: each intention is searched
 for its top (k + excluded), and the candidates are merged into one top k (an
 item found by several intentions keeps its best score), which equals the top
-k of the max-over-intentions scores among the items not excluded. The query tower SavedModel is embedded in the
-index, so one model serves retrieval. k = min(configured k, corpus size).
+k of the max-over-intentions scores among the items not excluded. The query
+tower SavedModel is embedded in the index, so one model serves retrieval.
+k = min(configured k, corpus size).
 
 Kinds:
   brute_force  exact: tfrs.layers.factorized_top_k.BruteForce over a

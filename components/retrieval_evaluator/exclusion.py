@@ -1,7 +1,7 @@
 """Which items each eval event's ranking leaves out (pure numpy, no TensorFlow).
 
-  serving  the items the index leaves out of a request (components/index_builder):
-           the event's `history` (`|`-joined item ids, the column the query
+  serving  the items the index leaves out of a request
+           (components/index_builder): the event's `history` (`|`-joined item ids, the column the query
            tower reads), plus the user's items in the train split, so the
            reported metrics are what a client gets. The event's own item is
            never removed (with repeat consumption a client that excludes it
