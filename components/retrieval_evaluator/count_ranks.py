@@ -87,20 +87,23 @@ def _rank_block(queries: np.ndarray, items: np.ndarray, targets: np.ndarray,
   # One score block and one mask, reused by every corpus batch. NaN scores
   # (the top-k's -inf) fail every comparison: never counted, never near.
   width = min(corpus_batch_size, len(items))
-  buffer = np.empty([n, width], np.float32)
-  mask = np.empty([n, width], bool)
+  buffer = np.empty([n * width], np.float32)
+  mask = np.empty([n * width], bool)
   for start in range(0, len(items), corpus_batch_size):
     batch = items[start:start + corpus_batch_size]
     end = start + len(batch)
-    scores = metrics.query_item_scores(queries, batch,
-                                       out=buffer[:, :len(batch)])
+    # Contiguous [n, len(batch)] views (BLAS writes them directly).
+    shape = (n, len(batch))
+    scores = metrics.query_item_scores(
+        queries, batch, out=buffer[:n * len(batch)].reshape(shape))
     if exclusions is not None:
       ex_rows, ex_items = exclusions.in_range(start, end)
       hit = (ex_rows >= row0) & (ex_rows < row0 + n)
       scores[ex_rows[hit] - row0, ex_items[hit] - start] = -np.inf
     here = np.flatnonzero((targets >= start) & (targets < end))
     exact[here] = scores[here, targets[here] - start]
-    over, at_least_low = _count(scores, low, high, mask[:, :len(batch)])
+    over, at_least_low = _count(scores, low, high,
+                                mask[:n * len(batch)].reshape(shape))
     above += over
     # Only the rows with a score in their window (the rows whose target is in
     # this batch, and rare others) are searched for it.
