@@ -277,6 +277,11 @@ class Session:
       self.mutual_information = json.load(f)
     self.eval_corpus = evaluation.load_corpus(prepared.items_examples,
                                               prepared.interactions_examples)
+    # Leave-last-out folders rank as the literature (nothing excluded);
+    # the others with the index's rule (docs/evaluation.md).
+    self.exclusion = ('none' if self.dataset.get('split') == 'leave-last-out'
+                      else 'serving')
+    self.history_column = self.feature_config.history_column
     self.num_train_events = self.dataset['num_train_events']
 
   @contextlib.contextmanager
@@ -316,7 +321,7 @@ class Session:
       ranking = evaluation.rank_events(
           trained.query_tower, trained.item_tower,
           self.prepared.interactions_examples, self.eval_corpus, KS,
-          exclude_seen=True)
+          exclusion=self.exclusion, history_column=self.history_column)
     train_seconds, start = trained.train_seconds, trained.start
     totals = evaluation.user_totals(self.eval_corpus, ranking, KS)
     metrics = summary.metrics_dict(totals)
@@ -332,20 +337,25 @@ class Session:
 
   def popular(self) -> Dict[str, Any]:
     """The most-popular list (train frequency) on the eval events, with the
-    evaluator's exclusions (the user's train items)."""
+    evaluator's exclusions (`self.exclusion`)."""
     from components.retrieval_evaluator import evaluation  # pylint: disable=g-import-not-at-top
-    from components.retrieval_evaluator import metrics as metrics_lib  # pylint: disable=g-import-not-at-top
+    from components.retrieval_evaluator import exclusion  # pylint: disable=g-import-not-at-top
     from components.retrieval_evaluator import summary  # pylint: disable=g-import-not-at-top
-    targets, users = [], []
-    for _, block_targets, block_users in evaluation.eval_blocks(
-        {}, self.prepared.interactions_examples, self.eval_corpus, 4096):
+    targets, users, histories = [], [], []
+    for batch, block_targets, block_users in evaluation.eval_blocks(
+        evaluation.eval_columns({}, self.history_column),
+        self.prepared.interactions_examples, self.eval_corpus, 4096):
       targets.append(block_targets)
       users += block_users
+      if self.history_column:
+        histories += list(batch[self.history_column])
     targets = np.concatenate(targets)
     like = evaluation.Ranking(
         np.zeros(len(targets), np.int64), targets, users,
-        metrics_lib.Exclusions.from_seen(users, self.eval_corpus.seen_by_user,
-                                         targets))
+        exclusion.event_exclusions(
+            self.exclusion, histories if self.history_column else None,
+            users, targets, self.eval_corpus.index_of,
+            self.eval_corpus.seen_by_user))
     totals = evaluation.user_totals(
         self.eval_corpus, evaluation.popularity_ranking(self.eval_corpus, like),
         KS)

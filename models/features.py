@@ -79,6 +79,12 @@ class FeatureConfig:
   def query_feature_names(self) -> List[str]:
     return [f.name for f in self.query_features]
 
+  @property
+  def history_column(self) -> str:
+    """The query feature tagged `history` ('' if none): the index and the
+    evaluator exclude its items."""
+    return next((f.name for f in self.query_features if f.kind == HISTORY), '')
+
   def item_feature(self, name: str) -> Feature:
     for f in self.item_features:
       if f.name == name:

@@ -101,6 +101,12 @@ def test_index_equals_numpy_brute_force_over_k_intentions(setup, served,
   raw = _raw(rows, setup['fc'].query_features)
   intentions = served['query'].query_vectors(raw)   # [50, K, d]
   scores = np.einsum('nkd,md->nkm', intentions, items).max(axis=1)
+  # The index leaves each request's history items out.
+  column = setup['fc'].history_column
+  assert column
+  for row, history in enumerate(raw[column]):
+    scores[row, np.isin(keys, history.split('|'))] = -np.inf
+  assert np.isneginf(scores).any()
   order = np.argsort(-scores, axis=1, kind='stable')[:, :10]
   served = tf.saved_model.load(str(tmp_path / 'index')).signatures[
       'serving_default']

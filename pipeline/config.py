@@ -22,6 +22,9 @@ import shlex
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from components.index_builder.kinds import IndexKind
+from components.retrieval_evaluator.blessing import BlessingConfig
+from components.retrieval_evaluator.exclusion import Exclusion
+from components.retrieval_evaluator.metrics import DEFAULT_KS
 from models.options import Choice
 from models.options import option
 from models.config import TrainingConfig
@@ -41,18 +44,26 @@ DEFAULT_BEAM_ARGS: Tuple[str, ...] = ()
 @dataclasses.dataclass(frozen=True)
 class EvaluationConfig:
   """Retrieval evaluation, the blessing gate and the exported index."""
-  ks: Tuple[int, ...] = option((10, 50, 100), 'Recall@K / MAP@K cut-offs')
-  blessing_k: int = option(50, 'the K the blessing rule reads (one of ks)')
+  # The defaults' one home is the evaluator (metrics.DEFAULT_KS,
+  # blessing.BlessingConfig); the report and `sslrec inspect` read the K a
+  # run used from its metrics.json.
+  ks: Tuple[int, ...] = option(tuple(DEFAULT_KS), 'Recall@K / MAP@K cut-offs')
+  blessing_k: int = option(
+      BlessingConfig.k, 'the K the blessing rule reads (one of ks), shown by '
+      'the report and sslrec inspect')
   min_recall: float = option(
-      0.05, 'overall Recall@blessing_k a model must reach to be blessed')
+      BlessingConfig.min_recall,
+      'overall Recall@blessing_k a model must reach to be blessed')
   max_overall_drop: float = option(
-      0.01, 'allowed drop of overall Recall@blessing_k vs the last blessed '
-      'model')
+      BlessingConfig.max_overall_drop, 'allowed drop of overall '
+      'Recall@blessing_k vs the last blessed model')
   max_tail_drop: float = option(
-      0.01, 'allowed drop of tail-item Recall@blessing_k vs the last blessed '
-      'model')
-  exclude_seen: bool = option(
-      True, "leave the user's training items out of their ranking")
+      BlessingConfig.max_tail_drop, 'allowed drop of tail-item '
+      'Recall@blessing_k vs the last blessed model')
+  exclusion: Exclusion = option(
+      Exclusion.SERVING, "items left out of each event's ranking: serving "
+      "(the index's rule: the event's history and the user's training items) "
+      'or none (the whole corpus, the leave-last-out literature\'s rule)')
   index_k: int = option(100, 'items the exported retrieval index returns')
   index_kind: IndexKind = option(
       IndexKind.BRUTE_FORCE, 'retrieval index: brute_force (exact) or scann '
@@ -87,6 +98,8 @@ class EvaluationConfig:
                       '>= 0')
     object.__setattr__(self, 'index_kind', IndexKind.parse(
         self.index_kind, 'evaluation.index_kind'))
+    object.__setattr__(self, 'exclusion', Exclusion.parse(
+        self.exclusion, 'evaluation.exclusion'))
 
 
 class ConfigError(UserError):
@@ -267,7 +280,10 @@ def _value(value: Any, default: Any, key: str, source: str) -> Any:
 _MOVED = {'training.numeric_buckets': 'transform.numeric_buckets',
           'training.vocab_top_k': 'transform.vocab_top_k',
           'training.text_top_k': 'transform.text_top_k',
-          'training.embedding_dim': 'training.feature_embedding_dim'}
+          'training.embedding_dim': 'training.feature_embedding_dim',
+          'evaluation.exclude_seen':
+              'evaluation.exclusion (serving: the index\'s rule, history and '
+              'train items left out; none: nothing left out)'}
 
 
 def _build(cls, d: Mapping[str, Any], source: str, prefix: str):

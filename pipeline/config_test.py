@@ -191,6 +191,10 @@ def test_run_argv_repeats_only_the_given_options_with_absolute_paths(
      'key training.numeric_buckets is now transform.numeric_buckets'),
     ('training:\n  embedding_dim: 8\n',
      'key training.embedding_dim is now training.feature_embedding_dim'),
+    ('evaluation:\n  exclude_seen: false\n',
+     r"key evaluation.exclude_seen is now evaluation.exclusion \(serving: the "
+     r"index's rule, history and train items left out; none: nothing left "
+     r'out\)'),
 ])
 def test_a_moved_key_says_where_it_is_now(tmp_path, text, message):
   path = _write(tmp_path, text)
@@ -203,3 +207,13 @@ def test_transform_settings_are_their_own_section(tmp_path):
   config = config_lib.load(path)
   assert config.transform.numeric_buckets == 4
   assert config.training == RunConfig().training
+
+
+def test_exclusion_is_a_closed_choice(tmp_path):
+  assert RunConfig().evaluation.exclusion == 'serving'
+  config = config_lib.load(_write(tmp_path, 'evaluation:\n  exclusion: none\n'))
+  assert config.evaluation.exclusion == 'none'
+  path = _write(tmp_path, 'evaluation:\n  exclusion: seen\n')
+  with pytest.raises(ConfigError, match=r"evaluation.exclusion must be one "
+                     r"of \['serving', 'none'\], got 'seen'"):
+    config_lib.load(path)

@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as mlmd_pb2
 
+from components.retrieval_evaluator import outputs as evaluator_outputs
 from components.retrieval_evaluator.outputs import METRICS_FILE
 from pipeline.errors import UserError
 
@@ -30,7 +31,6 @@ RUN_CONTEXT = 'pipeline_run'
 # not live was killed, even if all its recorded executions completed.
 FINISHED_PROPERTY = 'sslrec_finished'
 NODE_CONTEXT = 'node'
-METRICS_K = 50
 _SQLITE_HEADER = b'SQLite format 3\x00'
 # The MySQL client's message when it has no reason to give.
 _EMPTY_MYSQL_REASON = re.compile(r'errno: *, *error: *$')
@@ -140,11 +140,13 @@ def _read_json(uri: str, name: str) -> Optional[Dict[str, Any]]:
   return content if isinstance(content, dict) else None
 
 
-def evaluation_summary(uri: str, k: int = METRICS_K) -> Dict[str, Any]:
-  """Recall@k overall / tail of a ModelEvaluation (None when not recorded)."""
+def evaluation_summary(uri: str) -> Dict[str, Any]:
+  """Recall@K overall / tail of a ModelEvaluation (None when not recorded),
+  at the K its blessing read (recorded in metrics.json)."""
   metrics = _read_json(uri, METRICS_FILE)
   if metrics is None:
     return {'metrics_file': None}
+  k = evaluator_outputs.blessing_k(metrics)
   recall = metrics.get(f'recall@{k}')
   recall = recall if isinstance(recall, dict) else {}
   return {f'recall@{k}_overall': recall.get('overall'),

@@ -50,9 +50,12 @@ def test_evaluation_and_blessing_key_properties(gate):
   (evaluation,) = _by_type(latest, 'ModelEvaluation')
   with open(os.path.join(evaluation['uri'], 'metrics.json')) as f:
     metrics = json.load(f)
+  # The gate pipeline blesses at K = 10 (not the default 50): inspect shows
+  # the K the run recorded.
+  assert metrics['settings']['blessing_k'] == 10
   assert evaluation['properties'] == {
-      'recall@50_overall': metrics['recall@50']['overall'],
-      'recall@50_tail': metrics['recall@50']['tail']}
+      'recall@10_overall': metrics['recall@10']['overall'],
+      'recall@10_tail': metrics['recall@10']['tail']}
   (blessing,) = _by_type(latest, 'ModelBlessing')
   assert blessing['properties']['blessed'] is False
   assert 'NOT blessed' in blessing['properties']['message']
@@ -113,8 +116,8 @@ def test_pushed_names_versions_runs_and_the_evaluation_of_that_run(gate):
     # the one of the pushed model.
     assert p['evaluation']['evaluation_id'] == first_eval['id'], name
     assert p['evaluation']['blessed'] is True
-    assert p['evaluation']['recall@50_overall'] == (
-        first_eval['properties']['recall@50_overall'])
+    assert p['evaluation']['recall@10_overall'] == (
+        first_eval['properties']['recall@10_overall'])
     # The blessing the pusher read, and the folder it serves.
     assert p['blessing']['blessed'] is True
     assert p['blessing']['blessing_id'] in {
@@ -295,6 +298,14 @@ def test_evaluation_summary_reads_metrics_json(tmp_path):
       'recall@50_overall': 0.25, 'recall@50_tail': 0.125}
   assert inspection.evaluation_summary(str(tmp_path / 'none')) == {
       'metrics_file': None}
+
+  # The K is the one the run's blessing read, recorded in metrics.json.
+  (tmp_path / 'metrics.json').write_text(json.dumps(
+      {'recall@50': {'overall': 0.25, 'tail': 0.125},
+       'recall@10': {'overall': 0.1, 'tail': 0.05},
+       'settings': {'blessing_k': 10, 'exclusion': 'serving'}}))
+  assert inspection.evaluation_summary(str(tmp_path)) == {
+      'recall@10_overall': 0.1, 'recall@10_tail': 0.05}
 
 
 def test_report_queries_executions_producers_and_properties(gate):

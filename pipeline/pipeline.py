@@ -70,7 +70,8 @@ def _validated_input(name: str, input_base: str, splits: Dict[str, str],
 def evaluate_and_push(*, query_model: Channel, item_model: Channel,
                       interactions: Channel, items: Channel,
                       serving_root: str,
-                      evaluation: EvaluationConfig) -> List[Any]:
+                      evaluation: EvaluationConfig,
+                      history_column: str = F.HISTORY) -> List[Any]:
   """Resolver -> RetrievalEvaluator -> IndexBuilder -> Cond-gated pushers.
 
   The part of the pipeline after the Trainer (tests/gate_pipeline.py runs it
@@ -83,6 +84,8 @@ def evaluate_and_push(*, query_model: Channel, item_model: Channel,
     items: raw items Examples (split corpus).
     serving_root: push destination; <serving_root>/<PUSHES[node]>/<version>.
     evaluation: metrics, blessing thresholds and the exported index.
+    history_column: the query column of `|`-joined item ids whose items the
+      index leaves out of its results, and so the evaluator too ('' = none).
 
   Returns:
     The nodes: the resolver, evaluator, index builder and the pushers.
@@ -102,7 +105,7 @@ def evaluate_and_push(*, query_model: Channel, item_model: Channel,
       min_recall=evaluation.min_recall,
       max_overall_drop=evaluation.max_overall_drop,
       max_tail_drop=evaluation.max_tail_drop,
-      exclude_seen=evaluation.exclude_seen,
+      exclusion=evaluation.exclusion, history_column=history_column,
       bootstrap_samples=evaluation.bootstrap_samples,
       bootstrap_seed=evaluation.bootstrap_seed,
       min_eval_events=evaluation.min_eval_events,
@@ -111,7 +114,8 @@ def evaluate_and_push(*, query_model: Channel, item_model: Channel,
   # a gated index would be rebuilt whenever the same towers are re-blessed.
   index_builder = IndexBuilder(
       query_model=query_model, item_model=item_model, items=items,
-      k=evaluation.index_k, kind=evaluation.index_kind)
+      k=evaluation.index_k, kind=evaluation.index_kind,
+      history_column=history_column)
   blessing = evaluator.outputs['blessing']
   models = {QUERY_TOWER: query_model, ITEM_TOWER: item_model,
             INDEX: index_builder.outputs['index']}
@@ -229,7 +233,8 @@ def create_pipeline(
       item_model=trainer.outputs['item_model'],
       interactions=inter_gen.outputs['examples'],
       items=items_gen.outputs['examples'],
-      serving_root=serving_root, evaluation=evaluation)
+      serving_root=serving_root, evaluation=evaluation,
+      history_column=feature_config.history_column)
 
   components: List[Any] = items + interactions + [
       items_transform, inter_transform, mutual_information, trainer] + gate

@@ -6,8 +6,10 @@
                          cells under MIN_EVENTS events greyed), charts, an
                          over-fitting warning, the training config and its diff
                          against the baseline's, run timings
-  <dest>/deciles.png     Recall@50 per popularity decile with intervals,
-                         candidate vs baseline and popularity
+  <dest>/deciles.png     Recall@K per popularity decile with intervals,
+                         candidate vs baseline and popularity (K as in
+                         metrics.json's `recall@K_by_decile`)
+The K of the headline (the blessing's) is read from metrics.json's settings.
   <dest>/losses.png      main / SSL / total loss per epoch from 1 (when logged)
 The folder is written beside dest and renamed into place, so a reader never
 sees half a report. `generate(output_dir, run_id)` reads the record from
@@ -27,6 +29,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 from matplotlib import ticker  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+from components.retrieval_evaluator import outputs as evaluator_outputs  # pylint: disable=g-import-not-at-top,wrong-import-position
 from pipeline import inspection  # pylint: disable=g-import-not-at-top,wrong-import-position
 from pipeline import run_records  # pylint: disable=g-import-not-at-top,wrong-import-position
 
@@ -35,7 +38,6 @@ REPORT_DIR = 'report'
 ITEM_SLICES = ('overall', 'head', 'tail', 'cold')
 USER_SLICES = ('new_users', 'returning_users', 'light_users', 'heavy_users')
 SLICES = ITEM_SLICES + USER_SLICES
-DECILE_KEY = 'recall@50_by_decile'
 DECILES_PNG, LOSSES_PNG = 'deciles.png', 'losses.png'
 # A cell with fewer eval events is greyed out: its difference is not judged.
 MIN_EVENTS = 30
@@ -177,11 +179,24 @@ def _delta_only(cell: Optional[dict], n_events: Optional[int]) -> str:
           f'{_delta(cell.get("delta"), cell.get("ci95"), few).strip()}</td>')
 
 
+def _decile_metric(metrics: dict) -> Tuple[Optional[str], str]:
+  """('recall@K_by_decile' or None, 'recall@K') of a metrics.json dict."""
+  key = evaluator_outputs.decile_key(metrics)
+  if key is None:
+    return None, f'recall@{evaluator_outputs.blessing_k(metrics)}'
+  return key, key[:-len(evaluator_outputs.DECILE_SUFFIX)]
+
+
+def _title(metric: str) -> str:
+  return metric.replace('recall', 'Recall', 1)
+
+
 def plot_deciles(metrics: dict, path: str) -> float:
-  """Grouped bars: Recall@50 per popularity decile (+ cold), with the 95%
+  """Grouped bars: Recall@K per popularity decile (+ cold), with the 95%
   intervals, vs the baseline and popularity; the y axis fits the data.
   Returns the top of the y axis."""
-  labels = [f'D{d + 1}' for d in range(len(metrics.get(DECILE_KEY, [])))]
+  decile_key, recall = _decile_metric(metrics)
+  labels = [f'D{d + 1}' for d in range(len(metrics.get(decile_key, [])))]
   labels.append('cold')
   series = [('candidate', metrics)]
   if metrics.get('baseline'):
@@ -192,11 +207,11 @@ def plot_deciles(metrics: dict, path: str) -> float:
   width = 0.8 / len(series)
   top = 0.0
   for i, (name, m) in enumerate(series):
-    values = list(m.get(DECILE_KEY, [])) + [
-        (m.get('recall@50') or {}).get('cold')]
+    values = list(m.get(decile_key, [])) + [
+        (m.get(recall) or {}).get('cold')]
     ci = m.get('ci95') or {}
-    intervals = list(ci.get(DECILE_KEY) or [None] * (len(values) - 1)) + [
-        (ci.get('recall@50') or {}).get('cold')]
+    intervals = list(ci.get(decile_key) or [None] * (len(values) - 1)) + [
+        (ci.get(recall) or {}).get('cold')]
     xs = [x + (i - (len(series) - 1) / 2) * width for x in range(len(labels))]
     shown = [(x, v, c) for x, v, c in zip(xs, values, intervals)
              if v is not None]
@@ -213,7 +228,7 @@ def plot_deciles(metrics: dict, path: str) -> float:
   ax.set_xticks(range(len(labels)))
   ax.set_xticklabels(labels)
   ax.set_xlabel('item popularity decile in training (D1 = most popular 10%)')
-  ax.set_ylabel('Recall@50')
+  ax.set_ylabel(_title(recall))
   top = min(1.0, top * 1.15) if top > 0 else 0.05
   ax.set_ylim(0, top)
   ax.legend()
@@ -359,11 +374,21 @@ def _html(record: run_records.RunRecord, has_losses: bool) -> str:
     parts.append('<p>Nothing was pushed.</p>')
   if record.metrics is not None:
     m = record.metrics
+    settings = m.get(evaluator_outputs.SETTINGS_KEY) or {}
+    excluded = {'serving': ' minus the items the index leaves out (the '
+                           "event's history and the user's training items)",
+                'none': ''}.get(settings.get(
+                    evaluator_outputs.EXCLUSION_SETTING), '')
+    blessing = f'recall@{evaluator_outputs.blessing_k(m)}'
+    overall = (m.get(blessing) or {}).get('overall')
     parts.append(f'<h2>Retrieval metrics</h2><p>{m.get("num_eval_events")} '
-                 'eval events ranked over the whole item corpus.</p>')
+                 f'eval events ranked over the whole item corpus{excluded}. '
+                 f'The blessing reads {_title(blessing)}: overall '
+                 f'{_fmt(overall)}.</p>')
     parts.append(metrics_table(m))
-    parts.append(f'<h2>Recall@50 by popularity decile</h2>'
-                 f'<img src="{DECILES_PNG}" alt="Recall@50 by decile">')
+    title = _title(_decile_metric(m)[1])
+    parts.append(f'<h2>{title} by popularity decile</h2>'
+                 f'<img src="{DECILES_PNG}" alt="{title} by decile">')
   else:
     parts.append('<p class="muted">No evaluation recorded for this run.</p>')
   if has_losses:

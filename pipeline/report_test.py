@@ -193,3 +193,25 @@ def test_report_on_a_foreign_file_is_a_clear_error(tmp_path):
   (tmp_path / 'metadata.sqlite').write_text('not a database')
   with pytest.raises(ValueError, match='not an ML Metadata store'):
     report.generate(str(tmp_path))
+
+
+def test_the_k_shown_is_the_one_the_run_recorded(tmp_path):
+  # A run evaluated with blessing_k 10 (deciles at 10): the report says 10.
+  metrics = dict(FULL, settings={'exclusion': 'serving', 'blessing_k': 10,
+                                 'ks': [10], 'history_column': 'history'})
+  metrics['recall@10_by_decile'] = metrics.pop('recall@50_by_decile')
+  record = run_records.RunRecord(
+      run_id='r', pipeline_name='sslrec', start_time_ms=0, metrics=metrics,
+      blessed=True, blessing_message='blessed', curves={})
+  text = open(report.render(record, str(tmp_path / 'ten')),
+              encoding='utf-8').read()
+  assert 'The blessing reads Recall@10: overall 0.2500.' in text
+  assert '<h2>Recall@10 by popularity decile</h2>' in text
+  assert "minus the items the index leaves out" in text
+  assert 'Recall@50' not in text
+  # A metrics.json from before the settings: K = 50, as it was blessed.
+  record.metrics = FULL
+  text = open(report.render(record, str(tmp_path / 'fifty')),
+              encoding='utf-8').read()
+  assert 'The blessing reads Recall@50' in text
+  assert '<h2>Recall@50 by popularity decile</h2>' in text

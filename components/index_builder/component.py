@@ -21,6 +21,7 @@ class IndexBuilderSpec(types.ComponentSpec):
       executor.KIND_KEY: ExecutionParameter(type=str),
       executor.SCANN_OPTIONS_KEY: ExecutionParameter(type=str, optional=True),
       executor.BATCH_SIZE_KEY: ExecutionParameter(type=int),
+      executor.HISTORY_COLUMN_KEY: ExecutionParameter(type=str, optional=True),
   }
   INPUTS = {
       executor.QUERY_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
@@ -33,7 +34,8 @@ class IndexBuilderSpec(types.ComponentSpec):
 
 
 class IndexBuilder(base_component.BaseComponent):
-  """Exports `serving_default(raw query features) -> {item_ids, scores}`.
+  """Exports `serving_default(raw query features) -> {item_ids, scores}`
+  (and `with_exclusions(raw query features, exclude_item_ids)`).
 
   Output `index`: a Model artifact whose Format-Serving holds the SavedModel
   (query tower + top-k over the item tower's embeddings of the whole corpus),
@@ -50,7 +52,8 @@ class IndexBuilder(base_component.BaseComponent):
                k: int = index.DEFAULT_K,
                kind: IndexKind = IndexKind.BRUTE_FORCE,
                scann_options: Optional[Mapping[str, Any]] = None,
-               batch_size: int = 4096):
+               batch_size: int = 4096,
+               history_column: str = index.HISTORY_COLUMN):
     """Constructs the component.
 
     Args:
@@ -64,6 +67,8 @@ class IndexBuilder(base_component.BaseComponent):
         num_leaves_to_search, num_reordering_candidates, dimensions_per_block,
         training_iterations).
       batch_size: corpus items embedded at a time.
+      history_column: the query tower input (`|`-joined item ids) whose items
+        the index leaves out of each request's results; '' = none.
     """
     kind = IndexKind.parse(kind, 'kind')
     if k < 1 or batch_size < 1:
@@ -71,5 +76,5 @@ class IndexBuilder(base_component.BaseComponent):
     super().__init__(spec=IndexBuilderSpec(
         query_model=query_model, item_model=item_model, items=items, k=k,
         kind=kind.value, scann_options=json.dumps(dict(scann_options or {})),
-        batch_size=batch_size,
+        batch_size=batch_size, history_column=history_column,
         index=types.Channel(type=standard_artifacts.Model)))

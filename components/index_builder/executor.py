@@ -23,6 +23,7 @@ K_KEY = 'k'
 KIND_KEY = 'kind'
 SCANN_OPTIONS_KEY = 'scann_options'
 BATCH_SIZE_KEY = 'batch_size'
+HISTORY_COLUMN_KEY = 'history_column'
 
 ITEM_ID = 'item_id'
 CORPUS_SPLIT = 'corpus'
@@ -63,7 +64,9 @@ class Executor(base_executor.BaseExecutor):
         item_model.uri, items.uri, int(exec_properties[BATCH_SIZE_KEY]))
     retrieval = index.RetrievalIndex(
         tower_io.serving_dir(query_model.uri), embeddings, item_ids,
-        k=int(exec_properties[K_KEY]), kind=kind, scann_options=scann_options)
+        k=int(exec_properties[K_KEY]), kind=kind, scann_options=scann_options,
+        history_column=exec_properties.get(HISTORY_COLUMN_KEY,
+                                           index.HISTORY_COLUMN))
     final_dir = tower_io.serving_dir(output.uri)
     tmp_dir = os.path.join(output.uri, f'.tmp-{uuid.uuid4().hex}')
     retrieval.save(tmp_dir)
@@ -71,6 +74,8 @@ class Executor(base_executor.BaseExecutor):
     output.set_string_custom_property('index_kind', kind)
     output.set_int_custom_property('k', retrieval.k)
     output.set_int_custom_property('num_items', len(item_ids))
+    output.set_string_custom_property('history_column',
+                                      retrieval.history_column or '')
     output.set_string_custom_property('query_model_uri', query_model.uri)
     output.set_string_custom_property(tower_io.ITEM_MODEL_URI_PROPERTY,
                                       item_model.uri)

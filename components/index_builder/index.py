@@ -3,13 +3,25 @@
 The exported `serving_default` takes the query tower's raw inputs (same names
 and dtypes, read from its signature) and returns
   {"item_ids": string [batch, k], "scores": float32 [batch, k]},
-best first, where score = dot(query embedding, item embedding) over the whole
-corpus. A query tower that returns K `intentions` [batch, K, d] (the sequence
+best first, where score = dot(query embedding, item embedding) over the
+corpus minus the items the request names: the ids of its `history` column
+(`|`-joined, the column the query tower reads; `history_column`). The
+signature `with_exclusions` takes the same inputs plus `exclude_item_ids`,
+string [batch, n] (pad short rows with ''), and excludes those ids too. Each
+query over-fetches k + (its number of excluded corpus items), so k results
+remain whenever the corpus holds k items that are not excluded; otherwise the
+missing places are item id '' with score -inf. Ids not in the corpus are
+ignored. This is the rule the evaluator ranks with (EvaluationConfig
+`exclusion: serving`), as TFRS's `query_with_exclusions`, with a per-request
+number of exclusions.
+
+A query tower that returns K `intentions` [batch, K, d] (the sequence
 encoder) is scored by the max over its intentions: each intention is searched
-for its top k, and the K x k candidates are merged into one top k (an item
-found by several intentions keeps its best score), which equals the top k of
-the max-over-intentions scores. The query tower SavedModel is embedded in the
-index, so one model serves retrieval. k = min(configured k, corpus size).
+for its top (k + excluded), and the candidates are merged into one top k (an
+item found by several intentions keeps its best score), which equals the top
+k of the max-over-intentions scores among the items not excluded. The query
+tower SavedModel is embedded in the index, so one model serves retrieval.
+k = min(configured k, corpus size).
 
 Kinds:
   brute_force  exact: tfrs.layers.factorized_top_k.BruteForce over a
@@ -27,10 +39,15 @@ import tensorflow as tf
 
 from components import tower_io
 from components.index_builder.kinds import IndexKind
+from models import features as F
 
 BRUTE_FORCE, SCANN = IndexKind.BRUTE_FORCE, IndexKind.SCANN
 ITEM_IDS, SCORES = 'item_ids', 'scores'
 DEFAULT_K = 100
+# The second signature and its extra input: string [batch, n], '' = padding.
+EXCLUSIONS_SIGNATURE = 'with_exclusions'
+EXCLUDE_ITEM_IDS = 'exclude_item_ids'
+HISTORY_COLUMN = F.HISTORY
 
 
 def default_scann_options(num_items: int, k: int) -> Dict[str, Any]:
@@ -79,33 +96,52 @@ def merge_top_k(scores: tf.Tensor, rows: tf.Tensor, k: int
   """Best k distinct rows of several candidate lists.
 
   Args:
-    scores: float32 [batch, M] candidate scores (M = K intentions x k).
+    scores: float32 [batch, M] candidate scores (M = K intentions x fetched;
+      -inf = excluded).
     rows: int64 [batch, M] their corpus rows (a row may repeat).
-    k: results kept, <= the number of distinct rows of each query.
+    k: results kept, <= M.
 
   Returns:
-    (scores float32 [batch, k], rows int64 [batch, k]), best first; a
-    repeated row counts once, with its best score.
+    (scores float32 [batch, k], rows int64 [batch, k]), best first, equal
+    scores by the lower row (as tf.math.top_k over the corpus); a repeated
+    row counts once, with its best score. O(M log M): two sorts, no M x M.
   """
+  # Best first, then stably by row: each row's first copy is its best.
   order = tf.argsort(scores, axis=1, direction='DESCENDING', stable=True)
   scores = tf.gather(scores, order, batch_dims=1)
   rows = tf.gather(rows, order, batch_dims=1)
-  same = tf.equal(rows[:, :, None], rows[:, None, :])           # [B, M, M]
-  m = tf.shape(rows)[1]
-  earlier = tf.range(m)[None, :] < tf.range(m)[:, None]         # j < i
-  repeated = tf.reduce_any(tf.logical_and(same, earlier[None]), axis=2)
-  scores = tf.where(repeated, tf.fill(tf.shape(scores), -np.inf), scores)
+  order = tf.argsort(rows, axis=1, stable=True)
+  scores = tf.gather(scores, order, batch_dims=1)
+  rows = tf.gather(rows, order, batch_dims=1)
+  first = tf.concat([tf.ones_like(rows[:, :1], tf.bool),
+                     tf.not_equal(rows[:, 1:], rows[:, :-1])], axis=1)
+  scores = tf.where(first, scores, tf.fill(tf.shape(scores), -np.inf))
   top_scores, top = tf.math.top_k(scores, k=k)
   return top_scores, tf.gather(rows, top, batch_dims=1)
 
 
+def is_in(rows: tf.Tensor, excluded: tf.Tensor) -> tf.Tensor:
+  """bool [batch, M]: rows[b, m] is one of excluded[b, :].
+
+  Args:
+    rows: int64 [batch, M] corpus rows.
+    excluded: int64 [batch, n] corpus rows, -1 = none; n >= 1.
+  """
+  ordered = tf.sort(excluded, axis=1)
+  at = tf.searchsorted(ordered, rows, side='left')
+  at = tf.minimum(at, tf.shape(ordered, out_type=at.dtype)[1] - 1)
+  return tf.equal(tf.gather(ordered, at, batch_dims=1), rows)
+
+
 class RetrievalIndex(tf.Module):
-  """Query tower + top-k layer, with a `serve(features)` tf.function."""
+  """Query tower + top-k layer, with `serve(features)` and
+  `serve_with_exclusions(features, exclude_item_ids)` tf.functions."""
 
   def __init__(self, query_model_dir: str, item_embeddings: np.ndarray,
                item_ids: np.ndarray, k: int = DEFAULT_K,
                kind: IndexKind = BRUTE_FORCE,
-               scann_options: Optional[Mapping] = None):
+               scann_options: Optional[Mapping] = None,
+               history_column: Optional[str] = HISTORY_COLUMN):
     """Builds the index.
 
     Args:
@@ -115,6 +151,8 @@ class RetrievalIndex(tf.Module):
       k: results per query (capped at num_items).
       kind: an IndexKind (or its string).
       scann_options: overrides of `default_scann_options`.
+      history_column: the query tower input whose `|`-joined item ids are
+        excluded from the results; None or '' = no such column.
     """
     super().__init__()
     if k < 1:
@@ -129,7 +167,20 @@ class RetrievalIndex(tf.Module):
     if self.query_tower.dim != item_embeddings.shape[1]:
       raise ValueError(f'query tower embeds in {self.query_tower.dim} dims, '
                        f'items in {item_embeddings.shape[1]}')
+    inputs = self.query_tower.input_specs
+    if history_column and history_column not in inputs:
+      raise ValueError(f'history_column {history_column!r} is not an input '
+                       f'of the query tower {query_model_dir} (inputs: '
+                       f'{sorted(inputs)}); pass \'\' for none')
+    if history_column and inputs[history_column].dtype != tf.string:
+      raise ValueError(f'history_column {history_column!r} must be a string '
+                       f'input, is {inputs[history_column].dtype.name}')
+    if EXCLUDE_ITEM_IDS in inputs:
+      raise ValueError(f'the query tower has an input named '
+                       f'{EXCLUDE_ITEM_IDS!r}, the index\'s own input name')
+    self.history_column = history_column or None
     self.k = min(k, len(item_ids))
+    self.num_items = len(item_ids)
     self.kind = IndexKind.parse(kind, 'index kind')
     # Tracked attributes: the query SavedModel's variables and the index.
     self.query_model = self.query_tower._loaded  # pylint: disable=protected-access
@@ -138,27 +189,68 @@ class RetrievalIndex(tf.Module):
     self.item_ids = tf.constant(  # UTF-8 bytes, whatever the ids' type
         [i if isinstance(i, bytes) else str(i).encode('utf-8')
          for i in item_ids], tf.string)
+    self.rows = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(
+            self.item_ids, tf.range(len(item_ids), dtype=tf.int64)),
+        default_value=-1)
     spec = {name: tf.TensorSpec([None], s.dtype, name=name)
-            for name, s in self.query_tower.input_specs.items()}
+            for name, s in inputs.items()}
     self.serve = tf.function(self._serve, input_signature=[spec])
+    self.serve_with_exclusions = tf.function(
+        self._serve_with_exclusions, input_signature=[
+            spec, tf.TensorSpec([None, None], tf.string,
+                                name=EXCLUDE_ITEM_IDS)])
 
-  def _serve(self, features: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+  def _excluded_rows(self, features: Dict[str, tf.Tensor],
+                     exclude_item_ids: Optional[tf.Tensor]) -> tf.Tensor:
+    """int64 [batch, n >= 1]: corpus rows to exclude, -1 = none."""
+    batch = tf.shape(next(iter(features.values())))[0]
+    parts = [tf.fill([batch, 1], tf.constant(-1, tf.int64))]
+    if self.history_column:
+      history = tf.strings.split(features[self.history_column], F.SEPARATOR)
+      parts.append(self.rows.lookup(history.to_tensor(default_value='')))
+    if exclude_item_ids is not None:
+      parts.append(self.rows.lookup(exclude_item_ids))
+    return tf.concat(parts, axis=1)
+
+  def _top_k(self, features: Dict[str, tf.Tensor],
+             exclude_item_ids: Optional[tf.Tensor] = None
+             ) -> Dict[str, tf.Tensor]:
     outputs = self.query_tower.signature(**features)
+    excluded = self._excluded_rows(features, exclude_item_ids)  # [B, n]
+    # Over-fetch by the most excluded corpus rows of a query in the batch.
+    most = tf.reduce_max(tf.reduce_sum(tf.cast(excluded >= 0, tf.int32), 1))
+    fetch = tf.minimum(self.k + most, self.num_items)
     if tower_io.INTENTIONS in outputs:
       intentions = outputs[tower_io.INTENTIONS]                 # [B, K, d]
       shape = tf.shape(intentions)
       scores, rows = self.index(tf.reshape(intentions, [-1, shape[2]]),
-                                k=self.k)                      # [B*K, k]
-      scores, rows = merge_top_k(tf.reshape(scores, [shape[0], -1]),
-                                 tf.reshape(rows, [shape[0], -1]), self.k)
+                                k=fetch)                       # [B*K, fetch]
+      scores = tf.reshape(scores, [shape[0], -1])
+      rows = tf.reshape(rows, [shape[0], -1])
     else:
-      scores, rows = self.index(outputs[tower_io.EMBEDDING], k=self.k)
-    return {ITEM_IDS: tf.gather(self.item_ids, rows), SCORES: scores}
+      scores, rows = self.index(outputs[tower_io.EMBEDDING], k=fetch)
+    scores = tf.where(is_in(rows, excluded),
+                      tf.fill(tf.shape(scores), -np.inf), scores)
+    scores, rows = merge_top_k(scores, rows, self.k)
+    found = scores > -np.inf
+    return {ITEM_IDS: tf.where(found, tf.gather(self.item_ids, rows), ''),
+            SCORES: scores}
+
+  def _serve(self, features: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    return self._top_k(features)
+
+  def _serve_with_exclusions(self, features: Dict[str, tf.Tensor],
+                             exclude_item_ids: tf.Tensor
+                             ) -> Dict[str, tf.Tensor]:
+    return self._top_k(features, exclude_item_ids)
 
   def save(self, export_dir: str) -> None:
-    """Saves the index SavedModel with its `serving_default` signature."""
+    """Saves the index SavedModel with its two signatures."""
     options = tf.saved_model.SaveOptions(
         namespace_whitelist=['Scann'] if self.kind is SCANN else None)
     tf.saved_model.save(self, export_dir, signatures={
-        tower_io.SIGNATURE: self.serve.get_concrete_function()},
+        tower_io.SIGNATURE: self.serve.get_concrete_function(),
+        EXCLUSIONS_SIGNATURE:
+            self.serve_with_exclusions.get_concrete_function()},
                         options=options)

@@ -30,3 +30,17 @@ def test_merge_equals_top_k_of_max_over_intentions():
   assert got_rows.numpy().tolist() == expected.tolist()
   np.testing.assert_allclose(got_scores.numpy(),
                              np.take_along_axis(best, expected, 1), rtol=1e-6)
+
+
+def test_merge_breaks_equal_scores_by_the_lower_row():
+  scores = tf.constant([[0.5, 0.5, 0.9, 0.5]])
+  rows = tf.constant([[9, 4, 1, 6]], tf.int64)
+  _, top_rows = index.merge_top_k(scores, rows, 3)
+  assert top_rows.numpy().tolist() == [[1, 4, 6]]
+
+
+def test_is_in_matches_each_row_against_its_own_exclusions():
+  rows = tf.constant([[3, 1, 7], [3, 1, 7]], tf.int64)
+  excluded = tf.constant([[7, 3, -1], [-1, -1, -1]], tf.int64)
+  assert index.is_in(rows, excluded).numpy().tolist() == [
+      [True, False, True], [False, False, False]]

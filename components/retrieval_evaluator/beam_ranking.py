@@ -7,7 +7,8 @@ every other Beam component, and the driver receives per-user accumulators,
 never ranks or top-k lists:
 
   driver: item embeddings of each model, computed once, item kinds (slice,
-          decile), train counts, seen items -> one corpus file, loaded once
+          decile), train counts, seen items, the corpus ids -> one corpus
+          file, loaded once
           per worker (a side input file)
           eval events, in blocks of `query_batch_size`, spilled one file per
           block under `work_dir` (the driver holds one block at a time)
@@ -15,7 +16,8 @@ never ranks or top-k lists:
     | Reshuffle                         (blocks spread over the workers)
     | RankBlock                         (each model's query tower embeds the
                                          block; exact ranks over its item
-                                         embeddings, seen items excluded
+                                         embeddings, the exclusion rule's
+                                         items left out (exclusion.py)
                                          (count_ranks.py: the top-k's ranks,
                                          ~5x cheaper); the popularity
                                          baseline's ranks; each -> a rank
@@ -50,6 +52,7 @@ from components import tower_io
 from components.retrieval_evaluator import bootstrap
 from components.retrieval_evaluator import count_ranks
 from components.retrieval_evaluator import evaluation
+from components.retrieval_evaluator import exclusion as exclusion_lib
 from components.retrieval_evaluator import metrics
 from components.retrieval_evaluator import rank_histograms
 from components.retrieval_evaluator import summary
@@ -95,12 +98,14 @@ class _RankBlock(beam.DoFn):
   embeddings per block (measured: the evaluator's RSS grew block by block)."""
 
   def __init__(self, query_model_dirs: Mapping[str, str], corpus_file: str,
-               depth: int, exclude_seen: bool, corpus_batch_size: int):
+               depth: int, exclusion: exclusion_lib.Exclusion,
+               history_column: Optional[str], corpus_batch_size: int):
     super().__init__()
     self._dirs = dict(query_model_dirs)
     self._corpus_file = corpus_file
     self._depth = depth
-    self._exclude_seen = exclude_seen
+    self._exclusion = exclusion_lib.Exclusion.parse(exclusion, 'exclusion')
+    self._history_column = history_column
     self._corpus_batch_size = corpus_batch_size
     self._towers = None
     self._corpus = None
@@ -117,8 +122,10 @@ class _RankBlock(beam.DoFn):
     train_counts = self._corpus['train_counts']
     start, columns, targets, users = _read_pickle(path)
     positions = start + np.arange(len(targets))
-    exclusions = (metrics.Exclusions.from_seen(users, seen_by_user, targets)
-                  if self._exclude_seen else None)
+    exclusions = exclusion_lib.event_exclusions(
+        self._exclusion,
+        columns[self._history_column] if self._history_column else None,
+        users, targets, self._corpus['index_of'], seen_by_user)
 
     def histogram(ranks: np.ndarray) -> rank_histograms.Histogram:
       return rank_histograms.Histogram.of_events(
@@ -197,15 +204,17 @@ def _spill_blocks(columns, examples_uri: str, corpus: evaluation.Corpus,
 def evaluate(models: Mapping[str, Model], examples_uri: str,
              corpus: evaluation.Corpus, ks: Sequence[int],
              make_pipeline: Callable[[], beam.Pipeline],
-             exclude_seen: bool = True, query_batch_size: int = 1024,
-             corpus_batch_size: int = 4096,
+             exclusion: exclusion_lib.Exclusion =
+             exclusion_lib.Exclusion.SERVING,
+             history_column: Optional[str] = exclusion_lib.HISTORY_COLUMN,
+             query_batch_size: int = 1024, corpus_batch_size: int = 4096,
              work_dir: Optional[str] = None) -> Dict[str, summary.UserTotals]:
   """Each model's (and the popularity baseline's) per-user aggregates.
 
   Args:
     models: name -> towers; every model ranks the same eval events, in one
       Beam job.
-    examples_uri, corpus, ks, exclude_seen, query_batch_size,
+    examples_uri, corpus, ks, exclusion, history_column, query_batch_size,
       corpus_batch_size: as evaluation.rank_events.
     make_pipeline: creates the Beam pipeline (a Beam executor's
       `_make_beam_pipeline`, or `beam.Pipeline` with options).
@@ -229,6 +238,7 @@ def evaluate(models: Mapping[str, Model], examples_uri: str,
                        f'({model.item_tower.model_dir}) in '
                        f'{model.item_tower.dim}')
     columns.update(query_tower.columns)
+  columns = evaluation.eval_columns(columns, history_column)
   item_embeddings = {name: np.concatenate(list(evaluation.item_embeddings(
       model.item_tower, corpus, corpus_batch_size)))
                      for name, model in models.items()}
@@ -244,6 +254,7 @@ def evaluate(models: Mapping[str, Model], examples_uri: str,
       corpus_file = os.path.join(folder, 'corpus.pkl')
       _write_pickle({'item_embeddings': item_embeddings,
                      'seen_by_user': corpus.seen_by_user,
+                     'index_of': corpus.index_of,
                      'item_kinds': rank_histograms.item_kinds(
                          corpus.popularity),
                      'train_counts': corpus.train_counts}, corpus_file)
@@ -257,7 +268,8 @@ def evaluate(models: Mapping[str, Model], examples_uri: str,
              | 'Spread' >> beam.Reshuffle()
              | 'RankBlock' >> beam.ParDo(_RankBlock(
                  {n: m.query_model_dir for n, m in models.items()},
-                 corpus_file, depth, exclude_seen, corpus_batch_size))
+                 corpus_file, depth, exclusion, history_column,
+                 corpus_batch_size))
              | 'MergeHistograms' >> beam.CombineGlobally(MergeHistograms())
              | 'UserTotals' >> beam.Map(_totals, train_events, ks,
                                         num_events)

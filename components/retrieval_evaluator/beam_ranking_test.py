@@ -37,25 +37,25 @@ def _model(towers) -> beam_ranking.Model:
                             tower_io.load_tower(towers['item_model']))
 
 
-def _in_memory_json(data, corpus, candidate, baseline, exclude_seen=True):
+def _in_memory_json(data, corpus, candidate, baseline, exclusion='serving'):
   def rank(towers):
     return evaluation.rank_models(
         towers['query_model'], towers['item_model'], data['interactions'],
-        corpus, KS, exclude_seen=exclude_seen, **SIZES)
+        corpus, KS, exclusion=exclusion, **SIZES)
   return evaluation.metrics_json(corpus, rank(candidate),
                                  rank(baseline) if baseline else None, KS,
                                  SETTINGS)
 
 
-@pytest.mark.parametrize('exclude_seen', [True, False])
-def test_beam_metrics_json_is_the_in_memory_one(setup, exclude_seen,
+@pytest.mark.parametrize('exclusion', ['serving', 'none'])
+def test_beam_metrics_json_is_the_in_memory_one(setup, exclusion,
                                                 tmp_path):
   data, candidate, baseline, corpus = setup
-  expected = _in_memory_json(data, corpus, candidate, baseline, exclude_seen)
+  expected = _in_memory_json(data, corpus, candidate, baseline, exclusion)
   got = beam_ranking.metrics_json(
       _model(candidate), _model(baseline), data['interactions'], corpus, KS,
       SETTINGS, _pipeline('--direct_running_mode=in_memory'),
-      exclude_seen=exclude_seen, work_dir=str(tmp_path), **SIZES)
+      exclusion=exclusion, work_dir=str(tmp_path), **SIZES)
   assert json.dumps(got, sort_keys=True) == json.dumps(expected,
                                                        sort_keys=True)
   assert got['recall@10']['overall'] > 0  # a real, non-trivial result

@@ -10,6 +10,7 @@ from tfx.types.component_spec import ExecutionParameter
 
 from components.retrieval_evaluator import blessing
 from components.retrieval_evaluator import bootstrap
+from components.retrieval_evaluator import exclusion as exclusion_lib
 from components.retrieval_evaluator import executor
 from components.retrieval_evaluator import metrics
 
@@ -24,7 +25,8 @@ class RetrievalEvaluatorSpec(types.ComponentSpec):
       executor.MIN_EVAL_USERS_KEY: ExecutionParameter(type=int, optional=True),
       executor.MAX_OVERALL_DROP_KEY: ExecutionParameter(type=float),
       executor.MAX_TAIL_DROP_KEY: ExecutionParameter(type=float),
-      executor.EXCLUDE_SEEN_KEY: ExecutionParameter(type=int),
+      executor.EXCLUSION_KEY: ExecutionParameter(type=str),
+      executor.HISTORY_COLUMN_KEY: ExecutionParameter(type=str, optional=True),
       executor.QUERY_BATCH_SIZE_KEY: ExecutionParameter(type=int),
       executor.CORPUS_BATCH_SIZE_KEY: ExecutionParameter(type=int),
       executor.BOOTSTRAP_SAMPLES_KEY: ExecutionParameter(type=int),
@@ -73,7 +75,9 @@ class RetrievalEvaluator(base_beam_component.BaseBeamComponent):
                min_recall: float = blessing.BlessingConfig.min_recall,
                max_overall_drop: float = blessing.BlessingConfig.max_overall_drop,
                max_tail_drop: float = blessing.BlessingConfig.max_tail_drop,
-               exclude_seen: bool = True,
+               exclusion: exclusion_lib.Exclusion =
+               exclusion_lib.Exclusion.SERVING,
+               history_column: str = exclusion_lib.HISTORY_COLUMN,
                query_batch_size: int = 1024,
                corpus_batch_size: int = 4096,
                bootstrap_samples: int = bootstrap.DEFAULT_SAMPLES,
@@ -98,8 +102,12 @@ class RetrievalEvaluator(base_beam_component.BaseBeamComponent):
       max_overall_drop: largest allowed drop of overall Recall@blessing_k
         below the baseline's (absolute).
       max_tail_drop: same for the tail slice.
-      exclude_seen: remove the user's train-split items (except the event's
-        own item) from the ranking.
+      exclusion: which items each event's ranking leaves out (exclusion.py):
+        SERVING (the index's rule: the event's history and the user's
+        train-split items, never the event's own item) or NONE (the whole
+        corpus, the literature's leave-last-out rule).
+      history_column: the eval split's `|`-joined history column (the one
+        the index excludes); '' = none.
       query_batch_size: eval events embedded and scored at a time.
       corpus_batch_size: corpus items embedded and scored at a time.
       bootstrap_samples: bootstrap samples over users of every 95% interval.
@@ -129,7 +137,8 @@ class RetrievalEvaluator(base_beam_component.BaseBeamComponent):
         min_recall=float(min_recall),
         max_overall_drop=float(max_overall_drop),
         max_tail_drop=float(max_tail_drop),
-        exclude_seen=int(bool(exclude_seen)),
+        exclusion=exclusion_lib.Exclusion.parse(exclusion, 'exclusion').value,
+        history_column=history_column,
         query_batch_size=query_batch_size,
         corpus_batch_size=corpus_batch_size,
         bootstrap_samples=bootstrap_samples,

@@ -27,6 +27,8 @@ from components.retrieval_evaluator import metrics
 # Margin = _MARGIN_ULPS * d * 2**-24 * sum_i |q_i e_i|: a generous bound of the
 # float32 rounding error of the dot product, in either computation.
 _MARGIN_ULPS = 4.0
+# Score rows compared at a time: 64 x a 4096-item batch is 1 MB of floats.
+_CACHE_ROWS = 64
 
 
 def _estimates(queries: np.ndarray, target_items: np.ndarray):
@@ -44,6 +46,28 @@ def _estimates(queries: np.ndarray, target_items: np.ndarray):
   return score, margin
 
 
+def _count(scores: np.ndarray, low: np.ndarray, high: np.ndarray,
+           flags: np.ndarray):
+  """Per row: (scores > high, scores >= low) counts, int64 [n] each.
+
+  `flags` is a bool buffer of the scores' shape. Rows go _CACHE_ROWS at a
+  time, so the second comparison reads the scores from the cache; the flags
+  are summed as bytes.
+  """
+  n, width = scores.shape
+  kind = np.uint16 if width < 2**16 else np.int64
+  over = np.empty(n, np.int64)
+  at_least_low = np.empty(n, np.int64)
+  as_bytes = flags.view(np.uint8)
+  for r0 in range(0, n, _CACHE_ROWS):
+    rows = slice(r0, r0 + _CACHE_ROWS)
+    np.greater(scores[rows], high[rows], out=flags[rows])
+    over[rows] = as_bytes[rows].sum(axis=1, dtype=kind)
+    np.greater_equal(scores[rows], low[rows], out=flags[rows])
+    at_least_low[rows] = as_bytes[rows].sum(axis=1, dtype=kind)
+  return over, at_least_low
+
+
 def _rank_block(queries: np.ndarray, items: np.ndarray, targets: np.ndarray,
                 depth: int, exclusions: Optional[metrics.Exclusions],
                 row0: int, corpus_batch_size: int) -> np.ndarray:
@@ -54,35 +78,43 @@ def _rank_block(queries: np.ndarray, items: np.ndarray, targets: np.ndarray,
   # scores with float32 bounds avoids a float64 copy of every score.
   with np.errstate(invalid='ignore', over='ignore'):
     low = np.nextafter((estimate - margin).astype(np.float32),
-                       np.float32(-np.inf))
+                       np.float32(-np.inf))[:, None]
     high = np.nextafter((estimate + margin).astype(np.float32),
-                        np.float32(np.inf))
+                        np.float32(np.inf))[:, None]
   exact = np.full(n, np.nan)
   above = np.zeros(n, np.int64)
   near_rows, near_items, near_scores = [], [], []
+  # One score block and one mask, reused by every corpus batch. NaN scores
+  # (the top-k's -inf) fail every comparison: never counted, never near.
+  width = min(corpus_batch_size, len(items))
+  buffer = np.empty([n * width], np.float32)
+  mask = np.empty([n * width], bool)
   for start in range(0, len(items), corpus_batch_size):
     batch = items[start:start + corpus_batch_size]
     end = start + len(batch)
-    scores = metrics.query_item_scores(queries, batch)
-    scores[np.isnan(scores)] = -np.inf
+    # Contiguous [n, len(batch)] views (BLAS writes them directly).
+    shape = (n, len(batch))
+    scores = metrics.query_item_scores(
+        queries, batch, out=buffer[:n * len(batch)].reshape(shape))
     if exclusions is not None:
       ex_rows, ex_items = exclusions.in_range(start, end)
       hit = (ex_rows >= row0) & (ex_rows < row0 + n)
       scores[ex_rows[hit] - row0, ex_items[hit] - start] = -np.inf
     here = np.flatnonzero((targets >= start) & (targets < end))
     exact[here] = scores[here, targets[here] - start]
-    over = (scores > high[:, None]).sum(axis=1)
+    over, at_least_low = _count(scores, low, high,
+                                mask[:n * len(batch)].reshape(shape))
     above += over
     # Only the rows with a score in their window (the rows whose target is in
     # this batch, and rare others) are searched for it.
-    some = np.flatnonzero((scores >= low[:, None]).sum(axis=1) > over)
+    some = np.flatnonzero(at_least_low > over)
     window = scores[some]
-    rows, cols = np.nonzero((window >= low[some, None])
-                            & (window <= high[some, None]))
-    rows = some[rows]
-    near_rows.append(rows)
+    local, cols = np.nonzero((window >= low[some]) & (window <= high[some]))
+    near_rows.append(some[local])
     near_items.append(cols + start)
-    near_scores.append(scores[rows, cols])
+    near_scores.append(window[local, cols])
+  exact[np.isnan(exact)] = -np.inf  # a NaN target scores as the top-k's -inf
+  low, high = low[:, 0], high[:, 0]
   rows = np.concatenate(near_rows)
   idx = np.concatenate(near_items)
   score = np.concatenate(near_scores).astype(np.float64)

@@ -75,3 +75,37 @@ def test_bad_shapes_are_named():
     count_ranks.rank_targets(queries, items, targets[:-1], 10)
   with pytest.raises(ValueError, match='corpus indices'):
     count_ranks.rank_targets(queries, items, targets + 1000, 10)
+
+
+def _previous_ranks(queries, items, targets, depth, exclusions):
+  """The ranks before the BLAS scoring: einsum scores, NaN and excluded items
+  -inf, rank = 1 + better items (ties by the lower index), 0 beyond depth."""
+  if queries.ndim == 3:
+    scores = np.einsum('nkd,md->nkm', queries, items).max(axis=1)
+  else:
+    scores = queries @ items.T
+  scores[np.isnan(scores)] = -np.inf
+  if exclusions is not None:
+    scores[exclusions.rows, exclusions.items] = -np.inf
+  own = scores[np.arange(len(targets)), targets][:, None]
+  index = np.arange(items.shape[0])[None, :]
+  better = (scores > own) | ((scores == own) & (index < targets[:, None]))
+  ranks = 1 + better.sum(axis=1)
+  ranks[np.isneginf(own[:, 0]) | (ranks > depth)] = 0
+  return ranks
+
+
+@pytest.mark.parametrize('intentions', [0, 1, 4])
+def test_ranks_equal_the_previous_implementation(intentions):
+  queries, items, targets, exclusions = _case(
+      intentions, num_queries=300, num_items=2000, d=64,
+      intentions=intentions)
+  # Unit vectors, as the towers embed.
+  items /= np.linalg.norm(items, axis=1, keepdims=True)
+  queries /= np.linalg.norm(queries, axis=-1, keepdims=True)
+  for ex in (exclusions, None):
+    expected = _previous_ranks(queries, items, targets, 100, ex)
+    got = count_ranks.rank_targets(queries, items, targets, 100, ex,
+                                   query_block=128, corpus_batch_size=512)
+    np.testing.assert_array_equal(got, expected)
+    assert (got > 0).any() and (got == 0).any()

@@ -2,10 +2,12 @@
 
 Reads the raw Examples (items `corpus` split, interactions `train` and `eval`
 splits), embeds with the towers' serving signatures and computes the metrics of
-`metrics.py` and `summary.py` (slices, intervals, the metrics.json layout). Memory: the corpus ids, the eval query embeddings
-[num_eval_events, d], the running top-k [num_eval_events, depth] and, with
-`exclude_seen`, one (event, item) pair per train item of the event's user; item
-embeddings are computed and scored one corpus batch at a time.
+`metrics.py` and `summary.py` (slices, intervals, the metrics.json layout).
+Which items each ranking leaves out: `exclusion.py` (by default the index's
+rule: the event's history and the user's train items). Memory: the corpus ids,
+the eval query embeddings [num_eval_events, d], the item embeddings
+[num_items, d] and one (event, item) pair per excluded item; ranks are
+counted (count_ranks.py), as on the Beam path.
 """
 import collections
 import dataclasses
@@ -17,6 +19,8 @@ import tensorflow as tf
 
 from components import tower_io
 from components.retrieval_evaluator import bootstrap
+from components.retrieval_evaluator import count_ranks
+from components.retrieval_evaluator import exclusion as exclusion_lib
 from components.retrieval_evaluator import metrics
 from components.retrieval_evaluator import rank_histograms
 from components.retrieval_evaluator import summary
@@ -95,6 +99,14 @@ class EvalQueries:
   embeddings: np.ndarray  # float32 [num_events, d] or [num_events, K, d]
   targets: np.ndarray  # int64 [num_events] corpus index
   users: List[str]
+  histories: Optional[np.ndarray]  # [num_events] bytes, or None
+
+
+def eval_columns(columns: Dict[str, tf.DType],
+                 history_column: Optional[str]) -> Dict[str, tf.DType]:
+  """A tower's columns, and the history column when there is one."""
+  return dict(columns, **({history_column: tf.string} if history_column
+                          else {}))
 
 
 def eval_blocks(columns: Dict[str, tf.DType], examples_uri: str,
@@ -125,19 +137,24 @@ def eval_blocks(columns: Dict[str, tf.DType], examples_uri: str,
 
 
 def embed_eval_queries(tower: tower_io.Tower, examples_uri: str,
-                       corpus: Corpus, batch_size: int) -> EvalQueries:
+                       corpus: Corpus, batch_size: int,
+                       history_column: Optional[str] = None) -> EvalQueries:
   """Embeds every eval event's query; maps its item to a corpus index."""
   embeddings = []  # [block, d] or [block, K, d] (a query tower with intentions)
-  targets, users = [], []
+  targets, users, histories = [], [], []
   for batch, block_targets, block_users in eval_blocks(
-      tower.columns, examples_uri, corpus, batch_size):
+      eval_columns(tower.columns, history_column), examples_uri, corpus,
+      batch_size):
     targets.append(block_targets)
     users.extend(block_users)
-    embeddings.append(tower.query_vectors(batch))
+    if history_column:
+      histories.append(batch[history_column])
+    embeddings.append(tower.query_vectors(
+        {c: batch[c] for c in tower.columns}))
   if not users:
     raise ValueError(f'{examples_uri}: split {EVAL_SPLIT!r} has no events')
   return EvalQueries(np.concatenate(embeddings), np.concatenate(targets),
-                     users)
+                     users, np.concatenate(histories) if histories else None)
 
 
 @dataclasses.dataclass
@@ -151,27 +168,35 @@ class Ranking:
 
 def rank_events(query_tower: tower_io.Tower, item_tower: tower_io.Tower,
                 examples_uri: str, corpus: Corpus, ks: Sequence[int],
-                exclude_seen: bool = True, query_batch_size: int = 1024,
+                exclusion: exclusion_lib.Exclusion =
+                exclusion_lib.Exclusion.SERVING,
+                history_column: Optional[str] = exclusion_lib.HISTORY_COLUMN,
+                query_batch_size: int = 1024,
                 corpus_batch_size: int = 4096) -> Ranking:
-  """Ranks every eval event's item over the whole corpus with two towers."""
+  """Ranks every eval event's item over the whole corpus with two towers.
+
+  `exclusion` and `history_column` (the eval split's `|`-joined history
+  column; None or '' = none): exclusion.py.
+  """
   ks = metrics.check_ks(ks)
   if query_tower.dim != item_tower.dim:
     raise ValueError(f'query tower ({query_tower.model_dir}) embeds in '
                      f'{query_tower.dim} dims, item tower '
                      f'({item_tower.model_dir}) in {item_tower.dim}')
   queries = embed_eval_queries(query_tower, examples_uri, corpus,
-                               query_batch_size)
-  exclusions = None
-  if exclude_seen:
-    exclusions = metrics.Exclusions.from_seen(
-        queries.users, corpus.seen_by_user, queries.targets)
-  ranks = metrics.rank_targets(
-      queries.embeddings,
-      item_embeddings(item_tower, corpus, corpus_batch_size),
-      queries.targets, depth=max(max(ks), metrics.DECILE_K, metrics.LITERATURE_K),
-      exclusions=exclusions, query_block=query_batch_size)
-  logging.info('Ranked %d eval events over %d corpus items (%d seen-item '
-               'exclusions).', len(ranks), len(corpus.item_ids),
+                               query_batch_size, history_column)
+  exclusions = exclusion_lib.event_exclusions(
+      exclusion, queries.histories, queries.users, queries.targets,
+      corpus.index_of, corpus.seen_by_user)
+  items = np.concatenate(list(item_embeddings(item_tower, corpus,
+                                              corpus_batch_size)))
+  ranks = count_ranks.rank_targets(
+      queries.embeddings, items, queries.targets,
+      depth=max(max(ks), metrics.DECILE_K, metrics.LITERATURE_K),
+      exclusions=exclusions, query_block=query_batch_size,
+      corpus_batch_size=corpus_batch_size)
+  logging.info('Ranked %d eval events over %d corpus items (%d excluded '
+               '(event, item) pairs).', len(ranks), len(corpus.item_ids),
                len(exclusions) if exclusions is not None else 0)
   return Ranking(ranks, queries.targets, queries.users, exclusions)
 
@@ -199,16 +224,14 @@ def user_totals(corpus: Corpus, ranking: Ranking,
 
 def evaluate(query_tower: tower_io.Tower, item_tower: tower_io.Tower,
              examples_uri: str, corpus: Corpus, ks: Sequence[int],
-             exclude_seen: bool = True, query_batch_size: int = 1024,
-             corpus_batch_size: int = 4096,
-             bootstrap_settings: Optional[bootstrap.Settings] = None
-             ) -> Dict[str, object]:
+             bootstrap_settings: Optional[bootstrap.Settings] = None,
+             **kwargs) -> Dict[str, object]:
   """One pair of towers' metrics dict (summary.metrics_dict).
 
-  With `bootstrap_settings`, the dict has `ci95`.
+  kwargs: as rank_events. With `bootstrap_settings`, the dict has `ci95`.
   """
   ranking = rank_events(query_tower, item_tower, examples_uri, corpus, ks,
-                        exclude_seen, query_batch_size, corpus_batch_size)
+                        **kwargs)
   totals = user_totals(corpus, ranking, ks)
   samples = None
   if bootstrap_settings is not None:

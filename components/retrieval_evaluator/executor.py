@@ -15,6 +15,7 @@ from components.retrieval_evaluator import beam_ranking
 from components.retrieval_evaluator import blessing
 from components.retrieval_evaluator import bootstrap
 from components.retrieval_evaluator import evaluation
+from components.retrieval_evaluator import exclusion as exclusion_lib
 from components.retrieval_evaluator import metrics
 from components.retrieval_evaluator import outputs
 from components.retrieval_evaluator import summary
@@ -34,7 +35,8 @@ MIN_EVAL_EVENTS_KEY = 'min_eval_events'
 MIN_EVAL_USERS_KEY = 'min_eval_users'
 MAX_OVERALL_DROP_KEY = 'max_overall_drop'
 MAX_TAIL_DROP_KEY = 'max_tail_drop'
-EXCLUDE_SEEN_KEY = 'exclude_seen'
+EXCLUSION_KEY = 'exclusion'
+HISTORY_COLUMN_KEY = 'history_column'
 QUERY_BATCH_SIZE_KEY = 'query_batch_size'
 CORPUS_BATCH_SIZE_KEY = 'corpus_batch_size'
 BOOTSTRAP_SAMPLES_KEY = 'bootstrap_samples'
@@ -129,8 +131,12 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         max_tail_drop=float(exec_properties[MAX_TAIL_DROP_KEY]),
         min_eval_events=int(exec_properties.get(MIN_EVAL_EVENTS_KEY) or 0),
         min_eval_users=int(exec_properties.get(MIN_EVAL_USERS_KEY) or 0))
+    rule = exclusion_lib.Exclusion.parse(exec_properties[EXCLUSION_KEY],
+                                         EXCLUSION_KEY)
     options = dict(
-        exclude_seen=bool(int(exec_properties[EXCLUDE_SEEN_KEY])),
+        exclusion=rule,
+        history_column=exec_properties.get(HISTORY_COLUMN_KEY,
+                                           exclusion_lib.HISTORY_COLUMN),
         query_batch_size=int(exec_properties[QUERY_BATCH_SIZE_KEY]),
         corpus_batch_size=int(exec_properties[CORPUS_BATCH_SIZE_KEY]))
 
@@ -157,6 +163,10 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         model(query_model.uri, item_model.uri), baseline, examples.uri,
         corpus, ks, settings, self._make_beam_pipeline,
         work_dir=evaluation_artifact.uri, **options)
+    content[outputs.SETTINGS_KEY] = {
+        outputs.EXCLUSION_SETTING: rule.value,
+        HISTORY_COLUMN_KEY: options[HISTORY_COLUMN_KEY] or '', KS_KEY: ks,
+        outputs.BLESSING_K_SETTING: config.k}
     write_text_atomically(os.path.join(evaluation_artifact.uri, METRICS_FILE),
                           json.dumps(content, indent=2) + '\n')
     _set_properties(evaluation_artifact, content, ks)

@@ -24,7 +24,7 @@ def setup(tmp_path_factory):
 def _run(root, data, towers, name, baseline=None, **params):
   exec_properties = {
       'ks': json.dumps([10, 50]), 'blessing_k': 10, 'min_recall': 0.0,
-      'max_overall_drop': 0.01, 'max_tail_drop': 0.01, 'exclude_seen': 1,
+      'max_overall_drop': 0.01, 'max_tail_drop': 0.01, 'exclusion': 'serving',
       'query_batch_size': 7, 'corpus_batch_size': 9}
   exec_properties.update(params)
   query = artifact(standard_artifacts.Model, towers['query_model'], 11)
@@ -68,7 +68,11 @@ def test_first_run_writes_metrics_json_and_blesses(setup, default_runs):
       'recall@10', 'map@10', 'recall@50', 'map@50', 'hr@10', 'ndcg@10',
       'recall@50_by_decile',
       'num_eval_events', 'num_eval_events_by_slice', 'n_events', 'n_users',
-      'ci95', 'baseline', 'popularity', 'delta_ci95', 'bootstrap']
+      'ci95', 'baseline', 'popularity', 'delta_ci95', 'bootstrap',
+      'settings']
+  assert content['settings'] == {'exclusion': 'serving',
+                                 'history_column': 'history', 'ks': [10, 50],
+                                 'blessing_k': 10}
   assert set(content['recall@50']) == {
       'overall', 'head', 'tail', 'cold', 'new_users', 'returning_users',
       'light_users', 'heavy_users'}
@@ -156,7 +160,8 @@ def test_baseline_is_evaluated_through_its_item_model_uri(setup, default_runs):
                               baseline=baseline, max_overall_drop=1.0,
                               max_tail_drop=1.0)
   base_alone = dict(default_runs['base'][0])
-  for key in ('baseline', 'popularity', 'delta_ci95', 'bootstrap'):
+  for key in ('baseline', 'popularity', 'delta_ci95', 'bootstrap',
+              'settings'):
     base_alone.pop(key)
   assert content['baseline'] == base_alone  # same events, same weights
   delta = content['delta_ci95']['baseline']['recall@50']['overall']
@@ -213,7 +218,8 @@ def test_component_spec_and_defaults():
   assert c.exec_properties['ks'] == [10, 50, 100]
   assert c.exec_properties['blessing_k'] == 50
   assert c.exec_properties['min_recall'] == 0.05
-  assert c.exec_properties['exclude_seen'] == 1
+  assert c.exec_properties['exclusion'] == 'serving'
+  assert c.exec_properties['history_column'] == 'history'
   assert c.exec_properties['bootstrap_samples'] == 1000
   assert c.exec_properties['bootstrap_seed'] == 0
   with pytest.raises(ValueError, match='blessing_k=20 must be one of ks'):

@@ -173,11 +173,23 @@ def batch_top_k(scores: np.ndarray, k: int, offset: int = 0):
   return _sort_candidates(top, indices)
 
 
-def query_item_scores(queries: np.ndarray, items: np.ndarray) -> np.ndarray:
-  """[n, d] or [n, K, d] (K intentions: max over K) x [m, d] -> [n, m]."""
-  if queries.ndim == 3:
-    return np.einsum('nkd,md->nkm', queries, items).max(axis=1)
-  return queries @ items.T
+def query_item_scores(queries: np.ndarray, items: np.ndarray,
+                      out: Optional[np.ndarray] = None) -> np.ndarray:
+  """[n, d] or [n, K, d] (K intentions: max over K) x [m, d] -> [n, m].
+
+  float32 BLAS matrix products, one per intention, folded with a running
+  maximum (no [n, K, m] array); `out` (float32 [n, m]) is reused if given.
+  Every ranker scores through this function, so their scores are the same
+  floats.
+  """
+  if queries.ndim == 2:
+    return np.matmul(queries, items.T, out=out)
+  out = np.matmul(queries[:, 0], items.T, out=out)
+  if queries.shape[1] > 1:
+    other = np.empty_like(out)
+    for k in range(1, queries.shape[1]):
+      np.maximum(out, np.matmul(queries[:, k], items.T, out=other), out=out)
+  return out
 
 
 class TopK:
