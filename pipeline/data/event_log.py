@@ -237,10 +237,11 @@ def build(out_dir: str, events: str, items: str,
                        f'{user!r} has no row in {users}')
     extra = tuple(_share(cells[i]) for i in extra_at)
     event_columns.add(extra, line)
+    time = cells[time_at]
+    seconds = int(time) if time.isdigit() else parse_time(
+        event_table.where(line, time_col), time)
     log.append(Event(ids.setdefault(user, user), ids.setdefault(item, item),
-                     parse_time(event_table.where(line, time_col),
-                                cells[time_at]),
-                     extra=extra))
+                     seconds, extra=extra))
   if not log:
     raise ValueError(f'{events}: no events after the header')
 

@@ -17,7 +17,7 @@ as an annotated schema whose tags the user may edit.
 """
 import dataclasses
 import math
-from typing import Optional, Sequence, Set, Tuple
+from typing import Dict, Optional, Sequence, Set, Tuple
 
 from models import features
 
@@ -62,8 +62,11 @@ class Profile:
   numeric: bool = True
   with_separator: int = 0
   example: str = ''
-  distinct: Set[str] = dataclasses.field(default_factory=set)
   many_distinct: bool = False
+  # value -> (words, tokens, holds the separator), for at most MAX_DISTINCT
+  # values: a repeated value costs one look-up.
+  _counts: Dict[str, Tuple[int, int, bool]] = dataclasses.field(
+      default_factory=dict)
   _sample_words: int = 0
   _sample_tokens: int = 0
   _sample_cells: int = 0
@@ -71,6 +74,12 @@ class Profile:
 
   def add(self, cell: str) -> None:
     self.cells += 1
+    seen = self._counts.get(cell)
+    if seen is not None:  # a value seen before: only its counts change
+      if seen[2]:
+        self.with_separator += 1
+      self._sample(*seen[:2])
+      return
     if not cell.strip():
       self.empty += 1
       return
@@ -78,19 +87,29 @@ class Profile:
       self.example = cell
     if self.numeric and not _is_number(cell):
       self.numeric = False
-    if self.separator in cell:
-      self.with_separator += 1
-    if not self.many_distinct:
-      self.distinct.add(cell)
-      if len(self.distinct) > MAX_DISTINCT:
-        self.many_distinct, self.distinct = True, set()
-    if self._sample_cells < TOKEN_SAMPLE_CELLS:
-      words = cell.split()
-      self._sample_cells += 1
-      self._sample_words += len(words)
-      tokens = [t for w in words for t in w.split(self.separator) if t]
-      self._sample_tokens += len(tokens)
+    words = cell.split()
+    tokens = [t for w in words for t in w.split(self.separator) if t]
+    has_separator = self.separator in cell
+    self.with_separator += has_separator
+    if self._sample(len(words), len(tokens)):
       self._sample_distinct.update(tokens)
+    if not self.many_distinct:
+      self._counts[cell] = (len(words), len(tokens), has_separator)
+      if len(self._counts) > MAX_DISTINCT:
+        self.many_distinct, self._counts = True, {}
+
+  def _sample(self, words: int, tokens: int) -> bool:
+    if self._sample_cells >= TOKEN_SAMPLE_CELLS:
+      return False
+    self._sample_cells += 1
+    self._sample_words += words
+    self._sample_tokens += tokens
+    return True
+
+  @property
+  def distinct(self) -> int:
+    """Distinct non-empty values (while at most MAX_DISTINCT)."""
+    return len(self._counts)
 
   @property
   def required(self) -> bool:
@@ -98,7 +117,7 @@ class Profile:
 
   @property
   def distinct_text(self) -> str:
-    return f'>{MAX_DISTINCT}' if self.many_distinct else str(len(self.distinct))
+    return f'>{MAX_DISTINCT}' if self.many_distinct else str(self.distinct)
 
   def kind(self) -> Tuple[str, str]:
     """(kind, dtype) guessed from the cells seen."""

@@ -44,7 +44,7 @@ def test_profile_counts_and_caps_distinct_values():
     profile.add(f'v{i}')
   profile.add('')
   assert profile.distinct_text == f'>{infer.MAX_DISTINCT}'
-  assert not profile.distinct  # the set is dropped once over the cap
+  assert profile.distinct == 0  # the values are dropped once over the cap
   assert (profile.cells, profile.empty, profile.required) == (
       infer.MAX_DISTINCT + 6, 1, False)
   assert profile.example == 'v0'
