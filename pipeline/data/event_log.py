@@ -156,6 +156,73 @@ class _Columns:
             for (kind, _), cell in zip(self.kinds, cells)]
 
 
+@dataclasses.dataclass
+class _Keyed:
+  """An items or users table: id -> the other cells, and their columns."""
+  table: tables.Table
+  rows: Dict[str, List[str]]
+  lines: Dict[str, int]
+  columns: _Columns
+
+  def profile(self, wanted: Optional[set] = None) -> None:
+    for key, cells in self.rows.items():
+      if wanted is None or key in wanted:
+        self.columns.add(cells, self.lines[key])
+
+  def dicts(self, wanted: Optional[set] = None) -> Dict[str, Dict[str, str]]:
+    return {key: dict(zip(self.columns.names, self.columns.convert(cells)))
+            for key, cells in self.rows.items()
+            if wanted is None or key in wanted}
+
+
+def _read_keyed(path: str, key: str, flag: str, what: str, separator: str
+                ) -> _Keyed:
+  table = tables.Table(path, separator)
+  rows, lines = _keyed_table(table, key, flag, what)
+  names = [c for c in table.columns if c != key]
+  _check_names(table, names, {})
+  return _Keyed(table, rows, lines,
+                _Columns(table, f'{what}s', names, separator))
+
+
+def _read_events(path: str, keys: Tuple[str, str, str], items: _Keyed,
+                 users: Optional[_Keyed], separator: str
+                 ) -> Tuple[List[Event], _Columns]:
+  """The events (ids shared, times parsed), their own columns profiled."""
+  table = tables.Table(path, separator)
+  table.require(keys, ('--user-col', '--item-col', '--time-col'))
+  user_col, item_col, time_col = keys
+  user_at, item_at, time_at = (table.columns.index(k) for k in keys)
+  extra_at = [i for i, c in enumerate(table.columns) if c not in keys]
+  columns = _Columns(table, 'events', [table.columns[i] for i in extra_at],
+                     separator)
+  _check_names(table, columns.names,
+               {n: users.table.path for n in users.columns.names}
+               if users else {})
+  ids: Dict[str, str] = {}
+  log: List[Event] = []
+  for line, cells in table.rows():
+    user, item = cells[user_at].strip(), cells[item_at].strip()
+    if not user:
+      raise ValueError(f'{table.where(line, user_col)}: empty user id')
+    if item not in items.rows:
+      raise ValueError(f'{table.where(line, item_col)}: item {item!r} has no '
+                       f'row in {items.table.path}')
+    if users and user not in users.rows:
+      raise ValueError(f'{table.where(line, user_col)}: user {user!r} has no '
+                       f'row in {users.table.path}')
+    extra = tuple(_share(cells[i]) for i in extra_at)
+    columns.add(extra, line)
+    time = cells[time_at]
+    seconds = int(time) if time.isdigit() else parse_time(
+        table.where(line, time_col), time)
+    log.append(Event(ids.setdefault(user, user), ids.setdefault(item, item),
+                     seconds, extra=extra))
+  if not log:
+    raise ValueError(f'{path}: no events after the header')
+  return log, columns
+
+
 def build(out_dir: str, events: str, items: str,
           users: Optional[str] = None, *,
           user_col: str = features.USER_ID, item_col: str = features.ITEM_ID,
@@ -189,81 +256,27 @@ def build(out_dir: str, events: str, items: str,
   tags = dict(tags or {})
   name = name or os.path.basename(os.path.abspath(out_dir))
 
-  item_table = tables.Table(items, separator)
-  item_rows, item_lines = _keyed_table(item_table, item_col, '--item-col',
-                                       'item')
-  item_names = [c for c in item_table.columns if c != item_col]
-  _check_names(item_table, item_names, {})
-  item_columns = _Columns(item_table, 'items', item_names, separator)
-  for item, cells in item_rows.items():
-    item_columns.add(cells, item_lines[item])
-
-  user_rows: Dict[str, List[str]] = {}
-  user_lines: Dict[str, int] = {}
-  user_names: List[str] = []
-  user_table = None
-  if users:
-    user_table = tables.Table(users, separator)
-    user_rows, user_lines = _keyed_table(user_table, user_col, '--user-col',
-                                         'user')
-    user_names = [c for c in user_table.columns if c != user_col]
-    _check_names(user_table, user_names, {})
-
-  event_table = tables.Table(events, separator)
-  keys = (user_col, item_col, time_col)
-  event_table.require(keys, ('--user-col', '--item-col', '--time-col'))
-  user_at, item_at, time_at = (event_table.columns.index(k) for k in keys)
-  extra_at = [i for i, c in enumerate(event_table.columns) if c not in keys]
-  event_names = [event_table.columns[i] for i in extra_at]
-  _check_names(event_table, event_names,
-               {n: user_table.path for n in user_names})
-  event_columns = _Columns(event_table, 'events', event_names, separator)
-  unknown = sorted(set(tags) - set(item_names + user_names + event_names))
+  item_table = _read_keyed(items, item_col, '--item-col', 'item', separator)
+  user_table = (_read_keyed(users, user_col, '--user-col', 'user', separator)
+                if users else None)
+  log, event_columns = _read_events(events, (user_col, item_col, time_col),
+                                    item_table, user_table, separator)
+  known = item_table.columns.names + event_columns.names + (
+      user_table.columns.names if user_table else [])
+  unknown = sorted(set(tags) - set(known))
   if unknown:
     raise ValueError(f'--tag {unknown[0]}: no such feature column in '
                      f'{items}, {events}' + (f' or {users}' if users else ''))
 
-  ids: Dict[str, str] = {}
-  log: List[Event] = []
-  for line, cells in event_table.rows():
-    user, item = cells[user_at].strip(), cells[item_at].strip()
-    if not user:
-      raise ValueError(f'{event_table.where(line, user_col)}: empty user id')
-    if item not in item_rows:
-      raise ValueError(f'{event_table.where(line, item_col)}: item '
-                       f'{item!r} has no row in {items}')
-    if users and user not in user_rows:
-      raise ValueError(f'{event_table.where(line, user_col)}: user '
-                       f'{user!r} has no row in {users}')
-    extra = tuple(_share(cells[i]) for i in extra_at)
-    event_columns.add(extra, line)
-    time = cells[time_at]
-    seconds = int(time) if time.isdigit() else parse_time(
-        event_table.where(line, time_col), time)
-    log.append(Event(ids.setdefault(user, user), ids.setdefault(item, item),
-                     seconds, extra=extra))
-  if not log:
-    raise ValueError(f'{events}: no events after the header')
-
-  user_columns = None
-  if users:
-    user_columns = _Columns(user_table, 'users', user_names, separator)
   seen = {e.user_id for e in log}
-  if user_columns:
-    for user, cells in user_rows.items():
-      if user in seen:
-        user_columns.add(cells, user_lines[user])
-  declared = (item_columns.declare(tags) + event_columns.declare(tags)
-              + (user_columns.declare(tags) if user_columns else []))
-
-  item_dicts = [dict(zip(item_names, item_columns.convert(cells)),
-                     **{features.ITEM_ID: i})
-                for i, cells in item_rows.items()]
-  if user_columns:
-    user_dicts = {u: dict(zip(user_names, user_columns.convert(cells)))
-                  for u, cells in user_rows.items() if u in seen}
-  else:
-    user_dicts = {u: {} for u in seen}
+  item_table.profile()
+  declared = item_table.columns.declare(tags) + event_columns.declare(tags)
+  if user_table:
+    user_table.profile(seen)
+    declared += user_table.columns.declare(tags)
+  item_dicts = [dict(cells, **{features.ITEM_ID: i})
+                for i, cells in item_table.dicts().items()]
+  user_dicts = user_table.dicts(seen) if user_table else {u: {} for u in seen}
   if any(kind in (features.MULTI_VALUED, features.NUMERIC)
          for kind, _ in event_columns.kinds):
     for n, event in enumerate(log):
@@ -271,13 +284,12 @@ def build(out_dir: str, events: str, items: str,
           event, extra=tuple(_share(c)
                              for c in event_columns.convert(event.extra)))
 
-  files = _schema_files(name, declared, item_table.path, event_table.path,
-                        user_table.path if user_table else None)
+  files = _schema_files(name, declared, items, events, users)
   info = contract.write_dataset(
       out_dir, name=name, schema_files=files, items=item_dicts,
       users=user_dicts, events=log, split=split, eval_fraction=eval_fraction,
       history_length=history_length, force=force,
-      event_columns=event_names,
+      event_columns=event_columns.names,
       extra_info={'format': FORMAT, 'source': {
           'events': events, 'items': items,
           **({'users': users} if users else {})}})
