@@ -11,7 +11,8 @@ A dataset folder holds
 with the columns (and column order) of the dataset's annotated schemas. The
 split and the `history` of each event follow pipeline/data/split.py. Adapters
 build `Event`s and row dicts and call `write_dataset`, which writes everything
-to a temporary folder and renames it into place.
+to a temporary folder (the interactions one event at a time) and renames it
+into place.
 """
 import collections
 import csv
