@@ -26,8 +26,9 @@ def _event_log(folder):
   folder.mkdir()
   items = pd.DataFrame({
       'sku': [f'p{i}' for i in range(80)],
-      'title': [' '.join(rng.choice(_WORDS, 2, replace=False)) + f' {i}'
-                for i in range(80)],
+      # Two words, one of them the item's own: tokens rarely repeat (text).
+      'title': [f'{rng.choice(_WORDS)} {w}{i}' for i, w in
+                enumerate(rng.choice(['mo', 'ka', 'zu', 'ri'], 80))],
       'genres': ['|'.join(sorted(set(rng.choice(_GENRES, 2))))
                  for _ in range(80)],
       'price': np.round(rng.lognormal(2, 1, 80), 2)})
