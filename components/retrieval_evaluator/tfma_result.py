@@ -12,7 +12,8 @@ Mapping (every value is the one in metrics.json):
   slices        overall = the empty slice key; `item_popularity` = head, tail,
                 cold; `user_history` = new_users, returning_users,
                 light_users, heavy_users; `item_popularity_decile` = 0..9
-                (recall@50 only). A slice without eval events is left out.
+                (recall@50 only); any other slice name of metrics.json
+                `slice` = its name. A slice without eval events is left out.
   metrics       one model (name ''), so `load_eval_result(uri)` and
                 `tfma.view.render_slicing_metrics` need no model name:
                 recall@K, map@K, hr@10, ndcg@10 of the evaluated model with
@@ -38,6 +39,7 @@ METRICS_TFRECORD = 'metrics-00000-of-00001.tfrecord'
 ITEM_SLICE_COLUMN = 'item_popularity'
 USER_SLICE_COLUMN = 'user_history'
 DECILE_COLUMN = 'item_popularity_decile'
+OTHER_SLICE_COLUMN = 'slice'
 POPULARITY_PREFIX, BASELINE_PREFIX = 'popularity/', 'baseline/'
 EXAMPLE_COUNT, NUM_USERS = 'example_count', 'num_users'
 POPULARITY_DELTA_PREFIX = 'delta_vs_popularity/'
@@ -53,7 +55,7 @@ def slice_key(name: str) -> SliceKey:
     return ((ITEM_SLICE_COLUMN, name),)
   if name in summary.USER_SLICES:
     return ((USER_SLICE_COLUMN, name),)
-  raise ValueError(f'unknown slice {name!r}')
+  return ((OTHER_SLICE_COLUMN, name),)  # a slice added to metrics.json later
 
 
 def _metric_keys(content: Mapping[str, Any]) -> List[str]:

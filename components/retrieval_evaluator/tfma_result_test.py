@@ -119,6 +119,10 @@ def test_files_beside_metrics_json_and_rewritten_whole(tmp_path):
       [], ['item_popularity'], ['user_history'], ['item_popularity_decile']]
 
 
-def test_unknown_slice_is_an_error():
-  with pytest.raises(ValueError, match="unknown slice 'vip'"):
-    tfma_result.slice_key('vip')
+def test_slice_keys():
+  assert tfma_result.slice_key('overall') == ()
+  assert tfma_result.slice_key('tail') == (('item_popularity', 'tail'),)
+  assert tfma_result.slice_key('heavy_users') == (('user_history',
+                                                   'heavy_users'),)
+  # A slice metrics.json gains later still has a place.
+  assert tfma_result.slice_key('vip') == (('slice', 'vip'),)
