@@ -32,9 +32,9 @@ from models.config import TransformConfig
 from models.config import retired_message
 from pipeline.errors import UserError
 from pipeline.errors import MissingInputError
+import schemas as schemas_lib
 
 DATASET_FILE = 'dataset.json'
-DEFAULT_SCHEMAS = 'movielens-100k'
 # None: Beam's DirectRunner in memory, one worker (Beam's own defaults), and
 # no TFX dependency package built per component (`runner.with_runner`); see
 # docs/operations.md for Dataflow/Flink/Spark.
@@ -149,20 +149,39 @@ class RunConfig:
     return os.path.join(self.output, 'serving')
 
   def schema_name(self) -> str:
-    """The schema folder to use: explicit, else the one named by dataset.json."""
+    """The schema folder to use: explicit, else the one the data folder names.
+
+    The data folder names it in dataset.json (`schemas`: a bundled name, or a
+    folder inside the data folder such as the generated `schema`); a bundled
+    dataset (dataset.json `name`, else the folder's base name, is a bundled
+    schema name) uses its bundled schemas. Anything else is an error: a run
+    never guesses the columns of someone else's data.
+    """
     if self.schemas:
       return self.schemas
     path = os.path.join(self.data, DATASET_FILE)
+    info = {}
     if os.path.exists(path):
       with open(path) as f:
         try:
-          name = json.load(f).get('schemas', DEFAULT_SCHEMAS)
+          info = json.load(f)
         except json.JSONDecodeError as e:
           raise UserError(f'{path}: not valid JSON: {e}') from e
-      # A schema folder generated into the data folder (sslrec data recbole).
+    name = info.get('schemas')
+    if name:
+      # A schema folder generated into the data folder (sslrec data import).
       local = os.path.join(self.data, name)
       return local if os.path.isdir(local) else name
-    return DEFAULT_SCHEMAS
+    bundled = info.get('name') or os.path.basename(os.path.normpath(self.data))
+    if bundled in schemas_lib.available():
+      return bundled
+    where = (f"{path} has no 'schemas' entry" if os.path.exists(path)
+             else f'{self.data} has no {DATASET_FILE}')
+    raise ConfigError(
+        f'{where} and --schemas is not set: import the data with `sslrec data '
+        f'import --events ... --items ... --out {self.data}` (it writes '
+        f'{os.path.join(self.data, "schema")}/), or pass --schemas with a '
+        f'schema folder or one of {schemas_lib.available()}')
 
   def to_dict(self) -> Dict[str, Any]:
     """Plain dict (lists for tuples, dicts for sections), YAML/JSON-ready."""

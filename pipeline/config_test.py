@@ -1,4 +1,5 @@
 """Tests of the run config: YAML file, flags over file, --print-config, errors."""
+import json
 import os
 
 import pytest
@@ -217,3 +218,43 @@ def test_exclusion_is_a_closed_choice(tmp_path):
   with pytest.raises(ConfigError, match=r"evaluation.exclusion must be one "
                      r"of \['serving', 'none'\], got 'seen'"):
     config_lib.load(path)
+
+
+def test_schema_name_comes_from_the_flag_the_data_folder_or_a_bundle(
+    tmp_path):
+  data = tmp_path / 'shop'
+  data.mkdir()
+  (data / 'schema').mkdir()
+  assert RunConfig(data=str(data), schemas='synthetic').schema_name() == (
+      'synthetic')
+  (data / 'dataset.json').write_text(json.dumps({'schemas': 'schema'}))
+  assert RunConfig(data=str(data)).schema_name() == str(data / 'schema')
+  (data / 'dataset.json').write_text(json.dumps({'schemas': 'synthetic'}))
+  assert RunConfig(data=str(data)).schema_name() == 'synthetic'
+  # A bundled dataset by its dataset.json name or its folder name.
+  (data / 'dataset.json').write_text(json.dumps({'name': 'movielens-100k'}))
+  assert RunConfig(data=str(data)).schema_name() == 'movielens-100k'
+  bundled = tmp_path / 'movielens-100k-kg'
+  bundled.mkdir()
+  assert RunConfig(data=str(bundled)).schema_name() == 'movielens-100k-kg'
+
+
+def test_data_that_names_no_schema_is_one_line_saying_how_to_get_one(
+    tmp_path, capsys):
+  data = tmp_path / 'shop'
+  (data / 'items').mkdir(parents=True)
+  (data / 'interactions').mkdir()
+  with pytest.raises(config_lib.ConfigError,
+                     match=f'{data} has no dataset.json and --schemas is not '
+                     'set: import the data with `sslrec data import'):
+    RunConfig(data=str(data)).schema_name()
+  (data / 'dataset.json').write_text(json.dumps({'name': 'shop'}))
+  assert cli.main(['run', '--data', str(data), '--output',
+                   str(tmp_path / 'out')]) == 2
+  err = [l for l in capsys.readouterr().err.splitlines()
+         if l.startswith('sslrec run: error:')]
+  assert len(err) == 1, err
+  err = err[0]
+  assert f"{data}/dataset.json has no 'schemas' entry" in err
+  assert "--schemas with a schema folder or one of ['movielens-100k'" in err
+  assert not (tmp_path / 'out' / 'pipeline').exists()

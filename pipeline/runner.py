@@ -58,7 +58,8 @@ def build(config: RunConfig):
     if not os.path.isdir(os.path.join(config.data, sub)):
       raise MissingInputError(
           f'{config.data}: not a data folder (missing {sub}/); create one with '
-          "'sslrec data movielens-100k' or 'sslrec data synthetic'")
+          "'sslrec data import' (your event log), 'sslrec data movielens-100k' "
+          "or 'sslrec data synthetic'")
   schema_dir = schemas.resolve(config.schema_name())
   return pipeline_lib.create_pipeline(
       metadata_connection_config=config.metadata_connection(),

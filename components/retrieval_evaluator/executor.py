@@ -1,4 +1,5 @@
-"""RetrievalEvaluator executor: evaluates, writes metrics.json and the blessing."""
+"""RetrievalEvaluator executor: evaluates, writes metrics.json (also as a TFMA
+EvalResult, tfma_result.py) and the blessing."""
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ from components.retrieval_evaluator import exclusion as exclusion_lib
 from components.retrieval_evaluator import metrics
 from components.retrieval_evaluator import outputs
 from components.retrieval_evaluator import summary
+from components.retrieval_evaluator import tfma_result
 
 QUERY_MODEL_KEY = 'query_model'
 ITEM_MODEL_KEY = 'item_model'
@@ -169,6 +171,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         outputs.BLESSING_K_SETTING: config.k}
     write_text_atomically(os.path.join(evaluation_artifact.uri, METRICS_FILE),
                           json.dumps(content, indent=2) + '\n')
+    # The same metrics as a TFMA EvalResult (tfma.load_eval_result(uri)).
+    tfma_result.write(evaluation_artifact.uri, content, query_model.uri,
+                      examples.uri)
     _set_properties(evaluation_artifact, content, ks)
 
     blessed, reason = blessing.decide(content, content[metrics.BASELINE_KEY],

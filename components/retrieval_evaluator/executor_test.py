@@ -228,3 +228,19 @@ def test_component_spec_and_defaults():
         item_model=_channel(standard_artifacts.Model),
         examples=_channel(standard_artifacts.Examples),
         items=_channel(standard_artifacts.Examples), blessing_k=20)
+
+
+def test_the_evaluation_loads_with_tfma(default_runs):
+  import tensorflow_model_analysis as tfma  # pylint: disable=g-import-not-at-top
+  content, evaluation, _ = default_runs['cand']
+  result = tfma.load_eval_result(evaluation.uri)
+  loaded = {key: by_output[''][''] for key, by_output in result.slicing_metrics}
+  low, high = content['ci95']['recall@10']['overall']
+  assert loaded[()]['recall@10'] == {'boundedValue': {
+      'value': pytest.approx(content['recall@10']['overall']),
+      'lowerBound': pytest.approx(low), 'upperBound': pytest.approx(high)}}
+  assert loaded[(('item_popularity', 'tail'),)]['popularity/hr@10'][
+      'boundedValue']['value'] == pytest.approx(
+          content['popularity']['hr@10']['tail'])
+  assert loaded[()]['example_count'] == {
+      'doubleValue': content['num_eval_events']}

@@ -6,6 +6,9 @@
                       [--text FIELD ...] [--multi-valued FIELD ...] [--out DIR]
                       [split options] [--force]
   sslrec data synthetic --items N --users M --events K --seed S [--out DIR] ...
+  sslrec data import --events FILE --items FILE [--users FILE] --out DIR
+                     [--user-col C] [--item-col C] [--time-col C]
+                     [--separator S] [--tag COLUMN=KIND ...] [split options]
 
 Split options (every command): --split temporal|leave-last-out,
 --eval-fraction F (temporal only), --history-length N.
@@ -18,9 +21,11 @@ from pipeline.data import kg
 from pipeline.data import split
 
 
-def _add_common(parser: argparse.ArgumentParser, default_out) -> None:
-  parser.add_argument('--out', default=default_out,
-                      help='dataset folder to write (default: %(default)s)')
+def _add_common(parser: argparse.ArgumentParser, default_out,
+                out_required: bool = False) -> None:
+  parser.add_argument('--out', default=default_out, required=out_required,
+                      help='dataset folder to write' + (
+                          '' if out_required else ' (default: %(default)s)'))
   parser.add_argument('--split', choices=split.NAMES,
                       default=split.DEFAULT_SPLIT.value,
                       help='temporal: the last --eval-fraction of all events '
@@ -98,6 +103,25 @@ def _recbole(args: argparse.Namespace) -> int:
   return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+  from pipeline.data import event_log  # pylint: disable=g-import-not-at-top
+  from pipeline.data import infer  # pylint: disable=g-import-not-at-top
+  info, declared = event_log.build(
+      args.out, args.events, args.items, args.users, user_col=args.user_col,
+      item_col=args.item_col, time_col=args.time_col,
+      separator=args.separator, tags=infer.parse_tags(args.tag),
+      name=args.name, **_split_kwargs(args))
+  _report(info, args.out)
+  schema_dir = os.path.join(os.path.abspath(args.out),
+                            contract.GENERATED_SCHEMAS)
+  print(f'\nFeature tags (from the values; {schema_dir}/):')
+  print(event_log.table_text(declared))
+  print(f'\nAccept them and run `sslrec run --data {args.out}`, or change a '
+        f'tag by editing {schema_dir}/*.pbtxt or re-importing with '
+        '--tag COLUMN=KIND --force.')
+  return 0
+
+
 def _synthetic(args: argparse.Namespace) -> int:
   from pipeline.data import synthetic  # pylint: disable=g-import-not-at-top
   info = synthetic.generate(
@@ -159,6 +183,45 @@ def register(subparsers) -> None:
   _add_common(rb, None)
   rb.epilog = '--out defaults to data/NAME.'
   rb.set_defaults(func=_recbole)
+
+  imp = sources.add_parser(
+      'import', help='your own event log (CSV or Parquet) with an item table '
+      'and an optional user table',
+      description='Your own data: an event log (one row per interaction: '
+      'user, item, time, plus any query feature columns), an item table '
+      '(item id plus item features) and optionally a user table (user id '
+      'plus user features, joined onto the events). CSV (UTF-8, header) or '
+      'Parquet (.parquet/.pq). Writes the contract and a generated annotated '
+      'schema folder <out>/schema/ with each feature\'s tag guessed from its '
+      'values (numeric, text, multi_valued, categorical; ignore when always '
+      'empty), printed as a table.')
+  imp.add_argument('--events', required=True, metavar='FILE',
+                   help='the event log, CSV or Parquet')
+  imp.add_argument('--items', required=True, metavar='FILE',
+                   help='the item table, CSV or Parquet')
+  imp.add_argument('--users', default=None, metavar='FILE',
+                   help='optional user table, CSV or Parquet')
+  imp.add_argument('--user-col', default='user_id',
+                   help='user id column of the events and the user table '
+                   '(default: %(default)s)')
+  imp.add_argument('--item-col', default='item_id',
+                   help='item id column of the events and the item table '
+                   '(default: %(default)s)')
+  imp.add_argument('--time-col', default='timestamp',
+                   help='event time column: epoch seconds or ISO 8601 '
+                   '(default: %(default)s)')
+  imp.add_argument('--separator', default='|',
+                   help='separator of multi-valued cells in the inputs '
+                   '(default: %(default)s); written as |')
+  imp.add_argument('--tag', action='append', default=[],
+                   metavar='COLUMN=KIND',
+                   help='declare COLUMN as KIND (categorical, multi_valued, '
+                   'text, numeric, ignore) instead of the guess; repeatable')
+  imp.add_argument('--name', default=None,
+                   help='dataset name in dataset.json (default: the --out '
+                   'folder name)')
+  _add_common(imp, None, out_required=True)
+  imp.set_defaults(func=_import)
 
   syn = sources.add_parser(
       'synthetic', help='synthetic data with known correlated item features',

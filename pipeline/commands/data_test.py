@@ -134,3 +134,32 @@ def test_split_is_recorded_and_checked_on_every_command(tmp_path, capsys):
   with pytest.raises(SystemExit):  # argparse rejects it, naming the choices
     cli.main(args + ['--split', 'random'])
   assert "invalid choice: 'random'" in capsys.readouterr().err
+
+
+def test_import_prints_the_tag_table_and_run_needs_no_other_flag(tmp_path,
+                                                                  capsys):
+  from pipeline import config as config_lib  # pylint: disable=g-import-not-at-top
+  from pipeline.data import event_log_test  # pylint: disable=g-import-not-at-top
+  events, items, users = event_log_test._files(tmp_path / 'in')  # pylint: disable=protected-access
+  out = tmp_path / 'shop'
+  argv = ['data', 'import', '--events', events, '--items', items,
+          '--users', users, '--user-col', 'uid', '--item-col', 'item',
+          '--time-col', 'ts', '--separator', ';', '--out', str(out),
+          '--eval-fraction', '0.3', '--tag', 'price=categorical']
+  assert cli.main(argv) == 0
+  printed = capsys.readouterr().out
+  assert f'{contract.ITEMS_CSV}: 4 items' in printed
+  lines = printed.splitlines()
+  header = next(i for i, l in enumerate(lines) if l.startswith('column'))
+  assert [l.split()[:3] for l in lines[header + 1:header + 4]] == [
+      ['title', 'items', 'text'], ['genres', 'items', 'multi_valued'],
+      ['price', 'items', 'categorical']]
+  assert f'sslrec run --data {out}' in printed
+  assert config_lib.RunConfig(data=str(out)).schema_name() == str(
+      out / contract.GENERATED_SCHEMAS)
+  # Again without --force: refused, the first import is kept.
+  assert cli.main(argv) == 2
+  assert 'exists and is not empty' in capsys.readouterr().err
+  assert cli.main(argv[:-2] + ['--force', '--tag', 'price']) == 2
+  assert "--tag 'price': expected COLUMN=KIND" in capsys.readouterr().err
+  assert (out / contract.ITEMS_CSV).exists()

@@ -11,7 +11,8 @@ A dataset folder holds
 with the columns (and column order) of the dataset's annotated schemas. The
 split and the `history` of each event follow pipeline/data/split.py. Adapters
 build `Event`s and row dicts and call `write_dataset`, which writes everything
-to a temporary folder and renames it into place.
+to a temporary folder (the interactions one event at a time) and renames it
+into place.
 """
 import collections
 import csv
@@ -21,7 +22,7 @@ import os
 import re
 import shutil
 import tempfile
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Mapping, Optional, Sequence, Tuple
 
 from models import features
 from pipeline.data import split as split_lib
@@ -132,21 +133,42 @@ def _write_csv(path: str, columns: Sequence[str],
       writer.writerow([row[c] for c in columns])
 
 
-def _interaction_rows(split: split_lib.Split,
-                      users: Mapping[str, Mapping[str, str]],
-                      item_ids: set) -> List[Dict[str, str]]:
-  rows = []
-  for event, history in split:
-    where = f'{event.origin}: ' if event.origin else ''
-    if event.user_id not in users:
-      raise UserError(f'{where}user_id {event.user_id!r} has no user row')
-    if event.item_id not in item_ids:
-      raise UserError(f'{where}item_id {event.item_id!r} has no item row')
-    row = {features.USER_ID: event.user_id, features.ITEM_ID: event.item_id,
-           features.TIMESTAMP: str(event.timestamp), features.HISTORY: history}
-    row.update(users[event.user_id])
-    rows.append(row)
-  return rows
+def _write_interactions(folder: str, columns: Sequence[str],
+                        plan: split_lib.Plan,
+                        users: Mapping[str, Mapping[str, str]],
+                        item_ids: set, event_columns: Sequence[str]) -> None:
+  """Streams the train and eval CSVs, one event at a time."""
+  paths = [os.path.join(folder, TRAIN_CSV), os.path.join(folder, EVAL_CSV)]
+  for path in paths:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+  with open(paths[0], 'w', encoding='utf-8', newline='') as train_file, \
+      open(paths[1], 'w', encoding='utf-8', newline='') as eval_file:
+    writers = [csv.writer(f, lineterminator='\n')
+               for f in (train_file, eval_file)]
+    for writer in writers:
+      writer.writerow(columns)
+    expected = set(columns)
+    checked = set()  # user feature key sets already matched to `columns`
+    for event, history, is_eval in plan.rows():
+      where = f'{event.origin}: ' if event.origin else ''
+      user = users.get(event.user_id)
+      if user is None:
+        raise UserError(f'{where}user_id {event.user_id!r} has no user row')
+      if event.item_id not in item_ids:
+        raise UserError(f'{where}item_id {event.item_id!r} has no item row')
+      row = {features.USER_ID: event.user_id, features.ITEM_ID: event.item_id,
+             features.TIMESTAMP: str(event.timestamp),
+             features.HISTORY: history}
+      row.update(user)
+      row.update(zip(event_columns, event.extra))
+      shape = tuple(row)
+      if shape not in checked:
+        if set(row) != expected or len(event.extra) != len(event_columns):
+          raise UserError(
+              f'{where}interaction row has columns {sorted(row)}, the schema '
+              f'declares {sorted(columns)}')
+        checked.add(shape)
+      writers[is_eval].writerow([row[c] for c in columns])
 
 
 def _feature_config(schemas_name: Optional[str],
@@ -170,13 +192,14 @@ def _feature_config(schemas_name: Optional[str],
 def write_dataset(out_dir: str, *, name: str,
                   items: Sequence[Mapping[str, str]],
                   users: Mapping[str, Mapping[str, str]],
-                  events: Sequence[Event],
+                  events: Iterable[Event],
                   schemas_name: Optional[str] = None,
                   schema_files: Optional[Mapping[str, str]] = None,
                   split: split_lib.SplitProtocol = split_lib.DEFAULT_SPLIT,
                   eval_fraction: Optional[float] = None,
                   history_length: int = split_lib.DEFAULT_HISTORY_LENGTH,
                   force: bool = False,
+                  event_columns: Sequence[str] = (),
                   extra_info: Optional[Mapping[str, Any]] = None
                   ) -> Dict[str, Any]:
   """Writes the contract files of one dataset atomically.
@@ -198,6 +221,8 @@ def write_dataset(out_dir: str, *, name: str,
       `eval` (None = the default).
     history_length: cap on the number of previous items in `history`.
     force: replace a non-empty `out_dir`.
+    event_columns: the interaction columns each event carries itself
+      (`Event.extra`, in this order), e.g. an event log's context columns.
     extra_info: more entries for dataset.json.
 
   Returns:
@@ -209,24 +234,20 @@ def write_dataset(out_dir: str, *, name: str,
   config = _feature_config(schemas_name, schema_files)
   item_columns = [c for c, _ in config.item_columns]
   interaction_columns = [c for c, _ in config.interaction_columns]
-  if not events:
-    raise UserError(f'{name}: no interaction events')
   counts = collections.Counter(row.get(features.ITEM_ID, '') for row in items)
   duplicates = sorted(i for i, n in counts.items() if n > 1)
   if duplicates:
     raise UserError(f'{name}: duplicate item_id values {duplicates[:5]}')
-  train, evaluation = split_lib.split_events(events, split, eval_fraction,
-                                             history_length)
-  item_set = set(counts)
-  train_rows = _interaction_rows(train, users, item_set)
-  eval_rows = _interaction_rows(evaluation, users, item_set)
+  plan = split_lib.plan(events, split, eval_fraction, history_length)
+  if not plan.ordered:
+    raise UserError(f'{name}: no interaction events')
   info = {
       'name': name,
       'schemas': GENERATED_SCHEMAS if schema_files else schemas_name,
       'num_items': len(items),
-      'num_users': len({e.user_id for e in events}),
-      'num_train_events': len(train_rows),
-      'num_eval_events': len(eval_rows),
+      'num_users': len({e.user_id for e in plan.ordered}),
+      'num_train_events': plan.num_train,
+      'num_eval_events': plan.num_eval,
       **split_lib.info(split, eval_fraction),
       'history_length': history_length,
   }
@@ -241,10 +262,8 @@ def write_dataset(out_dir: str, *, name: str,
     items_sorted = sorted(items, key=lambda r: id_key(r[features.ITEM_ID]))
     _write_csv(os.path.join(tmp, ITEMS_CSV), item_columns, items_sorted,
                'item')
-    _write_csv(os.path.join(tmp, TRAIN_CSV), interaction_columns, train_rows,
-               'interaction')
-    _write_csv(os.path.join(tmp, EVAL_CSV), interaction_columns, eval_rows,
-               'interaction')
+    _write_interactions(tmp, interaction_columns, plan, users, set(counts),
+                        event_columns)
     for file_name, text in (schema_files or {}).items():
       os.makedirs(os.path.join(tmp, GENERATED_SCHEMAS), exist_ok=True)
       with open(os.path.join(tmp, GENERATED_SCHEMAS, file_name), 'w',

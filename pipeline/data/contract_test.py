@@ -139,3 +139,36 @@ def test_write_dataset_rejects_unknown_item_and_wrong_columns(tmp_path):
   with pytest.raises(ValueError, match='duplicate item_id'):
     _write(tmp_path / 'c', items=ITEMS + ITEMS[:1])
   assert not os.listdir(tmp_path)
+
+
+def test_events_carry_their_own_query_columns(tmp_path):
+  files = {
+      'items.pbtxt': 'feature { name: "item_id" type: BYTES annotation { tag: '
+                     '"sslrec:id" } }\n',
+      'interactions.pbtxt': ''.join(
+          f'feature {{ name: "{n}" type: {t}{tag} }}\n' for n, t, tag in (
+              ('user_id', 'BYTES', ' annotation { tag: "sslrec:id" }'),
+              ('item_id', 'BYTES', ''), ('timestamp', 'INT', ''),
+              ('device', 'BYTES', ' annotation { tag: "sslrec:categorical" }'),
+              ('age', 'FLOAT', ' annotation { tag: "sslrec:numeric" }'),
+              ('history', 'BYTES', ' annotation { tag: "sslrec:history" }')))}
+  events = [E('7', '1', 100, extra=('web',)), E('7', '2', 200, extra=('tv',)),
+            E('7', '1', 300, extra=('web',))]
+  out = tmp_path / 'ds'
+  contract.write_dataset(str(out), name='toy', schema_files=files,
+                         items=[{'item_id': '1'}, {'item_id': '2'}],
+                         users={'7': {'age': '24'}}, events=events,
+                         eval_fraction=0.34, event_columns=['device'])
+  assert _read(out / contract.TRAIN_CSV) == [
+      ['user_id', 'item_id', 'timestamp', 'device', 'age', 'history'],
+      ['7', '1', '100', 'web', '24', ''], ['7', '2', '200', 'tv', '24', '1']]
+  assert _read(out / contract.EVAL_CSV)[1] == ['7', '1', '300', 'web', '24',
+                                               '2|1']
+  # An event without its declared cell is an error, and nothing is written.
+  with pytest.raises(ValueError, match='interaction row has columns'):
+    contract.write_dataset(str(tmp_path / 'bad'), name='toy',
+                           schema_files=files, items=[{'item_id': '1'}],
+                           users={'7': {'age': '24'}},
+                           events=[E('7', '1', 1), E('7', '1', 2)],
+                           eval_fraction=0.5, event_columns=['device'])
+  assert not (tmp_path / 'bad').exists()

@@ -10,7 +10,7 @@ writes the contract and a generated annotated schema folder
 
   token      -> sslrec:categorical (BYTES)
   token_seq  -> sslrec:text when its tokens rarely repeat (distinct tokens
-                over all tokens > TEXT_TOKEN_RATIO, e.g. titles), else
+                over all tokens > infer.TEXT_TOKEN_RATIO, e.g. titles), else
                 sslrec:multi_valued (values joined by |, e.g. genres);
                 `text_fields` / `multi_valued_fields` override the guess
   float      -> sslrec:numeric (FLOAT)
@@ -26,6 +26,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from models import features
 from pipeline.data import atomic
 from pipeline.data import contract
+from pipeline.data import infer
 from pipeline.data import kg as kg_lib
 from pipeline.data import schema_gen
 from pipeline.data import split as split_lib
@@ -33,7 +34,6 @@ from pipeline.data.events import Event, parse_timestamp
 from pipeline.errors import UserError
 from pipeline.errors import MissingInputError
 
-TEXT_TOKEN_RATIO = 0.5
 INTER_FIELDS = (features.USER_ID, features.ITEM_ID, features.TIMESTAMP)
 _RESERVED_USER_FIELDS = (features.ITEM_ID, features.TIMESTAMP,
                          features.HISTORY)
@@ -145,11 +145,6 @@ def _add_kg(data: Dataset, kg: atomic.Table, link: atomic.Table,
 # ------------------------------------------------------------ build
 
 
-def _is_text(cells: Sequence[str]) -> bool:
-  tokens = [t for cell in cells for t in cell.split()]
-  return bool(tokens) and len(set(tokens)) / len(tokens) > TEXT_TOKEN_RATIO
-
-
 def _kind(field: atomic.Field, cells: Sequence[str], text: Sequence[str],
           multi: Sequence[str]) -> Tuple[str, str]:
   """(kind, dtype) of a RecBole field."""
@@ -163,7 +158,7 @@ def _kind(field: atomic.Field, cells: Sequence[str], text: Sequence[str],
     return features.TEXT, 'string'
   if field.name in multi:
     return features.MULTI_VALUED, 'string'
-  return (features.TEXT if _is_text(cells) else features.MULTI_VALUED,
+  return (features.TEXT if infer.is_text(cells) else features.MULTI_VALUED,
           'string')
 
 

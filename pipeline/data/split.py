@@ -11,11 +11,14 @@ eval event sees only earlier events, whatever the protocol.
                   gives their last event to eval; everything else is train (the
                   protocol of the sequential-recommendation literature)
 """
+import collections
+import dataclasses
 import enum
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import (Callable, Dict, Iterable, Iterator, List, Optional,
+                    Sequence, Tuple)
 
 from models import features
-from pipeline.data.events import Event, event_key
+from pipeline.data.events import Event, event_key_memo
 from pipeline.errors import UserError
 
 
@@ -64,15 +67,67 @@ def check_args(split, eval_fraction: Optional[float],
   return split, eval_fraction
 
 
-def _with_history(ordered: Sequence[Event], history_length: int) -> Split:
-  seen: Dict[str, List[str]] = {}
-  rows = []
-  for event in ordered:
-    previous = seen.setdefault(event.user_id, [])
-    recent = previous[::-1][:history_length] if history_length else []
-    rows.append((event, features.SEPARATOR.join(recent)))
-    previous.append(event.item_id)
-  return rows
+def _eval_test(ordered: Sequence[Event], split: SplitProtocol,
+               eval_fraction: Optional[float]) -> Tuple[Callable[[int], bool],
+                                                        int]:
+  """(is position i of `ordered` an eval event?, number of eval events)."""
+  if split == SplitProtocol.TEMPORAL:
+    first_eval = len(ordered) - int(round(len(ordered) * eval_fraction))
+    return (lambda i: i >= first_eval), len(ordered) - first_eval
+  last: Dict[str, int] = {}
+  counts: Dict[str, int] = {}
+  for i, event in enumerate(ordered):
+    last[event.user_id] = i
+    counts[event.user_id] = counts.get(event.user_id, 0) + 1
+  chosen = {i for u, i in last.items()
+            if counts[u] >= LEAVE_LAST_OUT_MIN_EVENTS}
+  return chosen.__contains__, len(chosen)
+
+
+@dataclasses.dataclass
+class Plan:
+  """All events in contract order and which of them form `eval`."""
+  ordered: List[Event]
+  is_eval: Callable[[int], bool]
+  num_eval: int
+  history_length: int
+
+  @property
+  def num_train(self) -> int:
+    return len(self.ordered) - self.num_eval
+
+  def rows(self) -> Iterator[Tuple[Event, str, bool]]:
+    """(event, history, is_eval) in time order, one at a time.
+
+    Memory beyond the events: the last `history_length` item ids per user.
+    """
+    recent: Dict[str, collections.deque] = {}
+    for i, event in enumerate(self.ordered):
+      previous = recent.get(event.user_id)
+      if previous is None:
+        previous = recent[event.user_id] = collections.deque(
+            maxlen=self.history_length)
+      yield (event, features.SEPARATOR.join(reversed(previous)),
+             self.is_eval(i))
+      previous.append(event.item_id)
+
+
+def plan(events: Iterable[Event], split=DEFAULT_SPLIT,
+         eval_fraction: Optional[float] = None,
+         history_length: int = DEFAULT_HISTORY_LENGTH) -> Plan:
+  """Orders `events` by time and decides the split by protocol `split`."""
+  split, eval_fraction = check_args(split, eval_fraction, history_length)
+  ordered = sorted(events, key=event_key_memo())
+  is_eval, num_eval = _eval_test(ordered, split, eval_fraction)
+  if ordered and not 0 < num_eval < len(ordered):
+    detail = (f'eval_fraction {eval_fraction} of {len(ordered)} events'
+              if split == SplitProtocol.TEMPORAL else
+              f'{split.value} (users with >= {LEAVE_LAST_OUT_MIN_EVENTS} '
+              f'events) over {len(ordered)} events')
+    raise UserError(f'{detail} leaves {num_eval} eval and '
+                     f'{len(ordered) - num_eval} train events; both splits '
+                     'need at least one event')
+  return Plan(ordered, is_eval, num_eval, history_length)
 
 
 def split_events(events: Sequence[Event], split=DEFAULT_SPLIT,
@@ -84,31 +139,10 @@ def split_events(events: Sequence[Event], split=DEFAULT_SPLIT,
   Returns:
     (train, eval): lists of (event, history) in time order.
   """
-  split, eval_fraction = check_args(split, eval_fraction, history_length)
-  ordered = sorted(events, key=event_key)
-  rows = _with_history(ordered, history_length)
-  if split == SplitProtocol.TEMPORAL:
-    num_eval = int(round(len(ordered) * eval_fraction))
-    is_eval = [i >= len(ordered) - num_eval for i in range(len(ordered))]
-  else:
-    last: Dict[str, int] = {}
-    counts: Dict[str, int] = {}
-    for i, event in enumerate(ordered):
-      last[event.user_id] = i
-      counts[event.user_id] = counts.get(event.user_id, 0) + 1
-    chosen = {i for u, i in last.items()
-              if counts[u] >= LEAVE_LAST_OUT_MIN_EVENTS}
-    is_eval = [i in chosen for i in range(len(ordered))]
-  train = [r for r, e in zip(rows, is_eval) if not e]
-  evaluation = [r for r, e in zip(rows, is_eval) if e]
-  if ordered and not (train and evaluation):
-    detail = (f'eval_fraction {eval_fraction} of {len(ordered)} events'
-              if split == SplitProtocol.TEMPORAL else
-              f'{split.value} (users with >= {LEAVE_LAST_OUT_MIN_EVENTS} '
-              f'events) over {len(ordered)} events')
-    raise UserError(f'{detail} leaves {len(evaluation)} eval and '
-                     f'{len(train)} train events; both splits need at least '
-                     'one event')
+  train, evaluation = [], []
+  for event, history, is_eval in plan(events, split, eval_fraction,
+                                      history_length).rows():
+    (evaluation if is_eval else train).append((event, history))
   return train, evaluation
 
 

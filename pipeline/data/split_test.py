@@ -102,3 +102,16 @@ def test_info():
                                           'eval_fraction': 0.1}
   assert split.info('leave-last-out', None) == {'split': 'leave-last-out',
                                                 'min_user_events': 3}
+
+
+def test_plan_streams_rows_in_time_order_with_the_split_flag():
+  events = [E('1', str(i), 10 - i) for i in range(10)]
+  plan = split.plan(events, 'temporal', 0.3, history_length=2)
+  assert (plan.num_train, plan.num_eval) == (7, 3)
+  rows = plan.rows()
+  assert next(rows) == (E('1', '9', 1), '', False)  # a generator, lazily
+  assert [(e.item_id, h, ev) for e, h, ev in rows][-2:] == [
+      ('1', '2|3', True), ('0', '1|2', True)]  # most recent first
+  assert split.split_events(events, 'temporal', 0.3, 2) == (
+      [(e, h) for e, h, ev in plan.rows() if not ev],
+      [(e, h) for e, h, ev in plan.rows() if ev])
