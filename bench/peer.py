@@ -2,6 +2,7 @@
 
   python bench/peer.py run    [--work DIR] [--data llo_full kg_llo_full]
                               [--models sslrec SASRec GRU4Rec] [--seed 0]
+                              [--epochs N]   # cap the peers' epochs
   python bench/peer.py report [--work DIR] [--data llo_full] [--seed 0]
 
 `run` trains what is missing and prints the tables (`report` prints them
@@ -341,13 +342,22 @@ def _value(v: Optional[float], ci=None) -> str:
   return f'{v:.3f}' + (f' [{ci[0]:.3f}, {ci[1]:.3f}]' if ci else '')
 
 
+def _epochs(cost: Mapping) -> str:
+  """'run' epochs, with the best one and the cap when known."""
+  if cost.get('epochs') is None:
+    return '-'
+  extra = [f'{k} {cost[k]}' for k in ('best_epoch', 'epoch_cap')
+           if cost.get(k) is not None]
+  return str(cost['epochs']) + (f' ({", ".join(extra)})' if extra else '')
+
+
 def tables(result: Mapping[str, Mapping], costs: Mapping[str, Mapping],
            title: str) -> str:
   """Markdown tables of one data folder: `result` is rule -> `evaluate`."""
   lines = [f'### {title}', '']
   models = list(next(iter(result.values()))['metrics'])
   lines += ['| model | rule | ' + ' | '.join(m.upper() for m in REPORT_METRICS)
-            + ' | train CPU s | train wall s | epochs |',
+            + ' | train CPU s | train wall s | epochs run |',
             '|---|---|' + '---|' * (len(REPORT_METRICS) + 3)]
   for model in models:
     for rule, res in result.items():
@@ -357,8 +367,8 @@ def tables(result: Mapping[str, Mapping], costs: Mapping[str, Mapping],
           _value(m[k]['overall'], m['ci95'][k]['overall'])
           for k in REPORT_METRICS) + ' | ' + ' | '.join(
               '-' if cost.get(c) is None else f'{cost[c]:.0f}'
-              for c in ('train_cpu_seconds', 'train_wall_seconds',
-                        'epochs')) + ' |')
+              for c in ('train_cpu_seconds', 'train_wall_seconds'))
+                   + f' | {_epochs(cost)} |')
   for rule, res in result.items():
     n = res['metrics'][models[0]]['n_events']
     for key in REPORT_METRICS:
@@ -435,10 +445,12 @@ def peer_python(python: str = sys.executable) -> str:
 
 
 def train_peer(atomic_root: str, name: str, model_name: str, seed: int,
-               out: str, corpus: Sequence[str]) -> Dict[str, float]:
+               out: str, corpus: Sequence[str],
+               epochs: Optional[int] = None) -> Dict[str, float]:
   """Trains one RecBole model on the atomic files and returns the full-corpus
   scores of the test events as [num_test, len(corpus)] in `out` (.npy) plus
-  the costs. Imports torch and RecBole: runs in the peer venv only."""
+  the costs. `epochs` caps the settings' epochs (None: the settings').
+  Imports torch and RecBole: runs in the peer venv only."""
   # pylint: disable=g-import-not-at-top
   import torch
   from recbole.config import Config
@@ -448,6 +460,8 @@ def train_peer(atomic_root: str, name: str, model_name: str, seed: int,
   with open(SETTINGS_FILE) as f:
     settings = json.load(f)
   work = os.path.dirname(out)
+  if epochs is not None:
+    settings['recbole']['epochs'] = epochs
   config = Config(model=model_name, dataset=name, config_dict=recbole_config(
       settings, model_name, name, atomic_root, seed,
       os.path.join(work, 'saved')))
@@ -480,12 +494,13 @@ def train_peer(atomic_root: str, name: str, model_name: str, seed: int,
     f.write('\n'.join(token_of[i] for i in test[ITEM].numpy()) + '\n')
   return {'train_cpu_seconds': cpu, 'train_wall_seconds': wall,
           'epochs': len(trainer.train_loss_dict),
+          'epoch_cap': config['epochs'],
           'best_epoch': int(state['epoch']) + 1,
           'valid_ndcg@10': float(best_valid['ndcg@10'])}
 
 
 def run_peer(data_dir: str, work: str, model_name: str, seed: int,
-             python: str) -> Tuple[np.ndarray, Dict]:
+             python: str, epochs: Optional[int]) -> Tuple[np.ndarray, Dict]:
   """Writes the atomic files, trains the peer in the peer venv, returns its
   scores (eval events x corpus) and costs."""
   events = read_events(data_dir)
@@ -501,7 +516,9 @@ def run_peer(data_dir: str, work: str, model_name: str, seed: int,
   subprocess.run([python, os.path.abspath(__file__), 'train-peer',
                   '--atomic', atomic_root, '--name', name, '--model',
                   model_name, '--seed', str(seed), '--out', out,
-                  '--corpus', corpus_file], check=True, cwd=work)
+                  '--corpus', corpus_file] +
+                 ([] if epochs is None else ['--epochs', str(epochs)]),
+                 check=True, cwd=work)
   with open(out + '.costs.json') as f:
     costs = json.load(f)
   with open(out + '.targets') as f:
@@ -596,7 +613,7 @@ def score_file(work: str, data: str, model: str, seed: int) -> str:
 
 
 def run(work: str, data: str, models: Sequence[str], seed: int,
-        python: str) -> None:
+        python: str, epochs: Optional[int] = None) -> None:
   data_dir = make_folder(work, data)
   events = read_events(data_dir)
   os.makedirs(os.path.join(work, 'peer', data), exist_ok=True)
@@ -609,7 +626,7 @@ def run(work: str, data: str, models: Sequence[str], seed: int,
       scores, costs = run_sslrec(data_dir, work, seed)
     else:
       scores, costs = run_peer(data_dir, os.path.join(work, 'peer', data),
-                               model, seed, peer_python(python))
+                               model, seed, peer_python(python), epochs)
     save_scores(path, events, scores, **costs)
     _log(f'{data} {model}: {json.dumps(costs)}')
 
@@ -645,22 +662,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--python', default=sys.executable,
                    help='the Python 3.10 that creates bench/.peer-venv')
+    p.add_argument('--epochs', type=int, default=None,
+                   help="cap on the peers' epochs (default: the settings')")
   p = sub.add_parser('train-peer', help='(internal: runs in the peer venv)')
   for flag in ('--atomic', '--name', '--model', '--out', '--corpus'):
     p.add_argument(flag, required=True)
   p.add_argument('--seed', type=int, required=True)
+  p.add_argument('--epochs', type=int, default=None)
   args = parser.parse_args(argv)
   if args.command == 'train-peer':
     with open(args.corpus) as f:
       corpus = f.read().split()
     costs = train_peer(args.atomic, args.name, args.model, args.seed,
-                       args.out, corpus)
+                       args.out, corpus, args.epochs)
     with open(args.out + '.costs.json', 'w') as f:
       json.dump(costs, f)
     return 0
   for data in args.data:
     if args.command == 'run':
-      run(args.work, data, args.models, args.seed, args.python)
+      run(args.work, data, args.models, args.seed, args.python, args.epochs)
     print(report(args.work, data, args.models, args.seed), flush=True)
   return 0
 

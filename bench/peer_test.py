@@ -158,9 +158,11 @@ def test_evaluate_scores_every_model_with_paired_deltas():
   assert out['delta']['SASRec']['ndcg@10']['overall']['delta'] > 0
   # Both eval items are cold (never in train).
   assert out['metrics'][peer.SSLREC]['n_events']['cold'] == 2
-  table = peer.tables({peer.ALL: out}, {'SASRec': {'train_cpu_seconds': 12.4}},
-                      'toy')
-  assert '| SASRec | all | 1.000' in table and '| 12 |' in table
+  table = peer.tables({peer.ALL: out}, {'SASRec': {
+      'train_cpu_seconds': 12.4, 'epochs': 7, 'best_epoch': 5,
+      'epoch_cap': 7}}, 'toy')
+  assert '| SASRec | all | 1.000' in table
+  assert '| 12 | - | 7 (best_epoch 5, epoch_cap 7) |' in table
   assert '| sslrec - SASRec |' in table
 
 
