@@ -473,7 +473,7 @@ def train_peer(atomic_root: str, name: str, model_name: str, seed: int,
   model = get_model(config['model'])(config, train_data._dataset).to('cpu')
   trainer = get_trainer(config['MODEL_TYPE'], config['model'])(config, model)
   cpu, wall = time.process_time(), time.perf_counter()
-  best_valid, _ = trainer.fit(train_data, valid_data, saved=True,
+  _, best_valid = trainer.fit(train_data, valid_data, saved=True,
                               show_progress=False)
   cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
   state = torch.load(trainer.saved_model_file, map_location='cpu')
