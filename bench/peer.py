@@ -75,6 +75,7 @@ ALL, SERVING = 'all', 'serving'
 RULES = (ALL, SERVING)
 KS = (10, 50, 100)
 REPORT_METRICS = ('hr@10', 'ndcg@10', 'recall@50')
+LABELS = {'hr@10': 'HR@10', 'ndcg@10': 'NDCG@10', 'recall@50': 'Recall@50'}
 SLICE_COLUMNS = ('overall', 'head', 'tail', 'cold', 'new_users',
                  'returning_users', 'light_users', 'heavy_users')
 # RecBole atomic benchmark files: <name>.<split>.inter, and <name>.item.
@@ -356,7 +357,7 @@ def tables(result: Mapping[str, Mapping], costs: Mapping[str, Mapping],
   """Markdown tables of one data folder: `result` is rule -> `evaluate`."""
   lines = [f'### {title}', '']
   models = list(next(iter(result.values()))['metrics'])
-  lines += ['| model | rule | ' + ' | '.join(m.upper() for m in REPORT_METRICS)
+  lines += ['| model | rule | ' + ' | '.join(LABELS[m] for m in REPORT_METRICS)
             + ' | train CPU s | train wall s | epochs run |',
             '|---|---|' + '---|' * (len(REPORT_METRICS) + 3)]
   for model in models:
@@ -372,7 +373,7 @@ def tables(result: Mapping[str, Mapping], costs: Mapping[str, Mapping],
   for rule, res in result.items():
     n = res['metrics'][models[0]]['n_events']
     for key in REPORT_METRICS:
-      lines += ['', f'{key.upper()} by slice, rule `{rule}` (events: ' +
+      lines += ['', f'{LABELS[key]} by slice, rule `{rule}` (events: ' +
                 ', '.join(f'{s} {n[s]}' for s in SLICE_COLUMNS) + ')', '',
                 '| model | ' + ' | '.join(SLICE_COLUMNS) + ' |',
                 '|---|' + '---|' * len(SLICE_COLUMNS)]
