@@ -75,5 +75,6 @@ def test_a_catalog_with_non_ascii_ids_is_trained_pushed_and_served(
                                  for v in values], spec.dtype)
   assert any(USER_NAME in row['user_id'] for row in events)
   result = index_fn(**query)
-  got = set(result['item_ids'].numpy().ravel().tolist())
+  # '' pads the places left when the corpus minus the history runs out.
+  got = set(result['item_ids'].numpy().ravel().tolist()) - {b''}
   assert got and got <= catalog  # exact UTF-8 bytes of the catalog's ids

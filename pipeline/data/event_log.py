@@ -32,6 +32,7 @@ from pipeline.data import schema_gen
 from pipeline.data import split as split_lib
 from pipeline.data import tables
 from pipeline.data.events import Event, parse_timestamp
+from pipeline.errors import UserError
 
 FORMAT = 'event-log'
 _RESERVED = (features.USER_ID, features.ITEM_ID, features.TIMESTAMP,
@@ -61,13 +62,13 @@ def parse_time(where: str, text: str) -> int:
   except ValueError:
     moment = None
   if moment is None:
-    raise ValueError(f'{where}: {text!r} is neither whole epoch seconds nor '
+    raise UserError(f'{where}: {text!r} is neither whole epoch seconds nor '
                      'an ISO 8601 date-time')
   if moment.tzinfo is None:
     moment = moment.replace(tzinfo=datetime.timezone.utc)
   seconds = int(moment.timestamp() // 1)
   if seconds < 0:
-    raise ValueError(f'{where}: {text!r} is before 1970')
+    raise UserError(f'{where}: {text!r} is before 1970')
   return seconds
 
 
@@ -84,9 +85,9 @@ def _keyed_table(table: tables.Table, key: str, flag: str, what: str
   for line, cells in table.rows():
     value = cells[index].strip()
     if not value:
-      raise ValueError(f'{table.where(line, key)}: empty {what} id')
+      raise UserError(f'{table.where(line, key)}: empty {what} id')
     if value in lines:
-      raise ValueError(f'{table.where(line, key)}: {what} id {value!r} '
+      raise UserError(f'{table.where(line, key)}: {what} id {value!r} '
                        f'appears twice (first at line {lines[value]})')
     lines[value] = line
     rows[value] = cells[:index] + cells[index + 1:]
@@ -97,10 +98,10 @@ def _check_names(table: tables.Table, names: Sequence[str],
                  taken: Mapping[str, str]) -> None:
   for name in names:
     if name in _RESERVED:
-      raise ValueError(f'{table.where(1, name)}: {name!r} is a contract '
+      raise UserError(f'{table.where(1, name)}: {name!r} is a contract '
                        'column the import writes itself; rename the column')
     if name in taken:
-      raise ValueError(f'{table.where(1, name)}: column {name!r} is also in '
+      raise UserError(f'{table.where(1, name)}: column {name!r} is also in '
                        f'{taken[name]}; rename one of them')
 
 
@@ -138,7 +139,7 @@ class _Columns:
                   for p in self.profiles]
     for name, (kind, _) in zip(self.names, self.kinds):
       if kind == features.MULTI_VALUED and name in self.first_pipe:
-        raise ValueError(
+        raise UserError(
             f'{self.table.where(self.first_pipe[name], name)}: a value holds '
             f'{features.SEPARATOR!r}, the multi-value separator of the '
             f'contract, in a multi-valued column split by {self.separator!r}')
@@ -204,12 +205,12 @@ def _read_events(path: str, keys: Tuple[str, str, str], items: _Keyed,
   for line, cells in table.rows():
     user, item = cells[user_at].strip(), cells[item_at].strip()
     if not user:
-      raise ValueError(f'{table.where(line, user_col)}: empty user id')
+      raise UserError(f'{table.where(line, user_col)}: empty user id')
     if item not in items.rows:
-      raise ValueError(f'{table.where(line, item_col)}: item {item!r} has no '
+      raise UserError(f'{table.where(line, item_col)}: item {item!r} has no '
                        f'row in {items.table.path}')
     if users and user not in users.rows:
-      raise ValueError(f'{table.where(line, user_col)}: user {user!r} has no '
+      raise UserError(f'{table.where(line, user_col)}: user {user!r} has no '
                        f'row in {users.table.path}')
     extra = tuple(_share(cells[i]) for i in extra_at)
     columns.add(extra, line)
@@ -219,7 +220,7 @@ def _read_events(path: str, keys: Tuple[str, str, str], items: _Keyed,
     log.append(Event(ids.setdefault(user, user), ids.setdefault(item, item),
                      seconds, extra=extra))
   if not log:
-    raise ValueError(f'{path}: no events after the header')
+    raise UserError(f'{path}: no events after the header')
   return log, columns
 
 
@@ -252,7 +253,7 @@ def build(out_dir: str, events: str, items: str,
   split_lib.check_args(split, eval_fraction, history_length)
   contract.check_out_dir(out_dir, force)
   if not separator or separator.isspace():
-    raise ValueError(f'--separator {separator!r}: give a visible character')
+    raise UserError(f'--separator {separator!r}: give a visible character')
   tags = dict(tags or {})
   name = name or os.path.basename(os.path.abspath(out_dir))
 
@@ -265,7 +266,7 @@ def build(out_dir: str, events: str, items: str,
       user_table.columns.names if user_table else [])
   unknown = sorted(set(tags) - set(known))
   if unknown:
-    raise ValueError(f'--tag {unknown[0]}: no such feature column in '
+    raise UserError(f'--tag {unknown[0]}: no such feature column in '
                      f'{items}, {events}' + (f' or {users}' if users else ''))
 
   seen = {e.user_id for e in log}

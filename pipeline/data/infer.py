@@ -20,6 +20,7 @@ import math
 from typing import Dict, Optional, Sequence, Set, Tuple
 
 from models import features
+from pipeline.errors import UserError
 
 # A token_seq / free-text column is text when distinct tokens / all tokens
 # exceed this (titles), else multi-valued (genres repeat).
@@ -139,7 +140,7 @@ def chosen_kind(profile: Profile, tag: Optional[str]) -> Tuple[str, str]:
   if tag is None:
     return profile.kind()
   if tag == features.NUMERIC and not profile.numeric:
-    raise ValueError(f'--tag {profile.name}={tag}: the column has a '
+    raise UserError(f'--tag {profile.name}={tag}: the column has a '
                      f'non-numeric value (e.g. {profile.example!r})')
   return tag, 'float' if tag == features.NUMERIC else 'string'
 
@@ -150,7 +151,7 @@ def parse_tags(values: Sequence[str]) -> dict:
   for value in values:
     column, sep, kind = value.partition('=')
     if not sep or not column or kind not in USER_KINDS:
-      raise ValueError(f'--tag {value!r}: expected COLUMN=KIND with KIND one '
+      raise UserError(f'--tag {value!r}: expected COLUMN=KIND with KIND one '
                        f'of {list(USER_KINDS)}')
     tags[column] = kind
   return tags

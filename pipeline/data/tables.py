@@ -15,6 +15,8 @@ import math
 import os
 from typing import Any, Iterator, List, Sequence, Tuple
 
+from pipeline.errors import UserError
+
 PARQUET_SUFFIXES = ('.parquet', '.pq')
 _BATCH_ROWS = 65_536
 
@@ -50,7 +52,7 @@ class Table:
     seen = set()
     for name in self.columns:
       if name in seen:
-        raise ValueError(f'{self.where(1)}: column {name!r} appears twice in '
+        raise UserError(f'{self.where(1)}: column {name!r} appears twice in '
                          'the header')
       seen.add(name)
 
@@ -63,7 +65,7 @@ class Table:
     """Fails when a column named by `flags` (same order) is missing."""
     for name, flag in zip(names, flags):
       if name not in self.columns:
-        raise ValueError(f'{self.where(1)}: no column {name!r} ({flag}); the '
+        raise UserError(f'{self.where(1)}: no column {name!r} ({flag}); the '
                          f'header has {self.columns}')
 
   def _header(self) -> List[str]:
@@ -72,16 +74,16 @@ class Table:
       try:
         return list(pq.ParquetFile(self.path).schema_arrow.names)
       except Exception as e:  # pyarrow raises several types on a bad file
-        raise ValueError(f'{self.path}: not a readable Parquet file: '
+        raise UserError(f'{self.path}: not a readable Parquet file: '
                          f'{e}') from e
     with open(self.path, encoding='utf-8', errors='surrogateescape',
               newline='') as f:
       try:
         header = next(csv.reader(f), None)
       except csv.Error as e:
-        raise ValueError(f'{self.path} line 1: {e}') from e
+        raise UserError(f'{self.path} line 1: {e}') from e
     if not header:
-      raise ValueError(f'{self.path} line 1: empty file, expected a header')
+      raise UserError(f'{self.path} line 1: empty file, expected a header')
     self._check_utf8(1, header)
     return [name.strip() for name in header]
 
@@ -93,7 +95,7 @@ class Table:
       try:
         text.encode('utf-8')
       except UnicodeEncodeError:
-        raise ValueError(f'{self.where(line)}: not UTF-8 text') from None
+        raise UserError(f'{self.where(line)}: not UTF-8 text') from None
 
   def rows(self) -> Iterator[Tuple[int, List[str]]]:
     """(line or row number, cells), the header excluded."""
@@ -114,12 +116,12 @@ class Table:
           if not cells:
             continue
           if len(cells) != width:
-            raise ValueError(f'{self.where(line)}: {len(cells)} fields, the '
+            raise UserError(f'{self.where(line)}: {len(cells)} fields, the '
                              f'header has {width}')
           self._check_utf8(line, cells)
           yield line, cells
       except csv.Error as e:
-        raise ValueError(f'{self.where(reader.line_num)}: {e}') from e
+        raise UserError(f'{self.where(reader.line_num)}: {e}') from e
 
   def _parquet_rows(self) -> Iterator[Tuple[int, List[str]]]:
     import pyarrow.parquet as pq  # pylint: disable=g-import-not-at-top
