@@ -76,7 +76,7 @@ def test_report_has_means_differences_and_goals_per_folder():
   assert 'kg_full recall@50 returning_users: cfm vs popular' in text
 
 
-# Query encoder variants (issue 11; formerly bench/sequence_quality.py).
+# Query encoder variants.
 
 ENCODER_SETTINGS = {'full': {'none': {'learning_rate': 0.05, 'epochs': 3},
                              'cfm': {'learning_rate': 0.2, 'epochs': 3}}}
